@@ -1,0 +1,73 @@
+"""Bring up the real servers the tests run against, through the same hack/ scripts users run.
+
+Nothing here fakes a server: if a binary cannot be built or a server cannot start, the test
+session fails with the step that broke (never a skip).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HACK = ROOT / "hack"
+
+
+@dataclass(frozen=True)
+class Started:
+    """A service a test session uses, and whether this session must stop it afterwards."""
+
+    env: dict[str, str]
+    owned: bool
+
+
+def _run(argv: list[str], *, step: str) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT)
+    if result.returncode != 0:
+        pytest.fail(
+            f"{step} failed ({' '.join(argv)}, exit {result.returncode}):\n"
+            f"{result.stderr.strip()[-4000:]}",
+            pytrace=False,
+        )
+    return result.stdout
+
+
+def _already_running(argv: list[str]) -> dict[str, str] | None:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT)
+    return dict(json.loads(result.stdout)) if result.returncode == 0 else None
+
+
+def cluster_up(name: str) -> Started:
+    env = _already_running([str(HACK / "cluster"), "env", "--name", name, "--json"])
+    if env is not None:
+        return Started(env=env, owned=False)
+    out = _run(
+        [str(HACK / "cluster"), "up", "--name", name, "--json"], step=f"hack/cluster up {name}"
+    )
+    return Started(env=dict(json.loads(out)), owned=True)
+
+
+def cluster_down(name: str) -> None:
+    _run([str(HACK / "cluster"), "down", "--name", name], step=f"hack/cluster down {name}")
+
+
+def objstore_up(service: str, name: str) -> Started:
+    env = _already_running([str(HACK / "objstore"), "env", service, "--name", name, "--json"])
+    if env is not None:
+        return Started(env=env, owned=False)
+    out = _run(
+        [str(HACK / "objstore"), "up", service, "--name", name, "--json"],
+        step=f"hack/objstore up {service}",
+    )
+    return Started(env=dict(json.loads(out)), owned=True)
+
+
+def objstore_down(service: str, name: str) -> None:
+    _run(
+        [str(HACK / "objstore"), "down", service, "--name", name],
+        step=f"hack/objstore down {service}",
+    )
