@@ -31,7 +31,7 @@ class StepError(RuntimeError):
 def _versions() -> dict[str, str]:
     """Read hack/versions.sh through bash, so overrides from the environment apply."""
     out = subprocess.run(
-        ["bash", "-c", f"source {HACK / 'versions.sh'} && env"],
+        ["bash", "-c", f"set -a && source {HACK / 'versions.sh'} && env"],
         check=True,
         capture_output=True,
         text=True,

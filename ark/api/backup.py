@@ -1,0 +1,156 @@
+"""Backup: what to capture, where to put it, and what happened."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StringConstraints
+
+from ark.api.types import CelRule, Condition, Duration, LabelSelector, Model
+
+_NAME = StringConstraints(min_length=1, max_length=253)
+#: Namespace names or globs ("*", "team-*", "app-[ab]").
+NamespaceGlob = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9*?\[\]!.-]+$")
+]
+#: A resource as kubectl spells it: plural, "resource.group", a short name or "*".
+ResourceName = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[a-zA-Z0-9*.-]+$")
+]
+DEFAULT_TTL = "720h"
+
+
+class BackupPhase(StrEnum):
+    NEW = "New"
+    FAILED_VALIDATION = "FailedValidation"
+    IN_PROGRESS = "InProgress"
+    WAITING_FOR_SNAPSHOTS = "WaitingForSnapshots"
+    COMPLETED = "Completed"
+    PARTIALLY_FAILED = "PartiallyFailed"
+    FAILED = "Failed"
+    DELETING = "Deleting"
+
+
+TERMINAL_BACKUP_PHASES = frozenset(
+    {
+        BackupPhase.FAILED_VALIDATION,
+        BackupPhase.COMPLETED,
+        BackupPhase.PARTIALLY_FAILED,
+        BackupPhase.FAILED,
+    }
+)
+
+
+class ResourceFilter(Model):
+    """Which objects to take, by namespace, resource type and labels (shared by Restore)."""
+
+    cel_rules: ClassVar[tuple[CelRule, ...]] = (
+        CelRule(
+            "!(has(self.labelSelector) && has(self.orLabelSelectors))",
+            "labelSelector and orLabelSelectors cannot both be set",
+            ".orLabelSelectors",
+        ),
+    )
+
+    included_namespaces: list[NamespaceGlob] | None = Field(
+        default=None,
+        max_length=512,
+        description="Namespaces to include (globs allowed). Empty or absent means all.",
+    )
+    excluded_namespaces: list[NamespaceGlob] | None = Field(
+        default=None, max_length=512, description="Namespaces to exclude (globs allowed)."
+    )
+    included_resources: list[ResourceName] | None = Field(
+        default=None,
+        max_length=512,
+        description="Resources to include: plural, resource.group or short name. Absent = all.",
+    )
+    excluded_resources: list[ResourceName] | None = Field(
+        default=None, max_length=512, description="Resources to exclude."
+    )
+    include_cluster_resources: bool | None = Field(
+        default=None,
+        description=(
+            "true: all cluster-scoped resources; false: none; absent (auto): only those the "
+            "included namespaced objects need (bound PVs, CRDs of included CRs, StorageClasses, "
+            "ClusterRoles bound by included RoleBindings), or all of them for a whole-cluster "
+            "backup."
+        ),
+    )
+    label_selector: LabelSelector | None = Field(
+        default=None, description="Only objects matching this selector."
+    )
+    or_label_selectors: list[LabelSelector] | None = Field(
+        default=None,
+        max_length=64,
+        description="Objects matching any of these selectors (exclusive with labelSelector).",
+    )
+
+
+class BackupSpec(ResourceFilter):
+    storage_location: Annotated[str, _NAME] | None = Field(
+        default=None,
+        description="BackupStorageLocation to write to; absent means the default location.",
+    )
+    volume_snapshot_locations: list[Annotated[str, _NAME]] | None = Field(
+        default=None, max_length=64, description="VolumeSnapshotLocations to snapshot volumes in."
+    )
+    snapshot_volumes: bool | None = Field(
+        default=None, description="Take snapshots of the PersistentVolumes backed up."
+    )
+    ttl: Duration = Field(
+        default=DEFAULT_TTL,
+        description="How long to keep the backup (Go duration, e.g. 720h); 0 keeps it forever.",
+    )
+    include_objects_being_deleted: bool = Field(
+        default=False, description="Also back up objects that carry a deletionTimestamp."
+    )
+
+
+class BackupProgress(Model):
+    total_items: int = Field(default=0, ge=0, description="Items expected, known up front.")
+    items_backed_up: int = Field(default=0, ge=0, description="Items written to the archive.")
+    current_resource: str | None = Field(default=None, description="The resource being listed.")
+
+
+class VolumeSnapshotStatus(Model):
+    """One volume snapshot; recorded before waiting so a restarted operator adopts it."""
+
+    persistent_volume: str = Field(description="Name of the PersistentVolume.")
+    persistent_volume_claim: str | None = Field(default=None, description="namespace/name.")
+    location: str | None = Field(default=None, description="VolumeSnapshotLocation used.")
+    provider: str
+    volume_id: str
+    snapshot_id: str
+    phase: str = Field(default="InProgress", description="InProgress, Completed or Failed.")
+    message: str | None = None
+
+
+class BackupStatus(Model):
+    phase: BackupPhase | None = Field(default=None, description="Where the backup stands.")
+    validation_errors: list[str] | None = Field(
+        default=None, description="Why the spec was refused (phase FailedValidation)."
+    )
+    failure_reason: str | None = Field(default=None, description="Why the backup failed.")
+    format_version: str | None = Field(default=None, description="Archive format version.")
+    storage_location: str | None = Field(default=None, description="The location written to.")
+    start_timestamp: dt.datetime | None = None
+    completion_timestamp: dt.datetime | None = None
+    expiration: dt.datetime | None = Field(
+        default=None, description="When the backup is garbage-collected (from ttl)."
+    )
+    progress: BackupProgress | None = None
+    warnings: int = Field(default=0, ge=0)
+    errors: int = Field(default=0, ge=0)
+    volume_snapshots_attempted: int = Field(default=0, ge=0)
+    volume_snapshots_completed: int = Field(default=0, ge=0)
+    volume_snapshots: list[VolumeSnapshotStatus] | None = None
+    snapshot_skew_seconds: float | None = Field(
+        default=None, description="Time between the first and the last snapshot start."
+    )
+    attempt: int = Field(
+        default=0, ge=0, description="How many times the operator started this backup."
+    )
+    conditions: list[Condition] | None = None

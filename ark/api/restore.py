@@ -1,0 +1,134 @@
+"""Restore: which backup, what to bring back, where to, and what happened to every item."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StringConstraints
+
+from ark.api.backup import ResourceFilter
+from ark.api.types import CelRule, Condition, Duration, Model
+
+_NAME = StringConstraints(min_length=1, max_length=253)
+_NAMESPACE = StringConstraints(
+    min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+)
+
+
+class RestorePhase(StrEnum):
+    NEW = "New"
+    FAILED_VALIDATION = "FailedValidation"
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    PARTIALLY_FAILED = "PartiallyFailed"
+    FAILED = "Failed"
+
+
+TERMINAL_RESTORE_PHASES = frozenset(
+    {
+        RestorePhase.FAILED_VALIDATION,
+        RestorePhase.COMPLETED,
+        RestorePhase.PARTIALLY_FAILED,
+        RestorePhase.FAILED,
+    }
+)
+
+
+class ExistingResourcePolicy(StrEnum):
+    NONE = "none"
+    UPDATE = "update"
+    RECREATE = "recreate"
+
+
+_DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class RestoreSpec(ResourceFilter):
+    cel_rules: ClassVar[tuple[CelRule, ...]] = (
+        CelRule(
+            "has(self.backupName) != has(self.scheduleName)",
+            "exactly one of backupName or scheduleName must be set",
+            ".backupName",
+        ),
+        CelRule(
+            "!has(self.namespaceMapping) || self.namespaceMapping.all(k,"
+            f" size(k) <= 63 && k.matches('{_DNS_LABEL}'))",
+            "namespaceMapping keys must be namespace names (DNS labels)",
+            ".namespaceMapping",
+        ),
+        CelRule(
+            "!has(self.namespaceMapping) || !has(self.excludedNamespaces) ||"
+            " self.namespaceMapping.all(k, !(k in self.excludedNamespaces))",
+            "namespaceMapping maps a namespace that excludedNamespaces excludes",
+            ".namespaceMapping",
+        ),
+    )
+
+    backup_name: Annotated[str, _NAME] | None = Field(
+        default=None, description="The backup to restore. Exactly one of backupName/scheduleName."
+    )
+    schedule_name: Annotated[str, _NAME] | None = Field(
+        default=None, description="Restore the newest completed backup of this schedule."
+    )
+    namespace_mapping: dict[Annotated[str, _NAMESPACE], Annotated[str, _NAMESPACE]] | None = Field(
+        default=None,
+        max_length=256,
+        description="Restore namespace A as B (clone): {A: B}. Several mappings at once.",
+    )
+    restore_pvs: bool | None = Field(
+        default=None,
+        alias="restorePVs",
+        description="Create volumes from the backup's snapshots (default: true).",
+    )
+    existing_resource_policy: ExistingResourcePolicy = Field(
+        default=ExistingResourcePolicy.NONE,
+        description="none: keep live objects; update: patch them; recreate: delete and create.",
+    )
+    preserve_node_ports: bool = Field(default=False, description="Keep Services' nodePorts.")
+    dry_run: bool = Field(default=False, description="Plan and diff only; write nothing.")
+    item_operation_timeout: Duration = Field(
+        default="4h", description="How long to wait for volumes and waits of one item."
+    )
+    storage_class_mapping: dict[str, str] | None = Field(
+        default=None, description="Rewrite PVC/PV storageClassName: {old: new}."
+    )
+    image_registry_mapping: dict[str, str] | None = Field(
+        default=None, description="Rewrite container image registries: {old: new}."
+    )
+
+
+class RestoreProgress(Model):
+    total_items: int = Field(default=0, ge=0)
+    items_restored: int = Field(default=0, ge=0)
+    current_wave: int | None = Field(default=None, ge=0)
+
+
+class ItemResult(Model):
+    """What happened to one item (the full list is in the results file in object storage)."""
+
+    resource: str
+    namespace: str | None = None
+    name: str
+    outcome: str = Field(description="created, updated, skipped, failed or warning.")
+    message: str | None = None
+
+
+class RestoreStatus(Model):
+    phase: RestorePhase | None = None
+    validation_errors: list[str] | None = None
+    failure_reason: str | None = None
+    backup_name: str | None = Field(default=None, description="The backup actually restored.")
+    start_timestamp: dt.datetime | None = None
+    completion_timestamp: dt.datetime | None = None
+    progress: RestoreProgress | None = None
+    warnings: int = Field(default=0, ge=0)
+    errors: int = Field(default=0, ge=0)
+    results: list[ItemResult] | None = Field(
+        default=None,
+        max_length=200,
+        description="Failed and warned items (first 200); all of them are in the results file.",
+    )
+    attempt: int = Field(default=0, ge=0)
+    conditions: list[Condition] | None = None

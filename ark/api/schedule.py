@@ -1,0 +1,83 @@
+"""Schedule: a cron string and a Backup template, with retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from croniter import croniter
+from pydantic import Field, field_validator
+
+from ark.api.backup import BackupSpec
+from ark.api.types import Condition, Model
+
+_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+# One cron field: *, numbers or names, ranges, steps and lists ("*/15", "1-5", "MON,WED").
+_FIELD = (
+    r"(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*"
+)
+CRON_PATTERN = (
+    rf"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|{_FIELD}( +{_FIELD}){{4}})$"
+)
+
+
+def validate_cron(expression: str) -> str:
+    """A standard 5-field cron string or a macro (@daily, …), as croniter understands it."""
+    expr = expression.strip()
+    if expr in _MACROS:
+        return expr
+    if len(expr.split()) != 5 or not croniter.is_valid(expr):
+        raise ValueError(f"invalid cron schedule {expression!r}: want 5 fields, e.g. '0 3 * * *'")
+    return expr
+
+
+class SchedulePhase(StrEnum):
+    NEW = "New"
+    ENABLED = "Enabled"
+    FAILED_VALIDATION = "FailedValidation"
+
+
+class RetentionPolicy(Model):
+    """Which of the schedule's successful backups to keep; the others are deleted.
+
+    A backup is kept if any rule keeps it; with no rule set, backups expire only by their ttl.
+    """
+
+    keep_last: int | None = Field(default=None, ge=1, le=10000, description="The newest N.")
+    keep_hourly: int | None = Field(default=None, ge=1, le=10000, description="Newest per hour.")
+    keep_daily: int | None = Field(default=None, ge=1, le=10000, description="Newest per day.")
+    keep_weekly: int | None = Field(default=None, ge=1, le=10000, description="Newest per week.")
+    keep_monthly: int | None = Field(default=None, ge=1, le=10000, description="Newest per month.")
+
+
+class ScheduleSpec(Model):
+    schedule: str = Field(
+        min_length=1,
+        max_length=256,
+        pattern=CRON_PATTERN,
+        description="Cron expression (5 fields, UTC) or a macro such as @daily.",
+    )
+    template: BackupSpec = Field(description="The spec of each Backup the schedule creates.")
+    paused: bool = Field(default=False, description="Create no backups while true.")
+    retention: RetentionPolicy | None = Field(
+        default=None, description="Delete older successful backups beyond these counts."
+    )
+    use_owner_references_in_backup: bool = Field(
+        default=False, description="Make the schedule the owner of its backups."
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return validate_cron(value)
+
+
+class ScheduleStatus(Model):
+    phase: SchedulePhase | None = None
+    validation_errors: list[str] | None = None
+    last_backup: dt.datetime | None = Field(default=None, description="When it last ran.")
+    last_backup_name: str | None = None
+    last_successful_backup: dt.datetime | None = None
+    next_run: dt.datetime | None = None
+    skipped_ticks: int = Field(default=0, ge=0, description="Ticks skipped (previous running).")
+    conditions: list[Condition] | None = None
