@@ -14,7 +14,7 @@ import boto3
 import pytest
 from kubernetes import client, config
 
-from tests.support import localenv
+from tests.support import crds, localenv
 
 TEST_LABEL = "ark.test/owned"
 
@@ -59,6 +59,12 @@ def _cluster(name: str) -> Iterator[Cluster]:
 def cluster() -> Iterator[Cluster]:
     """The main test cluster (etcd + kube-apiserver + kube-controller-manager)."""
     yield from _cluster("ark-test")
+
+
+@pytest.fixture(scope="session")
+def ark_crds(cluster: Cluster) -> list[str]:
+    """ark's generated CRDs, installed in the test cluster and Established."""
+    return crds.install(cluster.api)
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Self
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from ark.api.types import CelRule, Condition, Duration, LabelSelector, Model
 
@@ -87,6 +87,12 @@ class ResourceFilter(Model):
         max_length=64,
         description="Objects matching any of these selectors (exclusive with labelSelector).",
     )
+
+    @model_validator(mode="after")
+    def _one_kind_of_selector(self) -> Self:
+        if self.label_selector is not None and self.or_label_selectors is not None:
+            raise ValueError(ResourceFilter.cel_rules[0].message)
+        return self
 
 
 class BackupSpec(ResourceFilter):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Self
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from ark.api.types import CelRule, Condition, Duration, Model
 
@@ -72,6 +72,12 @@ class BackupStorageLocationSpec(Model):
     validation_frequency: Duration | None = Field(
         default=None, description="How often to check the location is reachable (default 1m)."
     )
+
+    @model_validator(mode="after")
+    def _fs_bucket_is_absolute(self) -> Self:
+        if self.provider == "fs" and not self.object_storage.bucket.startswith("/"):
+            raise ValueError(BackupStorageLocationSpec.cel_rules[0].message)
+        return self
 
 
 class BackupStorageLocationStatus(Model):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Self
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from ark.api.backup import ResourceFilter
 from ark.api.types import CelRule, Condition, Duration, Model
@@ -97,6 +97,15 @@ class RestoreSpec(ResourceFilter):
     image_registry_mapping: dict[str, str] | None = Field(
         default=None, description="Rewrite container image registries: {old: new}."
     )
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Self:
+        if (self.backup_name is None) == (self.schedule_name is None):
+            raise ValueError(RestoreSpec.cel_rules[0].message)
+        excluded = set(self.excluded_namespaces or ())
+        if excluded.intersection(self.namespace_mapping or {}):
+            raise ValueError(RestoreSpec.cel_rules[2].message)
+        return self
 
 
 class RestoreProgress(Model):

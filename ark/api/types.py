@@ -6,9 +6,16 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, NewType
+from typing import Annotated, Any, ClassVar, NewType, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 GROUP = "ark.dev"
@@ -118,6 +125,13 @@ class LabelSelectorRequirement(Model):
         max_length=256,
         description="Values for In and NotIn; must be empty for Exists and DoesNotExist.",
     )
+
+    @model_validator(mode="after")
+    def _values_match_operator(self) -> Self:
+        wants_values = self.operator in (LabelSelectorOperator.IN, LabelSelectorOperator.NOT_IN)
+        if wants_values != bool(self.values):
+            raise ValueError(self.cel_rules[0].message)
+        return self
 
 
 class LabelSelector(Model):

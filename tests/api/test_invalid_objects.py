@@ -1,0 +1,116 @@
+"""Invalid custom resources are refused by the API server itself, naming the field — and the
+pydantic models refuse the same objects, so the operator and the CRDs agree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubernetes import client
+from pydantic import ValidationError
+
+from ark.api import GROUP, OBJECT_MODELS, VERSION
+from ark.api.kinds import BY_KIND
+from tests.conftest import Cluster
+
+BSL_SPEC = {"provider": "aws", "objectStorage": {"bucket": "b"}}
+SCHEDULE_SPEC = {"schedule": "0 3 * * *", "template": {}}
+
+# (case id, kind, spec, text the server's message must contain)
+INVALID: list[tuple[str, str, dict[str, Any], str]] = [
+    ("ttl-not-a-duration", "Backup", {"ttl": "30 days"}, "spec.ttl"),
+    ("ttl-negative", "Backup", {"ttl": "-1h"}, "spec.ttl"),
+    ("ttl-unit-unknown", "Backup", {"ttl": "3d"}, "spec.ttl"),
+    ("namespace-glob-with-space", "Backup", {"includedNamespaces": ["bad name"]},
+     "spec.includedNamespaces[0]"),
+    ("both-selectors", "Backup",
+     {"labelSelector": {"matchLabels": {"a": "b"}},
+      "orLabelSelectors": [{"matchLabels": {"c": "d"}}]},
+     "spec.orLabelSelectors"),
+    ("selector-operator-unknown", "Backup",
+     {"labelSelector": {"matchExpressions": [{"key": "a", "operator": "Like"}]}},
+     "spec.labelSelector.matchExpressions[0].operator"),
+    ("selector-in-without-values", "Backup",
+     {"labelSelector": {"matchExpressions": [{"key": "a", "operator": "In"}]}},
+     "spec.labelSelector.matchExpressions[0].values"),
+    ("unknown-field", "Backup", {"includeNamespaces": ["typo"]}, "includeNamespaces"),
+    ("restore-both-backup-and-schedule", "Restore",
+     {"backupName": "a", "scheduleName": "b"}, "spec.backupName"),
+    ("restore-neither-backup-nor-schedule", "Restore", {"includedNamespaces": ["a"]},
+     "spec.backupName"),
+    ("restore-policy-unknown", "Restore",
+     {"backupName": "a", "existingResourcePolicy": "overwrite"},
+     "spec.existingResourcePolicy"),
+    ("restore-mapping-of-excluded-namespace", "Restore",
+     {"backupName": "a", "namespaceMapping": {"shop": "shop2"}, "excludedNamespaces": ["shop"]},
+     "spec.namespaceMapping"),
+    ("restore-mapping-to-invalid-name", "Restore",
+     {"backupName": "a", "namespaceMapping": {"shop": "Shop_2"}}, "spec.namespaceMapping"),
+    ("restore-mapping-from-invalid-name", "Restore",
+     {"backupName": "a", "namespaceMapping": {"Shop_1": "shop"}}, "spec.namespaceMapping"),
+    ("restore-timeout-not-a-duration", "Restore",
+     {"backupName": "a", "itemOperationTimeout": "4 hours"}, "spec.itemOperationTimeout"),
+    ("schedule-cron-words", "Schedule", {**SCHEDULE_SPEC, "schedule": "every day"},
+     "spec.schedule"),
+    ("schedule-cron-four-fields", "Schedule", {**SCHEDULE_SPEC, "schedule": "0 3 * *"},
+     "spec.schedule"),
+    ("schedule-without-template", "Schedule", {"schedule": "@daily"}, "spec.template"),
+    ("schedule-template-bad-ttl", "Schedule", {**SCHEDULE_SPEC, "template": {"ttl": "-5m"}},
+     "spec.template.ttl"),
+    ("schedule-retention-zero", "Schedule", {**SCHEDULE_SPEC, "retention": {"keepDaily": 0}},
+     "spec.retention.keepDaily"),
+    ("bsl-provider-shape", "BackupStorageLocation", {**BSL_SPEC, "provider": "AWS S3!"},
+     "spec.provider"),
+    ("bsl-without-bucket", "BackupStorageLocation", {"provider": "aws", "objectStorage": {}},
+     "spec.objectStorage.bucket"),
+    ("bsl-access-mode-unknown", "BackupStorageLocation", {**BSL_SPEC, "accessMode": "WriteOnly"},
+     "spec.accessMode"),
+    ("bsl-fs-relative-directory", "BackupStorageLocation",
+     {"provider": "fs", "objectStorage": {"bucket": "relative/dir"}}, "spec.objectStorage.bucket"),
+    ("bsl-prefix-leading-slash", "BackupStorageLocation",
+     {**BSL_SPEC, "objectStorage": {"bucket": "b", "prefix": "/abs"}}, "spec.objectStorage.prefix"),
+    ("vsl-empty-provider", "VolumeSnapshotLocation", {"provider": ""}, "spec.provider"),
+    ("dbr-without-backup-name", "DeleteBackupRequest", {}, "spec.backupName"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "field"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID]
+)
+def test_api_server_rejects_and_names_the_field(
+    cluster: Cluster,
+    ark_crds: list[str],
+    namespace: str,
+    kind: str,
+    spec: dict[str, Any],
+    field: str,
+) -> None:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": kind,
+        "metadata": {"name": "invalid"},
+        "spec": spec,
+    }
+    with pytest.raises(client.ApiException) as err:
+        # Strict field validation, as `kubectl apply` does by default.
+        cluster.custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, BY_KIND[kind].plural, body, field_validation="Strict"
+        )
+    assert err.value.status in (400, 422), err.value.body
+    assert field in str(err.value.body), err.value.body
+
+
+@pytest.mark.parametrize(("kind", "spec"), [c[1:3] for c in INVALID], ids=[c[0] for c in INVALID])
+def test_models_reject_the_same_objects(kind: str, spec: dict[str, Any]) -> None:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": kind,
+        "metadata": {"name": "x"},
+        "spec": spec,
+    }
+    with pytest.raises(ValidationError):
+        OBJECT_MODELS[kind].from_wire(body)
+
+
+def test_there_are_at_least_fifteen_cases() -> None:
+    assert len(INVALID) >= 15
