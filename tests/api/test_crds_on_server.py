@@ -27,7 +27,7 @@ def _create(cluster: Cluster, namespace: str, obj: dict[str, Any]) -> dict[str, 
     created: Any = cluster.custom.create_namespaced_custom_object(
         GROUP, VERSION, namespace, plural, body
     )
-    return created
+    return dict(created)
 
 
 def _subset(part: Any, whole: Any) -> bool:
