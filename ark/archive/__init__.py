@@ -1,0 +1,76 @@
+"""The on-store backup format: paths and keys, ark's manifest, a streaming writer and a
+two-phase (check everything, then read) reader. Velero-compatible; see DESIGN.md.
+
+Modules: ``layout`` (tar paths, object-store keys, name checks), ``manifest`` (checksums per
+item, Velero's resource list), ``writer`` (``ArchiveWriter``), ``reader`` (``spool`` ->
+``ArchiveIndex``), ``tarstream`` (safe streaming walk over an untrusted tar.gz), ``errors``.
+"""
+
+from ark.archive.errors import (
+    ArchiveError,
+    CorruptArchive,
+    DuplicateItem,
+    HostileArchive,
+    InvalidArchive,
+    InvalidName,
+    WriterClosed,
+)
+from ark.archive.layout import (
+    BackupKeys,
+    BackupName,
+    ResourceDir,
+    RestoreKeys,
+    RestoreName,
+    TarPath,
+    backup_name,
+    restore_name,
+)
+from ark.archive.manifest import (
+    Manifest,
+    ManifestItem,
+    build_resource_list,
+    decode_manifest,
+    decode_resource_list,
+    encode_manifest,
+    encode_resource_list,
+    resource_list,
+)
+from ark.archive.reader import ArchiveIndex, IndexedItem, OwnerRef, read_metadata_version, spool
+from ark.archive.tarstream import Limits
+from ark.archive.writer import DEFAULT_COMPRESS_LEVEL, ArchiveWriter, ItemRecord, Sink
+
+__all__ = [
+    "DEFAULT_COMPRESS_LEVEL",
+    "ArchiveError",
+    "ArchiveIndex",
+    "ArchiveWriter",
+    "BackupKeys",
+    "BackupName",
+    "CorruptArchive",
+    "DuplicateItem",
+    "HostileArchive",
+    "IndexedItem",
+    "InvalidArchive",
+    "InvalidName",
+    "ItemRecord",
+    "Limits",
+    "Manifest",
+    "ManifestItem",
+    "OwnerRef",
+    "ResourceDir",
+    "RestoreKeys",
+    "RestoreName",
+    "Sink",
+    "TarPath",
+    "WriterClosed",
+    "backup_name",
+    "build_resource_list",
+    "decode_manifest",
+    "decode_resource_list",
+    "encode_manifest",
+    "encode_resource_list",
+    "read_metadata_version",
+    "resource_list",
+    "restore_name",
+    "spool",
+]

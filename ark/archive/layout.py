@@ -1,0 +1,241 @@
+"""Where things live: tar entry paths inside a backup and object-store keys of a backup or restore.
+
+Velero-compatible (see DESIGN.md "Object-store layout"). Keys are relative to the storage
+location's prefix. Everything here is a pure function of names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import NewType
+
+from ark.archive.errors import InvalidName
+
+BackupName = NewType("BackupName", str)
+RestoreName = NewType("RestoreName", str)
+ResourceDir = NewType("ResourceDir", str)
+"""``<resource>.<group>`` (``deployments.apps``) or just ``<resource>`` for the core group."""
+TarPath = NewType("TarPath", str)
+
+FORMAT_VERSION = "1.1.0"
+"""What Velero writes to ``metadata/version``; ark writes the same so Velero can read ark."""
+METADATA_VERSION_PATH = TarPath("metadata/version")
+ARK_MANIFEST_PATH = TarPath("metadata/ark-manifest.json")
+RESOURCES_ROOT = "resources"
+METADATA_ROOT = "metadata"
+PREFERRED_VERSION_SUFFIX = "-preferredversion"
+
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_VERSION = re.compile(r"v[0-9]+((alpha|beta)[0-9]+)?")
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def _check_subdomain(what: str, value: str) -> str:
+    if not value:
+        raise InvalidName(what, value, "must not be empty")
+    if len(value) > 253:
+        raise InvalidName(what, value, "longer than 253 characters")
+    if not _DNS1123_SUBDOMAIN.fullmatch(value):
+        raise InvalidName(
+            what,
+            value,
+            "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit",
+        )
+    return value
+
+
+def backup_name(value: str) -> BackupName:
+    """A validated backup name (DNS-1123 subdomain, like any Kubernetes object name)."""
+    return BackupName(_check_subdomain("backup name", value))
+
+
+def restore_name(value: str) -> RestoreName:
+    return RestoreName(_check_subdomain("restore name", value))
+
+
+def check_namespace(value: str) -> str:
+    if len(value) > 63 or not _DNS1123_LABEL.fullmatch(value):
+        raise InvalidName("namespace", value, "must be a DNS-1123 label (at most 63 characters)")
+    return value
+
+
+def check_object_name(value: str) -> str:
+    """Object names become one path segment: Kubernetes' path-segment rule plus no NUL."""
+    if value in ("", ".", ".."):
+        raise InvalidName("object name", value, "must not be empty, '.' or '..'")
+    if "/" in value or "%" in value or "\x00" in value:
+        raise InvalidName("object name", value, "must not contain '/', '%' or NUL")
+    if len(value) > 253:
+        raise InvalidName("object name", value, "longer than 253 characters")
+    return value
+
+
+def check_version(value: str) -> str:
+    if not _VERSION.fullmatch(value):
+        raise InvalidName("API version", value, "must look like v1, v1beta1 or v2alpha3")
+    return value
+
+
+def check_kind(value: str) -> str:
+    if not _KIND.fullmatch(value):
+        raise InvalidName("kind", value, "must be letters and digits, starting with a letter")
+    return value
+
+
+def resource_dir(resource: str, group: str) -> ResourceDir:
+    """``deployments`` + ``apps`` -> ``deployments.apps``; core group (``""``) -> ``pods``."""
+    if len(resource) > 63 or not _DNS1123_LABEL.fullmatch(resource):
+        raise InvalidName("resource", resource, "must be a lowercase plural like 'deployments'")
+    if not group:
+        return ResourceDir(resource)
+    return ResourceDir(f"{resource}.{_check_subdomain('API group', group)}")
+
+
+def split_resource_dir(rdir: str) -> tuple[str, str]:
+    """``deployments.apps`` -> (``deployments``, ``apps``); ``pods`` -> (``pods``, ``""``)."""
+    resource, _, group = rdir.partition(".")
+    return resource, group
+
+
+def api_version(group: str, version: str) -> str:
+    """``apps`` + ``v1`` -> ``apps/v1``; core group -> ``v1``."""
+    return f"{group}/{version}" if group else version
+
+
+def api_group(api_version_: str) -> str:
+    """``apps/v1`` -> ``apps``; ``v1`` -> ``""``."""
+    group, sep, _ = api_version_.rpartition("/")
+    return group if sep else ""
+
+
+def item_path(rdir: ResourceDir, namespace: str | None, name: str) -> TarPath:
+    """Where an object lives in the tar; ``namespace`` None means cluster-scoped."""
+    if namespace is None:
+        return TarPath(f"{RESOURCES_ROOT}/{rdir}/cluster/{name}.json")
+    return TarPath(f"{RESOURCES_ROOT}/{rdir}/namespaces/{namespace}/{name}.json")
+
+
+def preferred_version_path(
+    rdir: ResourceDir, version: str, namespace: str | None, name: str
+) -> TarPath:
+    """Velero's second copy of every item, under ``<version>-preferredversion/``."""
+    scope = "cluster" if namespace is None else f"namespaces/{namespace}"
+    return TarPath(
+        f"{RESOURCES_ROOT}/{rdir}/{version}{PREFERRED_VERSION_SUFFIX}/{scope}/{name}.json"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemLocation:
+    """What a ``resources/...`` tar path says about the object stored there."""
+
+    resource_dir: ResourceDir
+    namespace: str | None
+    name: str
+    preferred_version: str | None = None
+    """Set for Velero's ``<version>-preferredversion/`` copies (which a restore ignores)."""
+
+
+def parse_item_path(path: str) -> ItemLocation:
+    """Inverse of :func:`item_path` / :func:`preferred_version_path`.
+
+    Raises InvalidName (a ValueError) saying what does not fit the layout.
+    """
+    parts = path.split("/")
+    if len(parts) < 4 or parts[0] != RESOURCES_ROOT:
+        raise InvalidName("item path", path, "expected resources/<resource>/<scope>/<name>.json")
+    rdir = parts[1]
+    resource, group = split_resource_dir(rdir)
+    resource_dir(resource, group)  # validates both
+    rest = parts[2:]
+    preferred: str | None = None
+    if rest[0].endswith(PREFERRED_VERSION_SUFFIX):
+        preferred = check_version(rest[0].removesuffix(PREFERRED_VERSION_SUFFIX))
+        rest = rest[1:]
+    if len(rest) == 2 and rest[0] == "cluster":
+        namespace: str | None = None
+        filename = rest[1]
+    elif len(rest) == 3 and rest[0] == "namespaces":
+        namespace = check_namespace(rest[1])
+        filename = rest[2]
+    else:
+        raise InvalidName(
+            "item path", path, "expected .../cluster/<name>.json or .../namespaces/<ns>/<name>.json"
+        )
+    if not filename.endswith(".json"):
+        raise InvalidName("item path", path, "item files must end in .json")
+    name = check_object_name(filename.removesuffix(".json"))
+    return ItemLocation(ResourceDir(rdir), namespace, name, preferred)
+
+
+@dataclass(frozen=True)
+class BackupKeys:
+    """Object-store keys of one backup, relative to the storage location's prefix."""
+
+    name: BackupName
+
+    def __post_init__(self) -> None:
+        backup_name(self.name)
+
+    @property
+    def prefix(self) -> str:
+        return f"backups/{self.name}/"
+
+    def _key(self, suffix: str) -> str:
+        return f"backups/{self.name}/{self.name}{suffix}"
+
+    @property
+    def metadata(self) -> str:
+        """The Velero Backup object (``velero-backup.json``)."""
+        return f"backups/{self.name}/velero-backup.json"
+
+    @property
+    def contents(self) -> str:
+        """The items tarball (``<name>.tar.gz``)."""
+        return self._key(".tar.gz")
+
+    @property
+    def logs(self) -> str:
+        return self._key("-logs.gz")
+
+    @property
+    def volume_snapshots(self) -> str:
+        return self._key("-volumesnapshots.json.gz")
+
+    @property
+    def resource_list(self) -> str:
+        return self._key("-resource-list.json.gz")
+
+    @property
+    def results(self) -> str:
+        return self._key("-results.gz")
+
+    @property
+    def manifest(self) -> str:
+        """ark's own manifest (checksums per item); Velero ignores it."""
+        return self._key("-manifest.json.gz")
+
+
+@dataclass(frozen=True)
+class RestoreKeys:
+    """Object-store keys of one restore, relative to the storage location's prefix."""
+
+    name: RestoreName
+
+    def __post_init__(self) -> None:
+        restore_name(self.name)
+
+    @property
+    def prefix(self) -> str:
+        return f"restores/{self.name}/"
+
+    @property
+    def logs(self) -> str:
+        return f"restores/{self.name}/restore-{self.name}-logs.gz"
+
+    @property
+    def results(self) -> str:
+        return f"restores/{self.name}/restore-{self.name}-results.gz"

@@ -1,0 +1,393 @@
+"""Reading a backup for restore, in two phases, so a bad archive is refused before any write.
+
+1. :func:`spool` streams the ``.tar.gz`` once: every entry is checked (see ``tarstream``), every
+   object is parsed and checked against its path and, when ark's manifest is given, against its
+   SHA-256; the bytes go to one local spool file and a compact :class:`ArchiveIndex` is built.
+2. The restore plans from the index and reads objects back with :meth:`ArchiveIndex.read`.
+
+Velero's ``<version>-preferredversion/`` copies are accepted and skipped (the unversioned path
+is the one a restore reads). Velero backups carry no checksums: ``ArchiveIndex.verified`` says
+whether items were checked against a manifest.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import os
+import struct
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO, NamedTuple, TypeVar, cast
+
+import orjson
+
+from ark.archive import layout
+from ark.archive.errors import ArchiveError, CorruptArchive, HostileArchive, InvalidName
+from ark.archive.manifest import Manifest, ManifestItem
+from ark.archive.tarstream import Entry, Limits, TarStream
+
+_LOC = struct.Struct("<QI32s")  # offset in the spool file, size, sha256 digest
+_MAX_VERSION_BYTES = 64
+_T = TypeVar("_T")
+
+
+class OwnerRef(NamedTuple):
+    kind: str
+    name: str
+    controller: bool
+
+
+class IndexedItem:
+    """One object of the archive: where it is, what it is, and what a restore plans with.
+
+    Compact on purpose (100,000 of these must stay small): repeated strings and label sets
+    are shared, offset/size/digest are packed into one bytes object, no JSON body is kept.
+    """
+
+    __slots__ = (
+        "_labels",
+        "_loc",
+        "api_version",
+        "kind",
+        "name",
+        "namespace",
+        "owners",
+        "resource_dir",
+    )
+
+    def __init__(
+        self,
+        *,
+        resource_dir: layout.ResourceDir,
+        namespace: str | None,
+        name: str,
+        api_version: str,
+        kind: str,
+        labels: tuple[tuple[str, str], ...],
+        owners: tuple[OwnerRef, ...],
+        offset: int,
+        size: int,
+        sha256: bytes,
+    ) -> None:
+        self.resource_dir = resource_dir
+        self.namespace = namespace
+        """None for cluster-scoped objects."""
+        self.name = name
+        self.api_version = api_version
+        self.kind = kind
+        self._labels = labels
+        self.owners = owners
+        self._loc = _LOC.pack(offset, size, sha256)
+
+    @property
+    def resource(self) -> str:
+        return layout.split_resource_dir(self.resource_dir)[0]
+
+    @property
+    def group(self) -> str:
+        return layout.split_resource_dir(self.resource_dir)[1]
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self._labels)
+
+    @property
+    def path(self) -> layout.TarPath:
+        return layout.item_path(self.resource_dir, self.namespace, self.name)
+
+    @property
+    def offset(self) -> int:
+        return int(_LOC.unpack(self._loc)[0])
+
+    @property
+    def size(self) -> int:
+        return int(_LOC.unpack(self._loc)[1])
+
+    @property
+    def sha256(self) -> str:
+        """Hex digest of the object's bytes."""
+        return bytes(_LOC.unpack(self._loc)[2]).hex()
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(resource dir, namespace or "", name): the index's sort order."""
+        return (self.resource_dir, self.namespace or "", self.name)
+
+    def __repr__(self) -> str:
+        return f"<IndexedItem {self.path} {self.api_version}/{self.kind}>"
+
+
+class ArchiveIndex:
+    """The spooled archive: items sorted by (resource dir, namespace, name), readable by any
+    number of threads. Close it (or use ``with``) to free the spool file."""
+
+    def __init__(
+        self,
+        *,
+        spool: BinaryIO,
+        items: list[IndexedItem],
+        verified: bool,
+        format_version: str,
+    ) -> None:
+        self._spool = spool
+        self._fd = spool.fileno()
+        self._items = items
+        self.verified = verified
+        """True when every item matched ark's manifest; False for archives without one."""
+        self.format_version = format_version
+        """The archive's ``metadata/version`` (``1.1.0``)."""
+
+    @property
+    def items(self) -> Sequence[IndexedItem]:
+        return self._items
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(item.size for item in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[IndexedItem]:
+        return iter(self._items)
+
+    def resource_dirs(self) -> list[layout.ResourceDir]:
+        """The distinct resource dirs present, sorted."""
+        return sorted({item.resource_dir for item in self._items})
+
+    def get(self, rdir: str, namespace: str | None, name: str) -> IndexedItem | None:
+        key = (rdir, namespace or "", name)
+        at = bisect.bisect_left(self._items, key, key=_sort_key)
+        if at < len(self._items) and _sort_key(self._items[at]) == key:
+            return self._items[at]
+        return None
+
+    def read(self, item: IndexedItem) -> bytes:
+        """The object's bytes, checked again against the digest taken (and, when ``verified``,
+        compared with the manifest) while spooling."""
+        offset, size, digest = _LOC.unpack(item._loc)
+        if self._spool.closed:
+            raise ArchiveError("archive index is closed")
+        data = os.pread(self._fd, size, offset)
+        if len(data) != size or hashlib.sha256(data).digest() != digest:
+            raise CorruptArchive(item.path, "spool copy changed after it was checked")
+        return data
+
+    def load(self, item: IndexedItem) -> dict[str, Any]:
+        """The object, parsed."""
+        obj: dict[str, Any] = orjson.loads(self.read(item))
+        return obj
+
+    def close(self) -> None:
+        self._spool.close()
+
+    def __enter__(self) -> ArchiveIndex:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _sort_key(item: IndexedItem) -> tuple[str, str, str]:
+    return (item.resource_dir, item.namespace or "", item.name)
+
+
+def spool(
+    src: BinaryIO,
+    *,
+    spool_dir: str | os.PathLike[str],
+    manifest: Manifest | None = None,
+    limits: Limits = Limits(),  # noqa: B008 (frozen, so sharing the default is safe)
+) -> ArchiveIndex:
+    """Check the whole ``.tar.gz`` from ``src`` and copy its objects to a spool file in
+    ``spool_dir`` (unlinked at once, so nothing is left behind). Raises HostileArchive or
+    CorruptArchive, naming the entry and the cause, for anything a restore must not use."""
+    fd, name = tempfile.mkstemp(prefix="ark-spool-", suffix=".items", dir=spool_dir)
+    Path(name).unlink()
+    out = os.fdopen(fd, "w+b", buffering=1024 * 1024)
+    try:
+        items, format_version = _Spooler(out, manifest, limits).run(src)
+        out.flush()
+    except BaseException:
+        out.close()
+        raise
+    return ArchiveIndex(
+        spool=out, items=items, verified=manifest is not None, format_version=format_version
+    )
+
+
+def read_metadata_version(src: BinaryIO, *, limits: Limits = Limits()) -> str:  # noqa: B008
+    """The archive's ``metadata/version`` (stops reading as soon as it is found)."""
+    for entry in TarStream(src, limits=limits):
+        if entry.path == layout.METADATA_VERSION_PATH:
+            return _version_text(entry.path, entry.size, entry.read())
+    raise CorruptArchive(layout.METADATA_VERSION_PATH, "missing: not a Velero or ark backup")
+
+
+def _version_text(path: str, size: int, data: bytes) -> str:
+    if size > _MAX_VERSION_BYTES:
+        raise HostileArchive(path, f"{size} bytes, expected a short version string")
+    try:
+        return data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise CorruptArchive(path, "not ASCII text") from None
+
+
+class _Spooler:
+    def __init__(self, out: BinaryIO, manifest: Manifest | None, limits: Limits) -> None:
+        self._out = out
+        self._limits = limits
+        self._expected: Sequence[ManifestItem] | None = manifest.items if manifest else None
+        self._next_expected = 0
+        self._items: list[IndexedItem] = []
+        self._offset = 0
+        self._shared: dict[Any, Any] = {}
+
+    def run(self, src: BinaryIO) -> tuple[list[IndexedItem], str]:
+        version: str | None = None
+        for entry in TarStream(src, limits=self._limits):
+            if entry.path.startswith(layout.METADATA_ROOT + "/"):
+                version = self._metadata(entry) or version
+                continue
+            try:
+                loc = layout.parse_item_path(entry.path)
+            except InvalidName as exc:
+                raise HostileArchive(entry.path, f"not a valid item path ({exc.reason})") from None
+            if entry.size > self._limits.max_item_bytes:
+                raise HostileArchive(
+                    entry.path, f"{entry.size} bytes (limit {self._limits.max_item_bytes})"
+                )
+            if loc.preferred_version is not None:
+                continue
+            if len(self._items) >= self._limits.max_items:
+                raise HostileArchive(entry.path, f"more than {self._limits.max_items} items")
+            self._add(entry.path, loc, entry.read())
+        if version is None:
+            raise CorruptArchive(
+                layout.METADATA_VERSION_PATH, "missing: not a Velero or ark backup"
+            )
+        if version.split(".")[0] != layout.FORMAT_VERSION.split(".")[0]:
+            raise CorruptArchive(
+                layout.METADATA_VERSION_PATH, f"unsupported format version {version!r}"
+            )
+        if self._expected is not None and self._next_expected < len(self._expected):
+            missing = self._expected[self._next_expected].path
+            raise CorruptArchive(missing, "listed in the ark manifest but missing from the archive")
+        self._items.sort(key=_sort_key)
+        for before, after in zip(self._items, self._items[1:], strict=False):
+            if _sort_key(before) == _sort_key(after):
+                raise HostileArchive(after.path, "stored twice (which copy would be restored?)")
+        return self._items, version
+
+    @staticmethod
+    def _metadata(entry: Entry) -> str | None:
+        """The format version from ``metadata/version``; other metadata (ark's copy of the
+        manifest) is not needed here."""
+        if entry.path.count("/") != 1:
+            raise HostileArchive(entry.path, "metadata/ holds files only, no folders")
+        if entry.path == layout.METADATA_VERSION_PATH:
+            return _version_text(entry.path, entry.size, entry.read())
+        return None
+
+    def _add(self, path: str, loc: layout.ItemLocation, data: bytes) -> None:
+        digest = hashlib.sha256(data).digest()
+        if self._expected is not None:
+            self._verify(path, len(data), digest.hex())
+        api, kind, labels, owners = self._describe(path, loc, data)
+        self._out.write(data)
+        self._items.append(
+            IndexedItem(
+                resource_dir=self._share(loc.resource_dir),
+                namespace=None if loc.namespace is None else self._share(loc.namespace),
+                name=loc.name,
+                api_version=api,
+                kind=kind,
+                labels=labels,
+                owners=owners,
+                offset=self._offset,
+                size=len(data),
+                sha256=digest,
+            )
+        )
+        self._offset += len(data)
+
+    def _verify(self, path: str, size: int, digest: str) -> None:
+        """Items arrive in the order the manifest lists them (both are written under one lock)."""
+        expected = self._expected
+        assert expected is not None
+        at = self._next_expected
+        if at >= len(expected) or expected[at].path != path:
+            remaining = {item.path for item in expected[at:]}
+            if path in remaining:
+                raise CorruptArchive(
+                    expected[at].path, "listed in the ark manifest but missing from the archive"
+                )
+            raise HostileArchive(path, "not in the ark manifest (or stored twice)")
+        want = expected[at]
+        if want.size != size or want.sha256 != digest:
+            raise CorruptArchive(
+                path,
+                f"checksum mismatch: the manifest says {want.size} bytes with sha256 "
+                f"{want.sha256}, the archive has {size} bytes with sha256 {digest}",
+            )
+        self._next_expected = at + 1
+
+    def _describe(
+        self, path: str, loc: layout.ItemLocation, data: bytes
+    ) -> tuple[str, str, tuple[tuple[str, str], ...], tuple[OwnerRef, ...]]:
+        """Parse the object and keep only what a restore plans with."""
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise CorruptArchive(path, f"invalid JSON ({exc})") from None
+        if not isinstance(obj, dict):
+            raise CorruptArchive(path, "not a JSON object")
+        api, kind, meta = obj.get("apiVersion"), obj.get("kind"), obj.get("metadata")
+        if not (isinstance(api, str) and api and isinstance(kind, str) and kind):
+            raise CorruptArchive(path, "not a Kubernetes object: no apiVersion or kind")
+        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+            raise CorruptArchive(path, "not a Kubernetes object: no metadata.name")
+        if meta["name"] != loc.name:
+            raise HostileArchive(path, f"holds an object named {meta['name']!r}, not {loc.name!r}")
+        namespace = meta.get("namespace") or None
+        if namespace != loc.namespace:
+            where = f"namespace {loc.namespace!r}" if loc.namespace else "cluster scope"
+            raise HostileArchive(path, f"holds an object of namespace {namespace!r}, not {where}")
+        group = layout.split_resource_dir(loc.resource_dir)[1]
+        if layout.api_group(api) != group:
+            raise HostileArchive(path, f"holds a {api} {kind}, not an object of group {group!r}")
+        return sys.intern(api), sys.intern(kind), self._labels(path, meta), self._owners(path, meta)
+
+    def _labels(self, path: str, meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        labels = meta.get("labels") or {}
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise CorruptArchive(path, "metadata.labels is not a map of strings")
+        return self._share(tuple(sorted(labels.items())))
+
+    def _owners(self, path: str, meta: dict[str, Any]) -> tuple[OwnerRef, ...]:
+        refs = meta.get("ownerReferences") or []
+        if not isinstance(refs, list):
+            raise CorruptArchive(path, "metadata.ownerReferences is not a list")
+        owners = []
+        for ref in refs:
+            if not (
+                isinstance(ref, dict)
+                and isinstance(ref.get("kind"), str)
+                and isinstance(ref.get("name"), str)
+            ):
+                raise CorruptArchive(path, f"ownerReference {ref!r} has no kind and name")
+            owners.append(OwnerRef(ref["kind"], ref["name"], ref.get("controller") is True))
+        return self._share(tuple(owners))
+
+    def _share(self, value: _T) -> _T:
+        """One copy of each repeated string or tuple (namespaces, label sets, owners)."""
+        return cast(_T, self._shared.setdefault(value, value))

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import pytest
+
+from ark import archive
+from ark.archive import layout
+
+
+def test_namespaced_item_path_has_resource_dot_group() -> None:
+    rdir = layout.resource_dir("deployments", "apps")
+    assert layout.item_path(rdir, "web", "front") == (
+        "resources/deployments.apps/namespaces/web/front.json"
+    )
+
+
+def test_core_group_item_path_is_just_the_resource() -> None:
+    rdir = layout.resource_dir("secrets", "")
+    assert layout.item_path(rdir, "web", "db") == "resources/secrets/namespaces/web/db.json"
+
+
+def test_cluster_scoped_item_path() -> None:
+    rdir = layout.resource_dir("namespaces", "")
+    assert layout.item_path(rdir, None, "web") == "resources/namespaces/cluster/web.json"
+
+
+def test_preferred_version_path_matches_velero() -> None:
+    rdir = layout.resource_dir("customresourcedefinitions", "apiextensions.k8s.io")
+    assert layout.preferred_version_path(rdir, "v1", None, "a.b") == (
+        "resources/customresourcedefinitions.apiextensions.k8s.io/v1-preferredversion/"
+        "cluster/a.b.json"
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "resources/deployments.apps/namespaces/web/front.json",
+        "resources/namespaces/cluster/web.json",
+        "resources/pods/v1-preferredversion/namespaces/web/p.json",
+        "resources/configmaps/namespaces/web/kube-root-ca.crt.json",
+    ],
+)
+def test_parse_item_path_inverts_item_path(path: str) -> None:
+    loc = layout.parse_item_path(path)
+    if loc.preferred_version is None:
+        assert layout.item_path(loc.resource_dir, loc.namespace, loc.name) == path
+    else:
+        assert (
+            layout.preferred_version_path(
+                loc.resource_dir, loc.preferred_version, loc.namespace, loc.name
+            )
+            == path
+        )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "resources/pods/p.json",
+        "resources/pods/namespaces/web/p.yaml",
+        "resources/pods/namespaces/Web/p.json",
+        "resources/Pods/cluster/p.json",
+        "resources/pods/cluster/.json",
+        "resources/pods/vX-preferredversion/cluster/p.json",
+        "other/pods/cluster/p.json",
+    ],
+)
+def test_parse_item_path_rejects_other_shapes(path: str) -> None:
+    with pytest.raises(archive.InvalidName):
+        layout.parse_item_path(path)
+
+
+def test_backup_keys_follow_velero_layout() -> None:
+    keys = archive.BackupKeys(archive.backup_name("nightly-1"))
+    assert keys.prefix == "backups/nightly-1/"
+    assert keys.metadata == "backups/nightly-1/velero-backup.json"
+    assert keys.contents == "backups/nightly-1/nightly-1.tar.gz"
+    assert keys.logs == "backups/nightly-1/nightly-1-logs.gz"
+    assert keys.volume_snapshots == "backups/nightly-1/nightly-1-volumesnapshots.json.gz"
+    assert keys.resource_list == "backups/nightly-1/nightly-1-resource-list.json.gz"
+    assert keys.results == "backups/nightly-1/nightly-1-results.gz"
+    assert keys.manifest == "backups/nightly-1/nightly-1-manifest.json.gz"
+
+
+def test_restore_keys_follow_velero_layout() -> None:
+    keys = archive.RestoreKeys(archive.restore_name("r1"))
+    assert keys.prefix == "restores/r1/"
+    assert keys.logs == "restores/r1/restore-r1-logs.gz"
+    assert keys.results == "restores/r1/restore-r1-results.gz"
+
+
+@pytest.mark.parametrize("name", ["", "Upper", "-lead", "trail-", "a/b", "a..b", "x" * 254, "a_b"])
+def test_invalid_backup_names_are_refused_with_the_reason(name: str) -> None:
+    with pytest.raises(archive.InvalidName, match="backup name"):
+        archive.backup_name(name)
+
+
+def test_backup_keys_validate_their_name() -> None:
+    with pytest.raises(archive.InvalidName, match="DNS-1123 subdomain"):
+        archive.BackupKeys(archive.BackupName("../etc"))
+
+
+def test_api_version_and_group() -> None:
+    assert layout.api_version("apps", "v1") == "apps/v1"
+    assert layout.api_version("", "v1") == "v1"
+    assert layout.api_group("apps/v1") == "apps"
+    assert layout.api_group("v1") == ""
