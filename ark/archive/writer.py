@@ -25,6 +25,8 @@ from ark.archive import layout
 from ark.archive.errors import ArchiveError, DuplicateItem, WriterClosed
 from ark.archive.manifest import Manifest, ManifestItem
 
+SINK_CHUNK = 256 * 1024
+"""The sink gets writes of about this size (gzip and tar write in much smaller pieces)."""
 DEFAULT_COMPRESS_LEVEL = 1
 """zlib level 1: JSON still shrinks ~8x and the backup runs at listing speed (hack/bench)."""
 
@@ -48,22 +50,32 @@ class ItemRecord:
 
 
 class _Guard:
-    """Passes writes to the sink until cut off. After an abort nothing more reaches the sink, not
-    even a gzip trailer written by a finalizer, so a failed backup never looks complete."""
+    """Buffers small writes into chunks for the sink, until cut off. After an abort nothing more
+    reaches the sink, not even a gzip trailer written by a finalizer, so a failed backup never
+    looks complete."""
 
-    __slots__ = ("open", "sink")
+    __slots__ = ("buffer", "open", "sink")
 
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
         self.open = True
+        self.buffer = bytearray()
 
     def write(self, data: bytes) -> int:
         if self.open:
-            self.sink.write(data)
+            self.buffer += data
+            if len(self.buffer) >= SINK_CHUNK:
+                self.drain()
         return len(data)
 
+    def drain(self) -> None:
+        if self.open and self.buffer:
+            chunk = bytes(self.buffer)
+            self.buffer.clear()
+            self.sink.write(chunk)
+
     def flush(self) -> None:
-        """Nothing to do: the sink flushes on commit."""
+        """Nothing to do: the sink flushes on commit (drain() at close hands over the rest)."""
 
 
 class ArchiveWriter:
@@ -176,6 +188,7 @@ class ArchiveWriter:
             try:
                 self._tar.close()
                 self._gzip.close()
+                self._guard.drain()
             except BaseException as exc:
                 self._cut_off(f"failed while finishing: {exc!r}")
                 raise
@@ -231,6 +244,7 @@ class ArchiveWriter:
 
     def _cut_off(self, reason: str) -> None:
         self._guard.open = False
+        self._guard.buffer = bytearray()
         self._failed = self._failed or reason
         self._items = []
         self._paths = set()

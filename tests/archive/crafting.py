@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ark import archive
 
+FIXTURES = Path(os.environ.get("ARK_FIXTURES", "/work/shared/fixtures"))
+VELERO_BACKUP = FIXTURES / "velero-1.18.3" / "backups" / "guestbook-20261124"
 VERSION_ENTRY = ("metadata/version", b"1.1.0\n")
 
 
@@ -25,11 +29,16 @@ def k8s_object(
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata, "data": {"k": "v"}}
 
 
-def config_map(name: str, namespace: str = "web", **meta: Any) -> bytes:
-    return orjson.dumps(k8s_object("ConfigMap", name, namespace, **meta))
+def config_map(name: str, namespace: str = "web", *, pad: int = 0, **meta: Any) -> bytes:
+    obj = k8s_object("ConfigMap", name, namespace, **meta)
+    if pad:
+        obj["data"]["pad"] = "x" * pad
+    return orjson.dumps(obj)
 
 
-def add_config_map(writer: archive.ArchiveWriter, name: str, namespace: str = "web") -> None:
+def add_config_map(
+    writer: archive.ArchiveWriter, name: str, namespace: str = "web", *, pad: int = 0
+) -> None:
     writer.add_item(
         resource="configmaps",
         group="",
@@ -37,7 +46,7 @@ def add_config_map(writer: archive.ArchiveWriter, name: str, namespace: str = "w
         kind="ConfigMap",
         namespace=namespace,
         name=name,
-        data=config_map(name, namespace),
+        data=config_map(name, namespace, pad=pad),
     )
 
 

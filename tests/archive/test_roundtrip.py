@@ -1,0 +1,167 @@
+"""Items written by ArchiveWriter come back from spool() byte for byte, checked."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import orjson
+
+from ark import archive
+from tests.archive.crafting import k8s_object
+
+
+def _write(*, preferred: bool = False) -> tuple[bytes, archive.Manifest, dict[str, bytes]]:
+    bodies: dict[str, bytes] = {}
+    sink = io.BytesIO()
+    with archive.ArchiveWriter(
+        sink, backup_name="b", cluster_version="v1.34.4", preferred_version_copies=preferred
+    ) as writer:
+        for i in range(20):
+            body = orjson.dumps(
+                k8s_object(
+                    "Deployment",
+                    f"d{i}",
+                    "web",
+                    api_version="apps/v1",
+                    labels={"app": "front", "n": str(i % 2)},
+                    ownerReferences=[{"kind": "Owner", "name": "o", "controller": True}],
+                )
+            )
+            record = writer.add_item(
+                resource="deployments",
+                group="apps",
+                version="v1",
+                kind="Deployment",
+                namespace="web",
+                name=f"d{i}",
+                data=body,
+            )
+            bodies[record.path] = body
+        secret = orjson.dumps(k8s_object("Secret", "s", "web") | {"data": {"ü": "ä€"}})
+        bodies[
+            writer.add_item(
+                resource="secrets",
+                group="",
+                version="v1",
+                kind="Secret",
+                namespace="web",
+                name="s",
+                data=secret,
+            ).path
+        ] = secret
+        ns = orjson.dumps(k8s_object("Namespace", "web"))
+        bodies[
+            writer.add_item(
+                resource="namespaces",
+                group="",
+                version="v1",
+                kind="Namespace",
+                namespace=None,
+                name="web",
+                data=ns,
+            ).path
+        ] = ns
+    return sink.getvalue(), writer.manifest, bodies
+
+
+def test_items_come_back_byte_identical_and_verified(spool_dir: Path) -> None:
+    data, manifest, bodies = _write()
+    with archive.spool(io.BytesIO(data), spool_dir=spool_dir, manifest=manifest) as index:
+        assert index.verified
+        assert index.format_version == "1.1.0"
+        assert len(index) == len(bodies)
+        for item in index:
+            assert index.read(item) == bodies[item.path]
+            assert item.sha256 in {m.sha256 for m in manifest.items}
+
+
+def test_index_keeps_what_a_restore_plans_with(spool_dir: Path) -> None:
+    data, manifest, _ = _write()
+    with archive.spool(io.BytesIO(data), spool_dir=spool_dir, manifest=manifest) as index:
+        item = index.get("deployments.apps", "web", "d3")
+        assert item is not None
+        assert (item.resource, item.group, item.namespace, item.name) == (
+            "deployments",
+            "apps",
+            "web",
+            "d3",
+        )
+        assert (item.api_version, item.kind) == ("apps/v1", "Deployment")
+        assert item.labels == {"app": "front", "n": "1"}
+        assert item.owners == (archive.OwnerRef("Owner", "o", controller=True),)
+        ns = index.get("namespaces", None, "web")
+        assert ns is not None
+        assert ns.namespace is None
+        assert index.get("namespaces", None, "nope") is None
+        assert index.load(ns)["kind"] == "Namespace"
+
+
+def test_index_is_sorted_by_resource_namespace_name(spool_dir: Path) -> None:
+    data, manifest, _ = _write()
+    with archive.spool(io.BytesIO(data), spool_dir=spool_dir, manifest=manifest) as index:
+        keys = [item.key for item in index]
+        assert keys == sorted(keys)
+        assert index.resource_dirs() == ["deployments.apps", "namespaces", "secrets"]
+
+
+def test_without_a_manifest_items_are_read_but_not_verified(spool_dir: Path) -> None:
+    data, _, bodies = _write()
+    with archive.spool(io.BytesIO(data), spool_dir=spool_dir) as index:
+        assert not index.verified
+        assert {item.path: index.read(item) for item in index} == bodies
+
+
+def test_spool_file_leaves_nothing_behind(spool_dir: Path) -> None:
+    data, manifest, _ = _write()
+    index = archive.spool(io.BytesIO(data), spool_dir=spool_dir, manifest=manifest)
+    assert list(spool_dir.iterdir()) == []
+    index.close()
+
+
+def test_same_items_give_the_same_bytes() -> None:
+    assert _write()[0] == _write()[0]
+
+
+def test_tar_headers_are_deterministic_and_velero_shaped() -> None:
+    data, _, _ = _write(preferred=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        members = tar.getmembers()
+    assert members[0].name == "metadata/version"
+    assert members[-1].name == "metadata/ark-manifest.json"
+    assert {(m.mtime, m.uid, m.gid, m.mode, m.uname, m.gname) for m in members} == {
+        (0, 0, 0, 0o644, "", "")
+    }
+    names = {m.name for m in members}
+    assert "resources/deployments.apps/v1-preferredversion/namespaces/web/d0.json" in names
+    assert "resources/namespaces/v1-preferredversion/cluster/web.json" in names
+
+
+def test_preferred_version_copies_are_read_once(spool_dir: Path) -> None:
+    data, manifest, bodies = _write(preferred=True)
+    with archive.spool(io.BytesIO(data), spool_dir=spool_dir, manifest=manifest) as index:
+        assert index.verified
+        assert sorted(item.path for item in index) == sorted(bodies)
+
+
+def test_metadata_version_is_readable_alone() -> None:
+    data, _, _ = _write()
+    assert archive.read_metadata_version(io.BytesIO(data)) == "1.1.0"
+
+
+def test_compress_level_is_an_option() -> None:
+    small, big = io.BytesIO(), io.BytesIO()
+    for sink, level in ((small, 9), (big, 0)):
+        with archive.ArchiveWriter(sink, backup_name="b", compress_level=level) as writer:
+            for i in range(50):
+                writer.add_item(
+                    resource="configmaps",
+                    group="",
+                    version="v1",
+                    kind="ConfigMap",
+                    namespace="web",
+                    name=f"c{i}",
+                    data=orjson.dumps(k8s_object("ConfigMap", f"c{i}", "web")),
+                )
+    assert len(small.getvalue()) < len(big.getvalue()) / 3
