@@ -1,0 +1,19 @@
+"""Cluster I/O: a fast raw-JSON client, discovery, paginated LISTs, writes and waits."""
+
+from ark.kube.client import KubeClient, object_path
+from ark.kube.discovery import ApiResource, Discovery, discover
+from ark.kube.errors import KubeApiError, KubeError
+from ark.kube.listing import Page, count, list_pages
+
+__all__ = [
+    "ApiResource",
+    "Discovery",
+    "KubeApiError",
+    "KubeClient",
+    "KubeError",
+    "Page",
+    "count",
+    "discover",
+    "list_pages",
+    "object_path",
+]

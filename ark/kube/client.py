@@ -1,0 +1,170 @@
+"""A thin, fast client for the Kubernetes API: raw JSON bytes over the official client's
+connection pool, with API Priority and Fairness back-off.
+
+The typed models of the ``kubernetes`` package cost more than the wire for bulk work (see
+DESIGN.md), so bulk paths (LIST for backup, CREATE for restore) go through ``request``, which
+returns the body bytes; callers parse them with orjson. Authentication, TLS and proxies are the
+official client's, loaded from a kubeconfig or the in-cluster service account.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import orjson
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from ark.kube.errors import KubeApiError, KubeError
+
+_RETRY_STATUSES = {429, 500, 502, 503, 504}
+_IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE"}
+DEFAULT_POOL_SIZE = 64
+
+
+class KubeClient:
+    """One cluster. Thread-safe: share one client among a pool of worker threads."""
+
+    def __init__(self, api: k8s.ApiClient, *, max_retries: int = 8) -> None:
+        self.api = api
+        self._max_retries = max_retries
+        self._host = str(api.configuration.host).rstrip("/")
+        self.retries_after_throttling = 0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> KubeClient:
+        """From a kubeconfig (``kubeconfig``, else $KUBECONFIG, else ~/.kube/config), or the
+        in-cluster service account when running in a Pod and no kubeconfig is named."""
+        configuration = k8s.Configuration()
+        in_pod = "KUBERNETES_SERVICE_HOST" in os.environ
+        try:
+            if kubeconfig is None and in_pod and "KUBECONFIG" not in os.environ:
+                k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            else:
+                k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                    config_file=kubeconfig, context=context, client_configuration=configuration
+                )
+        except (k8s_config.ConfigException, OSError) as exc:
+            where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+            raise KubeError(f"cannot load cluster configuration from {where}: {exc}") from exc
+        # urllib3 queues requests silently beyond the pool size: size it for the worker threads.
+        configuration.connection_pool_maxsize = pool_size
+        return cls(k8s.ApiClient(configuration))
+
+    def close(self) -> None:
+        self.api.close()  # type: ignore[no-untyped-call]
+
+    def __enter__(self) -> KubeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def server(self) -> str:
+        return self._host
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str | int | bool] | None = None,
+        body: bytes | Mapping[str, Any] | list[Any] | None = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        timeout: float = 60.0,
+    ) -> bytes:
+        """Send one request and return the response body; raise KubeApiError on an error status.
+
+        429 (API Priority and Fairness) is retried after Retry-After for every method — the
+        server did not process the request; 5xx only for idempotent methods.
+        """
+        url = self._host + path
+        if query:
+            url += "?" + urlencode(
+                {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in query.items()}
+            )
+        payload = body if isinstance(body, bytes) or body is None else orjson.dumps(body)
+        # param_serialize adds the credentials (bearer token, exec plugins) the kubeconfig names.
+        _, _, headers, _, _ = self.api.param_serialize(
+            method,
+            path,
+            header_params={"Accept": accept, "Content-Type": content_type},
+            auth_settings=["BearerToken"],
+        )
+        pool = self.api.rest_client.pool_manager
+        for attempt in range(self._max_retries + 1):
+            try:
+                resp = pool.request(
+                    method,
+                    url,
+                    body=payload,
+                    headers=headers,
+                    timeout=urllib3.Timeout(connect=10.0, read=timeout),
+                    retries=False,
+                    preload_content=True,
+                )
+            except urllib3.exceptions.HTTPError as exc:
+                if method in _IDEMPOTENT and attempt < self._max_retries:
+                    time.sleep(_backoff(attempt))
+                    continue
+                raise KubeError(f"{method} {path}: cannot reach {self._host}: {exc}") from exc
+            status = resp.status
+            if status < 400:
+                return bytes(resp.data)
+            retryable = status == 429 or (status in _RETRY_STATUSES and method in _IDEMPOTENT)
+            if retryable and attempt < self._max_retries:
+                with self._lock:
+                    self.retries_after_throttling += 1
+                time.sleep(_retry_after(resp.headers.get("Retry-After"), attempt))
+                continue
+            raise KubeApiError(method=method, path=path, status=status, body=bytes(resp.data))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def get(self, path: str, *, query: Mapping[str, str | int | bool] | None = None) -> Any:
+        """GET and parse JSON."""
+        return orjson.loads(self.request("GET", path, query=query))
+
+    def version(self) -> dict[str, str]:
+        """The server's /version (gitVersion, major, minor, platform, …)."""
+        data = self.get("/version")
+        return {k: str(v) for k, v in data.items()}
+
+
+def _retry_after(header: str | None, attempt: int) -> float:
+    try:
+        return min(max(float(header or ""), 0.05), 30.0) + random.uniform(0, 0.1)  # noqa: S311
+    except ValueError:
+        return _backoff(attempt)
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(0.1 * 2**attempt, 10.0) + random.uniform(0, 0.1))  # noqa: S311
+
+
+def object_path(
+    *, group: str, version: str, plural: str, namespace: str | None, name: str | None = None
+) -> str:
+    """The REST path of a collection or an object."""
+    base = f"/api/{version}" if not group else f"/apis/{group}/{version}"
+    if namespace:
+        base += f"/namespaces/{quote(namespace, safe='')}"
+    base += f"/{plural}"
+    if name is not None:
+        base += f"/{quote(name, safe='')}"
+    return base
