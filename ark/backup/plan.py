@@ -49,6 +49,8 @@ class BackupPlan:
     resources: list[ApiResource]
     crd_resources: frozenset[str] = frozenset()
     """Qualified names of resources served by CRDs (their CRD is a dependency)."""
+    excluded: frozenset[str] = frozenset()
+    """Qualified names the spec's excludedResources names."""
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -60,6 +62,22 @@ class BackupPlan:
 
     def wants_namespace(self, namespace: str) -> bool:
         return self.namespace_filter.matches(namespace)
+
+    def allows_related(self, resource: ApiResource, namespace: str | None) -> bool:
+        """Whether an object some item depends on may be added to the backup.
+
+        Namespaced: only in a wanted namespace and of a wanted resource. Cluster-scoped: unless
+        cluster resources are off — in ``auto`` this is exactly how they get in.
+        """
+        if resource.qualified in filters.NEVER_BACKED_UP or resource.qualified in self.excluded:
+            return False
+        if resource.namespaced:
+            return (
+                namespace is not None
+                and self.wants_namespace(namespace)
+                and self.wants_resource(resource.qualified)
+            )
+        return self.cluster_scope is not ClusterScope.NONE
 
 
 def plan_backup(
@@ -118,6 +136,11 @@ def plan_backup(
         cluster_scope=scope,
         resources=resources,
         crd_resources=crd_resources,
+        excluded=frozenset(
+            r.qualified
+            for r in available
+            if any(r.matches(n) for n in spec.excluded_resources or ())
+        ),
         warnings=warnings,
     )
 

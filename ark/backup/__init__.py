@@ -1,0 +1,23 @@
+"""The backup engine, as a library: ``ark.backup.run(client, store, name=..., spec=...)``.
+
+Works without the operator (tests, the CLI); the operator calls the same function off its
+event loop and mirrors ``Progress`` into the Backup's status.
+"""
+
+from ark.backup.actions import ActionContext, BackupItemAction, ItemRef, load_actions
+from ark.backup.engine import BackupResult, Progress, run
+from ark.backup.plan import BackupPlan, ClusterScope, ListTask, plan_backup
+
+__all__ = [
+    "ActionContext",
+    "BackupItemAction",
+    "BackupPlan",
+    "BackupResult",
+    "ClusterScope",
+    "ItemRef",
+    "ListTask",
+    "Progress",
+    "load_actions",
+    "plan_backup",
+    "run",
+]

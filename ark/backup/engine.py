@@ -1,0 +1,424 @@
+"""The backup engine: list what the plan says, stream it into the archive, upload the results.
+
+Items flow from paginated LISTs (several resources in parallel, a bounded pool) through
+``ArchiveWriter`` straight into the object store's streaming upload: nothing holds the whole
+backup in memory. ``velero-backup.json`` is uploaded last, so a backup that failed part-way
+never looks complete to a reader or to backup sync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ark import archive
+from ark.api.backup import BackupPhase, BackupSpec
+from ark.api.types import parse_duration
+from ark.backup import filters
+from ark.backup.actions import ActionContext, BackupItemAction, ItemRef, load_actions
+from ark.backup.metadata import backup_document
+from ark.backup.plan import CRDS, NAMESPACES, BackupPlan, ListTask, plan_backup
+from ark.kube import KubeApiError, KubeClient, KubeError, count, discover, list_pages
+from ark.kube.discovery import ApiResource, Discovery
+from ark.report import Issues, RunLog, gzip_json
+from ark.storage import ObjectStore, StoreError
+
+DEFAULT_WORKERS = 8
+PROGRESS_INTERVAL = 0.5
+
+
+@dataclass
+class Progress:
+    total_items: int = 0
+    items_backed_up: int = 0
+    current_resource: str | None = None
+
+
+@dataclass
+class BackupResult:
+    name: str
+    phase: BackupPhase
+    started: dt.datetime
+    completed: dt.datetime
+    expiration: dt.datetime | None
+    progress: Progress
+    issues: Issues
+    manifest: archive.Manifest | None
+    failure_reason: str | None = None
+    cluster_version: str | None = None
+    per_resource: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> int:
+        return len(self.issues.warnings)
+
+    @property
+    def errors(self) -> int:
+        return len(self.issues.errors)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class _Run:
+    """State of one backup run, shared by the worker threads."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        store: ObjectStore,
+        *,
+        name: str,
+        spec: BackupSpec,
+        actions: Sequence[BackupItemAction],
+        on_progress: ProgressCallback | None,
+        page_size: int,
+        workers: int,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.name = name
+        self.spec = spec
+        self.actions = actions
+        self.on_progress = on_progress
+        self.page_size = page_size
+        self.workers = workers
+        self.keys = archive.BackupKeys(archive.backup_name(name))
+        self.issues = Issues()
+        self.log = RunLog(f"backup {name}")
+        self.progress = Progress()
+        self.taken: set[tuple[str, str, str]] = set()
+        self.pending: list[ItemRef] = []
+        self.per_resource: dict[str, int] = {}
+        self.discovery = Discovery(resources=[])
+        self._lock = threading.Lock()
+        self._last_report = 0.0
+
+    # -- progress -------------------------------------------------------------------------
+    def advance(self, *, items: int = 0, total: int = 0, resource: str | None = None) -> None:
+        with self._lock:
+            self.progress.items_backed_up += items
+            self.progress.total_items += total
+            if resource:
+                self.progress.current_resource = resource
+            now = time.monotonic()
+            due = now - self._last_report >= PROGRESS_INTERVAL
+            if due:
+                self._last_report = now
+            snapshot = Progress(**vars(self.progress)) if due else None
+        if snapshot is not None and self.on_progress is not None:
+            self.on_progress(snapshot)
+
+    # -- items ----------------------------------------------------------------------------
+    def take(
+        self,
+        writer: archive.ArchiveWriter,
+        resource: ApiResource,
+        item: dict[str, Any],
+        context: ActionContext,
+    ) -> bool:
+        """Write one item (unless filtered out) and queue what it depends on."""
+        meta = item.get("metadata") or {}
+        namespace = meta.get("namespace") if resource.namespaced else None
+        name = meta.get("name") or ""
+        if filters.excluded_by_label(meta.get("labels")):
+            return False
+        if meta.get("deletionTimestamp") and not self.spec.include_objects_being_deleted:
+            self.log.info(f"{resource.qualified} {namespace or ''}/{name}: skipped, being deleted")
+            return False
+        key = (resource.qualified, namespace or "", name)
+        with self._lock:
+            if key in self.taken:
+                return False
+            self.taken.add(key)
+        try:
+            writer.add_item(
+                resource=resource.plural,
+                group=resource.group,
+                version=resource.version,
+                kind=resource.kind,
+                namespace=namespace,
+                name=name,
+                data=orjson.dumps(item),
+            )
+        except archive.InvalidName as exc:
+            self.issues.error(f"cannot back up: {exc}", resource=resource.qualified,
+                              namespace=namespace, name=name)  # fmt: skip
+            return False
+        with self._lock:
+            self.per_resource[resource.qualified] = self.per_resource.get(resource.qualified, 0) + 1
+        for action in self.actions:
+            if action.applies_to(resource, context=context):
+                refs = list(action.related(item, resource=resource, context=context))
+                if refs:
+                    with self._lock:
+                        self.pending.extend(refs)
+        return True
+
+
+def run(
+    client: KubeClient,
+    store: ObjectStore,
+    *,
+    name: str,
+    spec: BackupSpec | None = None,
+    actions: Sequence[BackupItemAction] | None = None,
+    on_progress: ProgressCallback | None = None,
+    workers: int = DEFAULT_WORKERS,
+    page_size: int = 500,
+    compress_level: int = archive.DEFAULT_COMPRESS_LEVEL,
+) -> BackupResult:
+    """Back up the cluster behind ``client`` into ``store`` as backup ``name``.
+
+    Never raises for problems with items or resources: they become warnings and errors in the
+    result (PartiallyFailed). Problems that stop the backup (the store failing, the API server
+    unreachable) give phase Failed with ``failure_reason``; nothing complete-looking is left.
+    """
+    spec = spec or BackupSpec()
+    started = dt.datetime.now(dt.UTC)
+    state = _Run(
+        client,
+        store,
+        name=name,
+        spec=spec,
+        actions=load_actions() if actions is None else actions,
+        on_progress=on_progress,
+        page_size=page_size,
+        workers=workers,
+    )
+    ttl = parse_duration(spec.ttl)
+    expiration = started + ttl if ttl else None
+    manifest: archive.Manifest | None = None
+    failure: str | None = None
+    version: str | None = None
+    try:
+        version = client.version().get("gitVersion")
+        backup_plan = _plan(state)
+        state.log.info(f"plan: {len(backup_plan.tasks)} lists, namespaces {backup_plan.namespaces}")
+        estimates = _count(state, backup_plan)
+        manifest = _write_archive(state, backup_plan, estimates, cluster_version=version,
+                                  compress_level=compress_level)  # fmt: skip
+    except (KubeError, StoreError, archive.ArchiveError, OSError) as exc:
+        failure = f"backup {name} failed: {exc}"
+        state.log.error(failure)
+    completed = dt.datetime.now(dt.UTC)
+    if failure is not None:
+        phase = BackupPhase.FAILED
+    elif state.issues.errors:
+        phase = BackupPhase.PARTIALLY_FAILED
+    else:
+        phase = BackupPhase.COMPLETED
+    result = BackupResult(
+        name=name,
+        phase=phase,
+        started=started,
+        completed=completed,
+        expiration=expiration,
+        progress=state.progress,
+        issues=state.issues,
+        manifest=manifest,
+        failure_reason=failure,
+        cluster_version=version,
+        per_resource=dict(sorted(state.per_resource.items())),
+    )
+    try:
+        _upload_results(state, result)
+    except StoreError as exc:
+        result.phase = BackupPhase.FAILED
+        result.failure_reason = f"backup {name}: cannot upload results: {exc}"
+    finally:
+        state.log.close()
+    if on_progress is not None:
+        on_progress(state.progress)
+    return result
+
+
+def _plan(state: _Run) -> BackupPlan:
+    found: Discovery = discover(state.client)
+    for group, reason in sorted(found.failures.items()):
+        state.issues.warn(f"API group {group} did not answer discovery, not backed up: {reason}")
+    ns_resource = found.by_qualified(NAMESPACES)
+    namespaces: list[str] = []
+    if ns_resource is not None:
+        for page in list_pages(state.client, ns_resource, limit=state.page_size):
+            namespaces.extend(i["metadata"]["name"] for i in page.items)
+    crd_resources: set[str] = set()
+    crd_resource = found.by_qualified(CRDS)
+    if crd_resource is not None:
+        for page in list_pages(state.client, crd_resource, limit=state.page_size):
+            for crd in page.items:
+                spec = crd.get("spec") or {}
+                crd_resources.add(f"{spec['names']['plural']}.{spec['group']}")
+    backup_plan = plan_backup(
+        found.resources, state.spec, namespaces=namespaces, crd_resources=frozenset(crd_resources)
+    )
+    for warning in backup_plan.warnings:
+        state.issues.warn(warning)
+    state.discovery = found
+    return backup_plan
+
+
+def _count(state: _Run, backup_plan: BackupPlan) -> dict[ListTask, int]:
+    """Items expected per task, known up front from one small LIST each. Label-selected and
+    namespace-filtered LISTs are counted as they are listed (the server cannot count them);
+    every estimate is corrected to what was written when its task ends."""
+
+    def one(task: ListTask) -> int:
+        if task.resource.qualified == NAMESPACES:
+            return len(backup_plan.namespaces)
+        if task.label_selector or task.filter_namespaces:
+            return 0
+        try:
+            return count(state.client, task.resource, namespace=task.namespace)
+        except KubeApiError:
+            return 0  # the LIST itself will report the problem
+
+    with ThreadPoolExecutor(max_workers=state.workers) as pool:
+        estimates = dict(zip(backup_plan.tasks, pool.map(one, backup_plan.tasks), strict=True))
+    state.advance(total=sum(estimates.values()))
+    return estimates
+
+
+def _write_archive(
+    state: _Run,
+    backup_plan: BackupPlan,
+    estimates: dict[ListTask, int],
+    *,
+    cluster_version: str | None,
+    compress_level: int,
+) -> archive.Manifest:
+    context = ActionContext(crd_resources=backup_plan.crd_resources)
+    with state.store.open_write(state.keys.contents) as sink:
+        writer = archive.ArchiveWriter(
+            sink,
+            backup_name=state.name,
+            cluster_version=cluster_version,
+            compress_level=compress_level,
+        )
+        with writer:
+            with ThreadPoolExecutor(max_workers=state.workers) as pool:
+                futures = [
+                    pool.submit(
+                        _list_task,
+                        state,
+                        writer,
+                        task,
+                        backup_plan=backup_plan,
+                        context=context,
+                        estimate=estimates[task],
+                    )
+                    for task in backup_plan.tasks
+                ]
+                for future in futures:
+                    future.result()
+            _take_related(state, writer, backup_plan, context)
+            manifest = writer.close()
+    return manifest
+
+
+def _list_task(
+    state: _Run,
+    writer: archive.ArchiveWriter,
+    task: ListTask,
+    *,
+    backup_plan: BackupPlan,
+    context: ActionContext,
+    estimate: int,
+) -> None:
+    res = task.resource
+    state.advance(resource=res.qualified)
+    written_total = 0
+    accounted = estimate  # what this task has added to the total so far
+    try:
+        for page in list_pages(
+            state.client,
+            res,
+            namespace=task.namespace,
+            label_selector=task.label_selector,
+            limit=state.page_size,
+        ):
+            if page.restarted:
+                state.issues.warn(
+                    f"list of {task.describe} restarted: continue token expired (410 Gone)",
+                    resource=res.qualified,
+                )
+            written = 0
+            for item in page.items:
+                if res.qualified == NAMESPACES or task.filter_namespaces:
+                    ns = item["metadata"]["name"] if res.qualified == NAMESPACES else (
+                        item["metadata"].get("namespace") or "")  # fmt: skip
+                    if not backup_plan.wants_namespace(ns):
+                        continue
+                if state.take(writer, res, item, context):
+                    written += 1
+            written_total += written
+            grow = max(0, written_total - accounted)  # never let done exceed the total
+            accounted += grow
+            state.advance(items=written, total=grow)
+    except KubeApiError as exc:
+        where = f" in namespace {task.namespace}" if task.namespace else ""
+        state.issues.error(f"cannot list{where}: {exc.message} ({exc.status})",
+                           resource=res.qualified)  # fmt: skip
+    finally:
+        state.advance(total=written_total - accounted)  # the estimate becomes the real count
+
+
+def _take_related(
+    state: _Run,
+    writer: archive.ArchiveWriter,
+    backup_plan: BackupPlan,
+    context: ActionContext,
+) -> None:
+    """Add the objects items depend on (a Pod's PVCs, a PVC's PV, a CR's CRD, ...) that the
+    LISTs did not take, until nothing new is named."""
+    discovery = state.discovery
+    while True:
+        with state._lock:
+            refs, state.pending = state.pending, []
+        if not refs:
+            return
+        for ref in dict.fromkeys(refs):
+            res = discovery.by_qualified(ref.qualified)
+            if res is None or (ref.qualified, ref.namespace or "", ref.name) in state.taken:
+                continue
+            if not backup_plan.allows_related(res, ref.namespace):
+                continue
+            try:
+                item = state.client.get(res.path(namespace=ref.namespace, name=ref.name))
+            except KubeApiError as exc:
+                if exc.not_found:
+                    state.issues.warn("referenced but not found (deleted during the backup?)",
+                                      resource=ref.qualified, namespace=ref.namespace,
+                                      name=ref.name)  # fmt: skip
+                    continue
+                state.issues.error(f"cannot get: {exc.message}", resource=ref.qualified,
+                                   namespace=ref.namespace, name=ref.name)  # fmt: skip
+                continue
+            item["apiVersion"], item["kind"] = res.group_version, res.kind
+            if state.take(writer, res, item, context):
+                state.advance(items=1, total=1, resource=res.qualified)
+
+
+def _upload_results(state: _Run, result: BackupResult) -> None:
+    """Results, logs, resource list and manifest; ``velero-backup.json`` last, and only for a
+    backup whose archive is complete."""
+    keys = state.keys
+    store = state.store
+    store.put(keys.results, gzip_json(state.issues.results_document()))
+    store.put(keys.logs, state.log.gzipped_chunks())
+    if result.manifest is None:
+        return
+    store.put(keys.manifest, archive.encode_manifest(result.manifest))
+    store.put(
+        keys.resource_list, archive.encode_resource_list(archive.resource_list(result.manifest))
+    )
+    store.put(keys.volume_snapshots, gzip_json([]))
+    store.put(keys.metadata, orjson.dumps(backup_document(state.name, state.spec, result),
+                                          option=orjson.OPT_INDENT_2))  # fmt: skip

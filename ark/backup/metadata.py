@@ -1,0 +1,81 @@
+"""``velero-backup.json``: the Backup object stored next to the archive.
+
+It is a ``velero.io/v1`` Backup, so Velero (and tools built for it) can read ark's backups;
+ark's own spec is kept whole in an annotation, so backup sync in another cluster recreates the
+ark Backup exactly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ark.api.backup import BackupSpec
+from ark.archive import layout
+
+if TYPE_CHECKING:
+    from ark.backup.engine import BackupResult
+
+SPEC_ANNOTATION = "ark.dev/backup-spec"
+STATUS_ANNOTATION = "ark.dev/backup-status"
+
+_VELERO_SPEC_FIELDS = (
+    "includedNamespaces",
+    "excludedNamespaces",
+    "includedResources",
+    "excludedResources",
+    "includeClusterResources",
+    "labelSelector",
+    "orLabelSelectors",
+    "snapshotVolumes",
+    "ttl",
+    "storageLocation",
+    "volumeSnapshotLocations",
+)
+
+
+def _ts(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def backup_document(name: str, spec: BackupSpec, result: BackupResult) -> dict[str, Any]:
+    wire = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    status = {
+        "phase": result.phase,
+        "version": 1,
+        "formatVersion": layout.FORMAT_VERSION,
+        "startTimestamp": _ts(result.started),
+        "completionTimestamp": _ts(result.completed),
+        "expiration": _ts(result.expiration),
+        "progress": {
+            "totalItems": result.progress.total_items,
+            "itemsBackedUp": result.progress.items_backed_up,
+        },
+        "warnings": result.warnings,
+        "errors": result.errors,
+    }
+    return {
+        "apiVersion": "velero.io/v1",
+        "kind": "Backup",
+        "metadata": {
+            "name": name,
+            "annotations": {
+                SPEC_ANNOTATION: orjson.dumps(wire).decode(),
+                STATUS_ANNOTATION: orjson.dumps(
+                    {**status, "clusterVersion": result.cluster_version}
+                ).decode(),
+            },
+        },
+        "spec": {k: wire[k] for k in _VELERO_SPEC_FIELDS if k in wire},
+        "status": {k: v for k, v in status.items() if v is not None},
+    }
+
+
+def spec_from_document(document: dict[str, Any]) -> BackupSpec:
+    """The ark BackupSpec of a stored backup (ark's annotation, else Velero's spec fields)."""
+    annotations = (document.get("metadata") or {}).get("annotations") or {}
+    if SPEC_ANNOTATION in annotations:
+        return BackupSpec.model_validate(orjson.loads(annotations[SPEC_ANNOTATION]))
+    velero = document.get("spec") or {}
+    return BackupSpec.model_validate({k: velero[k] for k in _VELERO_SPEC_FIELDS if k in velero})
