@@ -34,11 +34,12 @@ def test_server_reports_kubernetes_version(cluster: Cluster) -> None:
 
 def test_configmap_round_trip(cluster: Cluster, namespace: str) -> None:
     body = client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="settings"), data={"mode": "fast", "ünïcode": "✓"}
+        metadata=client.V1ObjectMeta(name="settings"),
+        data={"mode": "fast", "greeting": "grüß dich ✓"},
     )
     cluster.core.create_namespaced_config_map(namespace, body)
     read = cluster.core.read_namespaced_config_map("settings", namespace)
-    assert read.data == {"mode": "fast", "ünïcode": "✓"}
+    assert read.data == {"mode": "fast", "greeting": "grüß dich ✓"}
     assert read.metadata.uid
 
 
