@@ -14,6 +14,7 @@ import boto3
 import pytest
 from kubernetes import client, config
 
+from ark.kube import KubeClient
 from tests.support import crds, localenv
 
 TEST_LABEL = "ark.test/owned"
@@ -152,3 +153,10 @@ def s3_bucket(minio: S3Server) -> Iterator[str]:
         if keys:
             s3.delete_objects(Bucket=name, Delete={"Objects": keys})  # type: ignore[attr-defined]
     s3.delete_bucket(Bucket=name)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def kube(cluster: Cluster) -> Iterator[KubeClient]:
+    """ark's own fast client for the test cluster."""
+    with KubeClient.load(kubeconfig=cluster.kubeconfig) as kc:
+        yield kc
