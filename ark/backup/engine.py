@@ -149,8 +149,12 @@ class _Run:
                 data=orjson.dumps(item),
             )
         except archive.InvalidName as exc:
-            self.issues.error(f"cannot back up: {exc}", resource=resource.qualified,
-                              namespace=namespace, name=name)  # fmt: skip
+            self.issues.error(
+                f"cannot back up: {exc}",
+                resource=resource.qualified,
+                namespace=namespace,
+                name=name,
+            )
             return False
         with self._lock:
             self.per_resource[resource.qualified] = self.per_resource.get(resource.qualified, 0) + 1
@@ -203,8 +207,9 @@ def run(
         backup_plan = _plan(state)
         state.log.info(f"plan: {len(backup_plan.tasks)} lists, namespaces {backup_plan.namespaces}")
         estimates = _count(state, backup_plan)
-        manifest = _write_archive(state, backup_plan, estimates, cluster_version=version,
-                                  compress_level=compress_level)  # fmt: skip
+        manifest = _write_archive(
+            state, backup_plan, estimates, cluster_version=version, compress_level=compress_level
+        )
     except (KubeError, StoreError, archive.ArchiveError, OSError) as exc:
         failure = f"backup {name} failed: {exc}"
         state.log.error(failure)
@@ -352,8 +357,11 @@ def _list_task(
             written = 0
             for item in page.items:
                 if res.qualified == NAMESPACES or task.filter_namespaces:
-                    ns = item["metadata"]["name"] if res.qualified == NAMESPACES else (
-                        item["metadata"].get("namespace") or "")  # fmt: skip
+                    ns = (
+                        item["metadata"]["name"]
+                        if res.qualified == NAMESPACES
+                        else (item["metadata"].get("namespace") or "")
+                    )
                     if not backup_plan.wants_namespace(ns):
                         continue
                 if state.take(writer, res, item, context):
@@ -364,8 +372,9 @@ def _list_task(
             state.advance(items=written, total=grow)
     except KubeApiError as exc:
         where = f" in namespace {task.namespace}" if task.namespace else ""
-        state.issues.error(f"cannot list{where}: {exc.message} ({exc.status})",
-                           resource=res.qualified)  # fmt: skip
+        state.issues.error(
+            f"cannot list{where}: {exc.message} ({exc.status})", resource=res.qualified
+        )
     finally:
         state.advance(total=written_total - accounted)  # the estimate becomes the real count
 
@@ -394,12 +403,19 @@ def _take_related(
                 item = state.client.get(res.path(namespace=ref.namespace, name=ref.name))
             except KubeApiError as exc:
                 if exc.not_found:
-                    state.issues.warn("referenced but not found (deleted during the backup?)",
-                                      resource=ref.qualified, namespace=ref.namespace,
-                                      name=ref.name)  # fmt: skip
+                    state.issues.warn(
+                        "referenced but not found (deleted during the backup?)",
+                        resource=ref.qualified,
+                        namespace=ref.namespace,
+                        name=ref.name,
+                    )
                     continue
-                state.issues.error(f"cannot get: {exc.message}", resource=ref.qualified,
-                                   namespace=ref.namespace, name=ref.name)  # fmt: skip
+                state.issues.error(
+                    f"cannot get: {exc.message}",
+                    resource=ref.qualified,
+                    namespace=ref.namespace,
+                    name=ref.name,
+                )
                 continue
             item["apiVersion"], item["kind"] = res.group_version, res.kind
             if state.take(writer, res, item, context):
@@ -420,5 +436,7 @@ def _upload_results(state: _Run, result: BackupResult) -> None:
         keys.resource_list, archive.encode_resource_list(archive.resource_list(result.manifest))
     )
     store.put(keys.volume_snapshots, gzip_json([]))
-    store.put(keys.metadata, orjson.dumps(backup_document(state.name, state.spec, result),
-                                          option=orjson.OPT_INDENT_2))  # fmt: skip
+    store.put(
+        keys.metadata,
+        orjson.dumps(backup_document(state.name, state.spec, result), option=orjson.OPT_INDENT_2),
+    )

@@ -84,8 +84,12 @@ def test_realistic_namespace_is_backed_up_exactly(
     assert result.phase == BackupPhase.COMPLETED, [str(e) for e in result.issues.errors]
 
     with backups.open_backup(store, "shop-1", spool_dir) as index:
-        namespaced = {k: index.load(i) for i in index if i.namespace == namespace
-                      for k in [f"{i.resource_dir}/{i.name}"]}  # fmt: skip
+        namespaced = {
+            k: index.load(i)
+            for i in index
+            if i.namespace == namespace
+            for k in [f"{i.resource_dir}/{i.name}"]
+        }
         cluster_scoped = {f"{i.resource_dir}/{i.name}" for i in index if i.namespace is None}
 
     # Exactly the namespace's objects, minus the excluded-by-label ConfigMap and events.
@@ -120,8 +124,15 @@ def test_checksums_and_side_files(
     assert result.phase == BackupPhase.COMPLETED
     keys = archive.BackupKeys(archive.backup_name("shop-2"))
     present = {o.key for o in store.list("backups/shop-2/")}
-    assert present == {keys.metadata, keys.contents, keys.logs, keys.results, keys.resource_list,
-                       keys.volume_snapshots, keys.manifest}  # fmt: skip
+    assert present == {
+        keys.metadata,
+        keys.contents,
+        keys.logs,
+        keys.results,
+        keys.resource_list,
+        keys.volume_snapshots,
+        keys.manifest,
+    }
 
     manifest = archive.decode_manifest(store.get(keys.manifest))
     with backups.open_backup(store, "shop-2", spool_dir) as index:
@@ -153,14 +164,20 @@ def test_checksums_and_side_files(
 def test_objects_being_deleted_are_skipped_unless_asked(
     kube: KubeClient, namespace: str, fs_store: ObjectStore, spool_dir: Path
 ) -> None:
-    kube.request("POST", f"/api/v1/namespaces/{namespace}/configmaps",
-                 body={"metadata": {"name": "dying", "finalizers": ["ark.test/hold"]}})  # fmt: skip
+    kube.request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/configmaps",
+        body={"metadata": {"name": "dying", "finalizers": ["ark.test/hold"]}},
+    )
     kube.request("DELETE", f"/api/v1/namespaces/{namespace}/configmaps/dying")
     try:
         backup.run(kube, fs_store, name="b-skip", spec=BackupSpec(included_namespaces=[namespace]))
-        backup.run(kube, fs_store, name="b-keep",
-                   spec=BackupSpec(included_namespaces=[namespace],
-                                   include_objects_being_deleted=True))  # fmt: skip
+        backup.run(
+            kube,
+            fs_store,
+            name="b-keep",
+            spec=BackupSpec(included_namespaces=[namespace], include_objects_being_deleted=True),
+        )
         (spool_dir / "a").mkdir()
         (spool_dir / "b").mkdir()
         with backups.open_backup(fs_store, "b-skip", spool_dir / "a") as index:
@@ -168,6 +185,9 @@ def test_objects_being_deleted_are_skipped_unless_asked(
         with backups.open_backup(fs_store, "b-keep", spool_dir / "b") as index:
             assert "configmaps/dying" in backups.item_keys(index)
     finally:
-        kube.request("PATCH", f"/api/v1/namespaces/{namespace}/configmaps/dying",
-                     body={"metadata": {"finalizers": None}},
-                     content_type="application/merge-patch+json")  # fmt: skip
+        kube.request(
+            "PATCH",
+            f"/api/v1/namespaces/{namespace}/configmaps/dying",
+            body={"metadata": {"finalizers": None}},
+            content_type="application/merge-patch+json",
+        )
