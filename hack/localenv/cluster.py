@@ -165,6 +165,8 @@ def env_of(inst: procs.Instance) -> dict[str, str]:
         "KUBECONFIG": str(inst.directory / "kubeconfig"),
         "ARK_CLUSTER_NAME": inst.name,
         "ARK_CLUSTER_SERVER": f"https://127.0.0.1:{inst.info['port']}",
+        # For tests that make etcd do real things to the API server (e.g. compact a revision).
+        "ARK_ETCD_ENDPOINT": f"http://127.0.0.1:{inst.info['etcd_port']}",
     }
 
 

@@ -3,6 +3,7 @@
     hack/objstore up   SERVICE [--name NAME] [--json]   start (or reuse) it, print its environment
     hack/objstore env  SERVICE [--name NAME] [--json]
     hack/objstore down SERVICE [--name NAME] | --all
+    hack/objstore restart minio [--name NAME]         stop and start again, same port and data
 
 SERVICE is one of:
     minio     S3 (MinIO, built with `go install`); credentials from MINIO_ROOT_USER/PASSWORD
@@ -42,8 +43,10 @@ def _http_ok(url: str) -> bool:
 
 
 def _minio_up(inst: procs.Instance) -> dict[str, str]:
+    """Start MinIO; on an instance that ran before (see ``restart``), on its port and data."""
     binary = procs.binary("minio", "MINIO_VERSION", build_target="minio")
-    port, console = procs.free_port(), procs.free_port()
+    port = int(inst.info.get("port") or procs.free_port())
+    console = procs.free_port()
     user = os.environ.get("MINIO_ROOT_USER", "ark-minio")
     password = os.environ.get("MINIO_ROOT_PASSWORD", "ark-minio-secret")
     inst.info = {"port": port}
@@ -85,6 +88,8 @@ def _minio_up(inst: procs.Instance) -> dict[str, str]:
     )
     try:
         s3.create_bucket(Bucket=_bucket())
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass  # a restart keeps its data
     except Exception as exc:
         raise procs.StepError("create minio bucket", str(exc)) from exc
     return {
@@ -217,6 +222,19 @@ def up(service: str, name: str) -> dict[str, str]:
     return env
 
 
+def restart(service: str, name: str) -> dict[str, str]:
+    """Stop a running server and start it again on the same port, keeping its data (MinIO):
+    how tests play a store that crashes and comes back."""
+    inst = procs.Instance.load(service, name)
+    if service != "minio" or "port" not in inst.info:
+        raise procs.StepError(f"restart {service}", "only a MinIO started by `up` can restart")
+    inst.stop()
+    env = SERVICES[service](inst)
+    inst.info["env"] = env
+    inst.save()
+    return env
+
+
 def down(service: str, name: str) -> list[str]:
     inst = procs.Instance.load(service, name)
     stopped = inst.stop()
@@ -231,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in ("up", "env", "down"):
+    for command in ("up", "env", "down", "restart"):
         p = sub.add_parser(command)
         p.add_argument("service", nargs="?", choices=sorted(SERVICES))
         p.add_argument("--name", default="default")
@@ -250,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             procs.print_env(env, as_json=args.json)
+        elif args.command == "restart":
+            procs.print_env(restart(args.service, args.name), as_json=args.json)
         elif args.command == "env":
             inst = procs.Instance.load(args.service, args.name)
             if not inst.running():
