@@ -3,7 +3,7 @@ two-phase (check everything, then read) reader. Velero-compatible; see DESIGN.md
 
 Modules: ``layout`` (tar paths, object-store keys, name checks), ``manifest`` (checksums per
 item, Velero's resource list), ``writer`` (``ArchiveWriter``), ``reader`` (``spool`` ->
-``ArchiveIndex``), ``tarstream`` (safe streaming walk over an untrusted tar.gz), ``errors``.
+``ArchiveIndex``), ``tarread`` (safe streaming walk over an untrusted tar.gz), ``errors``.
 """
 
 from ark.archive.errors import (
@@ -36,7 +36,7 @@ from ark.archive.manifest import (
     resource_list,
 )
 from ark.archive.reader import ArchiveIndex, IndexedItem, OwnerRef, read_metadata_version, spool
-from ark.archive.tarstream import Limits
+from ark.archive.tarread import Limits
 from ark.archive.writer import DEFAULT_COMPRESS_LEVEL, ArchiveWriter, ItemRecord, Sink
 
 __all__ = [

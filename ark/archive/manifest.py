@@ -15,11 +15,13 @@ JSON shape (camelCase like the Kubernetes objects around it; items as rows to st
 
 from __future__ import annotations
 
+import array
 import gzip
+import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import orjson
 
@@ -29,6 +31,8 @@ from ark.archive.errors import CorruptArchive
 MANIFEST_FORMAT = 1
 _ITEM_FIELDS = ["path", "size", "sha256"]
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_DIGEST_BYTES = 32
+_ROWS_PER_CHUNK = 4096
 
 
 class ManifestItem(NamedTuple):
@@ -38,10 +42,85 @@ class ManifestItem(NamedTuple):
     """Lowercase hex digest of the item's bytes."""
 
 
+class ManifestItems(Sequence[ManifestItem]):
+    """The items of a manifest, stored flat (paths, an array of sizes, packed digests): about
+    150 bytes per item instead of 300 as tuples, which matters at 100,000 items."""
+
+    __slots__ = ("_digests", "_paths", "_sizes")
+
+    def __init__(self, items: Iterable[ManifestItem] = ()) -> None:
+        self._paths: list[layout.TarPath] = []
+        self._sizes = array.array("Q")
+        self._digests = bytearray()
+        for item in items:
+            self.append(item.path, item.size, bytes.fromhex(item.sha256))
+
+    def append(self, path: layout.TarPath, size: int, digest: bytes) -> None:
+        if len(digest) != _DIGEST_BYTES:
+            raise ValueError(f"{path}: a SHA-256 digest has 32 bytes, not {len(digest)}")
+        self._paths.append(path)
+        self._sizes.append(size)
+        self._digests += digest
+
+    def path(self, index: int) -> layout.TarPath:
+        return self._paths[index]
+
+    def size(self, index: int) -> int:
+        return self._sizes[index]
+
+    def digest(self, index: int) -> bytes:
+        """The raw 32-byte SHA-256 of item ``index``."""
+        at = index * _DIGEST_BYTES
+        return bytes(self._digests[at : at + _DIGEST_BYTES])
+
+    def total_bytes(self) -> int:
+        return sum(self._sizes)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    @overload
+    def __getitem__(self, index: int) -> ManifestItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ManifestItems: ...
+
+    def __getitem__(self, index: int | slice) -> ManifestItem | ManifestItems:
+        if isinstance(index, slice):
+            return ManifestItems(self[i] for i in range(*index.indices(len(self))))
+        index = range(len(self))[index]  # bounds check, negative indices
+        return ManifestItem(self._paths[index], self._sizes[index], self.digest(index).hex())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ManifestItems):
+            return (self._paths, self._sizes, self._digests) == (
+                other._paths,
+                other._sizes,
+                other._digests,
+            )
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<ManifestItems: {len(self)} items, {self.total_bytes()} bytes>"
+
+    def json_rows(self) -> Iterator[bytes]:
+        """The items as comma-separated JSON rows, in chunks."""
+        for start in range(0, len(self), _ROWS_PER_CHUNK):
+            end = min(start + _ROWS_PER_CHUNK, len(self))
+            rows = [
+                (self._paths[i], self._sizes[i], self._digests[i * 32 : i * 32 + 32].hex())
+                for i in range(start, end)
+            ]
+            yield orjson.dumps(rows)[1:-1]
+
+
 @dataclass(frozen=True)
 class Manifest:
     backup_name: str
-    items: tuple[ManifestItem, ...]
+    items: Sequence[ManifestItem]
+    """In the order they were written (the archive's order); a :class:`ManifestItems`."""
     api_versions: Mapping[str, str] = field(default_factory=dict)
     """Resource dir -> apiVersion it was read with: ``{"deployments.apps": "apps/v1"}``."""
     kinds: Mapping[str, str] = field(default_factory=dict)
@@ -51,28 +130,46 @@ class Manifest:
     cluster_version: str | None = None
     format_version: int = MANIFEST_FORMAT
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.items, ManifestItems):
+            object.__setattr__(self, "items", ManifestItems(self.items))
+
+    @property
+    def compact_items(self) -> ManifestItems:
+        assert isinstance(self.items, ManifestItems)
+        return self.items
+
     @property
     def total_items(self) -> int:
         return len(self.items)
 
     @property
     def total_bytes(self) -> int:
-        return sum(item.size for item in self.items)
+        return self.compact_items.total_bytes()
 
     def to_json(self) -> bytes:
-        doc = {
-            "formatVersion": self.format_version,
-            "backupName": self.backup_name,
-            "clusterVersion": self.cluster_version,
-            "apiVersions": dict(self.api_versions),
-            "kinds": dict(self.kinds),
-            "counts": dict(self.counts),
-            "totalItems": self.total_items,
-            "totalBytes": self.total_bytes,
-            "itemFields": _ITEM_FIELDS,
-            "items": self.items,
-        }
-        return orjson.dumps(doc, default=_rows)
+        head = orjson.dumps(
+            {
+                "formatVersion": self.format_version,
+                "backupName": self.backup_name,
+                "clusterVersion": self.cluster_version,
+                "apiVersions": dict(self.api_versions),
+                "kinds": dict(self.kinds),
+                "counts": dict(self.counts),
+                "totalItems": self.total_items,
+                "totalBytes": self.total_bytes,
+                "itemFields": _ITEM_FIELDS,
+                "items": None,
+            }
+        )
+        out = io.BytesIO()
+        out.write(head.removesuffix(b"null}"))
+        out.write(b"[")
+        for n, chunk in enumerate(self.compact_items.json_rows()):
+            out.write(b"," if n else b"")
+            out.write(chunk)
+        out.write(b"]}")
+        return out.getvalue()
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
@@ -94,7 +191,9 @@ class Manifest:
         rows = doc.get("items")
         if not isinstance(rows, list):
             raise _bad("items must be a list")
-        items = tuple(_item(row) for row in rows)
+        items = ManifestItems()
+        for row in rows:
+            items.append(*_item(row))
         manifest = cls(
             backup_name=backup,
             items=items,
@@ -112,17 +211,11 @@ class Manifest:
         return manifest
 
 
-def _rows(obj: object) -> object:
-    if isinstance(obj, ManifestItem):
-        return tuple(obj)
-    raise TypeError(f"cannot serialize {type(obj).__name__}")
-
-
 def _bad(cause: str) -> CorruptArchive:
     return CorruptArchive(None, f"ark manifest: {cause}")
 
 
-def _item(row: object) -> ManifestItem:
+def _item(row: object) -> tuple[layout.TarPath, int, bytes]:
     if not (isinstance(row, list) and len(row) == 3):
         raise _bad(f"item {row!r} is not a [path, size, sha256] row")
     path, size, digest = row
@@ -130,7 +223,7 @@ def _item(row: object) -> ManifestItem:
         raise _bad(f"item {row!r} is not a [path, size, sha256] row")
     if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest):
         raise _bad(f"item {path!r}: sha256 {digest!r} is not a lowercase hex SHA-256")
-    return ManifestItem(layout.TarPath(path), size, digest)
+    return layout.TarPath(path), size, bytes.fromhex(digest)
 
 
 def _str_map(doc: dict[str, Any], key: str, value_type: type) -> dict[str, Any]:

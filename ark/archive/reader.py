@@ -1,6 +1,6 @@
 """Reading a backup for restore, in two phases, so a bad archive is refused before any write.
 
-1. :func:`spool` streams the ``.tar.gz`` once: every entry is checked (see ``tarstream``), every
+1. :func:`spool` streams the ``.tar.gz`` once: every entry is checked (see ``tarread``), every
    object is parsed and checked against its path and, when ark's manifest is given, against its
    SHA-256; the bytes go to one local spool file and a compact :class:`ArchiveIndex` is built.
 2. The restore plans from the index and reads objects back with :meth:`ArchiveIndex.read`.
@@ -27,8 +27,8 @@ import orjson
 
 from ark.archive import layout
 from ark.archive.errors import ArchiveError, CorruptArchive, HostileArchive, InvalidName
-from ark.archive.manifest import Manifest, ManifestItem
-from ark.archive.tarstream import Entry, Limits, TarStream
+from ark.archive.manifest import Manifest, ManifestItems
+from ark.archive.tarread import Entry, Limits, TarStream
 
 _LOC = struct.Struct("<QI32s")  # offset in the spool file, size, sha256 digest
 _MAX_VERSION_BYTES = 64
@@ -246,7 +246,7 @@ class _Spooler:
     def __init__(self, out: BinaryIO, manifest: Manifest | None, limits: Limits) -> None:
         self._out = out
         self._limits = limits
-        self._expected: Sequence[ManifestItem] | None = manifest.items if manifest else None
+        self._expected: ManifestItems | None = manifest.compact_items if manifest else None
         self._next_expected = 0
         self._items: list[IndexedItem] = []
         self._offset = 0
@@ -280,7 +280,7 @@ class _Spooler:
                 layout.METADATA_VERSION_PATH, f"unsupported format version {version!r}"
             )
         if self._expected is not None and self._next_expected < len(self._expected):
-            missing = self._expected[self._next_expected].path
+            missing = self._expected.path(self._next_expected)
             raise CorruptArchive(missing, "listed in the ark manifest but missing from the archive")
         self._items.sort(key=_sort_key)
         for before, after in zip(self._items, self._items[1:], strict=False):
@@ -301,7 +301,7 @@ class _Spooler:
     def _add(self, path: str, loc: layout.ItemLocation, data: bytes) -> None:
         digest = hashlib.sha256(data).digest()
         if self._expected is not None:
-            self._verify(path, len(data), digest.hex())
+            self._verify(path, len(data), digest)
         api, kind, labels, owners = self._describe(path, loc, data)
         self._out.write(data)
         self._items.append(
@@ -320,24 +320,23 @@ class _Spooler:
         )
         self._offset += len(data)
 
-    def _verify(self, path: str, size: int, digest: str) -> None:
+    def _verify(self, path: str, size: int, digest: bytes) -> None:
         """Items arrive in the order the manifest lists them (both are written under one lock)."""
         expected = self._expected
         assert expected is not None
         at = self._next_expected
-        if at >= len(expected) or expected[at].path != path:
-            remaining = {item.path for item in expected[at:]}
-            if path in remaining:
+        if at >= len(expected) or expected.path(at) != path:
+            if path in {expected.path(i) for i in range(at, len(expected))}:
                 raise CorruptArchive(
-                    expected[at].path, "listed in the ark manifest but missing from the archive"
+                    expected.path(at), "listed in the ark manifest but missing from the archive"
                 )
             raise HostileArchive(path, "not in the ark manifest (or stored twice)")
-        want = expected[at]
-        if want.size != size or want.sha256 != digest:
+        if expected.size(at) != size or expected.digest(at) != digest:
             raise CorruptArchive(
                 path,
-                f"checksum mismatch: the manifest says {want.size} bytes with sha256 "
-                f"{want.sha256}, the archive has {size} bytes with sha256 {digest}",
+                f"checksum mismatch: the manifest says {expected.size(at)} bytes with sha256 "
+                f"{expected.digest(at).hex()}, the archive has {size} bytes with sha256 "
+                f"{digest.hex()}",
             )
         self._next_expected = at + 1
 

@@ -12,18 +12,15 @@ header, so the same items in the same order give the same bytes.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
-import tarfile
 import threading
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
-from ark.archive import layout
+from ark.archive import layout, tarwrite
 from ark.archive.errors import ArchiveError, DuplicateItem, WriterClosed
-from ark.archive.manifest import Manifest, ManifestItem
+from ark.archive.manifest import Manifest, ManifestItems
 
 SINK_CHUNK = 256 * 1024
 """The sink gets writes of about this size (gzip and tar write in much smaller pieces)."""
@@ -101,14 +98,9 @@ class ArchiveWriter:
         self._cluster_version = cluster_version
         self._preferred_copies = preferred_version_copies
         self._guard = _Guard(sink)
-        self._gzip = gzip.GzipFile(
-            filename="", mode="wb", fileobj=self._guard, compresslevel=compress_level, mtime=0
-        )
-        self._tar = tarfile.open(  # noqa: SIM115 (closed by close())
-            mode="w|", fileobj=self._gzip, format=tarfile.PAX_FORMAT
-        )
+        self._stream = tarwrite.TarGzStream(self._guard, compress_level=compress_level)
         self._lock = threading.Lock()
-        self._items: list[ManifestItem] = []
+        self._items = ManifestItems()
         self._paths: set[str] = set()
         self._api_versions: dict[str, str] = {}
         self._kinds: dict[str, str] = {}
@@ -153,7 +145,8 @@ class ArchiveWriter:
             layout.check_namespace(namespace)
         layout.check_object_name(name)
         path = layout.item_path(rdir, namespace, name)
-        digest = hashlib.sha256(data).hexdigest()
+        digest = hashlib.sha256(data).digest()
+        head = tarwrite.header(path, len(data))
         api = layout.api_version(group, version)
         with self._lock:
             self._check_open()
@@ -161,12 +154,12 @@ class ArchiveWriter:
             if path in self._paths:
                 raise DuplicateItem(path)
             self._paths.add(path)
-            self._write(path, data)
+            self._write(path, data, head)
             if self._preferred_copies:
                 self._write(layout.preferred_version_path(rdir, version, namespace, name), data)
-            self._items.append(ManifestItem(path, len(data), digest))
+            self._items.append(path, len(data), digest)
             self._counts[rdir] = self._counts.get(rdir, 0) + 1
-        return ItemRecord(path, rdir, namespace, name, len(data), digest)
+        return ItemRecord(path, rdir, namespace, name, len(data), digest.hex())
 
     def close(self) -> Manifest:
         """Finish the archive; returns the manifest (idempotent)."""
@@ -176,18 +169,17 @@ class ArchiveWriter:
             self._check_open()
             manifest = Manifest(
                 backup_name=self._backup_name,
-                items=tuple(self._items),
+                items=self._items,
                 api_versions=dict(sorted(self._api_versions.items())),
                 kinds=dict(sorted(self._kinds.items())),
                 counts=dict(sorted(self._counts.items())),
                 cluster_version=self._cluster_version,
             )
-            self._items = []
+            self._items = ManifestItems()
             self._paths = set()
             self._write(layout.ARK_MANIFEST_PATH, manifest.to_json())
             try:
-                self._tar.close()
-                self._gzip.close()
+                self._stream.finish()
                 self._guard.drain()
             except BaseException as exc:
                 self._cut_off(f"failed while finishing: {exc!r}")
@@ -233,11 +225,10 @@ class ArchiveWriter:
                 f"kind; got {api}/{kind} after {known_api}/{known_kind}"
             )
 
-    def _write(self, path: str, data: bytes) -> None:
-        info = tarfile.TarInfo(path)  # mode 0644, uid/gid 0, no user/group names, mtime 0
-        info.size = len(data)
+    def _write(self, path: str, data: bytes, head: bytes | None = None) -> None:
+        """One tar member; ``head`` is its header when already built outside the lock."""
         try:
-            self._tar.addfile(info, io.BytesIO(data))
+            self._stream.add(head or tarwrite.header(path, len(data)), data)
         except BaseException as exc:
             self._cut_off(f"failed writing {path!r}: {exc!r}")
             raise
@@ -246,5 +237,5 @@ class ArchiveWriter:
         self._guard.open = False
         self._guard.buffer = bytearray()
         self._failed = self._failed or reason
-        self._items = []
+        self._items = ManifestItems()
         self._paths = set()
