@@ -1,0 +1,112 @@
+"""The contract every volume-snapshot provider implements.
+
+Providers are found through the entry-point group ``ark.volume_snapshotters``; each entry point
+names a factory ``open_snapshotter(*, region, config, credentials) -> VolumeSnapshotter``.
+
+Zones are written the way Kubernetes labels write them (``topology.kubernetes.io/zone``):
+``us-east-1a`` on AWS, ``eastus-1`` on Azure, ``us-central1-a`` on GCP. A volume replicated
+across zones (a GCE regional PD) has the multi-zone form ``us-central1-a__us-central1-b``
+(Kubernetes' ``__`` delimiter). ``None`` means the volume has no zone (an Azure non-zonal disk).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+MULTI_ZONE_DELIMITER = "__"
+
+PersistentVolume = Mapping[str, Any]
+"""A PersistentVolume as the API server returns it (plain JSON, camelCase keys)."""
+
+
+@dataclass(frozen=True)
+class VolumeRef:
+    """A cloud volume behind a PersistentVolume, with what a restore needs to recreate it."""
+
+    volume_id: str
+    """The provider's id: ``vol-…`` (AWS), an ARM disk id (Azure),
+    ``projects/P/zones/Z/disks/D`` or ``projects/P/regions/R/disks/D`` (GCP)."""
+    region: str
+    zone: str | None
+    pv_name: str = ""
+    volume_type: str | None = None
+    """``gp3``/``io2`` (AWS), ``Premium_LRS`` (Azure), ``pd-ssd`` (GCP)."""
+    iops: int | None = None
+    size_gib: int | None = None
+    encrypted: bool = False
+    kms_key_id: str | None = None
+    """KMS key ARN (AWS), disk encryption set id (Azure), KMS key name (GCP)."""
+
+
+class SnapshotPhase(enum.StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SnapshotStatus:
+    phase: SnapshotPhase
+    progress: int | None = None
+    """Percent done, where the cloud reports it."""
+    message: str = ""
+
+
+@runtime_checkable
+class VolumeSnapshotter(Protocol):
+    """Snapshots of one cloud's block volumes, bound to one region (and account/project).
+
+    Snapshot ids are what the cloud calls them: ``snap-…`` (AWS, regional: an id returned by
+    ``copy_snapshot`` belongs to ``to_region``, use a snapshotter for that region with it), an ARM
+    snapshot id (Azure, usable from any region), a snapshot name (GCP, global).
+    """
+
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def region(self) -> str: ...
+
+    def volume_of(self, pv: PersistentVolume) -> VolumeRef | None:
+        """The cloud volume behind ``pv`` (described through the cloud's API), or None when the
+        PV is not one of this provider's volumes. Raises VolumeNotFound when it should be but the
+        cloud does not know it."""
+        ...
+
+    def create_snapshot(self, volume: VolumeRef, *, tags: Mapping[str, str]) -> str:
+        """Start a snapshot and return its id at once; poll ``snapshot_status`` for completion."""
+        ...
+
+    def snapshot_status(self, snapshot_id: str) -> SnapshotStatus:
+        """Raises SnapshotNotFound for an unknown id."""
+        ...
+
+    def create_volume_from_snapshot(
+        self,
+        snapshot_id: str,
+        *,
+        zone: str | None,
+        volume_type: str | None = None,
+        iops: int | None = None,
+        tags: Mapping[str, str],
+    ) -> str:
+        """Create a volume in ``zone`` and return its id once the cloud has accepted it (the
+        volume may still be initialising). Encryption follows the snapshot."""
+        ...
+
+    def copy_snapshot(self, snapshot_id: str, *, to_region: str, tags: Mapping[str, str]) -> str:
+        """Start a copy of the snapshot in another region; returns the copy's id."""
+        ...
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        """Delete a snapshot; a snapshot that does not exist is not an error."""
+        ...
+
+    def set_volume_id(
+        self, pv: PersistentVolume, *, volume_id: str, zone: str | None
+    ) -> dict[str, Any]:
+        """A copy of ``pv`` pointing at another volume: its id, zone labels and node affinity."""
+        ...

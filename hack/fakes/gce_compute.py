@@ -1,0 +1,310 @@
+"""A local Compute Engine API (v1) for persistent disks and snapshots.
+
+Speaks the REST protocol google-cloud-compute uses with ``transport="rest"`` (paths and fields
+from the Compute Engine v1 REST reference for disks, regionDisks, snapshots and the operations
+collections), under ``/compute/v1/projects/{project}/``:
+
+- ``zones/{z}/disks`` (POST insert, GET list), ``zones/{z}/disks/{d}`` (GET, DELETE),
+  ``zones/{z}/disks/{d}/createSnapshot`` (POST); the same under ``regions/{r}/disks`` for
+  regional disks (``replicaZones``: two zones of the region).
+- ``global/snapshots`` (GET list), ``global/snapshots/{s}`` (GET, DELETE).
+- ``zones/{z}/operations/{op}``, ``regions/{r}/operations/{op}``, ``global/operations/{op}``
+  (GET, and POST ``…/wait``).
+
+Every mutation answers an Operation (``RUNNING``, later ``DONE``); time passes whenever the
+operation or its target is read. Snapshots go ``CREATING`` → ``UPLOADING`` → ``READY``, disks
+``CREATING`` → ``READY``. int64 fields (``sizeGb``, ``id``, ``provisionedIops``) are JSON
+strings. Errors are Google's ``{"error": {"code", "message", "errors": [{"reason", …}]}}``.
+
+    python -m hack.fakes.gce_compute --port 8091
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from hack.fakes import gce_operations, serving
+from hack.fakes.gce_operations import GceError, invalid, link, not_found
+from hack.fakes.serving import Request, Response
+
+_PATH = re.compile(
+    r"^/compute/v1/projects/(?P<project>[^/]+)/(?:(?P<scope>zones|regions)/(?P<where>[^/]+)"
+    r"|(?P<global>global))/(?P<collection>disks|snapshots|operations)"
+    r"(?:/(?P<name>[^/]+))?(?:/(?P<verb>createSnapshot|wait))?$"
+)
+_NAME = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_ZONE = re.compile(r"^(?P<region>[a-z]+-[a-z]+\d+)-[a-z]$")
+ZONAL_TYPES = frozenset(
+    {"pd-standard", "pd-balanced", "pd-ssd", "pd-extreme", "hyperdisk-balanced"}
+)
+REGIONAL_TYPES = frozenset({"pd-standard", "pd-balanced", "pd-ssd"})
+IOPS_TYPES = frozenset({"pd-extreme", "hyperdisk-balanced"})
+
+
+def _relative(ref: str) -> str:
+    """A resource reference (full URL, ``projects/…`` or ``zones/…``) without the URL prefix."""
+    return ref.split("/compute/v1/", 1)[-1].lstrip("/")
+
+
+def _last(ref: str, collection: str) -> tuple[str, str]:
+    """``(scope path, name)`` of a reference ending in ``…/{collection}/{name}``."""
+    head, _, name = _relative(ref).rpartition(f"/{collection}/")
+    return head, name
+
+
+class GceCompute:
+    """In-memory Compute Engine state plus the request handler (``handle``) serving it."""
+
+    def __init__(self, *, projects: Iterable[str] | None = None, snapshot_steps: int = 2) -> None:
+        """``projects``: the projects that exist (None: any). A snapshot needs
+        ``snapshot_steps`` reads to become READY, a disk one."""
+        self.projects = set(projects) if projects is not None else None
+        self.snapshot_steps = snapshot_steps
+        self.disks: dict[str, dict[str, Any]] = {}
+        self.snapshots: dict[str, dict[str, Any]] = {}
+        self.ops = gce_operations.Operations()
+        self.ids = itertools.count(4_000_000_000_000_000_001)
+        self.lock = threading.RLock()
+
+    def handle(self, request: Request) -> Response:
+        try:
+            with self.lock:
+                return self._dispatch(request)
+        except GceError as exc:
+            return exc.response()
+
+    def lookup(self, path: str) -> dict[str, Any] | None:
+        """A stored disk or snapshot by ``projects/…`` path (for tests), advancing nothing."""
+        with self.lock:
+            return self.disks.get(path) or self.snapshots.get(path)
+
+    def _dispatch(self, request: Request) -> Response:
+        match = _PATH.match(request.path)
+        if match is None or (match["collection"] == "snapshots" and not match["global"]):
+            raise GceError(404, "notFound", f"The requested URL {request.path} was not found.")
+        project = match["project"]
+        if self.projects is not None and project not in self.projects:
+            raise not_found(f"projects/{project}")
+        if match["scope"] == "zones" and not _ZONE.match(match["where"]):
+            raise invalid("zone", match["where"], "Unknown zone.")
+        scope = f"projects/{project}/" + (
+            "global" if match["global"] else f"{match['scope']}/{match['where']}"
+        )
+        route = (request.method, match["collection"], match["name"] is not None, match["verb"])
+        path = f"{scope}/{match['collection']}/{match['name']}"
+        store = self.snapshots if match["collection"] == "snapshots" else self.disks
+        if route in (("GET", "operations", True, None), ("POST", "operations", True, "wait")):
+            return Response(200, self.ops.read(path))
+        if route in (("GET", "disks", False, None), ("GET", "snapshots", False, None)):
+            under = f"{scope}/{match['collection']}/"
+            items = [self._read(k) for k in list(store) if k.startswith(under)]
+            kind = f"compute#{match['collection'][:-1]}List"
+            return Response(200, {"kind": kind, "items": items})
+        if route == ("POST", "disks", False, None):
+            return self._insert_disk(request, scope)
+        if route in (("GET", "disks", True, None), ("GET", "snapshots", True, None)):
+            found = self._read(path)
+            if found is None:
+                raise not_found(path)
+            return Response(200, found)
+        if route in (("DELETE", "disks", True, None), ("DELETE", "snapshots", True, None)):
+            return self._delete(store, path)
+        if route == ("POST", "disks", True, "createSnapshot"):
+            return self._create_snapshot(request, scope, path.removesuffix("/createSnapshot"))
+        raise GceError(405, "badRequest", f"{request.method} {request.path} is not allowed.")
+
+    def _read(self, path: str) -> dict[str, Any] | None:
+        self.ops.tick(path)
+        return self.disks.get(path) or self.snapshots.get(path)
+
+    def _body(self, request: Request) -> dict[str, Any]:
+        body = request.body
+        if not isinstance(body, dict):
+            raise GceError(400, "parseError", "Parse Error")
+        name = body.get("name")
+        if not name:
+            raise GceError(400, "required", "Required field 'resource.name' not specified")
+        if not _NAME.match(str(name)):
+            raise invalid(
+                "resource.name",
+                str(name),
+                "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'",
+            )
+        labels = body.get("labels") or {}
+        for key, value in labels.items():
+            if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(str(value)):
+                raise invalid(
+                    "resource.labels",
+                    f"{key}={value}",
+                    "Label keys start with a lowercase letter and, like values, contain only "
+                    "lowercase letters, digits, underscores and dashes (at most 63).",
+                )
+        return body
+
+    def _int(self, body: dict[str, Any], key: str) -> int | None:
+        value = body.get(key)
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise invalid(f"resource.{key}", str(value), "Must be an integer.") from None
+
+    def _insert_disk(self, request: Request, scope: str) -> Response:
+        body = self._body(request)
+        path = f"{scope}/disks/{body['name']}"
+        if path in self.disks:
+            raise GceError(409, "alreadyExists", f"The resource '{path}' already exists")
+        disk_type = self._disk_type(body, scope)
+        size = self._int(body, "sizeGb")
+        iops = self._int(body, "provisionedIops")
+        if iops is not None and disk_type not in IOPS_TYPES:
+            raise invalid("resource.provisionedIops", str(iops), f"Not settable on {disk_type}.")
+        disk: dict[str, Any] = {
+            "kind": "compute#disk",
+            "id": str(next(self.ids)),
+            "name": body["name"],
+            "description": body.get("description", ""),
+            "labels": body.get("labels") or {},
+            "type": link(f"{scope}/diskTypes/{disk_type}"),
+            "status": "CREATING",
+            "selfLink": link(path),
+            "creationTimestamp": gce_operations.now(),
+            **self._placement(body, scope),
+        }
+        if body.get("sourceSnapshot"):
+            snap = self._ready_snapshot(str(body["sourceSnapshot"]), scope)
+            snap_size = int(snap["diskSizeGb"])
+            if size is not None and size < snap_size:
+                raise invalid("resource.sizeGb", str(size), "Smaller than the snapshot.")
+            size = size or snap_size
+            disk["sourceSnapshot"] = snap["selfLink"]
+            disk["sourceSnapshotId"] = snap["id"]
+            if snap.get("snapshotEncryptionKey"):
+                disk["diskEncryptionKey"] = snap["snapshotEncryptionKey"]
+        if body.get("diskEncryptionKey"):
+            disk["diskEncryptionKey"] = body["diskEncryptionKey"]
+        disk["sizeGb"] = str(size or 10)
+        if iops is not None:
+            disk["provisionedIops"] = str(iops)
+        self.disks[path] = disk
+
+        def ready() -> None:
+            disk["status"] = "READY"
+
+        return self._started(scope, "insert", path, disk["id"], steps=[ready])
+
+    def _disk_type(self, body: dict[str, Any], scope: str) -> str:
+        regional = "/regions/" in scope
+        if not body.get("type"):
+            return "pd-standard"
+        type_scope, disk_type = _last(str(body["type"]), "diskTypes")
+        project_prefix = "/".join(scope.split("/")[:2]) + "/"
+        if type_scope.removeprefix(project_prefix) != scope.removeprefix(project_prefix):
+            raise invalid("resource.type", str(body["type"]), "Disk type is in another scope.")
+        if disk_type not in (REGIONAL_TYPES if regional else ZONAL_TYPES):
+            raise invalid("resource.type", str(body["type"]), "Unknown or unsupported type.")
+        return disk_type
+
+    def _placement(self, body: dict[str, Any], scope: str) -> dict[str, Any]:
+        """``zone`` of a zonal disk; ``region`` and two ``replicaZones`` of a regional one."""
+        if "/regions/" not in scope:
+            return {"zone": link(scope)}
+        region = scope.rsplit("/", 1)[-1]
+        project = scope.split("/")[1]
+        zones = [_relative(z).rsplit("/", 1)[-1] for z in body.get("replicaZones") or []]
+        in_region = [m for z in zones if (m := _ZONE.match(z)) and m["region"] == region]
+        if len(set(zones)) != 2 or len(in_region) != 2:
+            raise invalid("resource.replicaZones", str(zones), f"Two distinct zones of {region}.")
+        return {
+            "region": link(scope),
+            "replicaZones": [link(f"projects/{project}/zones/{z}") for z in zones],
+        }
+
+    def _ready_snapshot(self, ref: str, scope: str) -> dict[str, Any]:
+        path = _relative(ref)
+        if not path.startswith("projects/"):
+            path = "/".join(scope.split("/")[:2]) + "/" + path
+        snap = self.snapshots.get(path)
+        if snap is None:
+            raise not_found(path)
+        if snap["status"] != "READY":
+            raise GceError(400, "resourceNotReady", f"The resource '{path}' is not ready")
+        return snap
+
+    def _create_snapshot(self, request: Request, scope: str, disk_path: str) -> Response:
+        body = self._body(request)
+        disk = self.disks.get(disk_path)
+        if disk is None:
+            raise not_found(disk_path)
+        if disk["status"] != "READY":
+            raise GceError(400, "resourceNotReady", f"The resource '{disk_path}' is not ready")
+        project = scope.split("/")[1]
+        path = f"projects/{project}/global/snapshots/{body['name']}"
+        if path in self.snapshots:
+            raise GceError(409, "alreadyExists", f"The resource '{path}' already exists")
+        locations = body.get("storageLocations") or []
+        if len(locations) > 1:
+            raise invalid("resource.storageLocations", str(locations), "At most one location.")
+        snap: dict[str, Any] = {
+            "kind": "compute#snapshot",
+            "id": str(next(self.ids)),
+            "name": body["name"],
+            "description": body.get("description", ""),
+            "labels": body.get("labels") or {},
+            "status": "CREATING",
+            "sourceDisk": link(disk_path),
+            "sourceDiskId": disk["id"],
+            "diskSizeGb": disk["sizeGb"],
+            "storageBytes": "0",
+            "storageLocations": locations or [scope.rsplit("/", 1)[-1].rsplit("-", 1)[0]],
+            "selfLink": link(path),
+            "creationTimestamp": gce_operations.now(),
+        }
+        if disk.get("diskEncryptionKey"):
+            snap["snapshotEncryptionKey"] = disk["diskEncryptionKey"]
+        self.snapshots[path] = snap
+
+        def uploading() -> None:
+            snap["status"] = "UPLOADING"
+
+        def ready() -> None:
+            snap["status"] = "READY"
+            snap["storageBytes"] = str(int(disk["sizeGb"]) * 1024**3 // 10)
+
+        steps = [uploading] * (self.snapshot_steps - 1) + [ready]
+        return self._started(scope, "createSnapshot", path, snap["id"], steps=steps)
+
+    def _delete(self, store: dict[str, dict[str, Any]], path: str) -> Response:
+        found = store.get(path)
+        if found is None:
+            raise not_found(path)
+        found["status"] = "DELETING"
+        scope = path.rsplit("/", 2)[0]
+
+        def gone() -> None:
+            store.pop(path, None)
+
+        return self._started(scope, "delete", path, found["id"], steps=[gone])
+
+    def _started(
+        self, scope: str, kind: str, target: str, target_id: str, *, steps: list[Any]
+    ) -> Response:
+        op = self.ops.start(scope, kind, target=target, target_id=target_id, steps=steps)
+        return Response(200, op)
+
+
+def start(**kwargs: Any) -> tuple[GceCompute, serving.Running]:
+    """Start a fake on a free loopback port; ``kwargs`` go to ``GceCompute``."""
+    fake = GceCompute(**kwargs)
+    return fake, serving.start(fake.handle)
+
+
+if __name__ == "__main__":
+    raise SystemExit(serving.main(__doc__ or "", GceCompute().handle))
