@@ -7,8 +7,10 @@ import tarfile
 from pathlib import Path
 
 import orjson
+import pytest
 
 from ark import archive
+from ark.archive import tarwrite
 from tests.archive.crafting import k8s_object
 
 
@@ -165,3 +167,38 @@ def test_compress_level_is_an_option() -> None:
                     data=orjson.dumps(k8s_object("ConfigMap", f"c{i}", "web")),
                 )
     assert len(small.getvalue()) < len(big.getvalue()) / 3
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        ("resources/configmaps/namespaces/web/a.json", 700),
+        ("metadata/version", 6),
+        ("r/" + "x" * 98, 8**11 - 1),
+        ("r/" + "x" * 99, 1),  # too long for the name field: a pax header
+        ("resources/configmaps/namespaces/web/ü.json", 3),
+    ],
+)
+def test_tar_headers_are_what_tarfile_writes(name: str, size: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    assert tarwrite.header(name, size) == info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+def test_long_names_survive_the_round_trip(spool_dir: Path) -> None:
+    name = "n" * 250
+    sink = io.BytesIO()
+    with archive.ArchiveWriter(sink, backup_name="b") as writer:
+        writer.add_item(
+            resource="configmaps",
+            group="",
+            version="v1",
+            kind="ConfigMap",
+            namespace="web",
+            name=name,
+            data=orjson.dumps(k8s_object("ConfigMap", name, "web")),
+        )
+    with archive.spool(
+        io.BytesIO(sink.getvalue()), spool_dir=spool_dir, manifest=writer.manifest
+    ) as index:
+        assert [item.name for item in index] == [name]

@@ -1,0 +1,67 @@
+"""Memory stays bounded: 100,000 items through the writer and the spool stay well under 60 MB."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ark import archive
+
+ITEMS = 100_000
+LIMIT = 60 * 1024 * 1024
+
+
+def _bodies() -> Iterator[tuple[str, str, bytes]]:
+    for i in range(ITEMS):
+        namespace, name = f"team-{i % 40:02d}", f"config-{i:07d}"
+        meta = {
+            "name": name,
+            "namespace": namespace,
+            "uid": f"{i:032x}",
+            "labels": {"app": f"app-{i % 100}", "tier": "web"},
+            "ownerReferences": [
+                {"kind": "Deployment", "name": f"app-{i % 100}", "controller": True}
+            ],
+        }
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "v" * 300}}
+        yield namespace, name, orjson.dumps(body)
+
+
+@pytest.mark.slow
+def test_writing_and_spooling_100k_items_keeps_memory_low(tmp_path: Path) -> None:
+    path = tmp_path / "big.tar.gz"
+    tracemalloc.start()
+    try:
+        with path.open("wb") as sink, archive.ArchiveWriter(sink, backup_name="big") as writer:
+            for namespace, name, body in _bodies():
+                writer.add_item(
+                    resource="configmaps",
+                    group="",
+                    version="v1",
+                    kind="ConfigMap",
+                    namespace=namespace,
+                    name=name,
+                    data=body,
+                )
+        manifest = writer.manifest
+        del writer
+        _, write_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        with (
+            path.open("rb") as src,
+            archive.spool(src, spool_dir=tmp_path, manifest=manifest) as index,
+        ):
+            _, spool_peak = tracemalloc.get_traced_memory()
+            assert len(index) == ITEMS
+            assert index.verified
+            last = index.get("configmaps", "team-39", f"config-{ITEMS - 1:07d}")
+            assert last is not None
+            assert orjson.loads(index.read(last))["metadata"]["name"] == last.name
+    finally:
+        tracemalloc.stop()
+    assert write_peak < LIMIT, f"writer peak {write_peak / 1e6:.1f} MB"
+    assert spool_peak < LIMIT, f"spool peak {spool_peak / 1e6:.1f} MB (manifest held too)"
