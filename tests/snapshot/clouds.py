@@ -95,6 +95,36 @@ def zone_affinity(key: str, zones: list[str]) -> dict[str, Any]:
     return {"required": {"nodeSelectorTerms": [term]}}
 
 
+def aws_settings(endpoint: str) -> dict[str, Any]:
+    """``config`` and ``credentials`` of a snapshot location on the server at ``endpoint``."""
+    return {
+        "config": {"ec2Url": endpoint},
+        "credentials": {"aws_access_key_id": "ark-test", "aws_secret_access_key": "ark-secret"},
+    }
+
+
+def azure_settings(endpoint: str) -> dict[str, Any]:
+    return {
+        "config": {
+            "subscriptionId": AZURE_SUBSCRIPTION,
+            "resourceGroup": "ark-snapshots",
+            "armEndpoint": endpoint,
+            "pollingInterval": "0.01",
+        },
+        "credentials": {
+            "AZURE_ACCESS_TOKEN": AZURE_TOKEN,
+            "AZURE_RESOURCE_GROUP": "ark-restores",
+        },
+    }
+
+
+def gcp_settings(endpoint: str) -> dict[str, Any]:
+    return {
+        "config": {"project": GCP_PROJECT, "computeUrl": endpoint},
+        "credentials": {},
+    }
+
+
 # -- AWS (moto) -------------------------------------------------------------------------------
 
 AWS_KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/ark-test-key"

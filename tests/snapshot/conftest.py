@@ -7,7 +7,6 @@ this process on free loopback ports. Each server lives for the session.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -48,50 +47,21 @@ def gce_fake() -> Iterator[tuple[gce_compute.GceCompute, str]]:
         running.stop()
 
 
-def aws_config(endpoint: str) -> dict[str, Any]:
-    return {
-        "config": {"ec2Url": endpoint},
-        "credentials": {"aws_access_key_id": "ark-test", "aws_secret_access_key": "ark-secret"},
-    }
-
-
-def azure_config(endpoint: str) -> dict[str, Any]:
-    return {
-        "config": {
-            "subscriptionId": clouds.AZURE_SUBSCRIPTION,
-            "resourceGroup": "ark-snapshots",
-            "armEndpoint": endpoint,
-            "pollingInterval": "0.01",
-        },
-        "credentials": {
-            "AZURE_ACCESS_TOKEN": clouds.AZURE_TOKEN,
-            "AZURE_RESOURCE_GROUP": "ark-restores",
-        },
-    }
-
-
-def gcp_config(endpoint: str) -> dict[str, Any]:
-    return {
-        "config": {"project": clouds.GCP_PROJECT, "computeUrl": endpoint},
-        "credentials": {},
-    }
-
-
 @pytest.fixture(params=["aws", "azure", "gcp"])
 def cloud(request: pytest.FixtureRequest) -> clouds.Cloud:
     """The same behaviour, once per cloud."""
     name: str = request.param
     if name == "aws":
         endpoint = request.getfixturevalue("moto_endpoint")
-        settings = aws_config(endpoint)
+        settings = clouds.aws_settings(endpoint)
         build = clouds.aws
     elif name == "azure":
         endpoint = request.getfixturevalue("azure_fake")[1]
-        settings = azure_config(endpoint)
+        settings = clouds.azure_settings(endpoint)
         build = clouds.azure
     else:
         endpoint = request.getfixturevalue("gce_fake")[1]
-        settings = gcp_config(endpoint)
+        settings = clouds.gcp_settings(endpoint)
         build = clouds.gcp
 
     def open_region(region: str) -> VolumeSnapshotter:
