@@ -6,6 +6,7 @@ location's prefix. Everything here is a pure function of names.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import NewType
@@ -56,6 +57,7 @@ def restore_name(value: str) -> RestoreName:
     return RestoreName(_check_subdomain("restore name", value))
 
 
+@functools.lru_cache(maxsize=4096)
 def check_namespace(value: str) -> str:
     if len(value) > 63 or not _DNS1123_LABEL.fullmatch(value):
         raise InvalidName("namespace", value, "must be a DNS-1123 label (at most 63 characters)")
@@ -73,18 +75,21 @@ def check_object_name(value: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=1024)
 def check_version(value: str) -> str:
     if not _VERSION.fullmatch(value):
         raise InvalidName("API version", value, "must look like v1, v1beta1 or v2alpha3")
     return value
 
 
+@functools.lru_cache(maxsize=4096)
 def check_kind(value: str) -> str:
     if not _KIND.fullmatch(value):
         raise InvalidName("kind", value, "must be letters and digits, starting with a letter")
     return value
 
 
+@functools.lru_cache(maxsize=4096)
 def resource_dir(resource: str, group: str) -> ResourceDir:
     """``deployments`` + ``apps`` -> ``deployments.apps``; core group (``""``) -> ``pods``."""
     if len(resource) > 63 or not _DNS1123_LABEL.fullmatch(resource):

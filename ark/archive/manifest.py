@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import array
 import gzip
-import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -148,6 +147,10 @@ class Manifest:
         return self.compact_items.total_bytes()
 
     def to_json(self) -> bytes:
+        return b"".join(self.json_chunks())
+
+    def json_chunks(self) -> Iterator[bytes]:
+        """:meth:`to_json` in pieces of a few hundred KB, for writing without a second copy."""
         head = orjson.dumps(
             {
                 "formatVersion": self.format_version,
@@ -162,14 +165,10 @@ class Manifest:
                 "items": None,
             }
         )
-        out = io.BytesIO()
-        out.write(head.removesuffix(b"null}"))
-        out.write(b"[")
+        yield head.removesuffix(b"null}") + b"["
         for n, chunk in enumerate(self.compact_items.json_rows()):
-            out.write(b"," if n else b"")
-            out.write(chunk)
-        out.write(b"]}")
-        return out.getvalue()
+            yield b"," + chunk if n else chunk
+        yield b"]}"
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:

@@ -210,7 +210,12 @@ class TarStream:
 
     def _finish(self, last: str | None) -> None:
         """After the end-of-archive blocks only zero padding may follow; then the gzip trailer."""
+        buffered = getattr(self._tar.fileobj, "buf", b"")  # read ahead by tarfile's stream
         with _damage_is_corruption(last):
-            while chunk := self._budget.read(_CHUNK):
+            chunk = bytes(buffered)
+            while True:
                 if chunk.count(0) != len(chunk):
                     raise CorruptArchive(None, "data after the end of the tar archive")
+                chunk = self._budget.read(_CHUNK)
+                if not chunk:
+                    break

@@ -75,20 +75,28 @@ class TarGzStream:
         self._pending = bytearray()
         self._offset = 0  # uncompressed bytes so far
 
-    def add(self, head: bytes, data: bytes) -> None:
-        """One member: ``head`` from :func:`header`, then its data."""
-        pad = padding(len(data))
-        self._pending += head
+    def add(self, head: bytes, *parts: bytes) -> None:
+        """One member: ``head`` from :func:`header`, then its data (the ``parts`` in order)."""
+        size = 0
+        for chunk in (head, *parts):
+            self._append(chunk)
+            size += len(chunk)
+        self._append(padding(size - len(head)))
+
+    def _append(self, data: bytes) -> None:
+        self._offset += len(data)
+        if len(data) >= _COMPRESS_CHUNK:  # big data goes straight in, without a copy
+            self._compress()
+            self._sink.write(self._zlib.compress(data))
+            return
         self._pending += data
-        self._pending += pad
-        self._offset += len(head) + len(data) + len(pad)
         if len(self._pending) >= _COMPRESS_CHUNK:
             self._compress()
 
     def finish(self) -> None:
         """End-of-archive (two zero blocks), padding to a whole record, the gzip trailer."""
         end = self._offset + 2 * BLOCK
-        self._pending += bytes(2 * BLOCK + (-end % RECORD))
+        self._append(bytes(2 * BLOCK + (-end % RECORD)))
         self._compress()
         self._sink.write(self._zlib.flush())
 

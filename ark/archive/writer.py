@@ -71,9 +71,6 @@ class _Guard:
             self.buffer.clear()
             self.sink.write(chunk)
 
-    def flush(self) -> None:
-        """Nothing to do: the sink flushes on commit (drain() at close hands over the rest)."""
-
 
 class ArchiveWriter:
     """A streaming, thread-safe writer of a Velero-compatible backup tarball.
@@ -105,7 +102,6 @@ class ArchiveWriter:
         self._api_versions: dict[str, str] = {}
         self._kinds: dict[str, str] = {}
         self._counts: dict[str, int] = {}
-        self._checked: set[tuple[str, str, str, str]] = set()
         self._manifest: Manifest | None = None
         self._failed: str | None = None
         with self._lock:
@@ -134,13 +130,9 @@ class ArchiveWriter:
         ``namespace`` None means cluster-scoped. Raises DuplicateItem for an object already
         added, InvalidName for a name that cannot be a path, WriterClosed after close/abort.
         """
-        key = (resource, group, version, kind)
-        if key not in self._checked:
-            layout.resource_dir(resource, group)
-            layout.check_version(version)
-            layout.check_kind(kind)
-            self._checked.add(key)
         rdir = layout.resource_dir(resource, group)
+        layout.check_version(version)
+        layout.check_kind(kind)
         if namespace is not None:
             layout.check_namespace(namespace)
         layout.check_object_name(name)
@@ -154,7 +146,7 @@ class ArchiveWriter:
             if path in self._paths:
                 raise DuplicateItem(path)
             self._paths.add(path)
-            self._write(path, data, head)
+            self._write(path, data, head=head)
             if self._preferred_copies:
                 self._write(layout.preferred_version_path(rdir, version, namespace, name), data)
             self._items.append(path, len(data), digest)
@@ -177,7 +169,14 @@ class ArchiveWriter:
             )
             self._items = ManifestItems()
             self._paths = set()
-            self._write(layout.ARK_MANIFEST_PATH, manifest.to_json())
+            chunks = list(manifest.json_chunks())
+            size = sum(len(chunk) for chunk in chunks)
+            self._write(
+                layout.ARK_MANIFEST_PATH,
+                *chunks,
+                head=tarwrite.header(layout.ARK_MANIFEST_PATH, size),
+            )
+            del chunks
             try:
                 self._stream.finish()
                 self._guard.drain()
@@ -225,10 +224,13 @@ class ArchiveWriter:
                 f"kind; got {api}/{kind} after {known_api}/{known_kind}"
             )
 
-    def _write(self, path: str, data: bytes, head: bytes | None = None) -> None:
-        """One tar member; ``head`` is its header when already built outside the lock."""
+    def _write(self, path: str, *parts: bytes, head: bytes | None = None) -> None:
+        """One tar member of the ``parts`` joined; ``head`` is its header when already built
+        (outside the lock, or for data in parts)."""
         try:
-            self._stream.add(head or tarwrite.header(path, len(data)), data)
+            if head is None:
+                head = tarwrite.header(path, sum(len(part) for part in parts))
+            self._stream.add(head, *parts)
         except BaseException as exc:
             self._cut_off(f"failed writing {path!r}: {exc!r}")
             raise

@@ -125,6 +125,14 @@ def test_data_after_the_end_of_the_tar(spool_dir: Path) -> None:
     assert "data after the end" in str(error)
 
 
+def test_data_right_after_the_end_marker(spool_dir: Path) -> None:
+    plain = tar_bytes([VERSION_ENTRY, cm_entry("a")], gz=False).rstrip(b"\0")
+    end = len(plain) + (-len(plain) % 512) + 1024
+    hidden = plain.ljust(end, b"\0") + tar_bytes([cm_entry("b")], gz=False)
+    error = _refused(gzip.compress(hidden, mtime=0), spool_dir)
+    assert "data after the end" in str(error)
+
+
 def test_missing_metadata_version(spool_dir: Path) -> None:
     error = _refused(tar_bytes([cm_entry("a")]), spool_dir)
     assert error.entry == "metadata/version"
