@@ -10,6 +10,7 @@ profile).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,7 @@ class EbsSnapshotter(VolumeSnapshotter):
         self._session = session
         self._endpoint = endpoint
         self._clients: dict[str, EC2Client] = {}
+        self._lock = threading.Lock()
 
     @property
     def provider(self) -> str:
@@ -84,6 +86,10 @@ class EbsSnapshotter(VolumeSnapshotter):
 
     def _ec2(self, region: str | None = None) -> EC2Client:
         region = region or self._region
+        with self._lock:  # a boto3 Session is not thread-safe
+            return self._client(region)
+
+    def _client(self, region: str) -> EC2Client:
         if region not in self._clients:
             self._clients[region] = self._session.client(
                 "ec2",
@@ -270,7 +276,10 @@ def _session(
             aws_secret_access_key=secret,
             aws_session_token=creds.get("aws_session_token") or None,
         )
-    return boto3.Session(region_name=region, profile_name=config.get("profile") or None)
+    try:
+        return boto3.Session(region_name=region, profile_name=config.get("profile") or None)
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise errors.SnapshotConfigError("profile", str(exc)) from None
 
 
 def open_snapshotter(

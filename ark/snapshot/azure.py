@@ -15,6 +15,7 @@ chain (workload identity, managed identity) is used.
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -93,6 +94,7 @@ class AzureDiskSnapshotter(VolumeSnapshotter):
         self._region = region
         self._client_for = client_for
         self._clients: dict[str, ComputeManagementClient] = {}
+        self._lock = threading.Lock()
         self._subscription = subscription
         self._snapshot_group = snapshot_group
         self._disk_group = disk_group
@@ -108,15 +110,25 @@ class AzureDiskSnapshotter(VolumeSnapshotter):
         return self._region
 
     def _compute(self, subscription: str) -> ComputeManagementClient:
-        if subscription not in self._clients:
-            self._clients[subscription] = self._client_for(subscription)
-        return self._clients[subscription]
+        with self._lock:
+            if subscription not in self._clients:
+                self._clients[subscription] = self._client_for(subscription)
+            return self._clients[subscription]
 
     @contextmanager
-    def _calling(self, action: str, subject: str) -> Iterator[None]:
+    def _calling(
+        self, action: str, subject: str, *, missing: errors.SnapshotError | None = None
+    ) -> Iterator[None]:
+        """Azure's errors as ark's; a 404 means ``missing`` (default: the subject)."""
         try:
             yield
         except azure_errors.ResourceNotFoundError as exc:
+            if _code(exc) == "ResourceGroupNotFound":
+                raise errors.OperationFailed(
+                    action, subject, _message(exc), code=_code(exc)
+                ) from exc
+            if missing is not None:
+                raise missing from exc
             if "snapshot" in subject:
                 raise errors.SnapshotNotFound(subject.removeprefix("snapshot "), "Azure") from exc
             raise errors.VolumeNotFound(subject.removeprefix("disk "), "Azure") from exc
@@ -168,11 +180,20 @@ class AzureDiskSnapshotter(VolumeSnapshotter):
             kms_key_id=encryption.get("diskEncryptionSetId"),
         )
 
-    def _begin_put(self, kind: str, resource_id: str, body: dict[str, Any], action: str) -> None:
+    def _begin_put(
+        self,
+        kind: str,
+        resource_id: str,
+        body: dict[str, Any],
+        *,
+        action: str,
+        subject: str,
+        missing: errors.SnapshotError,
+    ) -> None:
         """Send the PUT and return once ARM has accepted it; progress is read with GETs."""
         sub, rg, name = parse_id(resource_id, kind)
         compute = self._compute(sub)
-        with self._calling(action, f"{kind[:-1]} {resource_id}"):
+        with self._calling(action, subject, missing=missing):
             if kind == "disks":
                 compute.disks.begin_create_or_update(rg, name, models.Disk(body), polling=False)
             else:
@@ -197,10 +218,10 @@ class AzureDiskSnapshotter(VolumeSnapshotter):
             },
         }
         subject = f"disk {volume.volume_id}" + (f" (PV {volume.pv_name})" if volume.pv_name else "")
-        try:
-            self._begin_put("snapshots", snapshot_id, body, "snapshot")
-        except errors.SnapshotError as exc:
-            raise errors.OperationFailed("snapshot", subject, str(exc)) from exc
+        missing = errors.VolumeNotFound(volume.volume_id, "Azure", pv=volume.pv_name)
+        self._begin_put(
+            "snapshots", snapshot_id, body, action="snapshot", subject=subject, missing=missing
+        )
         return snapshot_id
 
     def snapshot_status(self, snapshot_id: str) -> SnapshotStatus:
@@ -254,7 +275,14 @@ class AzureDiskSnapshotter(VolumeSnapshotter):
                 raise errors.OperationFailed(
                     "create a disk", f"snapshot {snapshot_id}", str(exc)
                 ) from None
-        self._begin_put("disks", disk_id, body, f"create from snapshot {snapshot_id}")
+        self._begin_put(
+            "disks",
+            disk_id,
+            body,
+            action="create a disk",
+            subject=f"snapshot {snapshot_id}",
+            missing=errors.SnapshotNotFound(snapshot_id, "Azure"),
+        )
         return disk_id
 
     def copy_snapshot(self, snapshot_id: str, *, to_region: str, tags: Mapping[str, str]) -> str:
@@ -278,7 +306,14 @@ class AzureDiskSnapshotter(VolumeSnapshotter):
                 "incremental": True,
             },
         }
-        self._begin_put("snapshots", copy_id, body, f"copy {snapshot_id} to {to_region}")
+        self._begin_put(
+            "snapshots",
+            copy_id,
+            body,
+            action=f"copy to {to_region}",
+            subject=f"snapshot {snapshot_id}",
+            missing=errors.SnapshotNotFound(snapshot_id, "Azure"),
+        )
         return copy_id
 
     def delete_snapshot(self, snapshot_id: str) -> None:

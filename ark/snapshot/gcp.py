@@ -77,6 +77,14 @@ def _resource_name(base: str) -> str:
     return f"{stem.rstrip('-')}-{uuid.uuid4().hex[:12]}"
 
 
+def _reason(exc: google_errors.GoogleAPICallError) -> tuple[str, str]:
+    """GCE's own reason (``resourceNotReady``) and message, rather than the HTTP status."""
+    for detail in exc.errors or []:
+        if isinstance(detail, Mapping) and detail.get("reason"):
+            return str(detail["reason"]), str(detail.get("message") or exc.message)
+    return exc.reason or str(exc.code), str(exc.message)
+
+
 def _tail(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
 
@@ -118,9 +126,9 @@ class GcePdSnapshotter(VolumeSnapshotter):
         except (google_errors.Unauthenticated, google_errors.PermissionDenied) as exc:
             raise errors.AccessDenied(action, subject, exc.message, code=str(exc.code)) from exc
         except google_errors.GoogleAPICallError as exc:
-            reason = exc.reason or str(exc.code)
+            reason, message = _reason(exc)
             raise errors.OperationFailed(
-                action, subject, f"{reason}: {exc.message}", code=reason
+                action, subject, f"{reason}: {message}", code=reason
             ) from exc
         except google_errors.GoogleAPIError as exc:
             raise errors.OperationFailed(action, subject, f"GCE unreachable: {exc}") from exc

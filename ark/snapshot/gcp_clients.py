@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import google.auth
+import google.auth.exceptions
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import compute_v1
@@ -39,7 +40,12 @@ def credentials(creds: Mapping[str, str], *, anonymous: bool) -> tuple[Credentia
         return key, info.get("project_id")
     if anonymous:
         return AnonymousCredentials(), None  # type: ignore[no-untyped-call]
-    found, project = google.auth.default(scopes=SCOPES)
+    try:
+        found, project = google.auth.default(scopes=SCOPES)
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        raise errors.SnapshotConfigError(
+            "credentials", f"no 'cloud' key and no Application Default Credentials ({exc})"
+        ) from None
     return found, project
 
 
