@@ -222,11 +222,11 @@ class FsStore:
                 return
             directory = directory.parent
 
-    def download_url(self, key: str, *, ttl: dt.timedelta) -> str | None:  # noqa: ARG002
+    def download_url(self, key: str, *, ttl: dt.timedelta) -> str | None:
         keys.validate(key, store=self._name)
         return None
 
-    def lock(self, key: str, *, until: dt.datetime) -> None:  # noqa: ARG002
+    def lock(self, key: str, *, until: dt.datetime) -> None:
         raise RetentionUnsupported(f"{self._name}: a filesystem store cannot lock {key!r}")
 
     def check(self) -> None:

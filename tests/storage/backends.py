@@ -20,7 +20,7 @@ from azure.storage.blob import BlobServiceClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage as gcs
+from google.cloud import storage as gcs  # type: ignore[attr-defined]
 
 from ark.storage import StoreLocation
 from tests.conftest import S3Server
@@ -57,12 +57,12 @@ class FsBackend:
     provider: str = "fs"
     retention: str = "unsupported"
 
-    def new_location(self, *, retention: bool = False, prefix: str = PREFIX) -> StoreLocation:  # noqa: ARG002
+    def new_location(self, *, retention: bool = False, prefix: str = PREFIX) -> StoreLocation:
         bucket = self.root / fresh_name()
         bucket.mkdir()
         return StoreLocation(provider="fs", bucket=str(bucket), prefix=prefix)
 
-    def wrong_credentials(self, location: StoreLocation) -> StoreLocation | None:  # noqa: ARG002
+    def wrong_credentials(self, location: StoreLocation) -> StoreLocation | None:
         return None
 
     def missing_bucket(self) -> StoreLocation:
@@ -154,7 +154,7 @@ class AzureBackend:
             credentials={"AZURE_STORAGE_ACCOUNT_ACCESS_KEY": self.server.key},
         )
 
-    def new_location(self, *, retention: bool = False, prefix: str = PREFIX) -> StoreLocation:  # noqa: ARG002
+    def new_location(self, *, retention: bool = False, prefix: str = PREFIX) -> StoreLocation:
         name = fresh_name()
         self.service().create_container(name)
         self.containers.append(name)
