@@ -372,6 +372,11 @@ def _list_task(
             state.advance(items=written, total=grow)
     except KubeApiError as exc:
         where = f" in namespace {task.namespace}" if task.namespace else ""
+        if exc.not_found:  # the type went away since discovery (its CRD was deleted, say)
+            state.issues.warn(
+                f"no longer served{where}, nothing to back up", resource=res.qualified
+            )
+            return
         state.issues.error(
             f"cannot list{where}: {exc.message} ({exc.status})", resource=res.qualified
         )

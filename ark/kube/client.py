@@ -24,7 +24,8 @@ from kubernetes import config as k8s_config
 
 from ark.kube.errors import KubeApiError, KubeError
 
-_RETRY_STATUSES = {429, 500, 502, 503, 504}
+_RETRY_STATUSES = {500, 502, 503, 504}
+_MAX_SERVER_ERROR_RETRIES = 3
 _IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE"}
 DEFAULT_POOL_SIZE = 64
 
@@ -92,7 +93,7 @@ class KubeClient:
         """Send one request and return the response body; raise KubeApiError on an error status.
 
         429 (API Priority and Fairness) is retried after Retry-After for every method — the
-        server did not process the request; 5xx only for idempotent methods.
+        server did not process the request; 5xx a few times, only for idempotent methods.
         """
         url = self._host + path
         if query:
@@ -127,7 +128,11 @@ class KubeClient:
             status = resp.status
             if status < 400:
                 return bytes(resp.data)
-            retryable = status == 429 or (status in _RETRY_STATUSES and method in _IDEMPOTENT)
+            retryable = status == 429 or (
+                status in _RETRY_STATUSES
+                and method in _IDEMPOTENT
+                and attempt < _MAX_SERVER_ERROR_RETRIES
+            )
             if retryable and attempt < self._max_retries:
                 with self._lock:
                     self.retries_after_throttling += 1

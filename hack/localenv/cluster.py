@@ -170,7 +170,9 @@ def env_of(inst: procs.Instance) -> dict[str, str]:
     }
 
 
-def up(name: str, *, port: int | None = None) -> procs.Instance:
+def up(
+    name: str, *, port: int | None = None, apiserver_args: list[str] | None = None
+) -> procs.Instance:
     inst = procs.Instance.load(KIND, name)
     if inst.running():
         try:
@@ -240,6 +242,7 @@ def up(name: str, *, port: int | None = None) -> procs.Instance:
             "--enable-priority-and-fairness=true",
             "--profiling=false",
             "--v=0",
+            *(apiserver_args or []),
         ],
     )
     procs.wait_until(
@@ -301,6 +304,13 @@ def main(argv: list[str] | None = None) -> int:
     p_up = sub.add_parser("up", help="start (or reuse) a cluster and print its environment")
     p_up.add_argument("--name", default="default")
     p_up.add_argument("--port", type=int, help="kube-apiserver port (default: a free one)")
+    p_up.add_argument(
+        "--apiserver-arg",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="extra kube-apiserver flag, e.g. --apiserver-arg=--feature-gates=X=false (repeatable)",
+    )
     p_up.add_argument("--json", action="store_true")
     p_env = sub.add_parser("env", help="print the environment of a running cluster")
     p_env.add_argument("--name", default="default")
@@ -314,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             started = time.monotonic()
-            inst = up(args.name, port=args.port)
+            inst = up(args.name, port=args.port, apiserver_args=args.apiserver_arg)
             print(
                 f"cluster {args.name!r} ready in {time.monotonic() - started:.1f}s "
                 f"at https://127.0.0.1:{inst.info['port']}",

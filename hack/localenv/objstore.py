@@ -4,6 +4,7 @@
     hack/objstore env  SERVICE [--name NAME] [--json]
     hack/objstore down SERVICE [--name NAME] | --all
     hack/objstore restart minio [--name NAME]         stop and start again, same port and data
+    hack/objstore kill SERVICE [--name NAME]          SIGKILL it, keeping its data (a crash)
 
 SERVICE is one of:
     minio     S3 (MinIO, built with `go install`); credentials from MINIO_ROOT_USER/PASSWORD
@@ -249,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in ("up", "env", "down", "restart"):
+    for command in ("up", "env", "down", "restart", "kill"):
         p = sub.add_parser(command)
         p.add_argument("service", nargs="?", choices=sorted(SERVICES))
         p.add_argument("--name", default="default")
@@ -268,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             procs.print_env(env, as_json=args.json)
+        elif args.command == "kill":
+            killed = procs.crash(procs.Instance.load(args.service, args.name))
+            print(
+                f"{args.service} {args.name!r}: killed {', '.join(killed) or 'nothing'}",
+                file=sys.stderr,
+            )
         elif args.command == "restart":
             procs.print_env(restart(args.service, args.name), as_json=args.json)
         elif args.command == "env":

@@ -165,6 +165,17 @@ class Instance:
         return stopped
 
 
+def crash(inst: Instance) -> list[str]:
+    """SIGKILL every process of ``inst`` at once, keeping its state and data (a crash)."""
+    killed = [f"{role} (pid {pid})" for role, pid in inst.pids.items() if pid_alive(pid)]
+    for pid in inst.pids.values():
+        _signal_group(pid, signal.SIGKILL)
+    for pid in inst.pids.values():
+        while pid_alive(pid):
+            time.sleep(0.02)
+    return killed
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pid, sig)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,12 +42,14 @@ def _already_running(argv: list[str]) -> dict[str, str] | None:
     return dict(json.loads(result.stdout)) if result.returncode == 0 else None
 
 
-def cluster_up(name: str) -> Started:
+def cluster_up(name: str, *, apiserver_args: Sequence[str] = ()) -> Started:
     env = _already_running([str(HACK / "cluster"), "env", "--name", name, "--json"])
     if env is not None:
         return Started(env=env, owned=False)
+    extra = [f"--apiserver-arg={a}" for a in apiserver_args]
     out = _run(
-        [str(HACK / "cluster"), "up", "--name", name, "--json"], step=f"hack/cluster up {name}"
+        [str(HACK / "cluster"), "up", "--name", name, "--json", *extra],
+        step=f"hack/cluster up {name}",
     )
     return Started(env=dict(json.loads(out)), owned=True)
 
@@ -71,3 +74,16 @@ def objstore_down(service: str, name: str) -> None:
         [str(HACK / "objstore"), "down", service, "--name", name],
         step=f"hack/objstore down {service}",
     )
+
+
+def objstore_kill(service: str, name: str) -> None:
+    """SIGKILL a server (a crash); its data stays for ``objstore_restart``."""
+    _run([str(HACK / "objstore"), "kill", service, "--name", name], step=f"kill {service}")
+
+
+def objstore_restart(service: str, name: str) -> dict[str, str]:
+    out = _run(
+        [str(HACK / "objstore"), "restart", service, "--name", name, "--json"],
+        step=f"hack/objstore restart {service}",
+    )
+    return dict(json.loads(out))

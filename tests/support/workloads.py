@@ -35,18 +35,35 @@ def crd_manifest() -> dict[str, Any]:
         "spec": {
             "group": CRD_GROUP,
             "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget",
-                      "shortNames": ["wdg"]},
-            "versions": [{
-                "name": "v1", "served": True, "storage": True,
-                "schema": {"openAPIV3Schema": {
-                    "type": "object",
-                    "properties": {"spec": {"type": "object", "properties": {
-                        "size": {"type": "integer"}, "color": {"type": "string"}}}},
-                }},
-            }],
+            "names": {
+                "plural": "widgets",
+                "singular": "widget",
+                "kind": "Widget",
+                "shortNames": ["wdg"],
+            },
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {
+                                        "size": {"type": "integer"},
+                                        "color": {"type": "string"},
+                                    },
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
         },
-    }  # fmt: skip
+    }
 
 
 def app_manifests(namespace: str, *, suffix: str) -> list[dict[str, Any]]:
@@ -221,20 +238,33 @@ spec: {{size: 5, color: green}}
 def cluster_manifests(namespace: str, *, suffix: str) -> list[dict[str, Any]]:
     """Cluster-scoped objects the namespace depends on."""
     return [
-        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-         "metadata": {"name": f"shop-fast-{suffix}"}, "provisioner": "example.com/fast",
-         "volumeBindingMode": "WaitForFirstConsumer"},
-        {"apiVersion": "v1", "kind": "PersistentVolume",
-         "metadata": {"name": f"shop-uploads-{suffix}", "labels": {"app": "shop"}},
-         "spec": {"capacity": {"storage": "2Gi"}, "accessModes": ["ReadWriteOnce"],
-                  "storageClassName": f"shop-fast-{suffix}",
-                  "persistentVolumeReclaimPolicy": "Retain",
-                  "claimRef": {"namespace": namespace, "name": "uploads"},
-                  "hostPath": {"path": f"/tmp/shop-{suffix}"}}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-         "metadata": {"name": f"shop-viewer-{suffix}"},
-         "rules": [{"apiGroups": [""], "resources": ["services"], "verbs": ["get"]}]},
-    ]  # fmt: skip
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": f"shop-fast-{suffix}"},
+            "provisioner": "example.com/fast",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": f"shop-uploads-{suffix}", "labels": {"app": "shop"}},
+            "spec": {
+                "capacity": {"storage": "2Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": f"shop-fast-{suffix}",
+                "persistentVolumeReclaimPolicy": "Retain",
+                "claimRef": {"namespace": namespace, "name": "uploads"},
+                "hostPath": {"path": f"/tmp/shop-{suffix}"},
+            },
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": f"shop-viewer-{suffix}"},
+            "rules": [{"apiGroups": [""], "resources": ["services"], "verbs": ["get"]}],
+        },
+    ]
 
 
 def resolve(discovery: Discovery, obj: dict[str, Any]) -> Any:
