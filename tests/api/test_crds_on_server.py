@@ -64,9 +64,15 @@ def test_server_applies_defaults_from_the_models(
     cluster: Cluster, ark_crds: list[str], namespace: str
 ) -> None:
     live = _create(
-        cluster, namespace, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Backup",
-                             "metadata": {"name": "defaults"}, "spec": {}}
-    )  # fmt: skip
+        cluster,
+        namespace,
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Backup",
+            "metadata": {"name": "defaults"},
+            "spec": {},
+        },
+    )
     assert live["spec"]["ttl"] == "720h"
     assert live["spec"]["includeObjectsBeingDeleted"] is False
 
@@ -137,13 +143,18 @@ def test_status_keeps_every_field_ark_writes(
         "warnings": 1,
         "errors": 0,
         "volumeSnapshots": [
-            {"persistentVolume": "pv-1", "provider": "aws", "volumeId": "vol-1",
-             "snapshotId": "snap-1", "phase": "InProgress"}
+            {
+                "persistentVolume": "pv-1",
+                "provider": "aws",
+                "volumeId": "vol-1",
+                "snapshotId": "snap-1",
+                "phase": "InProgress",
+            }
         ],
         "snapshotSkewSeconds": 0.25,
         "attempt": 1,
         "kopf": {"progress": {"handler": {"retries": 1}}},
-    }  # fmt: skip
+    }
     after: Any = cluster.custom.replace_namespaced_custom_object_status(
         GROUP, VERSION, namespace, "backups", live["metadata"]["name"], {**live, "status": status}
     )
@@ -165,8 +176,12 @@ def test_unknown_phase_in_status_is_rejected(
     live = _create(cluster, namespace, example)
     with pytest.raises(client.ApiException) as err:
         cluster.custom.replace_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, BY_KIND[kind].plural, live["metadata"]["name"],
+            GROUP,
+            VERSION,
+            namespace,
+            BY_KIND[kind].plural,
+            live["metadata"]["name"],
             {**live, "status": {"phase": "Exploded"}},
-        )  # fmt: skip
+        )
     assert err.value.status == 422
     assert "status.phase" in str(err.value.body)
