@@ -109,7 +109,9 @@ def start(
 
 def main(description: str, handle: Handler, argv: list[str] | None = None) -> int:
     """``python -m hack.fakes.X``: print the URL, then serve until interrupted."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--verbose", action="store_true", help="log every request")
