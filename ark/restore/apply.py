@@ -136,7 +136,7 @@ class Writer:
         changes = diff(live, obj)
         if self.policy is ExistingResourcePolicy.NONE:
             note = "already exists" + (
-                f"; differs from the backup ({len(changes)} fields)" if changes else ""
+                f"; differs from the backup in {len(changes)} field(s)" if changes else ""
             )
             return Applied(Outcome.SKIPPED_EXISTS, uid=uid, message=note, diff=changes)
         if self.policy is ExistingResourcePolicy.RECREATE and rdir not in GUARDED:

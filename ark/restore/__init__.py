@@ -1,0 +1,28 @@
+"""The restore engine, as a library:
+``ark.restore.run(client, store, name=..., backup_name=..., spec=RestoreSpec(...))``.
+
+Reads a backup (ark's or Velero's) from object storage, checks all of it, plans waves, and
+recreates the objects in the target cluster — the same one, or another (pass its client).
+"""
+
+from ark.restore.actions import RestoreContext, RestoreItemAction, load_actions
+from ark.restore.apply import Outcome
+from ark.restore.engine import ItemOutcome, RestoreProgress, RestoreResult, run
+from ark.restore.plan import Candidate, Planned, RestorePlan, plan_restore
+from ark.restore.source import BackupUnavailable
+
+__all__ = [
+    "BackupUnavailable",
+    "Candidate",
+    "ItemOutcome",
+    "Outcome",
+    "Planned",
+    "RestoreContext",
+    "RestoreItemAction",
+    "RestorePlan",
+    "RestoreProgress",
+    "RestoreResult",
+    "load_actions",
+    "plan_restore",
+    "run",
+]

@@ -1,0 +1,423 @@
+"""The restore engine: check the whole backup, plan, then create wave after wave in parallel.
+
+Nothing is written to the cluster before the archive has been read in full and every entry
+passed its checks (paths, links, sizes, JSON, checksums, kinds). Every item gets an outcome
+(created, updated, recreated, skipped and why, failed and why), uploaded as the results file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ark import archive
+from ark.api.restore import RestorePhase, RestoreSpec
+from ark.backup.filters import select_resources
+from ark.kube import ApiResource, KubeApiError, KubeClient, KubeError, discover
+from ark.kube.discovery import Discovery
+from ark.report import Issues, RunLog, gzip_json
+from ark.restore import namespaces, source
+from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions, load_actions
+from ark.restore.apply import Applied, Outcome, Writer
+from ark.restore.plan import NAMESPACES, Planned, RestorePlan, plan_restore
+from ark.restore.refs import CRDS, ItemKey
+from ark.storage import ObjectStore, StoreError
+
+DEFAULT_WORKERS = 32
+PROGRESS_INTERVAL = 0.5
+
+
+@dataclass
+class RestoreProgress:
+    total_items: int = 0
+    items_restored: int = 0
+    current_wave: int | None = None
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    resource: str
+    namespace: str | None
+    name: str
+    target_namespace: str | None
+    outcome: str
+    message: str | None = None
+    diff: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "resource": self.resource,
+            "name": self.name,
+            "outcome": self.outcome,
+        }
+        if self.namespace:
+            out["namespace"] = self.namespace
+        if self.target_namespace and self.target_namespace != self.namespace:
+            out["targetNamespace"] = self.target_namespace
+        if self.message:
+            out["message"] = self.message
+        if self.diff:
+            out["diff"] = list(self.diff)
+        return out
+
+
+@dataclass
+class RestoreResult:
+    name: str
+    backup_name: str
+    phase: RestorePhase
+    started: dt.datetime
+    completed: dt.datetime
+    progress: RestoreProgress
+    issues: Issues
+    failure_reason: str | None = None
+    outcomes: list[ItemOutcome] = field(default_factory=list)
+    plan: RestorePlan | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(o.outcome for o in self.outcomes))
+
+    @property
+    def warnings(self) -> int:
+        return len(self.issues.warnings)
+
+    @property
+    def errors(self) -> int:
+        return len(self.issues.errors)
+
+
+ProgressCallback = Callable[[RestoreProgress], None]
+
+
+class _Run:
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        name: str,
+        spec: RestoreSpec,
+        actions: Sequence[RestoreItemAction],
+        on_progress: ProgressCallback | None,
+        workers: int,
+    ) -> None:
+        self.client = client
+        self.name = name
+        self.spec = spec
+        self.actions = list(actions)
+        self.on_progress = on_progress
+        self.workers = workers
+        self.issues = Issues()
+        self.log = RunLog(f"restore {name}")
+        self.progress = RestoreProgress()
+        self.outcomes: list[ItemOutcome] = []
+        self.uids: dict[ItemKey, str] = {}
+        self.kind_dirs: dict[str, str] = {}
+        self.failed_namespaces: dict[str, str] = {}
+        self.discovery = Discovery(resources=[])
+        self.writer = Writer(client, policy=spec.existing_resource_policy, dry_run=spec.dry_run)
+        self._lock = threading.Lock()
+        self._last = 0.0
+
+    def record(self, planned: Planned, applied: Applied) -> None:
+        rdir, ns, name = planned.key
+        outcome = ItemOutcome(
+            rdir,
+            ns or None,
+            name,
+            planned.target_namespace,
+            applied.outcome.value,
+            applied.message,
+            tuple(applied.diff),
+        )
+        where = {"resource": rdir, "namespace": planned.target_namespace, "name": name}
+        if applied.outcome is Outcome.FAILED:
+            self.issues.error(f"cannot restore: {applied.message}", **where)
+        for warning in applied.warnings:
+            self.issues.warn(warning, **where)
+        with self._lock:
+            self.outcomes.append(outcome)
+            if applied.uid:
+                self.uids[planned.key] = applied.uid
+            self.progress.items_restored += 1
+            now = time.monotonic()
+            due = now - self._last >= PROGRESS_INTERVAL
+            if due:
+                self._last = now
+                snapshot = RestoreProgress(**vars(self.progress))
+        if due and self.on_progress is not None:
+            self.on_progress(snapshot)
+
+
+def run(
+    client: KubeClient,
+    store: ObjectStore,
+    *,
+    name: str,
+    backup_name: str,
+    spec: RestoreSpec,
+    actions: Sequence[RestoreItemAction] | None = None,
+    on_progress: ProgressCallback | None = None,
+    workers: int = DEFAULT_WORKERS,
+    spool_dir: Path | None = None,
+    limits: archive.Limits | None = None,
+    namespace_timeout: float = 120.0,
+) -> RestoreResult:
+    """Restore backup ``backup_name`` from ``store`` into the cluster behind ``client``.
+
+    Item problems become per-item outcomes and errors (PartiallyFailed). A backup that is
+    missing, incomplete or hostile fails the restore before anything is written (Failed).
+    """
+    archive.restore_name(name)
+    started = dt.datetime.now(dt.UTC)
+    state = _Run(
+        client,
+        name=name,
+        spec=spec,
+        actions=load_actions() if actions is None else actions,
+        on_progress=on_progress,
+        workers=workers,
+    )
+    failure: str | None = None
+    restore_plan: RestorePlan | None = None
+    try:
+        with (
+            tempfile.TemporaryDirectory(dir=spool_dir, prefix=f"ark-restore-{name}-") as tmp,
+            source.open_backup(store, backup_name, spool_dir=Path(tmp), limits=limits) as opened,
+        ):
+            restore_plan = _restore(state, opened, namespace_timeout=namespace_timeout)
+    except (source.BackupUnavailable, KubeError, StoreError, archive.ArchiveError, OSError) as exc:
+        failure = f"restore {name} of backup {backup_name} failed: {exc}"
+        state.log.error(failure)
+    if failure is not None:
+        phase = RestorePhase.FAILED
+    elif state.issues.errors:
+        phase = RestorePhase.PARTIALLY_FAILED
+    else:
+        phase = RestorePhase.COMPLETED
+    result = RestoreResult(
+        name=name,
+        backup_name=backup_name,
+        phase=phase,
+        started=started,
+        completed=dt.datetime.now(dt.UTC),
+        progress=state.progress,
+        issues=state.issues,
+        failure_reason=failure,
+        outcomes=state.outcomes,
+        plan=restore_plan,
+    )
+    try:
+        _upload(store, state, result)
+    except StoreError as exc:
+        state.issues.warn(f"cannot upload the restore's results: {exc}")
+    finally:
+        state.log.close()
+    if on_progress is not None:
+        on_progress(state.progress)
+    return result
+
+
+def _restore(state: _Run, opened: source.OpenBackup, *, namespace_timeout: float) -> RestorePlan:
+    spec = state.spec
+    if not opened.verified:
+        state.issues.warn(
+            f"backup {opened.name} has no ark manifest (written by Velero?): "
+            "item checksums could not be verified"
+        )
+    state.discovery = discover(state.client)
+    for rdir in source.check_kinds(opened, state.discovery):
+        state.issues.warn(f"{rdir}: not served by the target cluster and no CRD in the backup")
+    state.kind_dirs = {v: k for k, v in source.kinds_by_dir(opened).items()}
+    included, excluded = _resolve_resources(state, opened)
+    restore_plan = plan_restore(
+        source.candidates(opened),
+        spec,
+        namespace_mapping=spec.namespace_mapping,
+        included_resources=included,
+        excluded_resources=excluded,
+    )
+    state.progress.total_items = restore_plan.total
+    state.log.info(
+        f"plan: {restore_plan.total} items in {len(restore_plan.waves)} waves, "
+        f"{len(restore_plan.skipped)} skipped; namespaces "
+        f"{restore_plan.target_namespaces}"
+    )
+    restored_pvs = frozenset(
+        p.key[2] for p in restore_plan.planned() if p.key[0] == "persistentvolumes"
+    )
+    context = RestoreContext(
+        namespace_mapping=spec.namespace_mapping or {},
+        preserve_node_ports=spec.preserve_node_ports,
+        storage_class_mapping=spec.storage_class_mapping or {},
+        image_registry_mapping=spec.image_registry_mapping or {},
+        restored_volumes=restored_pvs,
+    )
+    for key, reason in sorted(restore_plan.skipped.items()):
+        state.outcomes.append(ItemOutcome(key[0], key[1] or None, key[2], None, "skipped", reason))
+    for wave in restore_plan.waves:
+        state.progress.current_wave = wave[0].wave if wave else None
+        if wave and wave[0].key[0] == CRDS and all(p.key[0] == CRDS for p in wave):
+            _apply_wave(state, opened, wave, context)
+            _after_crds(state, wave)
+        elif any(p.key[0] == NAMESPACES for p in wave):
+            ns_items = [p for p in wave if p.key[0] == NAMESPACES]
+            namespaces.ensure(
+                state,
+                opened,
+                ns_items,
+                restore_plan.target_namespaces,
+                context,
+                timeout=namespace_timeout,
+            )
+            _apply_wave(state, opened, [p for p in wave if p.key[0] != NAMESPACES], context)
+        else:
+            _apply_wave(state, opened, wave, context)
+    return restore_plan
+
+
+def _resolve_resources(state: _Run, opened: source.OpenBackup) -> tuple[set[str] | None, set[str]]:
+    known = list(state.discovery.resources)
+    served = {r.qualified for r in known}
+    for rdir, kind in source.kinds_by_dir(opened).items():
+        if rdir not in served:
+            plural, _, group = rdir.partition(".")
+            known.append(
+                ApiResource(
+                    group=group,
+                    version="",
+                    plural=plural,
+                    kind=kind,
+                    namespaced=True,
+                    verbs=frozenset({"list", "get"}),
+                )
+            )
+    included = None
+    spellings = [s for s in state.spec.included_resources or () if s]
+    if spellings and "*" not in spellings:
+        chosen, warnings = select_resources(known, included=spellings, excluded=None)
+        included = {r.qualified for r in chosen}
+        for warning in warnings:
+            state.issues.warn(warning)
+    excluded = set()
+    if state.spec.excluded_resources:
+        dropped, _ = select_resources(known, included=state.spec.excluded_resources, excluded=None)
+        excluded = {r.qualified for r in dropped}
+    return included, excluded
+
+
+def _apply_wave(
+    state: _Run, opened: source.OpenBackup, wave: list[Planned], context: RestoreContext
+) -> None:
+    if not wave:
+        return
+    with ThreadPoolExecutor(max_workers=state.workers) as pool:
+        for future in [pool.submit(_apply_one, state, opened, p, context) for p in wave]:
+            future.result()
+
+
+def _apply_one(
+    state: _Run, opened: source.OpenBackup, planned: Planned, context: RestoreContext
+) -> None:
+    rdir, ns, name = planned.key
+    if planned.target_namespace in state.failed_namespaces:
+        state.record(
+            planned,
+            Applied(Outcome.FAILED, message=state.failed_namespaces[planned.target_namespace]),
+        )
+        return
+    item = opened.index.get(rdir, ns or None, name)
+    res = state.discovery.by_qualified(rdir)
+    if item is None or res is None:
+        state.record(
+            planned, Applied(Outcome.FAILED, message=f"{rdir} is not served by the target cluster")
+        )
+        return
+    try:
+        obj = apply_actions(state.actions, opened.index.load(item), rdir=rdir, context=context)
+    except (KeyError, TypeError, ValueError) as exc:
+        state.record(planned, Applied(Outcome.FAILED, message=f"cannot transform: {exc!r}"))
+        return
+    _rewrite_owners(state, obj, ns)
+    state.record(
+        planned, state.writer.apply(obj, rdir=rdir, plural=res.plural, namespaced=res.namespaced)
+    )
+
+
+def _rewrite_owners(state: _Run, obj: dict[str, Any], ns: str) -> None:
+    """Owner references carry the owner's uid, which is new after a restore: point them at the
+    restored owners, and drop those whose owner is not restored (the garbage collector would
+    otherwise delete the object at once)."""
+    refs = (obj.get("metadata") or {}).get("ownerReferences")
+    if not refs:
+        return
+    kept = []
+    for ref in refs:
+        rdir = state.kind_dirs.get(ref.get("kind", ""))
+        uid = None
+        if rdir is not None:
+            uid = state.uids.get((rdir, ns, ref.get("name", ""))) or state.uids.get(
+                (rdir, "", ref.get("name", ""))
+            )
+        if uid:
+            kept.append({**ref, "uid": uid})
+    if kept:
+        obj["metadata"]["ownerReferences"] = kept
+    else:
+        obj["metadata"].pop("ownerReferences", None)
+
+
+def _after_crds(state: _Run, wave: list[Planned], *, timeout: float = 60.0) -> None:
+    """Wait until the restored CRDs are Established and their resources discoverable."""
+    if state.spec.dry_run:
+        return
+    names = [p.key[2] for p in wave]
+    deadline = time.monotonic() + timeout
+    pending = set(names)
+    while pending and time.monotonic() < deadline:
+        for crd in sorted(pending):
+            try:
+                obj = state.client.get(
+                    f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}"
+                )
+            except KubeApiError:
+                continue
+            conds = (obj.get("status") or {}).get("conditions") or []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conds):
+                pending.discard(crd)
+        if pending:
+            time.sleep(0.2)
+    for crd in sorted(pending):
+        state.issues.error(
+            f"not Established after {timeout:.0f}s; its resources will fail",
+            resource=CRDS,
+            name=crd,
+        )
+    while time.monotonic() < deadline:
+        state.discovery = discover(state.client)
+        if all(state.discovery.by_qualified(n) is not None for n in names if n not in pending):
+            return
+        time.sleep(0.2)
+
+
+def _upload(store: ObjectStore, state: _Run, result: RestoreResult) -> None:
+    keys = archive.RestoreKeys(archive.restore_name(result.name))
+    document = state.issues.results_document()
+    document["summary"] = {
+        "backup": result.backup_name,
+        "phase": result.phase.value,
+        "dryRun": state.spec.dry_run,
+        "counts": result.counts,
+        "waves": [len(w) for w in result.plan.waves] if result.plan else [],
+    }
+    document["outcomes"] = [o.to_json() for o in result.outcomes]
+    store.put(keys.results, gzip_json(document))
+    store.put(keys.logs, state.log.gzipped_chunks())

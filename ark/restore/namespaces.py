@@ -1,0 +1,92 @@
+"""Target namespaces: created before anything goes into them, waited for when terminating."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ark.kube import KubeApiError
+from ark.restore.actions import RestoreContext, apply_actions
+from ark.restore.apply import Applied, Outcome
+from ark.restore.plan import Planned
+
+if TYPE_CHECKING:
+    from ark.restore.engine import _Run
+    from ark.restore.source import OpenBackup
+
+
+def _phase(state: _Run, name: str) -> str | None:
+    try:
+        live = state.client.get(f"/api/v1/namespaces/{name}")
+    except KubeApiError as exc:
+        if exc.not_found:
+            return None
+        raise
+    return str((live.get("status") or {}).get("phase") or "Active")
+
+
+def _wait_terminated(state: _Run, name: str, *, timeout: float) -> str | None:
+    """Wait out a Terminating namespace; return an error message when it outlives ``timeout``."""
+    started = time.monotonic()
+    logged = False
+    while (phase := _phase(state, name)) == "Terminating":
+        waited = time.monotonic() - started
+        if waited > timeout:
+            return f"namespace {name!r} is terminating (waited {timeout:.0f}s)"
+        if not logged:
+            state.log.info(f"namespace {name} is terminating; waiting up to {timeout:.0f}s")
+            logged = True
+        time.sleep(0.5)
+    del phase
+    return None
+
+
+def ensure(
+    state: _Run,
+    opened: OpenBackup,
+    ns_items: list[Planned],
+    targets: list[str],
+    context: RestoreContext,
+    *,
+    timeout: float,
+) -> None:
+    """Create every target namespace (from its backed-up object when there is one, mapped),
+    after any Terminating namespace of that name is gone. A namespace that cannot be had
+    fails its items with the reason."""
+    from_backup = {context.map_namespace(p.key[2]): p for p in ns_items}
+    for target in targets:
+        planned = from_backup.get(target)
+        if state.spec.dry_run:
+            exists = _phase(state, target) is not None
+            if planned is not None:
+                outcome = Outcome.WOULD_SKIP_EXISTS if exists else Outcome.WOULD_CREATE
+                state.record(planned, Applied(outcome))
+            continue
+        problem = _wait_terminated(state, target, timeout=timeout)
+        if problem is not None:
+            state.failed_namespaces[target] = problem
+            if planned is not None:
+                state.record(planned, Applied(Outcome.FAILED, message=problem))
+            continue
+        body: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": target},
+        }
+        if planned is not None:
+            item = opened.index.get("namespaces", None, planned.key[2])
+            if item is not None:
+                body = apply_actions(
+                    state.actions, opened.index.load(item), rdir="namespaces", context=context
+                )
+        applied = state.writer.apply(body, rdir="namespaces", plural="namespaces", namespaced=False)
+        if applied.outcome is Outcome.FAILED:
+            state.failed_namespaces[target] = f"namespace {target!r}: {applied.message}"
+        if planned is not None:
+            state.record(planned, applied)
+        elif applied.outcome is Outcome.FAILED:
+            state.issues.error(
+                f"cannot create: {applied.message}", resource="namespaces", name=target
+            )
+        else:
+            state.log.info(f"namespace {target}: {applied.outcome.value} (not in the backup)")

@@ -1,0 +1,136 @@
+"""Opening a stored backup for a restore: its record, its manifest, its spooled, checked items.
+
+Everything that could be hostile is checked here, before the restore writes anything: the tar
+entries (by the archive reader), and whether each object's kind matches its folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ark import archive
+from ark.kube.discovery import Discovery
+from ark.restore.plan import Candidate
+from ark.restore.refs import CRDS, ItemKey, intrinsic_skip, references
+from ark.storage import ObjectNotFound, ObjectStore
+
+
+class BackupUnavailable(Exception):
+    """The backup cannot be restored: missing, incomplete, or failed its checks."""
+
+
+@dataclass
+class OpenBackup:
+    name: str
+    document: dict[str, Any]
+    index: archive.ArchiveIndex
+    verified: bool
+    crd_kinds: dict[str, str] = field(default_factory=dict)
+    """Resource dir of each CRD in the backup -> its kind."""
+    crd_of: dict[str, str] = field(default_factory=dict)
+    """Resource dir served by a CRD in the backup -> the CRD's name."""
+
+
+@contextlib.contextmanager
+def open_backup(
+    store: ObjectStore, name: str, *, spool_dir: Path, limits: archive.Limits | None = None
+) -> Iterator[OpenBackup]:
+    keys = archive.BackupKeys(archive.backup_name(name))
+    try:
+        document = orjson.loads(store.get(keys.metadata))
+    except ObjectNotFound:
+        raise BackupUnavailable(
+            f"backup {name} not found in {store.location.provider} bucket "
+            f"{store.location.bucket!r} (no {keys.metadata}; incomplete or never written)"
+        ) from None
+    phase = (document.get("status") or {}).get("phase")
+    if phase not in (None, "Completed", "PartiallyFailed"):
+        raise BackupUnavailable(f"backup {name} is {phase}, not restorable")
+    manifest: archive.Manifest | None = None
+    if store.exists(keys.manifest):
+        manifest = archive.decode_manifest(store.get(keys.manifest))
+    try:
+        with store.open_read(keys.contents) as src:
+            index = archive.spool(
+                src, spool_dir=spool_dir, manifest=manifest, limits=limits or archive.Limits()
+            )
+    except archive.InvalidArchive as exc:
+        raise BackupUnavailable(f"backup {name} rejected, nothing restored: {exc}") from exc
+    with index:
+        opened = OpenBackup(name=name, document=document, index=index, verified=index.verified)
+        for item in index:
+            if item.resource_dir == CRDS:
+                crd = index.load(item)
+                spec = crd.get("spec") or {}
+                names = spec.get("names") or {}
+                rdir = f"{names.get('plural')}.{spec.get('group')}"
+                opened.crd_kinds[rdir] = str(names.get("kind"))
+                opened.crd_of[rdir] = item.name
+        yield opened
+
+
+def check_kinds(opened: OpenBackup, discovery: Discovery) -> list[str]:
+    """Folders whose objects are of another kind than the folder holds: hostile, restore none.
+
+    Returns the resource dirs that neither the target cluster nor a CRD in the backup knows
+    (their items cannot be restored; the caller reports them)."""
+    unknown: set[str] = set()
+    expected: dict[str, str] = {}
+    for item in opened.index:
+        rdir = item.resource_dir
+        if rdir not in expected:
+            served = discovery.by_qualified(rdir)
+            kind = served.kind if served is not None else opened.crd_kinds.get(rdir)
+            if kind is None:
+                unknown.add(rdir)
+                continue
+            expected[rdir] = kind
+        if rdir in expected and item.kind != expected[rdir]:
+            raise BackupUnavailable(
+                f"backup {opened.name} rejected, nothing restored: {item.path} holds a "
+                f"{item.kind}, but {rdir} holds {expected[rdir]} objects"
+            )
+    return sorted(unknown)
+
+
+def candidates(opened: OpenBackup) -> Iterator[Candidate]:
+    """One planning record per item; the bodies are read from the spool and dropped."""
+    kind_dirs: dict[str, str] = {}
+    for item in opened.index:
+        kind_dirs.setdefault(item.kind, item.resource_dir)
+    for item in opened.index:
+        obj = opened.index.load(item)
+        ns = item.namespace or ""
+        owners: list[ItemKey] = []
+        controller: ItemKey | None = None
+        for ref in item.owners:
+            rdir = kind_dirs.get(ref.kind)
+            if rdir is None:
+                continue
+            owner_ns = ns if opened.index.get(rdir, item.namespace, ref.name) is not None else ""
+            key = (rdir, owner_ns, ref.name)
+            owners.append(key)
+            if ref.controller:
+                controller = key
+        yield Candidate(
+            key=(item.resource_dir, ns, item.name),
+            kind=item.kind,
+            labels=item.labels,
+            controller=controller,
+            owners=tuple(owners),
+            refs=tuple(dict.fromkeys(references(item.resource_dir, obj, crd_of=opened.crd_of))),
+            skip=intrinsic_skip(item.resource_dir, obj),
+        )
+
+
+def kinds_by_dir(opened: OpenBackup) -> Mapping[str, str]:
+    out: dict[str, str] = {}
+    for item in opened.index:
+        out.setdefault(item.resource_dir, item.kind)
+    return out
