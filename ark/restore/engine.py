@@ -24,7 +24,7 @@ from ark.backup.filters import select_resources
 from ark.kube import ApiResource, KubeApiError, KubeClient, KubeError, discover
 from ark.kube.discovery import Discovery
 from ark.report import Issues, RunLog, gzip_json
-from ark.restore import namespaces, source
+from ark.restore import namespaces, source, volumes
 from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions, load_actions
 from ark.restore.apply import Applied, Outcome, Writer
 from ark.restore.plan import NAMESPACES, Planned, RestorePlan, plan_restore
@@ -347,9 +347,12 @@ def _apply_one(
         state.record(planned, Applied(Outcome.FAILED, message=f"cannot transform: {exc!r}"))
         return
     _rewrite_owners(state, obj, ns)
-    state.record(
-        planned, state.writer.apply(obj, rdir=rdir, plural=res.plural, namespaced=res.namespaced)
-    )
+    applied = state.writer.apply(obj, rdir=rdir, plural=res.plural, namespaced=res.namespaced)
+    if rdir == "persistentvolumes" and applied.outcome is Outcome.SKIPPED_EXISTS:
+        note = volumes.rebind_released(state.client, obj)
+        if note is not None:
+            applied.message = f"{applied.message}; {note}"
+    state.record(planned, applied)
 
 
 def _rewrite_owners(state: _Run, obj: dict[str, Any], ns: str) -> None:
