@@ -147,11 +147,15 @@ class AzureStore:
 
     def exists(self, key: str) -> bool:
         blob = self._container.get_blob_client(self._blob(key))
-        with self._call("look up", key):
-            if blob.exists():
-                return True
-            self._container.get_container_properties()  # a missing container is an error
-        return False
+        try:
+            blob.get_blob_properties()
+        except ResourceNotFoundError as exc:
+            if _code(exc) == "ContainerNotFound":  # HEAD answers carry x-ms-error-code too
+                self._fail(exc, action="look up", key=key)
+            return False
+        except AzureError as exc:
+            self._fail(exc, action="look up", key=key)
+        return True
 
     # -- listing -----------------------------------------------------------------------------
 

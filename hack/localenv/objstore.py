@@ -110,6 +110,14 @@ def _azurite_up(inst: procs.Instance) -> dict[str, str]:
     port = procs.free_port()
     inst.info = {"port": port}
     (inst.directory / "data").mkdir(parents=True, exist_ok=True)
+    # Azurite closes its server on SIGTERM but leaves timers behind, so node never exits and
+    # every `down` waited out the 15 s grace period before a SIGKILL. Exit shortly after.
+    on_term = inst.directory / "exit-on-sigterm.js"
+    on_term.write_text(
+        "for (const sig of ['SIGTERM', 'SIGINT']) {\n"
+        "  process.once(sig, () => setTimeout(() => process.exit(0), 1000).unref());\n"
+        "}\n"
+    )
     inst.start(
         "azurite",
         [
@@ -124,6 +132,7 @@ def _azurite_up(inst: procs.Instance) -> dict[str, str]:
             "--loose",
             "--silent",
         ],
+        env={"NODE_OPTIONS": f"--require={on_term}"},
     )
     endpoint = f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
     procs.wait_until(
