@@ -139,10 +139,11 @@ class Writer:
                 f"; differs from the backup in {len(changes)} field(s)" if changes else ""
             )
             return Applied(Outcome.SKIPPED_EXISTS, uid=uid, message=note, diff=changes)
-        if self.policy is ExistingResourcePolicy.RECREATE and rdir not in GUARDED:
-            return self._recreate(obj, collection=collection, item=item)
+        # An identical object is left alone under every policy (as the dry run says).
+        if self.policy is ExistingResourcePolicy.RECREATE and changes and rdir not in GUARDED:
+            return self._recreate(obj, collection=collection, item=item, uid=uid)
         result = self._update(obj, item=item, uid=uid, changes=changes)
-        if self.policy is ExistingResourcePolicy.RECREATE:
+        if self.policy is ExistingResourcePolicy.RECREATE and changes:
             result.warnings.insert(0, f"not recreated ({rdir} are never deleted by a restore)")
         return result
 
@@ -169,7 +170,9 @@ class Writer:
             return Applied(Outcome.FAILED, uid=uid, message=f"update failed: {exc.message}")
         return Applied(Outcome.UPDATED, uid=uid, diff=changes)
 
-    def _recreate(self, obj: dict[str, Any], *, collection: str, item: str) -> Applied:
+    def _recreate(
+        self, obj: dict[str, Any], *, collection: str, item: str, uid: str | None
+    ) -> Applied:
         try:
             self.client.request("DELETE", item, body={"propagationPolicy": "Background"})
         except KubeApiError as exc:
@@ -183,6 +186,18 @@ class Writer:
             except KubeApiError as exc:
                 if not exc.already_exists or time.monotonic() > deadline:
                     return Applied(Outcome.FAILED, message=f"recreate failed: {exc.message}")
+            try:
+                again = self.client.get(item)
+            except KubeApiError:
+                again = None
+            if again is not None and again["metadata"].get("uid") != uid:
+                # A controller made a new one at once (a namespace's default ServiceAccount):
+                # waiting cannot help; bring that one to the backup's data.
+                result = self._update(
+                    obj, item=item, uid=again["metadata"].get("uid"), changes=diff(again, obj)
+                )
+                result.warnings.insert(0, "re-created by the cluster at once; updated instead")
+                return result
             time.sleep(0.2)  # the old object is still being finalized
 
     def _dry_run(self, obj: dict[str, Any], *, rdir: str, collection: str, item: str) -> Applied:
