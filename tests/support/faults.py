@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 import urllib3
@@ -24,10 +25,10 @@ class HookedClient(KubeClient):
         super().__init__(base.api)
         self._hook = hook
 
-    def request(self, method: str, path: str, **kwargs: object) -> bytes:  # type: ignore[override]
-        query = kwargs.get("query") or {}
+    def request(self, method: str, path: str, **kwargs: Any) -> bytes:
+        query: Mapping[str, object] = kwargs.get("query") or {}
         self._hook(method, path, query)
-        return super().request(method, path, **kwargs)  # type: ignore[arg-type]
+        return super().request(method, path, **kwargs)
 
 
 def etcd_compact(endpoint: str) -> int:

@@ -1,0 +1,280 @@
+"""Backup and restore benchmarks against a floor measured in the same run.
+
+    hack/bench/run engines [--objects 10000 --namespaces 100] [--store fs|minio] [--keep]
+
+On a dedicated local cluster ("bench"), it creates N small ConfigMaps spread over M namespaces,
+then measures, each in a fresh process (so peak RSS is that phase's own):
+
+  backup floor   the same paginated LISTs (same client, page size and worker count) with the
+                 raw response bytes written to the same store
+  backup         ark.backup.run of the same namespaces
+  restore floor  raw parallel POSTs of the same objects (same client and concurrency) into
+                 fresh namespaces
+  restore        ark.restore.run of the backup, mapped into fresh namespaces
+
+and prints seconds, objects/s, the ratios ark/floor and each phase's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ark import backup, restore
+from ark.api import BackupSpec, RestoreSpec
+from ark.kube import KubeApiError, KubeClient, discover
+from ark.storage import ObjectStore, StoreLocation, open_store
+
+WORKERS = 8
+RESTORE_WORKERS = 32
+PREFIX = "bench-ns"
+
+
+def _namespaces(count: int, *, suffix: str = "") -> list[str]:
+    return [f"{PREFIX}{suffix}-{i:04d}" for i in range(count)]
+
+
+def _store(spec: dict[str, Any]) -> ObjectStore:
+    return open_store(StoreLocation(**spec))
+
+
+def populate(kube: KubeClient, *, objects: int, namespaces: int) -> None:
+    names = _namespaces(namespaces)
+    for ns in names:
+        try:
+            kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": ns}})
+        except KubeApiError as exc:
+            if not exc.already_exists:
+                raise
+    per_ns = objects // namespaces
+
+    def create(i: int) -> None:
+        ns = names[i % namespaces]
+        body = {
+            "metadata": {"name": f"cm-{i:07d}", "labels": {"bench": "ark"}},
+            "data": {"key": f"value-{i}", "config.yaml": "replicas: 3\nmode: fast\n"},
+        }
+        try:
+            kube.request("POST", f"/api/v1/namespaces/{ns}/configmaps", body=body)
+        except KubeApiError as exc:
+            if not exc.already_exists:
+                raise
+
+    with ThreadPoolExecutor(RESTORE_WORKERS) as pool:
+        list(pool.map(create, range(per_ns * namespaces)))
+
+
+# -- phases, each run in its own process -------------------------------------------------
+def phase_backup_floor(
+    kube: KubeClient, store: ObjectStore, args: argparse.Namespace
+) -> dict[str, Any]:
+    found = discover(kube)
+    resources = [
+        r
+        for r in found.resources
+        if r.namespaced
+        and {"list", "get"} <= r.verbs
+        and r.qualified not in ("events", "events.events.k8s.io")
+    ]
+    tasks = [(r, ns) for ns in _namespaces(args.namespaces) for r in resources]
+    lock = threading.Lock()
+    with store.open_write("floor/lists.json") as out:
+
+        def one(task: tuple[Any, str]) -> int:
+            res, ns = task
+            n, token = 0, None
+            while True:  # a plain paginated LIST: raw pages, parsed only for the token
+                query: dict[str, str | int | bool] = {"limit": 500}
+                if token:
+                    query["continue"] = token
+                raw = kube.request("GET", res.path(namespace=ns), query=query)
+                page = orjson.loads(raw)
+                with lock:
+                    out.write(raw)
+                n += len(page.get("items") or [])
+                token = (page.get("metadata") or {}).get("continue")
+                if not token:
+                    return n
+
+        with ThreadPoolExecutor(WORKERS) as pool:
+            count = sum(pool.map(one, tasks))
+    return {"items": count}
+
+
+def phase_backup(kube: KubeClient, store: ObjectStore, args: argparse.Namespace) -> dict[str, Any]:  # noqa: ARG001
+    result = backup.run(
+        kube,
+        store,
+        name="bench",
+        workers=WORKERS,
+        spec=BackupSpec(included_namespaces=[f"{PREFIX}-*"], include_cluster_resources=False),
+    )
+    if result.phase != "Completed":
+        raise SystemExit(f"backup {result.phase}: {result.failure_reason}")
+    return {"items": result.progress.items_backed_up}
+
+
+def phase_restore_floor(
+    kube: KubeClient,
+    store: ObjectStore,  # noqa: ARG001 - every phase takes the same arguments
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    targets = _namespaces(args.namespaces, suffix="-floor")
+    for ns in targets:
+        kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": ns}})
+    per_ns = args.objects // args.namespaces
+
+    def create(i: int) -> None:
+        ns = targets[i % args.namespaces]
+        body = {
+            "metadata": {"name": f"cm-{i:07d}", "labels": {"bench": "ark"}},
+            "data": {"key": f"value-{i}", "config.yaml": "replicas: 3\nmode: fast\n"},
+        }
+        kube.request("POST", f"/api/v1/namespaces/{ns}/configmaps", body=body)
+
+    with ThreadPoolExecutor(RESTORE_WORKERS) as pool:
+        list(pool.map(create, range(per_ns * args.namespaces)))
+    return {"items": per_ns * args.namespaces}
+
+
+def phase_restore(kube: KubeClient, store: ObjectStore, args: argparse.Namespace) -> dict[str, Any]:
+    mapping = dict(
+        zip(_namespaces(args.namespaces), _namespaces(args.namespaces, suffix="-ark"), strict=True)
+    )
+    result = restore.run(
+        kube,
+        store,
+        name="bench-restore",
+        backup_name="bench",
+        workers=RESTORE_WORKERS,
+        spec=RestoreSpec(backup_name="bench", namespace_mapping=mapping),
+    )
+    if result.errors:
+        raise SystemExit(f"restore {result.phase}: {[str(e) for e in result.issues.errors[:5]]}")
+    return {"items": result.counts.get("created", 0)}
+
+
+PHASES = {
+    "backup-floor": phase_backup_floor,
+    "backup": phase_backup,
+    "restore-floor": phase_restore_floor,
+    "restore": phase_restore,
+}
+
+
+def run_phase(
+    name: str, kubeconfig: str, store: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Run one phase in a child process; its wall time and peak RSS are the phase's own."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.engines",
+        "--phase",
+        name,
+        "--kubeconfig",
+        kubeconfig,
+        "--store-json",
+        json.dumps(store),
+        "--objects",
+        str(args.objects),
+        "--namespaces",
+        str(args.namespaces),
+    ]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="hack/bench/run engines",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--namespaces", type=int, default=100)
+    parser.add_argument("--store", choices=["fs", "minio"], default="fs")
+    parser.add_argument("--keep", action="store_true", help="leave the bench cluster running")
+    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
+    parser.add_argument("--kubeconfig", help=argparse.SUPPRESS)
+    parser.add_argument("--store-json", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.phase:  # child process
+        kube = KubeClient.load(kubeconfig=args.kubeconfig, pool_size=64)
+        target = _store(json.loads(args.store_json))
+        started = time.perf_counter()
+        stats = PHASES[args.phase](kube, target, args)
+        stats["seconds"] = time.perf_counter() - started
+        stats["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(stats))
+        return 0
+
+    from localenv import cluster, objstore  # noqa: PLC0415 - only the driver starts servers
+
+    name = f"bench-{args.objects}"
+    inst = cluster.up(name)
+    kubeconfig = cluster.env_of(inst)["KUBECONFIG"]
+    tmp = Path(tempfile.mkdtemp(prefix="ark-bench-"))
+    if args.store == "fs":
+        store: dict[str, Any] = {"provider": "fs", "bucket": str(tmp), "prefix": "bench"}
+    else:
+        s3 = objstore.up("minio", "bench")
+        store = {
+            "provider": "aws",
+            "bucket": s3["ARK_S3_BUCKET"],
+            "prefix": f"bench-{os.getpid()}",
+            "config": {
+                "s3Url": s3["ARK_S3_ENDPOINT"],
+                "s3ForcePathStyle": "true",
+                "region": "minio",
+            },
+            "credentials": {
+                "aws_access_key_id": s3["ARK_S3_ACCESS_KEY_ID"],
+                "aws_secret_access_key": s3["ARK_S3_SECRET_ACCESS_KEY"],
+            },
+        }
+    try:
+        started = time.perf_counter()
+        with KubeClient.load(kubeconfig=kubeconfig, pool_size=64) as kube:
+            populate(kube, objects=args.objects, namespaces=args.namespaces)
+        print(
+            f"populated {args.objects} ConfigMaps in {args.namespaces} namespaces "
+            f"in {time.perf_counter() - started:.1f}s ({args.store} store)"
+        )
+        results = {p: run_phase(p, kubeconfig, store, args) for p in PHASES}
+    finally:
+        if not args.keep:
+            cluster.down(name)
+            if args.store == "minio":
+                objstore.down("minio", "bench")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"{'phase':<14} {'items':>8} {'seconds':>8} {'items/s':>9} {'peak RSS':>10}")
+    for phase, r in results.items():
+        print(
+            f"{phase:<14} {r['items']:>8} {r['seconds']:>8.2f} {r['items'] / r['seconds']:>9.0f} "
+            f"{r['peak_rss_mib']:>7.0f} MiB"
+        )
+    b = results["backup"]["seconds"] / results["backup-floor"]["seconds"]
+    r = results["restore"]["seconds"] / results["restore-floor"]["seconds"]
+    print(f"backup/floor  = {b:.2f}  (target <= 1.25)")
+    print(f"restore/floor = {r:.2f}  (target <= 1.50)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
