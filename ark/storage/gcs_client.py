@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import google.auth
+import google.cloud.storage as gcs
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.exceptions import DefaultCredentialsError
-from google.cloud import storage as gcs  # type: ignore[attr-defined]
 
 from ark.storage import settings
 from ark.storage.errors import StoreConfigError

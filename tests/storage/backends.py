@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+import google.cloud.storage as gcs
 from azure.storage.blob import BlobServiceClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage as gcs  # type: ignore[attr-defined]
 
 from ark.storage import StoreLocation
 from tests.conftest import S3Server
