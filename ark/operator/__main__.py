@@ -1,0 +1,7 @@
+"""``python -m ark.operator --help``."""
+
+import sys
+
+from ark.operator.main import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""kopf handlers, registered on a registry with the intervals the settings name.
+
+Every handler is thin: it reads the object fresh, hands the work to a module of
+``ark.operator`` in a thread, writes status, and posts Events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from ark.api.types import GROUP, VERSION
+from ark.operator.handlers import backups, deletion, locations, restores, schedules
+from ark.operator.settings import Settings
+
+BACKOFF = 5.0
+
+
+def _on(plural: str) -> tuple[str, str, str]:
+    return (GROUP, VERSION, plural)
+
+
+def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
+    common: dict[str, Any] = {"registry": registry, "backoff": BACKOFF}
+
+    def changes(plural: str, fn: Any, *, update: bool = False) -> None:
+        kopf.on.create(*_on(plural), id="reconcile", **common)(fn)
+        kopf.on.resume(*_on(plural), id="resume", **common)(fn)
+        if update:
+            kopf.on.update(*_on(plural), id="update", **common)(fn)
+
+    changes("backups", backups.reconcile)
+    kopf.on.delete(*_on("backups"), id="delete-data", **common)(backups.finalize)
+    kopf.timer(*_on("backups"), id="expire", interval=settings.gc_interval, **common)(
+        backups.collect_garbage
+    )
+    kopf.timer(*_on("schedules"), id="tick", interval=settings.schedule_interval, **common)(
+        schedules.look
+    )
+    changes("backupstoragelocations", locations.look_at_bsl, update=True)
+    kopf.timer(
+        *_on("backupstoragelocations"), id="check", interval=settings.location_interval, **common
+    )(locations.look_at_bsl)
+    changes("volumesnapshotlocations", locations.look_at_vsl, update=True)
+    kopf.timer(
+        *_on("volumesnapshotlocations"), id="check", interval=settings.location_interval, **common
+    )(locations.look_at_vsl)
+    changes("deletebackuprequests", deletion.process)
+    changes("restores", restores.reconcile)

@@ -1,0 +1,176 @@
+"""Backup handlers: run new (and interrupted) backups, delete through the finalizer, expire."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import logging
+import time
+from typing import Any
+
+import kopf
+
+from ark import backup as engine
+from ark.operator import backups, deletion, metrics, resources, runtime, scheduling, status
+
+_log = logging.getLogger("ark.operator")
+
+
+async def _get(name: str) -> dict[str, Any] | None:
+    rt = runtime.current()
+    return await asyncio.to_thread(resources.get, rt.client, resources.BACKUP, rt.namespace, name)
+
+
+async def _patch(name: str, patch: dict[str, Any]) -> None:
+    rt = runtime.current()
+    await asyncio.to_thread(
+        resources.patch_status, rt.client, resources.BACKUP, rt.namespace, name, patch
+    )
+
+
+async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
+    """Run the backup unless it already finished (on create, and on resume after a restart)."""
+    rt = runtime.current()
+    obj = await _get(name)
+    if obj is None or backups.is_finished(obj) or obj["metadata"].get("deletionTimestamp"):
+        return
+    schedule = (obj["metadata"].get("labels") or {}).get(resources.SCHEDULE_LABEL, "")
+    annotations = obj["metadata"].get("annotations") or {}
+    if resources.SYNCED_ANNOTATION in annotations:
+        from ark.operator import sync  # noqa: PLC0415 - rare path
+
+        await asyncio.to_thread(sync.adopt, rt.client, rt.namespace, obj)
+        return
+    plan = await asyncio.to_thread(backups.validate, rt.client, rt.namespace, obj)
+    if plan.errors:
+        await _patch(name, backups.failed_validation_status(plan.errors))
+        metrics.BACKUP_VALIDATION_FAILURE.labels(schedule).inc()
+        kopf.warn(body, reason="FailedValidation", message="; ".join(plan.errors))
+        return
+    assert plan.store is not None and plan.spec is not None and plan.location is not None
+    async with rt.backups:
+        obj = await _get(name)
+        if obj is None or backups.is_finished(obj):
+            return
+        start = backups.start_status(obj, plan, now=dt.datetime.now(dt.UTC))
+        await _patch(name, start)
+        attempt = start["attempt"]
+        kopf.info(
+            body,
+            reason="Started" if attempt == 1 else "Restarted",
+            message=f"backup to {plan.location.name}"
+            + (f" (attempt {attempt}, the previous one was interrupted)" if attempt > 1 else ""),
+        )
+        metrics.BACKUP_ATTEMPTS.labels(schedule).inc()
+        store, spec = (
+            plan.store,
+            plan.spec.model_copy(update={"storage_location": plan.location.name}),
+        )
+        await asyncio.to_thread(backups.clear_marker, store, name)
+        reporter = status.ProgressReporter(
+            rt.client,
+            resources.BACKUP,
+            rt.namespace,
+            name,
+            render=backups.progress_status,
+            interval=rt.settings.progress_interval,
+        )
+        began = time.monotonic()
+        try:
+            result = await reporter.run_while(
+                functools.partial(
+                    engine.run,
+                    rt.client,
+                    store,
+                    name=name,
+                    spec=spec,
+                    on_progress=reporter.update,
+                    workers=rt.settings.backup_workers,
+                )
+            )
+        except Exception as exc:  # a bug, not a cluster or store problem: report, do not loop
+            _log.exception("backup %s: the engine failed", name)
+            await _patch(
+                name,
+                {
+                    "phase": "Failed",
+                    "failureReason": f"internal error: {exc}",
+                    "completionTimestamp": resources.timestamp(),
+                },
+            )
+            kopf.warn(body, reason="Failed", message=f"internal error: {exc}")
+            return
+        await _patch(name, backups.final_status(result))
+    metrics.backup_finished(
+        schedule=schedule,
+        phase=str(result.phase),
+        seconds=time.monotonic() - began,
+        items=result.progress.items_backed_up,
+        completed=result.completed,
+    )
+    message = (
+        f"{result.phase}: {result.progress.items_backed_up} items, "
+        f"{result.warnings} warnings, {result.errors} errors"
+    )
+    if result.failure_reason:
+        kopf.warn(body, reason=str(result.phase), message=result.failure_reason)
+    elif result.errors:
+        kopf.warn(body, reason=str(result.phase), message=message)
+    else:
+        kopf.info(body, reason=str(result.phase), message=message)
+    if schedule:
+        deleted = await asyncio.to_thread(
+            scheduling.after_backup,
+            rt.client,
+            rt.namespace,
+            schedule,
+            phase=str(result.phase),
+            completed=result.completed,
+        )
+        if deleted:
+            kopf.info(
+                body,
+                reason="Retention",
+                message=f"schedule {schedule} retention deletes {', '.join(deleted)}",
+            )
+
+
+async def finalize(body: kopf.Body, name: str, **_: Any) -> None:
+    """``kubectl delete backup``: remove its data and snapshots first; retried until done."""
+    rt = runtime.current()
+    obj = dict(body)
+    outcome = await asyncio.to_thread(deletion.delete_backup_data, rt.client, rt.namespace, obj)
+    if outcome.location_missing:
+        kopf.warn(
+            body,
+            reason="DataKept",
+            message=f"backup {name} removed, its data not: {outcome.location_missing}",
+        )
+        return
+    if outcome.errors:
+        read_only = all("ReadOnly" in e for e in outcome.errors)
+        if read_only:
+            kopf.warn(body, reason="DataKept", message="; ".join(outcome.errors))
+            return
+        metrics.BACKUP_DELETION_FAILURE.inc()
+        kopf.warn(body, reason="DeletionFailed", message="; ".join(outcome.errors))
+        raise kopf.TemporaryError("; ".join(outcome.errors), delay=10)
+    metrics.BACKUP_DELETION_SUCCESS.inc()
+    _log.info(
+        "backup %s: deleted %d objects and %d snapshots",
+        name,
+        outcome.objects_deleted,
+        outcome.snapshots_deleted,
+    )
+
+
+async def collect_garbage(body: kopf.Body, name: str, **_: Any) -> None:
+    """Timer: delete a finished backup past its expiration (the finalizer removes the data)."""
+    rt = runtime.current()
+    if not backups.expired(dict(body), now=dt.datetime.now(dt.UTC)):
+        return
+    if body.get("metadata", {}).get("deletionTimestamp"):
+        return
+    kopf.info(body, reason="Expired", message=f"backup {name} expired; deleting it")
+    await asyncio.to_thread(resources.delete, rt.client, resources.BACKUP, rt.namespace, name)

@@ -1,0 +1,124 @@
+"""Location handlers: validate BackupStorageLocations and VolumeSnapshotLocations, and sync
+backups from each available BackupStorageLocation on its own period."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+import kopf
+
+from ark.api.types import parse_duration
+from ark.kube import KubeError
+from ark.operator import locations, resources, runtime, sync
+from ark.storage import StoreError
+
+_log = logging.getLogger("ark.operator")
+
+
+def _due(last: str | None, period: str | None, *, default: float, now: dt.datetime) -> bool:
+    seconds = parse_duration(period).total_seconds() if period else default
+    if period is not None and seconds == 0:
+        return False  # "0" turns it off
+    when = resources.parse_time(last)
+    return when is None or (now - when).total_seconds() >= seconds
+
+
+async def look_at_bsl(body: kopf.Body, name: str, reason: str | None = None, **_: Any) -> None:
+    """Validate when due (or on any change), then sync when due and Available."""
+    rt = runtime.current()
+    obj = await asyncio.to_thread(resources.get, rt.client, resources.BSL, rt.namespace, name)
+    if obj is None or obj["metadata"].get("deletionTimestamp"):
+        return
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    now = dt.datetime.now(dt.UTC)
+    default = rt.settings.default_location_period
+    phase = status.get("phase")
+    if (
+        reason is not None
+        or phase is None
+        or _due(
+            status.get("lastValidationTime"),
+            spec.get("validationFrequency"),
+            default=default,
+            now=now,
+        )
+    ):
+        problem = await asyncio.to_thread(locations.validate_bsl, rt.client, rt.namespace, obj)
+        new_phase = "Unavailable" if problem else "Available"
+        await asyncio.to_thread(
+            resources.patch_status,
+            rt.client,
+            resources.BSL,
+            rt.namespace,
+            name,
+            {
+                "phase": new_phase,
+                "message": problem,
+                "lastValidationTime": resources.timestamp(now),
+            },
+        )
+        if new_phase != phase:
+            if problem:
+                kopf.warn(body, reason="Unavailable", message=problem)
+            else:
+                kopf.info(body, reason="Available", message=f"{name} is reachable")
+        phase = new_phase
+    if phase != "Available" or not _due(
+        status.get("lastSyncedTime"), spec.get("backupSyncPeriod"), default=default, now=now
+    ):
+        return
+    try:
+        bsl = locations.parse_bsl(obj)
+        outcome = await asyncio.to_thread(sync.sync_location, rt.client, rt.namespace, bsl)
+    except (locations.LocationError, StoreError, KubeError) as exc:
+        kopf.warn(body, reason="SyncFailed", message=f"backup sync from {name} failed: {exc}")
+        return
+    await asyncio.to_thread(
+        resources.patch_status,
+        rt.client,
+        resources.BSL,
+        rt.namespace,
+        name,
+        {"lastSyncedTime": resources.timestamp(now)},
+    )
+    if outcome.created:
+        kopf.info(
+            body,
+            reason="BackupsSynced",
+            message=f"backups found in {name}: {', '.join(outcome.created)}",
+        )
+    if outcome.missing:
+        kopf.warn(
+            body,
+            reason="BackupsMissing",
+            message=f"no data in {name} for backups: {', '.join(outcome.missing)}",
+        )
+    for error in outcome.errors:
+        kopf.warn(body, reason="SyncFailed", message=error)
+
+
+async def look_at_vsl(body: kopf.Body, name: str, **_: Any) -> None:
+    rt = runtime.current()
+    obj = await asyncio.to_thread(resources.get, rt.client, resources.VSL, rt.namespace, name)
+    if obj is None or obj["metadata"].get("deletionTimestamp"):
+        return
+    problem = await asyncio.to_thread(locations.validate_vsl, rt.client, rt.namespace, obj)
+    status = obj.get("status") or {}
+    phase = "Unavailable" if problem else "Available"
+    if status.get("phase") == phase and status.get("message") == problem:
+        return
+    await asyncio.to_thread(
+        resources.patch_status,
+        rt.client,
+        resources.VSL,
+        rt.namespace,
+        name,
+        {"phase": phase, "message": problem},
+    )
+    if problem:
+        kopf.warn(body, reason="Unavailable", message=problem)
+    else:
+        kopf.info(body, reason="Available", message=f"provider {obj['spec']['provider']} ready")

@@ -1,0 +1,169 @@
+"""Storage and snapshot locations: from the custom resources to stores and snapshotters.
+
+A location's credential Secret lives in the operator's namespace; its keys are decoded here and
+handed to the provider, never logged. Errors name the location and the cause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ark import snapshot
+from ark.api.locations import AccessMode, BackupStorageLocationSpec, VolumeSnapshotLocationSpec
+from ark.kube import KubeApiError, KubeClient
+from ark.operator import resources
+from ark.snapshot.errors import SnapshotError
+from ark.snapshot.interface import VolumeSnapshotter
+from ark.storage import ObjectStore, StoreError, StoreLocation, open_store
+
+
+class LocationError(Exception):
+    """A location cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class StorageLocation:
+    """A BackupStorageLocation, parsed, with its name."""
+
+    name: str
+    spec: BackupStorageLocationSpec
+    phase: str | None
+
+    @property
+    def read_only(self) -> bool:
+        return self.spec.access_mode == AccessMode.READ_ONLY
+
+
+def parse_bsl(obj: dict[str, Any]) -> StorageLocation:
+    name = obj["metadata"]["name"]
+    try:
+        spec = BackupStorageLocationSpec.model_validate(obj.get("spec") or {})
+    except ValueError as exc:
+        raise LocationError(f"BackupStorageLocation {name}: invalid spec: {exc}") from None
+    return StorageLocation(name=name, spec=spec, phase=(obj.get("status") or {}).get("phase"))
+
+
+def _credentials(client: KubeClient, namespace: str, what: str, ref: Any | None) -> dict[str, str]:
+    if ref is None:
+        return {}
+    try:
+        data = resources.secret_data(client, namespace, ref.name)
+    except KubeApiError as exc:
+        if exc.not_found:
+            raise LocationError(
+                f"{what}: credential Secret {namespace}/{ref.name} not found"
+            ) from None
+        raise LocationError(
+            f"{what}: cannot read credential Secret {namespace}/{ref.name}: {exc.message}"
+        ) from None
+    if ref.key not in data:
+        raise LocationError(
+            f"{what}: credential Secret {namespace}/{ref.name} has no key {ref.key!r} "
+            f"(keys: {', '.join(sorted(data)) or 'none'})"
+        )
+    # Velero's convention: the named key holds the provider's credentials file ("cloud").
+    return (
+        {**data, "cloud": data[ref.key]} if ref.key != "cloud" and "\n" in data[ref.key] else data
+    )
+
+
+def store_location(client: KubeClient, namespace: str, bsl: StorageLocation) -> StoreLocation:
+    spec = bsl.spec
+    return StoreLocation(
+        provider=spec.provider,
+        bucket=spec.object_storage.bucket,
+        prefix=spec.object_storage.prefix or "",
+        config=dict(spec.config or {}),
+        credentials=_credentials(
+            client, namespace, f"BackupStorageLocation {bsl.name}", spec.credential
+        ),
+    )
+
+
+def open_bsl(client: KubeClient, namespace: str, bsl: StorageLocation) -> ObjectStore:
+    try:
+        return open_store(store_location(client, namespace, bsl))
+    except StoreError as exc:
+        raise LocationError(f"BackupStorageLocation {bsl.name}: {exc}") from None
+
+
+def get_bsl(client: KubeClient, namespace: str, name: str) -> StorageLocation:
+    obj = resources.get(client, resources.BSL, namespace, name)
+    if obj is None:
+        raise LocationError(f"BackupStorageLocation {namespace}/{name} not found")
+    return parse_bsl(obj)
+
+
+def resolve_bsl(client: KubeClient, namespace: str, name: str | None) -> StorageLocation:
+    """The location named, else the one default location."""
+    if name:
+        return get_bsl(client, namespace, name)
+    defaults = [
+        parse_bsl(o)
+        for o in resources.list_objects(client, resources.BSL, namespace)
+        if (o.get("spec") or {}).get("default")
+    ]
+    if not defaults:
+        raise LocationError(
+            f"no storageLocation named and no default BackupStorageLocation in {namespace}"
+        )
+    if len(defaults) > 1:
+        names = ", ".join(sorted(d.name for d in defaults))
+        raise LocationError(f"several default BackupStorageLocations in {namespace}: {names}")
+    return defaults[0]
+
+
+def validate_bsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> str | None:
+    """None when the location is usable, else why not (the store is contacted)."""
+    try:
+        bsl = parse_bsl(obj)
+        store = open_bsl(client, namespace, bsl)
+        store.check()
+    except LocationError as exc:
+        return str(exc)
+    except StoreError as exc:
+        return f"BackupStorageLocation {obj['metadata']['name']}: {exc}"
+    return None
+
+
+def validate_vsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> str | None:
+    """None when the snapshot provider is installed and accepts the config, else why not."""
+    name = obj["metadata"]["name"]
+    what = f"VolumeSnapshotLocation {name}"
+    try:
+        spec = VolumeSnapshotLocationSpec.model_validate(obj.get("spec") or {})
+    except ValueError as exc:
+        return f"{what}: invalid spec: {exc}"
+    if spec.provider not in snapshot.providers():
+        known = ", ".join(snapshot.providers()) or "none"
+        return f"{what}: no volume snapshotter named {spec.provider!r} (installed: {known})"
+    config = dict(spec.config or {})
+    try:
+        credentials = _credentials(client, namespace, what, spec.credential)
+        snapshot.open_snapshotter(
+            spec.provider,
+            region=config.get("region", ""),
+            config=config,
+            credentials=credentials,
+        )
+    except LocationError as exc:
+        return str(exc)
+    except SnapshotError as exc:
+        return f"{what}: {exc}"
+    return None
+
+
+def open_vsl_snapshotter(client: KubeClient, namespace: str, name: str) -> VolumeSnapshotter:
+    obj = resources.get(client, resources.VSL, namespace, name)
+    if obj is None:
+        raise LocationError(f"VolumeSnapshotLocation {namespace}/{name} not found")
+    spec = VolumeSnapshotLocationSpec.model_validate(obj.get("spec") or {})
+    config = dict(spec.config or {})
+    credentials = _credentials(client, namespace, f"VolumeSnapshotLocation {name}", spec.credential)
+    try:
+        return snapshot.open_snapshotter(
+            spec.provider, region=config.get("region", ""), config=config, credentials=credentials
+        )
+    except SnapshotError as exc:
+        raise LocationError(f"VolumeSnapshotLocation {name}: {exc}") from None

@@ -1,0 +1,85 @@
+"""``python -m ark.operator``: configure kopf and run the operator until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import kopf
+
+from ark.operator import metrics, runtime
+from ark.operator import settings as settings_
+from ark.operator.handlers import register
+
+_log = logging.getLogger("ark.operator")
+
+
+def kopf_settings() -> kopf.OperatorSettings:
+    conf = kopf.OperatorSettings()
+    conf.persistence.finalizer = "ark.dev/finalizer"
+    # The CRDs declare status.kopf (preserve-unknown-fields), so progress survives pruning.
+    conf.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
+    conf.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="ark.dev", key="last-handled-configuration"
+    )
+    conf.posting.level = logging.INFO
+    conf.watching.server_timeout = 300
+    conf.watching.client_timeout = 330
+    return conf
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = settings_.from_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if settings.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if settings.kubeconfig:
+        os.environ["KUBECONFIG"] = settings.kubeconfig
+    registry = kopf.OperatorRegistry()
+    register(registry, settings)
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # The official client fixes its default kubeconfig path at import time: read the file
+        # ourselves when one is named, else use the Pod's service account.
+        if settings.kubeconfig:
+            return kopf.login_with_kubeconfig(**kwargs)
+        if kopf.login_with_service_account(**kwargs) is not None:
+            return kopf.login_with_service_account(**kwargs)
+        return kopf.login_via_client(**kwargs)
+
+    @kopf.on.startup(registry=registry)
+    async def startup(**_: Any) -> None:
+        runtime.start(settings)
+        metrics.serve(address=settings.bind_address, port=settings.metrics_port)
+        _log.info(
+            "ark operator for namespace %s: %d backups and %d restores at once, metrics on "
+            ":%s, health on :%s",
+            settings.namespace,
+            settings.max_concurrent_backups,
+            settings.max_concurrent_restores,
+            settings.metrics_port or "-",
+            settings.health_port or "-",
+        )
+
+    liveness = (
+        f"http://{settings.bind_address}:{settings.health_port}/healthz"
+        if settings.health_port
+        else None
+    )
+    kopf.run(
+        registry=registry,
+        settings=kopf_settings(),
+        standalone=True,
+        namespaces=[settings.namespace],
+        liveness_endpoint=liveness,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

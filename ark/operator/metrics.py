@@ -1,0 +1,73 @@
+"""Prometheus metrics of the operator, served on ``--metrics-port`` at ``/metrics``.
+
+Backups carry a ``schedule`` label (empty for backups no schedule made).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+_DURATIONS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400)
+
+BACKUP_ATTEMPTS = Counter("ark_backup_attempt_total", "Backups started.", ["schedule"])
+BACKUP_SUCCESS = Counter("ark_backup_success_total", "Backups Completed.", ["schedule"])
+BACKUP_PARTIAL = Counter(
+    "ark_backup_partial_failure_total", "Backups PartiallyFailed.", ["schedule"]
+)
+BACKUP_FAILURE = Counter("ark_backup_failure_total", "Backups Failed.", ["schedule"])
+BACKUP_VALIDATION_FAILURE = Counter(
+    "ark_backup_validation_failure_total", "Backups refused (FailedValidation).", ["schedule"]
+)
+BACKUP_DURATION = Histogram(
+    "ark_backup_duration_seconds", "Time a backup ran.", ["schedule"], buckets=_DURATIONS
+)
+BACKUP_ITEMS = Gauge("ark_backup_items_total", "Items in the last finished backup.", ["schedule"])
+BACKUP_LAST_SUCCESS = Gauge(
+    "ark_backup_last_successful_timestamp",
+    "Unix time of the last Completed backup.",
+    ["schedule"],
+)
+BACKUP_DELETION_SUCCESS = Counter("ark_backup_deletion_success_total", "Backups deleted.")
+BACKUP_DELETION_FAILURE = Counter(
+    "ark_backup_deletion_failure_total", "Backup deletions that failed (and are retried)."
+)
+RESTORE_ATTEMPTS = Counter("ark_restore_attempt_total", "Restores started.")
+RESTORE_SUCCESS = Counter("ark_restore_success_total", "Restores Completed.")
+RESTORE_PARTIAL = Counter("ark_restore_partial_failure_total", "Restores PartiallyFailed.")
+RESTORE_FAILURE = Counter("ark_restore_failure_total", "Restores Failed.")
+RESTORE_VALIDATION_FAILURE = Counter(
+    "ark_restore_validation_failure_total", "Restores refused (FailedValidation)."
+)
+RESTORE_DURATION = Histogram(
+    "ark_restore_duration_seconds", "Time a restore ran.", buckets=_DURATIONS
+)
+RESTORE_ITEMS = Gauge("ark_restore_items_total", "Items in the last finished restore.")
+
+
+def backup_finished(
+    *, schedule: str, phase: str, seconds: float, items: int, completed: dt.datetime
+) -> None:
+    {
+        "Completed": BACKUP_SUCCESS,
+        "PartiallyFailed": BACKUP_PARTIAL,
+    }.get(phase, BACKUP_FAILURE).labels(schedule).inc()
+    BACKUP_DURATION.labels(schedule).observe(seconds)
+    BACKUP_ITEMS.labels(schedule).set(items)
+    if phase == "Completed":
+        BACKUP_LAST_SUCCESS.labels(schedule).set(completed.timestamp())
+
+
+def restore_finished(*, phase: str, seconds: float, items: int) -> None:
+    {"Completed": RESTORE_SUCCESS, "PartiallyFailed": RESTORE_PARTIAL}.get(
+        phase, RESTORE_FAILURE
+    ).inc()
+    RESTORE_DURATION.observe(seconds)
+    RESTORE_ITEMS.set(items)
+
+
+def serve(*, address: str, port: int) -> None:
+    """Start the /metrics server in a daemon thread (port 0: no server)."""
+    if port:
+        start_http_server(port, addr=address)

@@ -1,0 +1,176 @@
+"""Running one Restore: which backup (named, or a schedule's newest), where it is, which
+namespaces it writes (restores of different targets run together), and its status.
+
+Restart safety: status records the backup chosen and ``attempt``; a Restore found InProgress
+after a restart runs again against the same backup. The engine skips or updates what exists
+(per existingResourcePolicy), so a second run creates no duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ark import archive
+from ark.api.restore import TERMINAL_RESTORE_PHASES, RestorePhase, RestoreSpec
+from ark.kube import KubeClient
+from ark.operator import locations, resources
+from ark.operator.runtime import EVERYTHING
+from ark.storage import ObjectStore
+
+if TYPE_CHECKING:
+    from ark.restore import RestoreProgress, RestoreResult
+
+TERMINAL = {str(p) for p in TERMINAL_RESTORE_PHASES}
+RESTORABLE = ("Completed", "PartiallyFailed")
+_QUIET_OUTCOMES = {
+    "created",
+    "updated",
+    "recreated",
+    "skipped-exists",
+    "would-create",
+    "would-update",
+    "would-recreate",
+    "would-skip-exists",
+}
+MAX_RESULTS = 200
+
+
+def is_finished(obj: dict[str, Any]) -> bool:
+    return (obj.get("status") or {}).get("phase") in TERMINAL
+
+
+@dataclass
+class Plan:
+    spec: RestoreSpec | None = None
+    backup_name: str | None = None
+    store: ObjectStore | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def newest_of_schedule(client: KubeClient, namespace: str, schedule: str) -> str | None:
+    finished = [
+        b
+        for b in resources.list_objects(
+            client,
+            resources.BACKUP,
+            namespace,
+            label_selector=f"{resources.SCHEDULE_LABEL}={schedule}",
+        )
+        if (b.get("status") or {}).get("phase") == "Completed"
+    ]
+    if not finished:
+        return None
+    newest = max(
+        finished, key=lambda b: (b["status"].get("startTimestamp") or "", b["metadata"]["name"])
+    )
+    return str(newest["metadata"]["name"])
+
+
+def validate(client: KubeClient, namespace: str, obj: dict[str, Any]) -> Plan:
+    plan = Plan()
+    name = obj["metadata"]["name"]
+    try:
+        archive.restore_name(name)
+    except archive.InvalidName as exc:
+        plan.errors.append(str(exc))
+    try:
+        plan.spec = RestoreSpec.model_validate(obj.get("spec") or {})
+    except ValueError as exc:
+        plan.errors.append(f"invalid spec: {exc}")
+        return plan
+    chosen = (obj.get("status") or {}).get("backupName") or plan.spec.backup_name
+    if chosen is None and plan.spec.schedule_name:
+        chosen = newest_of_schedule(client, namespace, plan.spec.schedule_name)
+        if chosen is None:
+            plan.errors.append(f"schedule {plan.spec.schedule_name} has no Completed backup")
+            return plan
+    assert chosen is not None
+    plan.backup_name = chosen
+    backup = resources.get(client, resources.BACKUP, namespace, chosen)
+    if backup is None:
+        plan.errors.append(f"backup {namespace}/{chosen} not found")
+        return plan
+    phase = (backup.get("status") or {}).get("phase")
+    if phase not in RESTORABLE:
+        plan.errors.append(
+            f"backup {chosen} is {phase or 'New'}; only a Completed or "
+            "PartiallyFailed backup can be restored"
+        )
+        return plan
+    where = (backup.get("status") or {}).get("storageLocation") or (backup.get("spec") or {}).get(
+        "storageLocation"
+    )
+    try:
+        bsl = locations.resolve_bsl(client, namespace, where)
+        plan.store = locations.open_bsl(client, namespace, bsl)
+    except locations.LocationError as exc:
+        plan.errors.append(f"backup {chosen}: {exc}")
+    return plan
+
+
+def targets(spec: RestoreSpec) -> set[str]:
+    """The namespaces a restore writes to; ``*`` when it cannot be known up front."""
+    included = spec.included_namespaces or []
+    if not included or any(ch in ns for ns in included for ch in "*?[!"):
+        return {EVERYTHING}
+    mapping = spec.namespace_mapping or {}
+    return {mapping.get(ns, ns) for ns in included}
+
+
+def failed_validation_status(errors: list[str], backup: str | None) -> dict[str, Any]:
+    return {
+        "phase": RestorePhase.FAILED_VALIDATION.value,
+        "validationErrors": errors,
+        "backupName": backup,
+        "completionTimestamp": resources.timestamp(),
+    }
+
+
+def start_status(obj: dict[str, Any], plan: Plan, *, now: dt.datetime) -> dict[str, Any]:
+    attempt = int((obj.get("status") or {}).get("attempt") or 0) + 1
+    return {
+        "phase": RestorePhase.IN_PROGRESS.value,
+        "attempt": attempt,
+        "backupName": plan.backup_name,
+        "startTimestamp": resources.timestamp(now),
+        "progress": {"totalItems": 0, "itemsRestored": 0},
+        "validationErrors": None,
+        "failureReason": None,
+        "completionTimestamp": None,
+    }
+
+
+def progress_status(progress: RestoreProgress) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "totalItems": progress.total_items,
+        "itemsRestored": progress.items_restored,
+    }
+    if progress.current_wave is not None:
+        out["currentWave"] = progress.current_wave
+    return out
+
+
+def final_status(result: RestoreResult) -> dict[str, Any]:
+    noteworthy = [
+        {
+            "resource": o.resource,
+            "namespace": o.namespace,
+            "name": o.name,
+            "outcome": "failed" if o.outcome == "failed" else "warning",
+            "message": o.message,
+        }
+        for o in result.outcomes
+        if str(o.outcome) not in _QUIET_OUTCOMES or o.message
+    ]
+    return {
+        "phase": str(result.phase),
+        "completionTimestamp": resources.timestamp(result.completed),
+        "progress": progress_status(result.progress),
+        "warnings": len(result.issues.warnings),
+        "errors": len(result.issues.errors),
+        "failureReason": result.failure_reason,
+        "results": [{k: v for k, v in r.items() if v is not None} for r in noteworthy[:MAX_RESULTS]]
+        or None,
+    }

@@ -1,0 +1,83 @@
+"""What every handler shares: the settings, one cluster client, and the concurrency limits.
+
+Set once at startup (``start``); handlers read it with ``current()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass, field
+
+from ark.kube import KubeClient
+from ark.operator.settings import Settings
+
+EVERYTHING = "*"
+
+
+class NamespaceLocks:
+    """Restores that write to the same namespaces run one after the other; others run together.
+    ``*`` (a restore of every namespace) conflicts with all."""
+
+    def __init__(self) -> None:
+        self._busy: list[frozenset[str]] = []
+        self._changed = asyncio.Condition()
+
+    def _conflicts(self, wanted: frozenset[str]) -> bool:
+        for held in self._busy:
+            if EVERYTHING in held or EVERYTHING in wanted or held & wanted:
+                return True
+        return False
+
+    @contextlib.asynccontextmanager
+    async def hold(self, namespaces: Collection[str]) -> AsyncIterator[None]:
+        wanted = frozenset(namespaces) or frozenset({EVERYTHING})
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._conflicts(wanted))
+            self._busy.append(wanted)
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._busy.remove(wanted)
+                self._changed.notify_all()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    client: KubeClient
+    backups: asyncio.Semaphore
+    restores: asyncio.Semaphore
+    restore_targets: NamespaceLocks = field(default_factory=NamespaceLocks)
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.namespace
+
+
+_current: Runtime | None = None
+
+
+def start(settings: Settings) -> Runtime:
+    """Create the shared state (inside the operator's event loop)."""
+    global _current  # noqa: PLW0603 - one operator per process
+    pool = max(
+        64,
+        settings.backup_workers * settings.max_concurrent_backups + 16,
+        settings.restore_workers * settings.max_concurrent_restores + 16,
+    )
+    _current = Runtime(
+        settings=settings,
+        client=KubeClient.load(kubeconfig=settings.kubeconfig, pool_size=pool),
+        backups=asyncio.Semaphore(settings.max_concurrent_backups),
+        restores=asyncio.Semaphore(settings.max_concurrent_restores),
+    )
+    return _current
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError("the operator has not started")
+    return _current

@@ -1,0 +1,157 @@
+"""Schedules: when the next cron tick is, what one tick does, and retention after a success.
+
+A tick creates ``<schedule>-YYYYMMDDHHMMSS`` (the tick's time, UTC) from the template, so a
+tick repeated after a restart finds its backup already there instead of making a second one.
+``status.nextRun`` is written after the backup exists: the tick is never lost, never doubled.
+A tick while the schedule's previous backup still runs is skipped (``skippedTicks``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from croniter import croniter
+
+from ark.api.schedule import RetentionPolicy, ScheduleSpec
+from ark.kube import KubeClient
+from ark.operator import backups, resources, retention
+
+_MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+def next_after(
+    expression: str, after: dt.datetime, *, cron_seconds: str | None = None
+) -> dt.datetime:
+    """The first tick strictly after ``after`` (UTC). ``cron_seconds`` (tests only) adds a
+    seconds field: ``* * * * *`` with ``*/3`` ticks every 3 seconds."""
+    expr = _MACROS.get(expression.strip(), expression.strip())
+    if cron_seconds:
+        expr = f"{expr} {cron_seconds}"
+    found: dt.datetime = croniter(expr, after.astimezone(dt.UTC)).get_next(dt.datetime)
+    return found.astimezone(dt.UTC)
+
+
+def backup_name(schedule: str, tick: dt.datetime) -> str:
+    return f"{schedule}-{tick.astimezone(dt.UTC):%Y%m%d%H%M%S}"
+
+
+@dataclass
+class Tick:
+    """What one look at a schedule decided."""
+
+    status: dict[str, Any]
+    created: str | None = None
+    skipped: str | None = None
+    """The backup still running when a tick came."""
+    invalid: list[str] | None = None
+
+
+def tick(
+    client: KubeClient,
+    namespace: str,
+    obj: dict[str, Any],
+    *,
+    now: dt.datetime,
+    cron_seconds: str | None,
+) -> Tick:
+    name = obj["metadata"]["name"]
+    status = obj.get("status") or {}
+    try:
+        spec = ScheduleSpec.model_validate(obj.get("spec") or {})
+    except ValueError as exc:
+        errors = [f"invalid spec: {exc}"]
+        return Tick({"phase": "FailedValidation", "validationErrors": errors}, invalid=errors)
+    if spec.paused:
+        upcoming = next_after(spec.schedule, now, cron_seconds=cron_seconds)
+        return Tick(
+            {"phase": "Enabled", "validationErrors": None, "nextRun": resources.timestamp(upcoming)}
+        )
+    created = resources.parse_time(obj["metadata"].get("creationTimestamp")) or now
+    due = resources.parse_time(status.get("nextRun")) or next_after(
+        spec.schedule, created, cron_seconds=cron_seconds
+    )
+    out: dict[str, Any] = {
+        "phase": "Enabled",
+        "validationErrors": None,
+        "nextRun": resources.timestamp(due),
+    }
+    if now < due:
+        return Tick(out)
+    out["nextRun"] = resources.timestamp(next_after(spec.schedule, now, cron_seconds=cron_seconds))
+    previous = status.get("lastBackupName")
+    if previous:
+        prev = resources.get(client, resources.BACKUP, namespace, previous)
+        if prev is not None and not backups.is_finished(prev):
+            out["skippedTicks"] = int(status.get("skippedTicks") or 0) + 1
+            return Tick(out, skipped=previous)
+    backup = backup_name(name, due)
+    body: dict[str, Any] = {
+        "metadata": {"name": backup, "labels": {resources.SCHEDULE_LABEL: name}},
+        "spec": (obj.get("spec") or {}).get("template") or {},
+    }
+    if spec.use_owner_references_in_backup:
+        body["metadata"]["ownerReferences"] = [
+            {
+                "apiVersion": resources.SCHEDULE.api_version,
+                "kind": resources.SCHEDULE.kind,
+                "name": name,
+                "uid": obj["metadata"]["uid"],
+                "controller": True,
+            }
+        ]
+    resources.create(client, resources.BACKUP, namespace, body)  # None: made before a restart
+    out.update(lastBackup=resources.timestamp(now), lastBackupName=backup)
+    return Tick(out, created=backup)
+
+
+def apply_retention(
+    client: KubeClient, namespace: str, schedule: str, policy: RetentionPolicy
+) -> list[str]:
+    """Delete the schedule's Completed backups the policy does not keep (their finalizer
+    removes the data); returns the names deleted."""
+    candidates = []
+    for b in resources.list_objects(
+        client, resources.BACKUP, namespace, label_selector=f"{resources.SCHEDULE_LABEL}={schedule}"
+    ):
+        status = b.get("status") or {}
+        if status.get("phase") != "Completed" or b["metadata"].get("deletionTimestamp"):
+            continue
+        taken = resources.parse_time(status.get("startTimestamp")) or resources.parse_time(
+            b["metadata"].get("creationTimestamp")
+        )
+        if taken is not None:
+            candidates.append(retention.Candidate(b["metadata"]["name"], taken))
+    doomed = retention.to_delete(candidates, policy)
+    for name in doomed:
+        resources.delete(client, resources.BACKUP, namespace, name)
+    return doomed
+
+
+def after_backup(
+    client: KubeClient, namespace: str, schedule: str, *, phase: str, completed: dt.datetime
+) -> list[str]:
+    """Record a finished backup of ``schedule``; on success apply its retention policy."""
+    obj = resources.get(client, resources.SCHEDULE, namespace, schedule)
+    if obj is None or phase != "Completed":
+        return []
+    resources.patch_status(
+        client,
+        resources.SCHEDULE,
+        namespace,
+        schedule,
+        {"lastSuccessfulBackup": resources.timestamp(completed)},
+    )
+    policy = (obj.get("spec") or {}).get("retention")
+    if not policy:
+        return []
+    return apply_retention(client, namespace, schedule, RetentionPolicy.model_validate(policy))

@@ -1,0 +1,127 @@
+"""The operator's configuration: command-line flags, each with an ``ARK_*`` environment default.
+
+    python -m ark.operator --namespace ark-system --metrics-port 8085
+
+Flags win over the environment; the environment wins over the built-in defaults. Intervals are
+seconds. ``--cron-seconds`` is for tests and demos only: it adds a seconds field to every
+Schedule's cron expression (``* * * * *`` with ``--cron-seconds '*/3'`` fires every 3 seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+DEFAULT_NAMESPACE = "ark-system"
+
+
+@dataclass(frozen=True)
+class Settings:
+    namespace: str = DEFAULT_NAMESPACE
+    kubeconfig: str | None = None
+    max_concurrent_backups: int = 2
+    max_concurrent_restores: int = 4
+    backup_workers: int = 8
+    restore_workers: int = 16
+    bind_address: str = "0.0.0.0"  # noqa: S104 - a Pod's probes and scrapes come from outside
+    metrics_port: int = 8085
+    health_port: int = 8086
+    progress_interval: float = 2.0
+    """At most one status patch per backup/restore this often while it runs."""
+    gc_interval: float = 60.0
+    """How often each Backup's expiration is checked."""
+    location_interval: float = 10.0
+    """How often locations are looked at; each BSL's own validationFrequency and
+    backupSyncPeriod say when it is actually validated and synced."""
+    schedule_interval: float = 5.0
+    """How often schedules are looked at (the resolution of cron ticks)."""
+    default_location_period: float = 60.0
+    """validationFrequency / backupSyncPeriod of a BSL that sets none."""
+    cron_seconds: str | None = None
+    """Test-only: a cron seconds field appended to 5-field schedules."""
+    verbose: bool = False
+
+
+def _env(name: str, default: str | None) -> str | None:
+    value = os.environ.get(f"ARK_{name}")
+    return value if value not in (None, "") else default
+
+
+def parser() -> argparse.ArgumentParser:
+    d = Settings()
+    p = argparse.ArgumentParser(
+        prog="python -m ark.operator",
+        description="ark's operator: runs Backups, Restores, Schedules and deletions, validates "
+        "and syncs storage locations, in one namespace.",
+    )
+
+    def flag(name: str, *, help_: str, default: object, kind: type = str, **extra: object) -> None:
+        env = name.upper().replace("-", "_")
+        p.add_argument(
+            f"--{name}",
+            type=kind,
+            default=_env(env, None if default is None else str(default)),
+            help=f"{help_} (env ARK_{env}; default {default})",
+            **extra,  # type: ignore[arg-type]
+        )
+
+    p.add_argument(
+        "-n",
+        "--namespace",
+        default=_env("NAMESPACE", os.environ.get("POD_NAMESPACE", d.namespace)),
+        help="namespace whose ark resources this operator handles (env ARK_NAMESPACE, "
+        f"POD_NAMESPACE; default {d.namespace})",
+    )
+    p.add_argument(
+        "--kubeconfig",
+        default=os.environ.get("KUBECONFIG"),
+        help="kubeconfig file (default $KUBECONFIG, else in-cluster service account)",
+    )
+    flag("max-concurrent-backups", help_="backups running at once", default=2, kind=int)
+    flag("max-concurrent-restores", help_="restores running at once", default=4, kind=int)
+    flag("backup-workers", help_="LIST threads per backup", default=d.backup_workers, kind=int)
+    flag("restore-workers", help_="threads per restore", default=d.restore_workers, kind=int)
+    flag("bind-address", help_="address of the metrics and health ports", default=d.bind_address)
+    flag("metrics-port", help_="Prometheus metrics port, 0 off", default=d.metrics_port, kind=int)
+    flag("health-port", help_="/healthz port, 0 off", default=d.health_port, kind=int)
+    flag("progress-interval", help_="seconds between progress patches", default=2.0, kind=float)
+    flag("gc-interval", help_="seconds between expiration checks", default=60.0, kind=float)
+    flag("location-interval", help_="seconds between location looks", default=10.0, kind=float)
+    flag("schedule-interval", help_="seconds between schedule looks", default=5.0, kind=float)
+    flag(
+        "default-location-period",
+        help_="validation/sync period of a BSL that names none",
+        default=60.0,
+        kind=float,
+    )
+    flag("cron-seconds", help_="TEST ONLY: cron seconds field for every schedule", default=None)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p
+
+
+def from_args(argv: Sequence[str] | None = None) -> Settings:
+    a = parser().parse_args(argv)
+    settings = Settings(
+        namespace=a.namespace,
+        kubeconfig=a.kubeconfig,
+        max_concurrent_backups=int(a.max_concurrent_backups),
+        max_concurrent_restores=int(a.max_concurrent_restores),
+        backup_workers=int(a.backup_workers),
+        restore_workers=int(a.restore_workers),
+        bind_address=a.bind_address,
+        metrics_port=int(a.metrics_port),
+        health_port=int(a.health_port),
+        progress_interval=float(a.progress_interval),
+        gc_interval=float(a.gc_interval),
+        location_interval=float(a.location_interval),
+        schedule_interval=float(a.schedule_interval),
+        default_location_period=float(a.default_location_period),
+        cron_seconds=a.cron_seconds or None,
+        verbose=bool(a.verbose),
+    )
+    for name in ("max_concurrent_backups", "max_concurrent_restores"):
+        if getattr(settings, name) < 1:
+            parser().error(f"--{name.replace('_', '-')} must be at least 1")
+    return settings

@@ -1,0 +1,164 @@
+"""Backup sync: make the cluster's Backups match a storage location's bucket.
+
+A backup found in the bucket (its velero-backup.json present) with no Backup in the cluster
+appears as a Backup, already finished, with the status the bucket records: that is how another
+cluster restores it. A finished Backup whose data vanished from the bucket gets the condition
+``InStorage=False``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ark import archive
+from ark.api.backup import BackupStatus
+from ark.backup.metadata import spec_from_document
+from ark.kube import KubeClient
+from ark.operator import locations, resources
+from ark.storage import ObjectNotFound, ObjectStore
+
+_log = logging.getLogger("ark.operator")
+
+IN_STORAGE = "InStorage"
+FINISHED = ("Completed", "PartiallyFailed")
+_STATUS_FIELDS = set(BackupStatus.model_fields) | {
+    f.alias for f in BackupStatus.model_fields.values() if f.alias
+}
+
+
+@dataclass
+class SyncOutcome:
+    created: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def stored_names(store: ObjectStore) -> set[str]:
+    """Names of the backups with a folder under backups/."""
+    return {p.rstrip("/").rsplit("/", 1)[-1] for p in store.list_level("backups/").prefixes}
+
+
+def read_document(store: ObjectStore, name: str) -> dict[str, Any] | None:
+    """The stored velero-backup.json of ``name``, or None when the backup is not complete."""
+    try:
+        keys = archive.BackupKeys(archive.backup_name(name))
+        document: dict[str, Any] = orjson.loads(store.get(keys.metadata))
+    except ObjectNotFound:
+        return None
+    except (archive.InvalidName, orjson.JSONDecodeError):
+        return None
+    return document
+
+
+def status_from_document(document: dict[str, Any], *, location: str) -> dict[str, Any]:
+    stored = document.get("status") or {}
+    status = {k: v for k, v in stored.items() if k in _STATUS_FIELDS and k != "conditions"}
+    progress = stored.get("progress") or {}
+    status["progress"] = {
+        "totalItems": int(progress.get("totalItems") or 0),
+        "itemsBackedUp": int(progress.get("itemsBackedUp") or 0),
+    }
+    status["storageLocation"] = location
+    status["phase"] = stored.get("phase") if stored.get("phase") in FINISHED else "Completed"
+    status["conditions"] = [
+        resources.condition(IN_STORAGE, True, reason="Synced", message=f"found in {location}")
+    ]
+    return status
+
+
+def adopt(client: KubeClient, namespace: str, backup: dict[str, Any]) -> bool:
+    """Set a synced Backup's status from the bucket; False when its data is not there."""
+    name = backup["metadata"]["name"]
+    bsl = locations.get_bsl(
+        client, namespace, backup["metadata"]["annotations"][resources.SYNCED_ANNOTATION]
+    )
+    store = locations.open_bsl(client, namespace, bsl)
+    document = read_document(store, name)
+    if document is None:
+        return False
+    resources.patch_status(
+        client, resources.BACKUP, namespace, name, status_from_document(document, location=bsl.name)
+    )
+    return True
+
+
+def _create_from_bucket(
+    client: KubeClient, namespace: str, bsl: str, name: str, document: dict[str, Any]
+) -> bool:
+    spec = spec_from_document(document).model_copy(update={"storage_location": bsl})
+    body = {
+        "metadata": {
+            "name": name,
+            "labels": {resources.LOCATION_LABEL: bsl},
+            "annotations": {resources.SYNCED_ANNOTATION: bsl},
+        },
+        "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+    if resources.create(client, resources.BACKUP, namespace, body) is None:
+        return False
+    resources.patch_status(
+        client, resources.BACKUP, namespace, name, status_from_document(document, location=bsl)
+    )
+    return True
+
+
+def _mark(
+    client: KubeClient, namespace: str, backup: dict[str, Any], *, present: bool, location: str
+) -> bool:
+    """Update the InStorage condition; True when it changed."""
+    status = backup.get("status") or {}
+    current = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    wanted = "True" if present else "False"
+    if current.get(IN_STORAGE, "True" if present else None) == wanted:
+        return False
+    message = (
+        f"found in {location}"
+        if present
+        else (f"velero-backup.json of this backup is not in BackupStorageLocation {location}")
+    )
+    new = resources.condition(
+        IN_STORAGE, present, reason="Found" if present else "NotFoundInStorage", message=message
+    )
+    return resources.patch_status(
+        client,
+        resources.BACKUP,
+        namespace,
+        backup["metadata"]["name"],
+        {"conditions": resources.set_condition(status.get("conditions"), new)},
+    )
+
+
+def sync_location(
+    client: KubeClient, namespace: str, bsl: locations.StorageLocation
+) -> SyncOutcome:
+    """One sync pass over one location. Raises StoreError/KubeError when it cannot start."""
+    out = SyncOutcome()
+    store = locations.open_bsl(client, namespace, bsl)
+    in_bucket = stored_names(store)
+    in_cluster = {
+        b["metadata"]["name"]: b
+        for b in resources.list_objects(client, resources.BACKUP, namespace)
+    }
+    for name in sorted(in_bucket - set(in_cluster)):
+        document = read_document(store, name)
+        if document is None:
+            continue  # no completion marker: in progress elsewhere, or half deleted
+        try:
+            if _create_from_bucket(client, namespace, bsl.name, name, document):
+                out.created.append(name)
+        except (ValueError, KeyError) as exc:
+            out.errors.append(f"backup {name} in {bsl.name}: cannot sync: {exc}")
+    for name, backup in sorted(in_cluster.items()):
+        status = backup.get("status") or {}
+        if status.get("storageLocation") != bsl.name or status.get("phase") not in FINISHED:
+            continue
+        if backup["metadata"].get("deletionTimestamp"):
+            continue
+        present = name in in_bucket and read_document(store, name) is not None
+        if _mark(client, namespace, backup, present=present, location=bsl.name) and not present:
+            out.missing.append(name)
+    return out

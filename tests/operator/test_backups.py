@@ -1,0 +1,134 @@
+"""Backups through the operator: run, status, events, metrics, validation, deletion, expiry."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ark import archive
+from ark.kube import KubeClient
+from ark.operator import resources
+from ark.storage import ObjectStore
+from tests.conftest import NamespaceFactory
+from tests.operator.harness import (
+    Operator,
+    event_reasons,
+    wait_for,
+    wait_gone,
+    wait_phase,
+)
+
+BACKUP = resources.BACKUP
+
+
+def configmaps(kube: KubeClient, namespace: str, count: int) -> None:
+    for i in range(count):
+        kube.request(
+            "POST",
+            f"/api/v1/namespaces/{namespace}/configmaps",
+            body={
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"cm-{i}"},
+                "data": {"i": str(i)},
+            },
+        )
+
+
+def backup(kube: KubeClient, namespace: str, name: str, **spec: object) -> None:
+    resources.create(kube, BACKUP, namespace, {"metadata": {"name": name}, "spec": spec})
+
+
+def test_backup_completes_with_status_events_and_metrics(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    store: ObjectStore,
+    make_namespace: NamespaceFactory,
+) -> None:
+    app = make_namespace("app")
+    configmaps(kube, app, 5)
+    backup(kube, op_namespace, "b1", includedNamespaces=[app], ttl="24h")
+    obj = wait_phase(kube, BACKUP, op_namespace, "b1", {"Completed", "PartiallyFailed", "Failed"})
+    status = obj["status"]
+    assert status["phase"] == "Completed", status
+    assert status["attempt"] == 1
+    assert status["storageLocation"] == "default"
+    assert status["progress"]["itemsBackedUp"] == status["progress"]["totalItems"] >= 6
+    started = resources.parse_time(status["startTimestamp"])
+    expires = resources.parse_time(status["expiration"])
+    assert started is not None and expires is not None
+    assert abs((expires - started) - dt.timedelta(hours=24)) < dt.timedelta(seconds=2)
+    assert store.exists(archive.BackupKeys(archive.backup_name("b1")).metadata)
+    assert {"Started", "Completed"} <= event_reasons(kube, op_namespace, "b1")
+    text = operator.metrics()
+    assert 'ark_backup_success_total{schedule=""} 1.0' in text
+    assert 'ark_backup_attempt_total{schedule=""} 1.0' in text
+    assert "ark_backup_duration_seconds_bucket" in text
+
+
+def test_invalid_backup_fails_validation_with_reasons(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+) -> None:
+    backup(kube, op_namespace, "bad", storageLocation="nowhere", volumeSnapshotLocations=["nosuch"])
+    obj = wait_phase(kube, BACKUP, op_namespace, "bad", {"FailedValidation"})
+    errors = obj["status"]["validationErrors"]
+    assert any("BackupStorageLocation" in e and "nowhere" in e for e in errors), errors
+    assert any("VolumeSnapshotLocation" in e and "nosuch" in e for e in errors), errors
+    assert "FailedValidation" in event_reasons(kube, op_namespace, "bad")
+    assert "ark_backup_validation_failure_total" in operator.metrics()
+
+
+def test_backup_without_any_location_fails_validation(
+    kube: KubeClient,
+    op_namespace: str,
+    operator: Operator,
+) -> None:
+    backup(kube, op_namespace, "homeless")
+    obj = wait_phase(kube, BACKUP, op_namespace, "homeless", {"FailedValidation"})
+    assert "no default BackupStorageLocation" in obj["status"]["validationErrors"][0]
+
+
+def test_deleting_a_backup_removes_its_data(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    store: ObjectStore,
+    make_namespace: NamespaceFactory,
+) -> None:
+    app = make_namespace("app")
+    configmaps(kube, app, 3)
+    backup(kube, op_namespace, "doomed", includedNamespaces=[app])
+    wait_phase(kube, BACKUP, op_namespace, "doomed", {"Completed"})
+    assert list(store.list("backups/doomed/"))
+    resources.delete(kube, BACKUP, op_namespace, "doomed")
+    wait_gone(kube, BACKUP, op_namespace, "doomed")
+    assert list(store.list("")) == []
+
+
+def test_expired_backups_are_collected(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    store: ObjectStore,
+    make_namespace: NamespaceFactory,
+) -> None:
+    app = make_namespace("app")
+    configmaps(kube, app, 2)
+    backup(kube, op_namespace, "shortlived", includedNamespaces=[app], ttl="3s")
+    backup(kube, op_namespace, "forever", includedNamespaces=[app], ttl="0")
+    wait_phase(kube, BACKUP, op_namespace, "forever", {"Completed"})
+    wait_gone(kube, BACKUP, op_namespace, "shortlived", timeout=30)
+    assert not list(store.list("backups/shortlived/"))
+    assert list(store.list("backups/forever/"))
+    assert resources.get(kube, BACKUP, op_namespace, "forever") is not None
+    wait_for(
+        lambda: "Expired" in event_reasons(kube, op_namespace, "shortlived"),
+        timeout=10,
+        what="Expired event",
+    )
