@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from ark import backup, restore
+from ark import archive, backup, restore
 from ark.api import BackupPhase, BackupSpec, RestoreSpec
 from ark.kube import KubeApiError, KubeClient, discover
 from ark.storage import ObjectStore
@@ -97,6 +97,7 @@ def run_restore(
     backup_name: str,
     *,
     namespace_timeout: float = 120.0,
+    limits: archive.Limits | None = None,
     **spec: Any,
 ) -> restore.RestoreResult:
     return restore.run(
@@ -106,6 +107,7 @@ def run_restore(
         backup_name=backup_name,
         spec=RestoreSpec(backup_name=backup_name, **spec),
         namespace_timeout=namespace_timeout,
+        limits=limits,
     )
 
 
