@@ -82,6 +82,18 @@ class RestoreSpec(ResourceFilter):
         alias="restorePVs",
         description="Create volumes from the backup's snapshots (default: true).",
     )
+    volume_snapshot_location: Annotated[str, _NAME] | None = Field(
+        default=None,
+        description=(
+            "Create restored volumes in this VolumeSnapshotLocation's region; snapshots in "
+            "another region are copied there first (cross-region clone)."
+        ),
+    )
+    volume_zone: str | None = Field(
+        default=None,
+        max_length=253,
+        description="Zone for restored volumes (default: the original's; needed across regions).",
+    )
     existing_resource_policy: ExistingResourcePolicy = Field(
         default=ExistingResourcePolicy.NONE,
         description="none: keep live objects; update: patch them; recreate: delete and create.",
