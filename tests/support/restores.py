@@ -189,7 +189,9 @@ def install_crd(kube: KubeClient, crd: Obj) -> Obj:
     name = crd["metadata"]["name"]
     group, version = crd["spec"]["group"], crd["spec"]["versions"][0]["name"]
     wait_for(f"CRD {name} Established", lambda: established(kube, name))
-    wait_for(f"{group}/{version} served", lambda: get(kube, f"/apis/{group}/{version}") is not None)
+    plural = crd["spec"]["names"]["plural"]
+    collection = f"/apis/{group}/{version}/{plural}"
+    wait_for(f"{collection} served", lambda: get(kube, collection) is not None)
     live: Obj = kube.get(f"{CRDS_PATH}/{name}")
     return live
 
