@@ -201,3 +201,12 @@ def strip_finalizers(kube: KubeClient, namespace: str) -> None:
                     obj["metadata"]["name"],
                     {"metadata": {"finalizers": None}},
                 )
+
+
+def wait_event(kube: KubeClient, namespace: str, name: str, *reasons: str) -> None:
+    """Events are posted asynchronously: wait for each reason to appear on ``name``."""
+    wait_for(
+        lambda: set(reasons) <= event_reasons(kube, namespace, name),
+        timeout=15,
+        what=f"events {reasons} on {name}",
+    )

@@ -12,6 +12,7 @@ from tests.conftest import NamespaceFactory
 from tests.operator.harness import (
     Operator,
     event_reasons,
+    wait_event,
     wait_for,
     wait_gone,
     wait_phase,
@@ -60,7 +61,7 @@ def test_backup_completes_with_status_events_and_metrics(
     assert started is not None and expires is not None
     assert abs((expires - started) - dt.timedelta(hours=24)) < dt.timedelta(seconds=2)
     assert store.exists(archive.BackupKeys(archive.backup_name("b1")).metadata)
-    assert {"Started", "Completed"} <= event_reasons(kube, op_namespace, "b1")
+    wait_event(kube, op_namespace, "b1", "Started", "Completed")
     text = operator.metrics()
     assert 'ark_backup_success_total{schedule=""} 1.0' in text
     assert 'ark_backup_attempt_total{schedule=""} 1.0' in text
@@ -78,7 +79,7 @@ def test_invalid_backup_fails_validation_with_reasons(
     errors = obj["status"]["validationErrors"]
     assert any("BackupStorageLocation" in e and "nowhere" in e for e in errors), errors
     assert any("VolumeSnapshotLocation" in e and "nosuch" in e for e in errors), errors
-    assert "FailedValidation" in event_reasons(kube, op_namespace, "bad")
+    wait_event(kube, op_namespace, "bad", "FailedValidation")
     assert "ark_backup_validation_failure_total" in operator.metrics()
 
 

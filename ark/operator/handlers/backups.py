@@ -35,6 +35,8 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
     obj = await _get(name)
     if obj is None or backups.is_finished(obj) or obj["metadata"].get("deletionTimestamp"):
         return
+    if (obj.get("status") or {}).get("phase") == "Deleting":
+        return
     schedule = (obj["metadata"].get("labels") or {}).get(resources.SCHEDULE_LABEL, "")
     annotations = obj["metadata"].get("annotations") or {}
     if resources.SYNCED_ANNOTATION in annotations:

@@ -1,0 +1,163 @@
+"""Schedules: cron ticks create named backups, skip while one runs, pause, and retention.
+
+The operator runs with ``--cron-seconds`` (a test-only seconds field), so ``* * * * *`` ticks
+every few seconds instead of every minute.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ark.kube import KubeClient
+from ark.operator import resources
+from ark.storage import ObjectStore
+from tests.conftest import Cluster, NamespaceFactory, S3Server
+from tests.operator.bulk import create_configmaps
+from tests.operator.conftest import bsl_body
+from tests.operator.harness import (
+    Operator,
+    status,
+    strip_finalizers,
+    wait_event,
+    wait_for,
+    wait_phase,
+)
+
+SCHEDULE, BACKUP = resources.SCHEDULE, resources.BACKUP
+
+
+@pytest.fixture
+def fast_operator(
+    cluster: Cluster,
+    kube: KubeClient,
+    op_namespace: str,
+    tmp_path: Path,
+    s3_bucket: str,
+    minio: S3Server,
+) -> Iterator[Operator]:
+    op = Operator(
+        namespace=op_namespace,
+        kubeconfig=cluster.kubeconfig,
+        log_dir=tmp_path,
+        extra={"--cron-seconds": "*/2"},
+    )
+    op.start()
+    resources.create(kube, resources.BSL, op_namespace, bsl_body("default", s3_bucket, minio))
+    wait_phase(kube, resources.BSL, op_namespace, "default", {"Available"}, timeout=30)
+    yield op
+    op.stop()
+    strip_finalizers(kube, op_namespace)
+
+
+def schedule(kube: KubeClient, namespace: str, name: str, app: str, **spec: object) -> None:
+    body = {
+        "metadata": {"name": name},
+        "spec": {"schedule": "* * * * *", "template": {"includedNamespaces": [app]}, **spec},
+    }
+    resources.create(kube, SCHEDULE, namespace, body)
+
+
+def of_schedule(kube: KubeClient, namespace: str, name: str) -> list[dict[str, Any]]:
+    return resources.list_objects(
+        kube, BACKUP, namespace, label_selector=f"{resources.SCHEDULE_LABEL}={name}"
+    )
+
+
+def test_ticks_create_named_backups_and_retention_keeps_the_last(
+    kube: KubeClient,
+    op_namespace: str,
+    fast_operator: Operator,
+    store: ObjectStore,
+    make_namespace: NamespaceFactory,
+) -> None:
+    app = make_namespace("app")
+    create_configmaps(kube, app, 3)
+    schedule(kube, op_namespace, "nightly", app, retention={"keepLast": 2})
+    wait_for(
+        lambda: int(float(_metric(fast_operator, "nightly") or 0)) >= 4 or None,
+        timeout=60,
+        what="four successful scheduled backups",
+    )
+    st = status(kube, SCHEDULE, op_namespace, "nightly")
+    assert st["phase"] == "Enabled"
+    assert re.fullmatch(r"nightly-\d{14}", st["lastBackupName"])
+    assert st["lastBackup"] and st["lastSuccessfulBackup"] and st["nextRun"]
+
+    # Retention runs after each success: at most keepLast Completed backups (plus one running).
+    def settled() -> bool:
+        done = [
+            b
+            for b in of_schedule(kube, op_namespace, "nightly")
+            if (b.get("status") or {}).get("phase") == "Completed"
+            and not b["metadata"].get("deletionTimestamp")
+        ]
+        return len(done) <= 2
+
+    wait_for(settled, timeout=20, what="retention to keep 2")
+    resources.patch(kube, SCHEDULE, op_namespace, "nightly", {"spec": {"paused": True}})
+    time.sleep(3)  # let the last created backup finish and retention apply
+    names = {b["metadata"]["name"] for b in of_schedule(kube, op_namespace, "nightly")}
+    stored = {p.split("/")[1] for p in (o.key for o in store.list("backups/"))}
+    assert stored <= names, "retention left data of deleted backups in the bucket"
+    wait_event(kube, op_namespace, "nightly", "BackupCreated")
+
+
+def _metric(op: Operator, schedule_name: str) -> str | None:
+    for line in op.metrics().splitlines():
+        if line.startswith(f'ark_backup_success_total{{schedule="{schedule_name}"}}'):
+            return line.split()[-1]
+    return None
+
+
+def test_paused_schedule_makes_no_backups(
+    kube: KubeClient,
+    op_namespace: str,
+    fast_operator: Operator,
+    make_namespace: NamespaceFactory,
+) -> None:
+    app = make_namespace("app")
+    schedule(kube, op_namespace, "held", app, paused=True)
+    wait_for(
+        lambda: status(kube, SCHEDULE, op_namespace, "held").get("nextRun"),
+        timeout=10,
+        what="nextRun",
+    )
+    time.sleep(5)
+    assert of_schedule(kube, op_namespace, "held") == []
+    resources.patch(kube, SCHEDULE, op_namespace, "held", {"spec": {"paused": False}})
+    wait_for(lambda: of_schedule(kube, op_namespace, "held"), timeout=20, what="a backup")
+
+
+def test_a_tick_while_the_previous_backup_runs_is_skipped(
+    kube: KubeClient,
+    op_namespace: str,
+    fast_operator: Operator,
+    make_namespace: NamespaceFactory,
+) -> None:
+    app = make_namespace("big")
+    create_configmaps(kube, app, 3000)
+    schedule(kube, op_namespace, "busy", app)
+    wait_for(
+        lambda: status(kube, SCHEDULE, op_namespace, "busy").get("skippedTicks"),
+        timeout=60,
+        what="a skipped tick",
+    )
+    wait_event(kube, op_namespace, "busy", "TickSkipped")
+    running = [
+        b
+        for b in of_schedule(kube, op_namespace, "busy")
+        if (b.get("status") or {}).get("phase")
+        not in (
+            "Completed",
+            "PartiallyFailed",
+            "Failed",
+            "FailedValidation",
+        )
+    ]
+    assert len(running) <= 1
