@@ -9,7 +9,9 @@ from ark.kube import KubeClient
 PAYLOAD = "x" * 2048
 
 
-def create_configmaps(kube: KubeClient, namespace: str, count: int, *, workers: int = 48) -> None:
+def create_configmaps(
+    kube: KubeClient, namespace: str, count: int, *, workers: int = 48, payload: str = PAYLOAD
+) -> None:
     def one(i: int) -> None:
         kube.request(
             "POST",
@@ -18,7 +20,7 @@ def create_configmaps(kube: KubeClient, namespace: str, count: int, *, workers: 
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
                 "metadata": {"name": f"bulk-{i:05d}", "labels": {"bulk": "true"}},
-                "data": {"payload": PAYLOAD, "index": str(i)},
+                "data": {"payload": payload, "index": str(i)},
             },
         )
 
