@@ -144,6 +144,17 @@ def minio() -> Iterator[S3Server]:
             localenv.objstore_down("minio", "ark-test")
 
 
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto in server mode: the EC2/EBS protocol on loopback (snapshot tests)."""
+    started = localenv.objstore_up("moto", "ark-test")
+    try:
+        yield started.env["ARK_MOTO_ENDPOINT"]
+    finally:
+        if started.owned:
+            localenv.objstore_down("moto", "ark-test")
+
+
 @pytest.fixture
 def s3_bucket(minio: S3Server) -> Iterator[str]:
     """A fresh, empty MinIO bucket for one test; emptied and removed afterwards."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +25,7 @@ from ark.backup import filters
 from ark.backup.actions import ActionContext, BackupItemAction, ItemRef, load_actions
 from ark.backup.metadata import backup_document
 from ark.backup.plan import CRDS, NAMESPACES, BackupPlan, ListTask, plan_backup
+from ark.backup.volumes import SnapshotLocation, SnapshotOutcome, SnapshotRecord, snapshot_volumes
 from ark.kube import KubeApiError, KubeClient, KubeError, count, discover, list_pages
 from ark.kube.discovery import ApiResource, Discovery
 from ark.report import Issues, RunLog, gzip_json
@@ -41,6 +42,18 @@ class Progress:
     current_resource: str | None = None
 
 
+@dataclass(frozen=True)
+class SnapshotOptions:
+    """How a backup snapshots volumes: where, which snapshots to adopt, whom to tell."""
+
+    locations: Sequence[SnapshotLocation]
+    adopt: Mapping[str, str] = field(default_factory=dict)
+    """PV name -> snapshot id started by an earlier attempt of this backup (from status)."""
+    on_started: Callable[[list[SnapshotRecord]], None] | None = None
+    """Called with the snapshot ids once all are started, before waiting for them."""
+    timeout: float = 3600.0
+
+
 @dataclass
 class BackupResult:
     name: str
@@ -54,6 +67,8 @@ class BackupResult:
     failure_reason: str | None = None
     cluster_version: str | None = None
     per_resource: dict[str, int] = field(default_factory=dict)
+    volume_snapshots: list[SnapshotRecord] = field(default_factory=list)
+    snapshot_skew_seconds: float | None = None
 
     @property
     def warnings(self) -> int:
@@ -97,6 +112,8 @@ class _Run:
         self.taken: set[tuple[str, str, str]] = set()
         self.pending: list[ItemRef] = []
         self.per_resource: dict[str, int] = {}
+        self.volumes: list[dict[str, Any]] = []
+        self.snapshots = SnapshotOutcome()
         self.discovery = Discovery(resources=[])
         self._lock = threading.Lock()
         self._last_report = 0.0
@@ -158,6 +175,8 @@ class _Run:
             return False
         with self._lock:
             self.per_resource[resource.qualified] = self.per_resource.get(resource.qualified, 0) + 1
+            if resource.qualified == "persistentvolumes":
+                self.volumes.append(item)
         for action in self.actions:
             if action.applies_to(resource, context=context):
                 refs = list(action.related(item, resource=resource, context=context))
@@ -178,8 +197,12 @@ def run(
     workers: int = DEFAULT_WORKERS,
     page_size: int = 500,
     compress_level: int = archive.DEFAULT_COMPRESS_LEVEL,
+    snapshots: SnapshotOptions | None = None,
 ) -> BackupResult:
     """Back up the cluster behind ``client`` into ``store`` as backup ``name``.
+
+    With ``snapshots`` (and ``spec.snapshotVolumes`` not false), the cloud volumes behind the
+    backed-up PersistentVolumes are snapshotted once the objects are captured.
 
     Never raises for problems with items or resources: they become warnings and errors in the
     result (PartiallyFailed). Problems that stop the backup (the store failing, the API server
@@ -210,6 +233,18 @@ def run(
         manifest = _write_archive(
             state, backup_plan, estimates, cluster_version=version, compress_level=compress_level
         )
+        if snapshots is not None and spec.snapshot_volumes is not False and state.volumes:
+            outcome = snapshot_volumes(
+                state.volumes,
+                backup_name=name,
+                locations=snapshots.locations,
+                issues=state.issues,
+                log=state.log,
+                adopt=snapshots.adopt,
+                on_started=snapshots.on_started,
+                timeout=snapshots.timeout,
+            )
+            state.snapshots = outcome
     except (KubeError, StoreError, archive.ArchiveError, OSError) as exc:
         failure = f"backup {name} failed: {exc}"
         state.log.error(failure)
@@ -232,6 +267,8 @@ def run(
         failure_reason=failure,
         cluster_version=version,
         per_resource=dict(sorted(state.per_resource.items())),
+        volume_snapshots=state.snapshots.records,
+        snapshot_skew_seconds=state.snapshots.skew_seconds,
     )
     try:
         _upload_results(state, result)
@@ -440,7 +477,9 @@ def _upload_results(state: _Run, result: BackupResult) -> None:
     store.put(
         keys.resource_list, archive.encode_resource_list(archive.resource_list(result.manifest))
     )
-    store.put(keys.volume_snapshots, gzip_json([]))
+    store.put(
+        keys.volume_snapshots, gzip_json([r.to_velero(state.name) for r in result.volume_snapshots])
+    )
     store.put(
         keys.metadata,
         orjson.dumps(backup_document(state.name, state.spec, result), option=orjson.OPT_INDENT_2),

@@ -10,6 +10,7 @@ from ark.restore.apply import Outcome
 from ark.restore.engine import ItemOutcome, RestoreProgress, RestoreResult, run
 from ark.restore.plan import Candidate, Planned, RestorePlan, plan_restore
 from ark.restore.source import BackupUnavailable
+from ark.restore.volumes import VolumeOptions
 
 __all__ = [
     "BackupUnavailable",
@@ -22,6 +23,7 @@ __all__ = [
     "RestorePlan",
     "RestoreProgress",
     "RestoreResult",
+    "VolumeOptions",
     "load_actions",
     "plan_restore",
     "run",

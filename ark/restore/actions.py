@@ -43,6 +43,8 @@ class RestoreContext:
     restored_volumes: frozenset[str] = frozenset()
     """Names of the PersistentVolumes this restore creates (a PVC keeps its volumeName only
     when its volume comes back too)."""
+    volume_renames: Mapping[str, str] = field(default_factory=dict)
+    """PersistentVolumes restored under a new name (a clone beside the original's volume)."""
 
     def map_namespace(self, namespace: str) -> str:
         return self.namespace_mapping.get(namespace, namespace)
@@ -169,8 +171,11 @@ class VolumeBinding:
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         for key in _PVC_BIND_ANNOTATIONS:
             annotations.pop(key, None)
-        if spec.get("volumeName") and spec["volumeName"] not in context.restored_volumes:
+        volume = spec.get("volumeName")
+        if volume and volume not in context.restored_volumes:
             spec.pop("volumeName")  # its volume is not restored: provision a new one
+        elif volume:
+            spec["volumeName"] = context.volume_renames.get(volume, volume)
 
 
 class StorageClassMapping:

@@ -8,6 +8,7 @@ passed its checks (paths, links, sizes, JSON, checksums, kinds). Every item gets
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import tempfile
 import threading
 import time
@@ -29,6 +30,7 @@ from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions
 from ark.restore.apply import Applied, Outcome, Writer
 from ark.restore.plan import NAMESPACES, Planned, RestorePlan, plan_restore
 from ark.restore.refs import CRDS, ItemKey
+from ark.restore.volumes import VolumeOptions
 from ark.storage import ObjectStore, StoreError
 
 DEFAULT_WORKERS = 32
@@ -122,6 +124,8 @@ class _Run:
         self.uids: dict[ItemKey, str] = {}
         self.kind_dirs: dict[str, str] = {}
         self.failed_namespaces: dict[str, str] = {}
+        self.new_volumes: dict[str, volumes.NewVolume] = {}
+        self.volume_failures: dict[str, str] = {}
         self.discovery = Discovery(resources=[])
         self.writer = Writer(client, policy=spec.existing_resource_policy, dry_run=spec.dry_run)
         self._lock = threading.Lock()
@@ -170,6 +174,7 @@ def run(
     spool_dir: Path | None = None,
     limits: archive.Limits | None = None,
     namespace_timeout: float = 120.0,
+    volumes: VolumeOptions | None = None,
 ) -> RestoreResult:
     """Restore backup ``backup_name`` from ``store`` into the cluster behind ``client``.
 
@@ -193,7 +198,9 @@ def run(
             tempfile.TemporaryDirectory(dir=spool_dir, prefix=f"ark-restore-{name}-") as tmp,
             source.open_backup(store, backup_name, spool_dir=Path(tmp), limits=limits) as opened,
         ):
-            restore_plan = _restore(state, opened, namespace_timeout=namespace_timeout)
+            restore_plan = _restore(
+                state, opened, store=store, volumes=volumes, namespace_timeout=namespace_timeout
+            )
     except (source.BackupUnavailable, KubeError, StoreError, archive.ArchiveError, OSError) as exc:
         failure = f"restore {name} of backup {backup_name} failed: {exc}"
         state.log.error(failure)
@@ -226,7 +233,14 @@ def run(
     return result
 
 
-def _restore(state: _Run, opened: source.OpenBackup, *, namespace_timeout: float) -> RestorePlan:
+def _restore(
+    state: _Run,
+    opened: source.OpenBackup,
+    *,
+    store: ObjectStore,
+    volumes: VolumeOptions | None,
+    namespace_timeout: float,
+) -> RestorePlan:
     spec = state.spec
     if not opened.verified:
         state.issues.warn(
@@ -254,12 +268,14 @@ def _restore(state: _Run, opened: source.OpenBackup, *, namespace_timeout: float
     restored_pvs = frozenset(
         p.key[2] for p in restore_plan.planned() if p.key[0] == "persistentvolumes"
     )
+    renames = _volumes_from_snapshots(state, store, opened.name, restored_pvs, volumes)
     context = RestoreContext(
         namespace_mapping=spec.namespace_mapping or {},
         preserve_node_ports=spec.preserve_node_ports,
         storage_class_mapping=spec.storage_class_mapping or {},
         image_registry_mapping=spec.image_registry_mapping or {},
         restored_volumes=restored_pvs,
+        volume_renames=renames,
     )
     for key, reason in sorted(restore_plan.skipped.items()):
         state.outcomes.append(ItemOutcome(key[0], key[1] or None, key[2], None, "skipped", reason))
@@ -282,6 +298,34 @@ def _restore(state: _Run, opened: source.OpenBackup, *, namespace_timeout: float
         else:
             _apply_wave(state, opened, wave, context)
     return restore_plan
+
+
+def _volumes_from_snapshots(
+    state: _Run,
+    store: ObjectStore,
+    backup_name: str,
+    pvs: frozenset[str],
+    options: VolumeOptions | None,
+) -> dict[str, str]:
+    """restorePVs: new volumes from the backup's snapshots for the restored PVs. A PV whose
+    name is taken in the target cluster (a clone beside the original) gets a new name."""
+    if options is None or state.spec.restore_pvs is False or state.spec.dry_run or not pvs:
+        return {}
+    records = volumes.load_snapshot_records(store, backup_name)
+    made, failed = volumes.create_volumes(records, set(pvs), options, restore_name=state.name)
+    state.new_volumes, state.volume_failures = made, failed
+    suffix = hashlib.sha256(state.name.encode()).hexdigest()[:8]
+    renames: dict[str, str] = {}
+    for pv, new in made.items():
+        state.log.info(f"persistentvolume {pv}: volume {new.volume_id} from {new.snapshot_id}")
+        try:
+            state.client.get(f"/api/v1/persistentvolumes/{pv}")
+        except KubeApiError as exc:
+            if exc.not_found:
+                continue
+            raise
+        renames[pv] = f"{pv[: 253 - 9]}-{suffix}"
+    return renames
 
 
 def _resolve_resources(state: _Run, opened: source.OpenBackup) -> tuple[set[str] | None, set[str]]:
@@ -347,6 +391,14 @@ def _apply_one(
         state.record(planned, Applied(Outcome.FAILED, message=f"cannot transform: {exc!r}"))
         return
     _rewrite_owners(state, obj, ns)
+    if rdir == "persistentvolumes":
+        if name in state.volume_failures:
+            state.record(planned, Applied(Outcome.FAILED, message=state.volume_failures[name]))
+            return
+        if name in state.new_volumes:
+            new = state.new_volumes[name]
+            obj = new.snapshotter.set_volume_id(obj, volume_id=new.volume_id, zone=new.zone)
+            obj["metadata"]["name"] = context.volume_renames.get(name, name)
     applied = state.writer.apply(obj, rdir=rdir, plural=res.plural, namespaced=res.namespaced)
     if rdir == "persistentvolumes" and applied.outcome is Outcome.SKIPPED_EXISTS:
         note = volumes.rebind_released(state.client, obj)

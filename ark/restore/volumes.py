@@ -8,9 +8,21 @@ cleared and the volume binds to the restored claim.
 
 from __future__ import annotations
 
+import gzip
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+from ark import archive
+from ark.backup.volumes import SnapshotRecord
 from ark.kube import KubeApiError, KubeClient
+from ark.snapshot import errors as snapshot_errors
+from ark.snapshot.interface import SnapshotPhase, VolumeSnapshotter
+from ark.storage import ObjectStore
 
 
 def rebind_released(client: KubeClient, desired: dict[str, Any]) -> str | None:
@@ -37,3 +49,105 @@ def rebind_released(client: KubeClient, desired: dict[str, Any]) -> str | None:
         content_type="application/merge-patch+json",
     )
     return f"Released volume kept; its claim {claim['namespace']}/{claim['name']} can bind again"
+
+
+# -- volumes from snapshots (restorePVs) ---------------------------------------------------
+@dataclass(frozen=True)
+class VolumeOptions:
+    """How a restore brings volumes back from the backup's snapshots.
+
+    ``snapshotters`` maps the backup's VolumeSnapshotLocation names to snapshotters (where the
+    snapshots are). ``target``, when given, is where the new volumes go: a snapshot in another
+    region is copied there first (a cross-region clone); ``zone`` is the zone for the new
+    volumes (default: the original volume's zone, which a cross-region restore cannot use).
+    """
+
+    snapshotters: Mapping[str, VolumeSnapshotter]
+    target: VolumeSnapshotter | None = None
+    zone: str | None = None
+    timeout: float = 3600.0
+
+
+@dataclass(frozen=True)
+class NewVolume:
+    snapshotter: VolumeSnapshotter
+    volume_id: str
+    zone: str | None
+    snapshot_id: str
+
+
+def load_snapshot_records(store: ObjectStore, backup_name: str) -> list[SnapshotRecord]:
+    keys = archive.BackupKeys(archive.backup_name(backup_name))
+    if not store.exists(keys.volume_snapshots):
+        return []
+    entries = orjson.loads(gzip.decompress(store.get(keys.volume_snapshots)))
+    return [SnapshotRecord.from_velero(e) for e in entries or ()]
+
+
+def _wait_snapshot(snapshotter: VolumeSnapshotter, snapshot_id: str, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = snapshotter.snapshot_status(snapshot_id)
+        if status.phase is SnapshotPhase.COMPLETED:
+            return
+        if status.phase is SnapshotPhase.FAILED:
+            raise snapshot_errors.SnapshotError(f"snapshot {snapshot_id} failed: {status.message}")
+        if time.monotonic() > deadline:
+            raise snapshot_errors.SnapshotError(
+                f"snapshot {snapshot_id} not ready after {timeout:.0f}s"
+            )
+        time.sleep(1.0)
+
+
+def create_volumes(
+    records: list[SnapshotRecord],
+    pv_names: set[str],
+    options: VolumeOptions,
+    *,
+    restore_name: str,
+) -> tuple[dict[str, NewVolume], dict[str, str]]:
+    """New volumes for the restored PVs that have a completed snapshot (in parallel).
+
+    Returns (PV name -> new volume, PV name -> why it could not be made)."""
+    wanted = [r for r in records if r.persistent_volume in pv_names and r.phase == "Completed"]
+
+    def one(record: SnapshotRecord) -> tuple[str, NewVolume | str]:
+        source = options.snapshotters.get(record.location)
+        if source is None:
+            return record.persistent_volume, (
+                f"no snapshot location {record.location!r} to read snapshot {record.snapshot_id}"
+            )
+        target = options.target or source
+        tags = {"ark.dev/restore": restore_name, "ark.dev/pv": record.persistent_volume}
+        try:
+            snapshot_id = record.snapshot_id
+            if target.region != record.region:
+                snapshot_id = source.copy_snapshot(snapshot_id, to_region=target.region, tags=tags)
+                _wait_snapshot(target, snapshot_id, timeout=options.timeout)
+            zone = options.zone or (record.zone if target.region == record.region else None)
+            if zone is None and target.region != record.region:
+                return record.persistent_volume, (
+                    f"a volume in region {target.region} needs a zone (volumeZone)"
+                )
+            volume_id = target.create_volume_from_snapshot(
+                snapshot_id,
+                zone=zone,
+                volume_type=record.volume_type,
+                iops=record.iops,
+                tags=tags,
+            )
+        except snapshot_errors.SnapshotError as exc:
+            return record.persistent_volume, f"cannot create a volume from its snapshot: {exc}"
+        return record.persistent_volume, NewVolume(target, volume_id, zone, snapshot_id)
+
+    made: dict[str, NewVolume] = {}
+    failed: dict[str, str] = {}
+    if not wanted:
+        return made, failed
+    with ThreadPoolExecutor(max_workers=min(len(wanted), 16)) as pool:
+        for pv, outcome in pool.map(one, wanted):
+            if isinstance(outcome, NewVolume):
+                made[pv] = outcome
+            else:
+                failed[pv] = outcome
+    return made, failed

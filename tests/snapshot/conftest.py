@@ -14,17 +14,6 @@ from ark import snapshot
 from ark.snapshot.interface import VolumeSnapshotter
 from hack.fakes import azure_compute, gce_compute
 from tests.snapshot import clouds
-from tests.support import localenv
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    started = localenv.objstore_up("moto", "ark-test")
-    try:
-        yield started.env["ARK_MOTO_ENDPOINT"]
-    finally:
-        if started.owned:
-            localenv.objstore_down("moto", "ark-test")
 
 
 @pytest.fixture(scope="session")
