@@ -1,0 +1,146 @@
+"""Restores through the operator: a clone under a new namespace name, a schedule's newest
+backup, validation, and deletion of the backup taking its restores along."""
+
+from __future__ import annotations
+
+from ark import archive
+from ark.kube import KubeClient
+from ark.operator import resources
+from ark.storage import ObjectStore
+from tests.conftest import NamespaceFactory
+from tests.operator.bulk import create_configmaps
+from tests.operator.harness import Operator, wait_event, wait_gone, wait_phase
+
+BACKUP, RESTORE, DBR = resources.BACKUP, resources.RESTORE, resources.DBR
+
+
+def configmap_names(kube: KubeClient, namespace: str) -> set[str]:
+    items = kube.get(f"/api/v1/namespaces/{namespace}/configmaps")["items"]
+    return {i["metadata"]["name"] for i in items if i["metadata"]["name"].startswith("bulk-")}
+
+
+def test_restore_clones_a_namespace_and_goes_with_its_backup(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    store: ObjectStore,
+    make_namespace: NamespaceFactory,
+) -> None:
+    app = make_namespace("app")
+    create_configmaps(kube, app, 5)
+    resources.create(
+        kube,
+        BACKUP,
+        op_namespace,
+        {"metadata": {"name": "src"}, "spec": {"includedNamespaces": [app]}},
+    )
+    wait_phase(kube, BACKUP, op_namespace, "src", {"Completed"})
+    clone = f"{app}-clone"
+    resources.create(
+        kube,
+        RESTORE,
+        op_namespace,
+        {
+            "metadata": {"name": "r1"},
+            "spec": {"backupName": "src", "namespaceMapping": {app: clone}},
+        },
+    )
+    try:
+        st = wait_phase(
+            kube,
+            RESTORE,
+            op_namespace,
+            "r1",
+            {"Completed", "PartiallyFailed", "Failed"},
+            timeout=120,
+        )["status"]
+        assert st["phase"] == "Completed", st
+        assert st["backupName"] == "src" and st["attempt"] == 1
+        assert st["progress"]["itemsRestored"] >= 5
+        assert configmap_names(kube, clone) == configmap_names(kube, app)
+        keys = archive.RestoreKeys(archive.restore_name("r1"))
+        assert store.exists(keys.results)
+        wait_event(kube, op_namespace, "r1", "Started", "Completed")
+        assert "ark_restore_success_total 1.0" in operator.metrics()
+        # Deleting the backup takes the restore's results and the Restore along.
+        resources.create(
+            kube,
+            DBR,
+            op_namespace,
+            {"metadata": {"name": "del-src"}, "spec": {"backupName": "src"}},
+        )
+        wait_phase(kube, DBR, op_namespace, "del-src", {"Processed"})
+        wait_gone(kube, RESTORE, op_namespace, "r1")
+        assert list(store.list("")) == []
+    finally:
+        kube.request("DELETE", f"/api/v1/namespaces/{clone}")
+
+
+def test_restore_by_schedule_takes_its_newest_completed_backup(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    make_namespace: NamespaceFactory,
+) -> None:
+    app = make_namespace("app")
+    create_configmaps(kube, app, 1)
+    for name in ("daily-20260101000000", "daily-20260102000000"):
+        resources.create(
+            kube,
+            BACKUP,
+            op_namespace,
+            {
+                "metadata": {"name": name, "labels": {resources.SCHEDULE_LABEL: "daily"}},
+                "spec": {"includedNamespaces": [app]},
+            },
+        )
+        wait_phase(kube, BACKUP, op_namespace, name, {"Completed"})
+    target = f"{app}-latest"
+    resources.create(
+        kube,
+        RESTORE,
+        op_namespace,
+        {
+            "metadata": {"name": "latest"},
+            "spec": {"scheduleName": "daily", "namespaceMapping": {app: target}},
+        },
+    )
+    try:
+        st = wait_phase(
+            kube,
+            RESTORE,
+            op_namespace,
+            "latest",
+            {"Completed", "PartiallyFailed", "Failed"},
+            timeout=120,
+        )["status"]
+        assert st["phase"] == "Completed", st
+        assert st["backupName"] == "daily-20260102000000"
+    finally:
+        kube.request("DELETE", f"/api/v1/namespaces/{target}")
+
+
+def test_restore_of_an_unknown_backup_fails_validation(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+) -> None:
+    resources.create(
+        kube,
+        RESTORE,
+        op_namespace,
+        {"metadata": {"name": "nothing"}, "spec": {"backupName": "absent"}},
+    )
+    st = wait_phase(kube, RESTORE, op_namespace, "nothing", {"FailedValidation"})["status"]
+    assert st["validationErrors"] == [f"backup {op_namespace}/absent not found"]
+    resources.create(
+        kube,
+        RESTORE,
+        op_namespace,
+        {"metadata": {"name": "nosched"}, "spec": {"scheduleName": "never"}},
+    )
+    st = wait_phase(kube, RESTORE, op_namespace, "nosched", {"FailedValidation"})["status"]
+    assert "schedule never has no Completed backup" in st["validationErrors"][0]
