@@ -5,8 +5,9 @@ event loop and mirrors ``Progress`` into the Backup's status.
 """
 
 from ark.backup.actions import ActionContext, BackupItemAction, ItemRef, load_actions
-from ark.backup.engine import BackupResult, Progress, SnapshotOptions, run
+from ark.backup.engine import run
 from ark.backup.plan import BackupPlan, ClusterScope, ListTask, plan_backup
+from ark.backup.results import BackupResult, Progress, SnapshotOptions
 from ark.backup.volumes import SnapshotLocation, SnapshotRecord
 
 __all__ = [

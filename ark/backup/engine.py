@@ -11,9 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -21,65 +20,18 @@ import orjson
 from ark import archive
 from ark.api.backup import BackupPhase, BackupSpec
 from ark.api.types import parse_duration
-from ark.backup import filters
+from ark.backup import filters, results
 from ark.backup.actions import ActionContext, BackupItemAction, ItemRef, load_actions
-from ark.backup.metadata import backup_document
 from ark.backup.plan import CRDS, NAMESPACES, BackupPlan, ListTask, plan_backup
-from ark.backup.volumes import SnapshotLocation, SnapshotOutcome, SnapshotRecord, snapshot_volumes
+from ark.backup.results import BackupResult, Progress, ProgressCallback, SnapshotOptions
+from ark.backup.volumes import SnapshotOutcome, snapshot_volumes
 from ark.kube import KubeApiError, KubeClient, KubeError, count, discover, list_pages
 from ark.kube.discovery import ApiResource, Discovery
-from ark.report import Issues, RunLog, gzip_json
+from ark.report import Issues, RunLog
 from ark.storage import ObjectStore, StoreError
 
 DEFAULT_WORKERS = 8
 PROGRESS_INTERVAL = 0.5
-
-
-@dataclass
-class Progress:
-    total_items: int = 0
-    items_backed_up: int = 0
-    current_resource: str | None = None
-
-
-@dataclass(frozen=True)
-class SnapshotOptions:
-    """How a backup snapshots volumes: where, which snapshots to adopt, whom to tell."""
-
-    locations: Sequence[SnapshotLocation]
-    adopt: Mapping[str, str] = field(default_factory=dict)
-    """PV name -> snapshot id started by an earlier attempt of this backup (from status)."""
-    on_started: Callable[[list[SnapshotRecord]], None] | None = None
-    """Called with the snapshot ids once all are started, before waiting for them."""
-    timeout: float = 3600.0
-
-
-@dataclass
-class BackupResult:
-    name: str
-    phase: BackupPhase
-    started: dt.datetime
-    completed: dt.datetime
-    expiration: dt.datetime | None
-    progress: Progress
-    issues: Issues
-    manifest: archive.Manifest | None
-    failure_reason: str | None = None
-    cluster_version: str | None = None
-    per_resource: dict[str, int] = field(default_factory=dict)
-    volume_snapshots: list[SnapshotRecord] = field(default_factory=list)
-    snapshot_skew_seconds: float | None = None
-
-    @property
-    def warnings(self) -> int:
-        return len(self.issues.warnings)
-
-    @property
-    def errors(self) -> int:
-        return len(self.issues.errors)
-
-
-ProgressCallback = Callable[[Progress], None]
 
 
 class _Run:
@@ -271,7 +223,9 @@ def run(
         snapshot_skew_seconds=state.snapshots.skew_seconds,
     )
     try:
-        _upload_results(state, result)
+        results.upload(
+            state.store, state.keys, result, spec=state.spec, issues=state.issues, log=state.log
+        )
     except StoreError as exc:
         result.phase = BackupPhase.FAILED
         result.failure_reason = f"backup {name}: cannot upload results: {exc}"
@@ -462,25 +416,3 @@ def _take_related(
             item["apiVersion"], item["kind"] = res.group_version, res.kind
             if state.take(writer, res, item, context):
                 state.advance(items=1, total=1, resource=res.qualified)
-
-
-def _upload_results(state: _Run, result: BackupResult) -> None:
-    """Results, logs, resource list and manifest; ``velero-backup.json`` last, and only for a
-    backup whose archive is complete."""
-    keys = state.keys
-    store = state.store
-    store.put(keys.results, gzip_json(state.issues.results_document()))
-    store.put(keys.logs, state.log.gzipped_chunks())
-    if result.manifest is None:
-        return
-    store.put(keys.manifest, archive.encode_manifest(result.manifest))
-    store.put(
-        keys.resource_list, archive.encode_resource_list(archive.resource_list(result.manifest))
-    )
-    store.put(
-        keys.volume_snapshots, gzip_json([r.to_velero(state.name) for r in result.volume_snapshots])
-    )
-    store.put(
-        keys.metadata,
-        orjson.dumps(backup_document(state.name, state.spec, result), option=orjson.OPT_INDENT_2),
-    )

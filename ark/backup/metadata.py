@@ -15,7 +15,7 @@ from ark.api.backup import BackupSpec
 from ark.archive import layout
 
 if TYPE_CHECKING:
-    from ark.backup.engine import BackupResult
+    from ark.backup.results import BackupResult
 
 SPEC_ANNOTATION = "ark.dev/backup-spec"
 STATUS_ANNOTATION = "ark.dev/backup-status"
