@@ -100,6 +100,13 @@ def test_dry_run_reports_what_the_api_server_would_refuse(
     restores.create(kube, config_map("settings", {"k": "v"}), namespace=namespace)
     backup = restores.back_up(kube, fs_store, namespace)
     kube.request("DELETE", f"/api/v1/namespaces/{namespace}/configmaps/settings")
+    restores.wait_for(  # counted by the quota from the start, so it must exist first
+        "kube-root-ca.crt",
+        lambda: (
+            restores.get(kube, f"/api/v1/namespaces/{namespace}/configmaps/kube-root-ca.crt")
+            is not None
+        ),
+    )
     quota = {
         "apiVersion": "v1",
         "kind": "ResourceQuota",
@@ -109,10 +116,12 @@ def test_dry_run_reports_what_the_api_server_would_refuse(
     restores.create(kube, quota, namespace=namespace)
     restores.wait_for(
         "quota usage counted",
-        lambda: bool(
+        lambda: (
             kube.get(f"/api/v1/namespaces/{namespace}/resourcequotas/no-configmaps")
             .get("status", {})
-            .get("used")
+            .get("used", {})
+            .get("count/configmaps")
+            == "1"
         ),
     )
 

@@ -66,6 +66,13 @@ def test_items_over_a_resource_quota_fail_and_the_rest_are_restored(
     restores.create(kube, {**secret, "stringData": {"password": "pässwörd"}}, namespace=namespace)
     backup = restores.back_up(kube, fs_store, namespace)
     target = make_namespace("quota")
+    restores.wait_for(  # counted by the quota from the start, so it must exist first
+        "kube-root-ca.crt",
+        lambda: (
+            restores.get(kube, f"/api/v1/namespaces/{target}/configmaps/kube-root-ca.crt")
+            is not None
+        ),
+    )
     quota = {
         "apiVersion": "v1",
         "kind": "ResourceQuota",
