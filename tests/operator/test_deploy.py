@@ -1,0 +1,138 @@
+"""deploy/: its CRDs match crds/, and its RBAC is enough — the operator runs a backup, a
+restore, a sync and a deletion with a ServiceAccount token bound by nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from ark.kube import KubeClient, discover
+from ark.operator import resources
+from ark.storage import ObjectStore
+from tests.conftest import Cluster, NamespaceFactory, S3Server
+from tests.operator.bulk import create_configmaps
+from tests.operator.conftest import bsl_body
+from tests.operator.harness import Operator, strip_finalizers, wait_gone, wait_phase
+from tests.operator.manifests import BASE, kubeconfig_for_token, load
+from tests.support import workloads
+from tests.support.localenv import ROOT
+
+BACKUP, RESTORE, DBR, BSL = resources.BACKUP, resources.RESTORE, resources.DBR, resources.BSL
+
+
+def test_deploy_crds_are_the_generated_ones() -> None:
+    for crd in sorted((ROOT / "crds").glob("*.yaml")):
+        assert (BASE / "crds" / crd.name).read_text() == crd.read_text(), (
+            f"deploy/base/crds/{crd.name} drifted: run `python -m ark.api.crdgen deploy/base/crds`"
+        )
+    listed = yaml.safe_load((BASE / "kustomization.yaml").read_text())["resources"]
+    assert {f"crds/{p.name}" for p in (ROOT / "crds").glob("*.yaml")} <= set(listed)
+
+
+@pytest.fixture
+def service_account_kubeconfig(
+    kube: KubeClient, cluster: Cluster, op_namespace: str, tmp_path: Path
+) -> Iterator[str]:
+    suffix = f"-{uuid.uuid4().hex[:6]}"
+    applied = []
+    discovery = discover(kube)
+    for obj in load(namespace=op_namespace, suffix=suffix):
+        if obj["kind"] not in {
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "ClusterRole",
+            "ClusterRoleBinding",
+        }:
+            continue
+        res = workloads.resolve(discovery, obj)
+        kube.request("POST", res.path(namespace=obj["metadata"].get("namespace")), body=obj)
+        applied.append((res, obj))
+    token = kube.request(
+        "POST",
+        f"/api/v1/namespaces/{op_namespace}/serviceaccounts/ark/token",
+        body={
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 3600},
+        },
+    )
+    path = kubeconfig_for_token(
+        cluster.kubeconfig, orjson.loads(token)["status"]["token"], tmp_path / "sa-kubeconfig"
+    )
+    yield str(path)
+    for res, obj in applied:
+        if obj["kind"] in {"ClusterRole", "ClusterRoleBinding"}:
+            kube.request("DELETE", res.path(name=obj["metadata"]["name"]))
+
+
+@pytest.mark.slow
+def test_the_operator_works_with_the_rbac_in_deploy(
+    kube: KubeClient,
+    op_namespace: str,
+    service_account_kubeconfig: str,
+    tmp_path: Path,
+    s3_bucket: str,
+    minio: S3Server,
+    store: ObjectStore,
+    make_namespace: NamespaceFactory,
+) -> None:
+    op = Operator(namespace=op_namespace, kubeconfig=service_account_kubeconfig, log_dir=tmp_path)
+    op.start()
+    app = make_namespace("app")
+    try:
+        workloads.deploy_shop(kube, app)
+        create_configmaps(kube, app, 3)
+        resources.create(kube, BSL, op_namespace, bsl_body("default", s3_bucket, minio))
+        wait_phase(kube, BSL, op_namespace, "default", {"Available"}, timeout=30)
+        resources.create(
+            kube,
+            BACKUP,
+            op_namespace,
+            {"metadata": {"name": "sa"}, "spec": {"includedNamespaces": [app]}},
+        )
+        st = wait_phase(
+            kube, BACKUP, op_namespace, "sa", {"Completed", "PartiallyFailed", "Failed"}, timeout=90
+        )["status"]
+        assert st["phase"] == "Completed", st
+        assert st["warnings"] == 0, "the ServiceAccount could not read something"
+        target = f"{app}-sa"
+        resources.create(
+            kube,
+            RESTORE,
+            op_namespace,
+            {
+                "metadata": {"name": "sa-r"},
+                "spec": {"backupName": "sa", "namespaceMapping": {app: target}},
+            },
+        )
+        try:
+            rst = wait_phase(
+                kube,
+                RESTORE,
+                op_namespace,
+                "sa-r",
+                {"Completed", "PartiallyFailed", "Failed"},
+                timeout=120,
+            )["status"]
+            assert rst["phase"] == "Completed", rst
+        finally:
+            kube.request("DELETE", f"/api/v1/namespaces/{target}")
+        resources.create(
+            kube, DBR, op_namespace, {"metadata": {"name": "sa-del"}, "spec": {"backupName": "sa"}}
+        )
+        wait_phase(kube, DBR, op_namespace, "sa-del", {"Processed"}, timeout=60)
+        wait_gone(kube, BACKUP, op_namespace, "sa")
+        assert list(store.list("")) == []
+        assert "Forbidden" not in op.log_text() and "403" not in op.log_text()
+    finally:
+        op.stop()
+        strip_finalizers(kube, op_namespace)
+        for obj in workloads.cluster_manifests(app, suffix=app):
+            res = workloads.resolve(discover(kube), obj)
+            kube.request("DELETE", res.path(name=obj["metadata"]["name"]))
