@@ -1,0 +1,97 @@
+"""Reading what a run left in object storage (results, logs, the archive), with the storage
+location's own credentials — which the user must be allowed to read."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from ark import archive
+from ark.api import kinds
+from ark.cli import common
+from ark.cli.common import CliError, Obj
+from ark.kube import KubeError
+from ark.operator import locations
+from ark.storage import ObjectNotFound, ObjectStore, StoreError
+
+
+class Unreadable(CliError):
+    """The bucket cannot be read from here; the message says why."""
+
+
+def location_name(obj: Obj) -> str | None:
+    status = obj.get("status") or {}
+    spec = obj.get("spec") or {}
+    name = status.get("storageLocation") or spec.get("storageLocation")
+    return None if name is None else str(name)
+
+
+def open_for(location: str | None) -> ObjectStore:
+    """The store of a BackupStorageLocation (the default one when ``location`` is None)."""
+    s = common.settings()
+    try:
+        bsl = locations.resolve_bsl(s.client(), s.namespace, location)
+        return locations.open_bsl(s.client(), s.namespace, bsl)
+    except locations.LocationError as exc:
+        message = str(exc)
+        if "forbidden" in message or "cannot read credential Secret" in message:
+            message += " (you need read access to the location's credential Secret)"
+        raise Unreadable(message) from None
+    except KubeError as exc:
+        raise common.explain(exc) from None
+
+
+def restore_location(restore: Obj) -> str | None:
+    """A restore's results live in the location of the backup it restored."""
+    backup_name = (restore.get("status") or {}).get("backupName") or (
+        restore.get("spec") or {}
+    ).get("backupName")
+    if not backup_name:
+        raise Unreadable("the restore has not chosen a backup yet")
+    backup = common.find(kinds.BACKUP, str(backup_name))
+    if backup is None:
+        raise Unreadable(f'backup "{backup_name}" of this restore no longer exists')
+    return location_name(backup)
+
+
+def read_gzip_json(store: ObjectStore, key: str, *, what: str) -> Any:
+    try:
+        return orjson.loads(gzip.decompress(store.get(key)))
+    except ObjectNotFound:
+        raise Unreadable(f"{what} not found in the bucket ({key})") from None
+    except (StoreError, OSError, orjson.JSONDecodeError) as exc:
+        raise Unreadable(f"cannot read {what}: {exc}") from None
+
+
+def backup_results(backup: Obj) -> Any:
+    store = open_for(location_name(backup))
+    keys = archive.BackupKeys(archive.backup_name(backup["metadata"]["name"]))
+    return read_gzip_json(store, keys.results, what="the backup's results file")
+
+
+def restore_results(restore: Obj) -> Any:
+    store = open_for(restore_location(restore))
+    keys = archive.RestoreKeys(archive.restore_name(restore["metadata"]["name"]))
+    return read_gzip_json(store, keys.results, what="the restore's results file")
+
+
+def log_lines(store: ObjectStore, key: str, *, what: str) -> Iterator[str]:
+    """The run log, one readable line per record: ``time level message``."""
+    try:
+        data = gzip.decompress(store.get(key))
+    except ObjectNotFound:
+        raise Unreadable(f"{what} not found in the bucket ({key}); has the run finished?") from None
+    except (StoreError, OSError) as exc:
+        raise Unreadable(f"cannot read {what}: {exc}") from None
+    for raw in io.BytesIO(data):
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            yield raw.decode("utf-8", "replace").rstrip("\n")
+            continue
+        level = str(record.get("level", "")).upper()
+        yield f"{record.get('time', '')} {level:7} {record.get('msg', '')}"

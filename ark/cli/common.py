@@ -1,0 +1,315 @@
+"""What every command shares: the connection settings, the cluster client, ark's custom
+resources by name, flag parsing through the API models, and errors users read in one line."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import click
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from ark.api import kinds
+from ark.api.kinds import Kind
+from ark.api.types import parse_duration
+from ark.kube import KubeApiError, KubeClient, KubeError
+from ark.operator import resources
+
+DEFAULT_NAMESPACE = "ark-system"
+OUTPUTS = ("table", "yaml", "json")
+Obj = dict[str, Any]
+F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound=BaseModel)
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line ``ark: <message>``, exit status ``code``."""
+
+    def __init__(self, message: str, *, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class BadFlag(CliError):
+    """A flag value the API models refuse (exit status 2, like any usage error)."""
+
+    def __init__(self, flag: str, message: str) -> None:
+        super().__init__(f"invalid value for {flag}: {message}", code=2)
+
+
+@dataclass
+class Settings:
+    """The connection and output settings, from the root command and each subcommand."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str = field(default_factory=lambda: os.environ.get("ARK_NAMESPACE") or "ark-system")
+    output: str = "table"
+    _client: KubeClient | None = None
+
+    def client(self) -> KubeClient:
+        if self._client is None:
+            loaded = KubeClient.load(kubeconfig=self.kubeconfig, context=self.context, pool_size=4)
+            # A CLI should fail fast when nothing answers: few retries, not the engines' eight.
+            self._client = KubeClient(loaded.api, max_retries=3)
+            _servers.append(self._client.server)
+        return self._client
+
+
+_servers: list[str] = []
+
+
+def settings() -> Settings:
+    return click.get_current_context().ensure_object(Settings)
+
+
+def _set(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            setattr(ctx.ensure_object(Settings), attr, value)
+
+    return callback
+
+
+def connection_options(command: F) -> F:
+    """--kubeconfig, --context, -n/--namespace: accepted on the root and on every command."""
+    for option in reversed(
+        [
+            click.option(
+                "--kubeconfig",
+                type=click.Path(dir_okay=False),
+                expose_value=False,
+                callback=_set("kubeconfig"),
+                help="Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).",
+            ),
+            click.option(
+                "--context",
+                expose_value=False,
+                callback=_set("context"),
+                help="Kubeconfig context (default: the current context).",
+            ),
+            click.option(
+                "-n",
+                "--namespace",
+                expose_value=False,
+                callback=_set("namespace"),
+                help="The operator's namespace (default: $ARK_NAMESPACE, else ark-system).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def output_option(command: F) -> F:
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(OUTPUTS),
+        expose_value=False,
+        callback=_set("output"),
+        help="Output format (default: table).",
+    )(command)
+
+
+# -- errors --------------------------------------------------------------------------------
+def _unreachable_reason(exc: KubeError) -> str:
+    text = str(exc.__cause__ or exc)
+    found = re.search(r"\[Errno -?\d+\] ([^')\"]+)", text)
+    if found:
+        return found.group(1).strip()
+    return text.rsplit(": ", 1)[-1][:200]
+
+
+def explain(exc: KubeError, *, what: str = "") -> CliError:  # noqa: PLR0911 - one per case
+    """One line for an API or connection error."""
+    if not isinstance(exc, KubeApiError):
+        server = _servers[-1] if _servers else "the API server"
+        if "cannot load cluster configuration" in str(exc):
+            return CliError(str(exc))
+        return CliError(
+            f"cannot reach the Kubernetes API server at {server}: {_unreachable_reason(exc)}"
+        )
+    if exc.not_found and not exc.reason and "/apis/ark.dev/" in exc.path:
+        return CliError(
+            "ark's custom resources are not installed in this cluster (no ark.dev API); "
+            "run 'ark install' first"
+        )
+    prefix = f"{what}: " if what else ""
+    if exc.status == 401:
+        return CliError(f"{prefix}unauthorized: the kubeconfig's credentials were refused")
+    if exc.status == 403:
+        return CliError(f"{prefix}forbidden: {exc.message}")
+    if exc.invalid:
+        return CliError(f"{prefix}rejected by the API server: {exc.message}")
+    return CliError(f"{prefix}{exc.message or exc}")
+
+
+@contextmanager
+def api_errors(what: str = "") -> Iterator[None]:
+    try:
+        yield
+    except KubeError as exc:
+        raise explain(exc, what=what) from None
+
+
+# -- ark's custom resources ------------------------------------------------------------------
+def label(kind: Kind) -> str:
+    """How a kind reads in a sentence: ``backup``, ``backup storage location``."""
+    return re.sub(r"(?<!^)([A-Z])", r" \1", kind.kind).lower()
+
+
+def get(kind: Kind, name: str) -> Obj:
+    s = settings()
+    with api_errors():
+        found = resources.get(s.client(), kind, s.namespace, name)
+    if found is None:
+        with api_errors():  # a 404 for the collection too means the CRDs are not installed
+            s.client().get(resources.path(kind, s.namespace), query={"limit": 1})
+        raise CliError(f'{label(kind)} "{name}" not found in namespace {s.namespace}')
+    return found
+
+
+def find(kind: Kind, name: str) -> Obj | None:
+    s = settings()
+    with api_errors():
+        return resources.get(s.client(), kind, s.namespace, name)
+
+
+def list_all(kind: Kind, *, selector: str | None = None) -> list[Obj]:
+    s = settings()
+    with api_errors():
+        items = resources.list_objects(s.client(), kind, s.namespace, label_selector=selector)
+    return sorted(items, key=lambda o: str(o["metadata"]["name"]))
+
+
+def get_many(kind: Kind, names: tuple[str, ...], *, selector: str | None = None) -> list[Obj]:
+    if names:
+        return [get(kind, n) for n in names]
+    return list_all(kind, selector=selector)
+
+
+def create(kind: Kind, obj: Obj) -> Obj:
+    s = settings()
+    name = obj["metadata"].get("name", "")
+    with api_errors(f'{label(kind)} "{name}"'):
+        made = resources.create(s.client(), kind, s.namespace, obj)
+    if made is None:
+        raise CliError(f'{label(kind)} "{name}" already exists in namespace {s.namespace}')
+    return made
+
+
+def patch(kind: Kind, name: str, body: Obj) -> None:
+    s = settings()
+    with api_errors(f'{label(kind)} "{name}"'):
+        found = resources.patch(s.client(), kind, s.namespace, name, body)
+    if not found:
+        raise CliError(f'{label(kind)} "{name}" not found in namespace {s.namespace}')
+
+
+def delete(kind: Kind, name: str) -> None:
+    s = settings()
+    with api_errors(f'{label(kind)} "{name}"'):
+        found = resources.delete(s.client(), kind, s.namespace, name)
+    if not found:
+        raise CliError(f'{label(kind)} "{name}" not found in namespace {s.namespace}')
+
+
+def wire(kind: Kind, name: str, spec: BaseModel, *, labels: Mapping[str, str] | None = None) -> Obj:
+    """A whole object as the API server takes it."""
+    metadata: Obj = {"name": name, "namespace": settings().namespace}
+    if labels:
+        metadata["labels"] = dict(labels)
+    spec_wire = spec.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
+    return {
+        "apiVersion": kind.api_version,
+        "kind": kind.kind,
+        "metadata": metadata,
+        "spec": spec_wire,
+    }
+
+
+# -- flags through the models ---------------------------------------------------------------
+def build(model: type[M], values: Mapping[str, Any], flags: Mapping[str, str]) -> M:
+    """``model`` from flag values (None = not given); a refusal names the flag."""
+    given = {k: v for k, v in values.items() if v is not None}
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        flag = next((flags[p] for p in loc if p in flags), None)
+        if flag is None:
+            flag = " / ".join(sorted(set(flags.values()) & set(_flags_in(err["msg"], flags))))
+        message = _message(err)
+        if not flag:
+            raise CliError(message, code=2) from None
+        raise BadFlag(flag, message) from None
+
+
+def _flags_in(message: str, flags: Mapping[str, str]) -> list[str]:
+    return [flag for name, flag in flags.items() if name in message]
+
+
+def _message(err: Any) -> str:
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "string_pattern_mismatch":
+        pattern = str(err["ctx"]["pattern"])
+        return f"{err['input']!r} is not valid" + (
+            f" (want {pattern})" if len(pattern) < 60 else ""
+        )
+    return msg
+
+
+def csv(value: str | None) -> list[str] | None:
+    """``a,b,,c`` -> [a, b, c]; None stays None (flag not given)."""
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def key_values(value: str | None, *, flag: str, sep: str = "=") -> dict[str, str] | None:
+    """``k1=v1,k2=v2`` -> {k1: v1, k2: v2}."""
+    if value is None:
+        return None
+    out: dict[str, str] = {}
+    for part in csv(value) or []:
+        key, found, val = part.partition(sep)
+        if not found or not key.strip():
+            raise BadFlag(flag, f"{part!r} is not key{sep}value")
+        out[key.strip()] = val.strip()
+    return out
+
+
+def duration(value: str | None, *, flag: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        parse_duration(value)
+    except ValueError as exc:
+        raise BadFlag(flag, str(exc)) from None
+    return value
+
+
+def bool_flag(value: str | None, *, flag: str) -> bool | None:
+    """``true``/``false`` (Velero's spelling of optional booleans); None when not given."""
+    if value is None:
+        return None
+    lowered = value.strip().lower()
+    if lowered in {"true", "t", "yes", "1"}:
+        return True
+    if lowered in {"false", "f", "no", "0"}:
+        return False
+    raise BadFlag(flag, f"{value!r} is not true or false")
+
+
+def dumps_json(document: Any) -> str:
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
+
+
+ALL_KINDS = kinds.ALL_KINDS

@@ -1,0 +1,248 @@
+"""``describe`` pages of backups, restores and schedules: the status in words, the spec as
+flags would say it, and per-item results read from the bucket when the user may."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ark.cli import bucket, output
+from ark.cli.common import Obj
+from ark.cli.filters import describe_selector
+
+MAX_ITEMS = 50
+"""Per-item lines shown per section; the rest are counted."""
+
+
+def _meta(obj: Obj) -> list[tuple[str, Any]]:
+    meta = obj["metadata"]
+    return [
+        ("Name", meta["name"]),
+        ("Namespace", meta.get("namespace")),
+        ("Labels", meta.get("labels")),
+        ("Created", meta.get("creationTimestamp")),
+    ]
+
+
+def filter_rows(spec: Obj) -> list[tuple[str, Any]]:
+    icr = spec.get("includeClusterResources")
+    return [
+        ("Included namespaces", spec.get("includedNamespaces") or "* (all)"),
+        ("Excluded namespaces", spec.get("excludedNamespaces")),
+        ("Included resources", spec.get("includedResources") or "* (all)"),
+        ("Excluded resources", spec.get("excludedResources")),
+        ("Cluster resources", "auto" if icr is None else icr),
+        ("Label selector", describe_selector(spec.get("labelSelector"))),
+        (
+            "Or label selectors",
+            " or ".join(describe_selector(s) for s in spec.get("orLabelSelectors") or []),
+        ),
+    ]
+
+
+def _timings(status: Obj) -> list[tuple[str, Any]]:
+    started = output.parse_time(status.get("startTimestamp"))
+    ended = output.parse_time(status.get("completionTimestamp"))
+    took = output.seconds((ended - started).total_seconds()) if started and ended else None
+    return [
+        ("Started", status.get("startTimestamp")),
+        ("Completed", status.get("completionTimestamp")),
+        ("Duration", took),
+    ]
+
+
+def _status_head(obj: Obj, done_field: str) -> None:
+    status = obj.get("status") or {}
+    progress = status.get("progress") or {}
+    items = None
+    if progress:
+        items = f"{progress.get(done_field, 0)} of {progress.get('totalItems', 0)}"
+    output.fields(
+        [
+            *_meta(obj),
+            ("Phase", status.get("phase") or "New (the operator has not picked it up yet)"),
+            ("Attempt", status.get("attempt")),
+            ("Items", items),
+            ("Warnings", status.get("warnings", 0)),
+            ("Errors", status.get("errors", 0)),
+            ("Failure reason", status.get("failureReason")),
+        ]
+    )
+    for error in status.get("validationErrors") or []:
+        output.echo(f"Validation error: {error}", style="red")
+
+
+def backup(obj: Obj) -> None:
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    _status_head(obj, "itemsBackedUp")
+    output.heading("Spec")
+    output.fields(
+        [
+            *filter_rows(spec),
+            ("Storage location", spec.get("storageLocation") or "(default)"),
+            ("Snapshot volumes", spec.get("snapshotVolumes")),
+            ("Snapshot locations", spec.get("volumeSnapshotLocations")),
+            ("TTL", spec.get("ttl")),
+        ],
+        indent=2,
+    )
+    expiration = status.get("expiration")
+    output.section(
+        "Status",
+        [
+            ("Storage location", status.get("storageLocation")),
+            *_timings(status),
+            ("Expires", f"{expiration} ({_until(expiration)})" if expiration else None),
+            ("Format version", status.get("formatVersion")),
+        ],
+    )
+    snapshots = status.get("volumeSnapshots") or []
+    if snapshots or status.get("volumeSnapshotsAttempted"):
+        output.heading(
+            f"Volume snapshots ({status.get('volumeSnapshotsCompleted', 0)} of "
+            f"{status.get('volumeSnapshotsAttempted', 0)} completed)"
+        )
+        for snap in snapshots:
+            claim = (
+                f" ({snap['persistentVolumeClaim']})" if snap.get("persistentVolumeClaim") else ""
+            )
+            message = f": {snap['message']}" if snap.get("message") else ""
+            output.echo(
+                f"  {snap['persistentVolume']}{claim}: {snap.get('phase')} "
+                f"{snap.get('provider')} {snap.get('snapshotId')}{message}"
+            )
+    if status.get("phase") in {"Completed", "PartiallyFailed", "Failed"}:
+        _backup_results(obj)
+
+
+def _until(value: str) -> str:
+    when = output.parse_time(value)
+    if when is None:
+        return ""
+    return output.human_delta(dt.datetime.now(dt.UTC) - when)
+
+
+def _backup_results(obj: Obj) -> None:
+    output.heading("Results")
+    try:
+        document = bucket.backup_results(obj)
+    except bucket.Unreadable as exc:
+        output.echo(f"  not shown: {exc}")
+        return
+    items = document.get("items") or {}
+    for title, style in (("errors", "red"), ("warnings", "yellow")):
+        entries = items.get(title) or []
+        output.echo(f"  {title.capitalize()}: {len(entries)}")
+        for entry in entries[:MAX_ITEMS]:
+            output.echo(f"    {_issue(entry)}", style=style)
+        if len(entries) > MAX_ITEMS:
+            output.echo(f"    ... and {len(entries) - MAX_ITEMS} more")
+
+
+def _issue(entry: Obj) -> str:
+    resource, name = entry.get("resource"), entry.get("name")
+    if resource and name:
+        where = f"{entry['namespace']}/{name}" if entry.get("namespace") else name
+        return f"{resource} {where}: {entry.get('message', '')}"
+    if resource:
+        return f"{resource}: {entry.get('message', '')}"
+    return str(entry.get("message", ""))
+
+
+def restore(obj: Obj) -> None:
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    _status_head(obj, "itemsRestored")
+    output.heading("Spec")
+    output.fields(
+        [
+            ("Backup", spec.get("backupName")),
+            ("Schedule", spec.get("scheduleName")),
+            *filter_rows(spec),
+            ("Namespace mappings", spec.get("namespaceMapping")),
+            ("Existing resources", spec.get("existingResourcePolicy") or "none"),
+            ("Restore volumes", spec.get("restorePVs")),
+            ("Storage class mappings", spec.get("storageClassMapping")),
+            ("Dry run", bool(spec.get("dryRun"))),
+        ],
+        indent=2,
+    )
+    output.section("Status", [("Backup restored", status.get("backupName")), *_timings(status)])
+    if status.get("phase") in {"Completed", "PartiallyFailed", "Failed"}:
+        restore_results(obj, plan=bool(spec.get("dryRun")))
+
+
+def restore_results(obj: Obj, *, plan: bool) -> None:
+    """Per-item outcomes from the results file; for a dry run, the plan with diffs."""
+    output.heading("Plan (dry run: nothing was written)" if plan else "Results")
+    try:
+        document = bucket.restore_results(obj)
+    except bucket.Unreadable as exc:
+        output.echo(f"  not shown from the bucket: {exc}")
+        for r in (obj.get("status") or {}).get("results") or []:
+            output.echo(f"    {r.get('outcome')}: {_issue(r)}")
+        return
+    summary = document.get("summary") or {}
+    counts = summary.get("counts") or {}
+    if counts:
+        output.echo("  " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    outcomes = document.get("outcomes") or []
+    shown = [o for o in outcomes if plan or o.get("outcome") == "failed" or o.get("message")]
+    for o in shown[: MAX_ITEMS if not plan else 500]:
+        where = o.get("name", "")
+        if o.get("namespace"):
+            target = o.get("targetNamespace")
+            where = f"{o['namespace']}/{where}" + (f" -> {target}" if target else "")
+        message = f": {o['message']}" if o.get("message") else ""
+        style = "red" if o.get("outcome") == "failed" else None
+        output.echo(
+            f"  {o.get('outcome', ''):18} {o.get('resource', '')} {where}{message}", style=style
+        )
+        for line in o.get("diff") or []:
+            output.echo(f"      {line}")
+    if len(shown) > len(shown[: MAX_ITEMS if not plan else 500]):
+        output.echo(f"  ... and more: {len(shown)} items in the results file")
+    issues = document.get("items") or {}
+    for title in ("errors", "warnings"):
+        entries = [e for e in issues.get(title) or [] if not e.get("name")]
+        for entry in entries[:MAX_ITEMS]:
+            output.echo(f"  {title[:-1]}: {_issue(entry)}")
+
+
+def schedule(obj: Obj) -> None:
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    template = spec.get("template") or {}
+    output.fields(
+        [
+            *_meta(obj),
+            ("Phase", status.get("phase") or "New"),
+            ("Schedule", spec.get("schedule")),
+            ("Paused", bool(spec.get("paused"))),
+            ("Retention", spec.get("retention")),
+            ("Owner references", spec.get("useOwnerReferencesInBackup")),
+        ]
+    )
+    for error in status.get("validationErrors") or []:
+        output.echo(f"Validation error: {error}", style="red")
+    output.heading("Backup template")
+    output.fields(
+        [
+            *filter_rows(template),
+            ("Storage location", template.get("storageLocation") or "(default)"),
+            ("Snapshot volumes", template.get("snapshotVolumes")),
+            ("TTL", template.get("ttl")),
+        ],
+        indent=2,
+    )
+    output.section(
+        "Status",
+        [
+            ("Last backup", status.get("lastBackupName")),
+            ("Last run", status.get("lastBackup")),
+            ("Last success", status.get("lastSuccessfulBackup")),
+            ("Next run", status.get("nextRun")),
+            ("Skipped ticks", status.get("skippedTicks")),
+        ],
+    )

@@ -1,0 +1,168 @@
+"""Printing objects: tables from the kinds' printer columns, YAML and JSON, durations, ages.
+
+Colours and styles only on a terminal (rich decides; NO_COLOR is honoured)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from ark.api.kinds import Column, Kind
+from ark.cli.common import Obj, dumps_json
+
+_console: Console | None = None
+_err_console: Console | None = None
+
+
+def console() -> Console:
+    global _console  # noqa: PLW0603 - one console per process
+    if _console is None:
+        _console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    return _console
+
+
+def err_console() -> Console:
+    global _err_console  # noqa: PLW0603
+    if _err_console is None:
+        _err_console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    return _err_console
+
+
+def echo(text: str = "", *, style: str | None = None) -> None:
+    """A line of text; ``style`` only shows on a terminal. Markup in ``text`` is not parsed."""
+    console().print(text, style=style, markup=False)
+
+
+def to_yaml(document: Any) -> str:
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+
+
+def clean(obj: Obj) -> Obj:
+    """Without managedFields, as kubectl shows objects."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return {**obj, "metadata": meta}
+
+
+def print_objects(objs: Sequence[Obj], *, kind: Kind, output: str, single: bool) -> None:
+    objs = [clean(o) for o in objs]
+    if output == "json":
+        echo(dumps_json(objs[0] if single and len(objs) == 1 else _as_list(objs)))
+    elif output == "yaml":
+        echo(to_yaml(objs[0] if single and len(objs) == 1 else _as_list(objs)).rstrip())
+    else:
+        print_table(objs, kind=kind)
+
+
+def _as_list(objs: Sequence[Obj]) -> Obj:
+    return {"apiVersion": "v1", "kind": "List", "items": list(objs)}
+
+
+def lookup(obj: Any, json_path: str) -> Any:
+    """A simple ``.a.b.c`` path of a printer column."""
+    for part in json_path.strip(".").split("."):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def human_delta(delta: dt.timedelta) -> str:
+    """kubectl's short ages: 45s, 5m, 3h, 2d; future times too (``in 29d``)."""
+    seconds = int(abs(delta.total_seconds()))
+    if seconds < 120:
+        text = f"{seconds}s"
+    elif seconds < 7200:
+        text = f"{seconds // 60}m"
+    elif seconds < 172800:
+        text = f"{seconds // 3600}h"
+    else:
+        text = f"{seconds // 86400}d"
+    return text if delta.total_seconds() >= 0 else f"in {text}"
+
+
+def age(value: str | None, *, now: dt.datetime | None = None) -> str:
+    when = parse_time(value)
+    if when is None:
+        return "<none>"
+    return human_delta((now or dt.datetime.now(dt.UTC)) - when)
+
+
+def seconds(value: float) -> str:
+    """A run's duration: 0.8s, 12.3s, 4m05s, 1h02m."""
+    if value < 60:
+        return f"{value:.1f}s"
+    minutes, secs = divmod(int(value), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def cell(obj: Obj, column: Column) -> str:
+    value = lookup(obj, column.json_path)
+    if value is None:
+        return "<none>" if column.type == "date" else ""
+    if column.type == "date":
+        return age(str(value))
+    if column.type == "boolean":
+        return "true" if value else "false"
+    return str(value)
+
+
+def print_table(objs: Sequence[Obj], *, kind: Kind) -> None:
+    if not objs:
+        err_console().print(f"No {kind.plural} found.", markup=False)
+        return
+    columns = [c for c in kind.columns if not c.priority]
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    table.add_column("NAME", no_wrap=True)
+    for c in columns:
+        table.add_column(c.name.upper(), no_wrap=True)
+    for obj in objs:
+        table.add_row(obj["metadata"]["name"], *(cell(obj, c) for c in columns), style=None)
+    console().print(table)
+
+
+def fields(rows: Sequence[tuple[str, Any]], *, indent: int = 0) -> None:
+    """``Label:  value`` lines, aligned; empty values are left out."""
+    shown = [(k, v) for k, v in rows if v not in (None, "", [], {})]
+    if not shown:
+        return
+    width = max(len(k) for k, _ in shown) + 2
+    pad = " " * indent
+    for key, value in shown:
+        echo(f"{pad}{key + ':':<{width}}{_show(value)}")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def section(title: str, rows: Sequence[tuple[str, Any]]) -> None:
+    """A heading and its indented fields; nothing when every value is empty."""
+    if any(v not in (None, "", [], {}) for _, v in rows):
+        heading(title)
+        fields(rows, indent=2)
+
+
+def heading(text: str) -> None:
+    echo()
+    echo(text, style="bold")

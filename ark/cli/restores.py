@@ -1,0 +1,192 @@
+"""``ark restore create|get|describe|logs``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import click
+
+from ark import archive
+from ark.api import kinds
+from ark.api.restore import TERMINAL_RESTORE_PHASES, RestoreSpec
+from ark.cli import backups, bucket, common, describing, output, progress
+from ark.cli.common import CliError
+from ark.cli.filters import FILTER_FLAGS, filter_options, filter_values
+
+RESTORE = kinds.RESTORE
+RESTORE_FLAGS = {
+    **FILTER_FLAGS,
+    "backupName": "--from-backup",
+    "scheduleName": "--from-schedule",
+    "namespaceMapping": "--namespace-mappings",
+    "existingResourcePolicy": "--existing-resource-policy",
+    "restorePVs": "--restore-volumes",
+    "preserveNodePorts": "--preserve-nodeports",
+    "storageClassMapping": "--storage-class-mappings",
+    "itemOperationTimeout": "--item-operation-timeout",
+    "dryRun": "--dry-run",
+}
+
+
+def tracked(name: str) -> progress.Tracked:
+    def detail(obj: common.Obj) -> str:
+        wave = ((obj.get("status") or {}).get("progress") or {}).get("currentWave")
+        return "" if wave is None else f"wave {wave}"
+
+    return progress.Tracked(
+        kind=RESTORE,
+        name=name,
+        done_field="itemsRestored",
+        detail=detail,
+        terminal=frozenset(str(p) for p in TERMINAL_RESTORE_PHASES),
+    )
+
+
+@click.group("restore")
+def group() -> None:
+    """Restore backups: whole, filtered, or cloned under new namespace names."""
+
+
+@group.command("create")
+@click.argument("name", required=False)
+@click.option("--from-backup", metavar="BACKUP", help="The backup to restore.")
+@click.option(
+    "--from-schedule", metavar="SCHEDULE", help="Restore the newest Completed backup of SCHEDULE."
+)
+@filter_options
+@click.option(
+    "--namespace-mappings",
+    metavar="SRC:DST,...",
+    help="Restore namespace SRC as DST (clone), e.g. shop:shop-staging,db:db-staging.",
+)
+@click.option(
+    "--existing-resource-policy",
+    metavar="none|update|recreate",
+    help="What to do with objects that already exist: keep them (none, the default), patch "
+    "them (update), or delete and create them (recreate).",
+)
+@click.option("--restore-volumes", metavar="true|false", help="Create volumes from snapshots.")
+@click.option("--preserve-nodeports", is_flag=True, default=None, help="Keep Services' nodePorts.")
+@click.option(
+    "--storage-class-mappings", metavar="OLD:NEW,...", help="Rewrite storage class names."
+)
+@click.option(
+    "--item-operation-timeout", metavar="DURATION", help="Wait for one item at most this long."
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    default=None,
+    help="Plan only: the operator computes what would be created, updated or skipped (with "
+    "diffs) and writes nothing; waits and shows the plan.",
+)
+@click.option("--wait", is_flag=True, help="Wait until the restore finishes, showing progress.")
+@common.output_option
+@common.connection_options
+def create(*, name: str | None, wait: bool, **flags: Any) -> None:
+    """Restore a backup (--from-backup) or a schedule's newest backup (--from-schedule).
+
+    NAME defaults to BACKUP-<time> (or SCHEDULE-<time>). With -o yaml or -o json the Restore is
+    printed and not created. Exit status with --wait or --dry-run: 0 when it Completed, else 1.
+    """
+    s = common.settings()
+    values = filter_values(
+        include_namespaces=flags.pop("include_namespaces"),
+        exclude_namespaces=flags.pop("exclude_namespaces"),
+        include_resources=flags.pop("include_resources"),
+        exclude_resources=flags.pop("exclude_resources"),
+        include_cluster_resources=flags.pop("include_cluster_resources"),
+        selector=flags.pop("selector"),
+        or_selectors=flags.pop("or_selectors"),
+    )
+    source = flags["from_backup"] or flags["from_schedule"]
+    if flags["from_backup"] and flags["from_schedule"]:
+        raise CliError("give --from-backup or --from-schedule, not both", code=2)
+    if not source:
+        raise CliError("missing --from-backup BACKUP (or --from-schedule SCHEDULE)", code=2)
+    values.update(
+        backupName=flags["from_backup"],
+        scheduleName=flags["from_schedule"],
+        namespaceMapping=common.key_values(
+            flags["namespace_mappings"], flag="--namespace-mappings", sep=":"
+        ),
+        existingResourcePolicy=flags["existing_resource_policy"],
+        restorePVs=common.bool_flag(flags["restore_volumes"], flag="--restore-volumes"),
+        preserveNodePorts=flags["preserve_nodeports"],
+        storageClassMapping=common.key_values(
+            flags["storage_class_mappings"], flag="--storage-class-mappings", sep=":"
+        ),
+        itemOperationTimeout=common.duration(
+            flags["item_operation_timeout"], flag="--item-operation-timeout"
+        ),
+        dryRun=flags["dry_run"],
+    )
+    spec = common.build(RestoreSpec, values, RESTORE_FLAGS)
+    name = name or f"{source}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
+    try:
+        archive.restore_name(name)
+    except archive.InvalidName as exc:
+        raise common.BadFlag("NAME", str(exc)) from None
+    obj = common.wire(RESTORE, name, spec)
+    if s.output != "table":
+        output.print_objects([obj], kind=RESTORE, output=s.output, single=True)
+        return
+    if flags["from_backup"]:
+        common.get(kinds.BACKUP, flags["from_backup"])
+    common.create(RESTORE, obj)
+    kind = "Dry-run restore" if spec.dry_run else "Restore"
+    output.echo(f'{kind} "{name}" submitted in namespace {s.namespace}.')
+    if spec.dry_run:
+        final = progress.wait(tracked(name))
+        output.echo(progress.summary(final, tracked(name)))
+        for line in progress.problems(final):
+            output.echo(f"  {line}")
+        if (final.get("status") or {}).get("phase") in {"Completed", "PartiallyFailed"}:
+            describing.restore_results(final, plan=True)
+        if (final.get("status") or {}).get("phase") != "Completed":
+            raise click.exceptions.Exit(1)
+        return
+    if not wait:
+        output.echo(f"Follow it with: ark restore describe {name}  (or create it with --wait)")
+        return
+    backups.finish(tracked(name))
+
+
+@group.command("get")
+@click.argument("names", nargs=-1)
+@click.option("-l", "--selector", help="Only restores with these labels (k=v,...).")
+@common.output_option
+@common.connection_options
+def get(*, names: tuple[str, ...], selector: str | None) -> None:
+    """List restores, or show the ones named."""
+    s = common.settings()
+    objs = common.get_many(RESTORE, names, selector=selector)
+    output.print_objects(objs, kind=RESTORE, output=s.output, single=len(names) == 1)
+
+
+@group.command("describe")
+@click.argument("names", nargs=-1, required=True)
+@common.connection_options
+def describe(*, names: tuple[str, ...]) -> None:
+    """Spec, phase, timings and per-item outcomes (a dry run's plan with diffs).
+
+    Outcomes come from the results file in the bucket, read with the storage location's
+    credentials; without access to its Secret, the failed and warned items in status are shown.
+    """
+    for i, name in enumerate(names):
+        if i:
+            output.echo("-" * 60)
+        describing.restore(common.get(RESTORE, name))
+
+
+@group.command("logs")
+@click.argument("name")
+@common.connection_options
+def logs(*, name: str) -> None:
+    """Print the restore's log (from the bucket; needs read access to the credential Secret)."""
+    obj = common.get(RESTORE, name)
+    store = bucket.open_for(bucket.restore_location(obj))
+    keys = archive.RestoreKeys(archive.restore_name(name))
+    for line in bucket.log_lines(store, keys.logs, what=f'the log of restore "{name}"'):
+        output.echo(line)

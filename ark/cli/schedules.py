@@ -1,0 +1,156 @@
+"""``ark schedule create|get|describe|pause|unpause|delete``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from pydantic.alias_generators import to_camel
+
+from ark.api import kinds
+from ark.api.schedule import ScheduleSpec, validate_cron
+from ark.cli import backups, common, describing, output
+from ark.cli.common import BadFlag, CliError
+
+SCHEDULE = kinds.SCHEDULE
+SCHEDULE_FLAGS = {
+    "schedule": "--schedule",
+    "paused": "--paused",
+    "keepLast": "--keep-last",
+    "keepHourly": "--keep-hourly",
+    "keepDaily": "--keep-daily",
+    "keepWeekly": "--keep-weekly",
+    "keepMonthly": "--keep-monthly",
+    "useOwnerReferencesInBackup": "--use-owner-references-in-backup",
+    **backups.BACKUP_FLAGS,
+}
+_KEEP = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly")
+
+
+@click.group("schedule")
+def group() -> None:
+    """Back up on a cron schedule, with retention."""
+
+
+@group.command("create")
+@click.argument("name")
+@click.option(
+    "--schedule",
+    "cron",
+    required=True,
+    metavar="CRON",
+    help="Cron expression (5 fields, UTC), e.g. '0 3 * * *', or a macro such as @daily.",
+)
+@backups.backup_spec_options
+@click.option("--paused", is_flag=True, default=None, help="Create the schedule paused.")
+@click.option("--keep-last", type=int, metavar="N", help="Keep the newest N successful backups.")
+@click.option("--keep-hourly", type=int, metavar="N", help="Keep the newest per hour, N hours.")
+@click.option("--keep-daily", type=int, metavar="N", help="Keep the newest per day, N days.")
+@click.option("--keep-weekly", type=int, metavar="N", help="Keep the newest per week, N weeks.")
+@click.option("--keep-monthly", type=int, metavar="N", help="Keep the newest per month.")
+@click.option(
+    "--use-owner-references-in-backup",
+    is_flag=True,
+    default=None,
+    help="Make the schedule the owner of its backups (deleting it deletes them).",
+)
+@common.output_option
+@common.connection_options
+def create(
+    *,
+    name: str,
+    cron: str,
+    paused: bool | None,
+    use_owner_references_in_backup: bool | None,
+    **flags: Any,
+) -> None:
+    """Create a schedule of backups. With -o yaml or -o json it is printed, not created."""
+    s = common.settings()
+    try:
+        validate_cron(cron)
+    except ValueError as exc:
+        raise BadFlag("--schedule", str(exc)) from None
+    keep = {k: flags.pop(k) for k in _KEEP}
+    template = backups.spec_from_flags(flags)
+    retention = {to_camel(k): v for k, v in keep.items() if v is not None}
+    values = {
+        "schedule": cron,
+        "template": template.model_dump(by_alias=True, exclude_unset=True, exclude_none=True),
+        "paused": paused,
+        "retention": retention or None,
+        "useOwnerReferencesInBackup": use_owner_references_in_backup,
+    }
+    spec = common.build(ScheduleSpec, values, SCHEDULE_FLAGS)
+    obj = common.wire(SCHEDULE, name, spec)
+    if s.output != "table":
+        output.print_objects([obj], kind=SCHEDULE, output=s.output, single=True)
+        return
+    common.create(SCHEDULE, obj)
+    output.echo(
+        f'Schedule "{name}" created in namespace {s.namespace}{" (paused)" if paused else ""}.'
+    )
+
+
+@group.command("get")
+@click.argument("names", nargs=-1)
+@common.output_option
+@common.connection_options
+def get(*, names: tuple[str, ...]) -> None:
+    """List schedules, or show the ones named."""
+    s = common.settings()
+    objs = common.get_many(SCHEDULE, names)
+    output.print_objects(objs, kind=SCHEDULE, output=s.output, single=len(names) == 1)
+
+
+@group.command("describe")
+@click.argument("names", nargs=-1, required=True)
+@common.connection_options
+def describe(*, names: tuple[str, ...]) -> None:
+    """The cron schedule, backup template, retention and last runs."""
+    for i, name in enumerate(names):
+        if i:
+            output.echo("-" * 60)
+        describing.schedule(common.get(SCHEDULE, name))
+
+
+def _set_paused(names: tuple[str, ...], paused: bool) -> None:
+    for name in names:
+        common.get(SCHEDULE, name)
+    for name in names:
+        common.patch(SCHEDULE, name, {"spec": {"paused": paused}})
+        output.echo(f'Schedule "{name}" {"paused" if paused else "unpaused"}.')
+
+
+@group.command("pause")
+@click.argument("names", nargs=-1, required=True)
+@common.connection_options
+def pause(*, names: tuple[str, ...]) -> None:
+    """Stop creating backups (until unpause)."""
+    _set_paused(names, paused=True)
+
+
+@group.command("unpause")
+@click.argument("names", nargs=-1, required=True)
+@common.connection_options
+def unpause(*, names: tuple[str, ...]) -> None:
+    """Resume creating backups."""
+    _set_paused(names, paused=False)
+
+
+@group.command("delete")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
+@common.connection_options
+def delete(*, names: tuple[str, ...], confirm: bool) -> None:
+    """Delete schedules; their backups stay (unless the schedule owns them)."""
+    for name in names:
+        common.get(SCHEDULE, name)
+    if not confirm:
+        if not sys.stdin.isatty():
+            raise CliError("refusing to delete without --confirm (no terminal to ask on)", code=2)
+        if not click.confirm(f"Delete schedule(s) {', '.join(names)}?", default=False):
+            raise CliError("nothing deleted")
+    for name in names:
+        common.delete(SCHEDULE, name)
+        output.echo(f'Schedule "{name}" deleted.')
