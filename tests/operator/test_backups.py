@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from ark import archive
 from ark.kube import KubeClient
@@ -133,3 +134,34 @@ def test_expired_backups_are_collected(
         timeout=10,
         what="Expired event",
     )
+
+
+def test_backups_beyond_the_limit_wait_their_turn(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    make_namespace: NamespaceFactory,
+) -> None:
+    operator.stop()
+    operator.extra["--max-concurrent-backups"] = "1"
+    operator.start()
+    app = make_namespace("app")
+    configmaps(kube, app, 20)
+    names = [f"q{i}" for i in range(4)]
+    for name in names:
+        backup(kube, op_namespace, name, includedNamespaces=[app])
+    most = 0
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        phases = [
+            (resources.get(kube, BACKUP, op_namespace, n) or {}).get("status", {}).get("phase")
+            for n in names
+        ]
+        most = max(most, phases.count("InProgress"))
+        if all(p == "Completed" for p in phases):
+            break
+        time.sleep(0.02)
+    assert most == 1
+    for name in names:
+        wait_phase(kube, BACKUP, op_namespace, name, {"Completed"})

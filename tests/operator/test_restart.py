@@ -22,7 +22,7 @@ from tests.operator.harness import Operator, status, wait_event, wait_phase
 from tests.support.backups import item_keys, open_backup
 
 COUNT = 5000
-BACKUP = resources.BACKUP
+BACKUP, RESTORE = resources.BACKUP, resources.RESTORE
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +112,56 @@ def test_killed_mid_backup_it_finishes_correctly_after_a_restart(
     }
     assert leftovers == set()
     wait_event(kube, op_namespace, name, "Restarted")
+
+
+@pytest.mark.slow
+def test_killed_mid_restore_it_finishes_without_duplicates(
+    kube: KubeClient,
+    op_namespace: str,
+    slow_operator: Operator,
+    bulk_namespace: str,
+) -> None:
+    resources.create(
+        kube,
+        BACKUP,
+        op_namespace,
+        {"metadata": {"name": "src"}, "spec": {"includedNamespaces": [bulk_namespace]}},
+    )
+    wait_phase(kube, BACKUP, op_namespace, "src", {"Completed"}, timeout=120)
+    target = f"{bulk_namespace}-r"
+    resources.create(
+        kube,
+        RESTORE,
+        op_namespace,
+        {
+            "metadata": {"name": "back"},
+            "spec": {"backupName": "src", "namespaceMapping": {bulk_namespace: target}},
+        },
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            st = status(kube, RESTORE, op_namespace, "back")
+            if ((st.get("progress") or {}).get("itemsRestored") or 0) >= 1000:
+                break
+            time.sleep(0.02)
+        slow_operator.kill()
+        assert status(kube, RESTORE, op_namespace, "back")["phase"] == "InProgress"
+        slow_operator.start()
+        st = wait_phase(
+            kube,
+            RESTORE,
+            op_namespace,
+            "back",
+            {"Completed", "PartiallyFailed", "Failed"},
+            timeout=180,
+        )["status"]
+        assert st["phase"] == "Completed", st
+        assert st["attempt"] == 2
+        restored = kube.get(
+            f"/api/v1/namespaces/{target}/configmaps", query={"labelSelector": "bulk=true"}
+        )["items"]
+        assert len(restored) == COUNT
+        wait_event(kube, op_namespace, "back", "Restarted")
+    finally:
+        kube.request("DELETE", f"/api/v1/namespaces/{target}")
