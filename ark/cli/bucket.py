@@ -15,7 +15,6 @@ from ark.api import kinds
 from ark.cli import common
 from ark.cli.common import CliError, Obj
 from ark.kube import KubeError
-from ark.operator import locations
 from ark.storage import ObjectNotFound, ObjectStore, StoreError
 
 
@@ -32,6 +31,8 @@ def location_name(obj: Obj) -> str | None:
 
 def open_for(location: str | None) -> ObjectStore:
     """The store of a BackupStorageLocation (the default one when ``location`` is None)."""
+    from ark.operator import locations  # noqa: PLC0415 - the cloud SDKs load only when needed
+
     s = common.settings()
     try:
         bsl = locations.resolve_bsl(s.client(), s.namespace, location)

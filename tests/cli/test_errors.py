@@ -1,0 +1,96 @@
+"""Expected failures print one clear line on stderr and exit non-zero, without a traceback."""
+
+from __future__ import annotations
+
+from tests.cli.conftest import Ark
+
+
+def assert_one_line(result: object, *, code: int, contains: str) -> None:
+    assert hasattr(result, "err_lines")
+    lines = result.err_lines
+    assert result.code == code, (result.code, result.out, result.err)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("ark: "), lines
+    assert contains in lines[0], lines
+    assert "Traceback" not in result.err
+
+
+def test_unknown_backup_is_one_line_naming_it_and_the_namespace(ark: Ark, ark_ns: str) -> None:
+    result = ark("backup", "describe", "nope")
+    assert_one_line(result, code=1, contains=f'backup "nope" not found in namespace {ark_ns}')
+
+
+def test_unknown_restore_and_schedule(ark: Ark) -> None:
+    assert_one_line(ark("restore", "get", "nope"), code=1, contains='restore "nope" not found')
+    assert_one_line(ark("schedule", "pause", "nope"), code=1, contains='schedule "nope" not found')
+
+
+def test_bad_ttl_names_the_flag_with_the_models_message(ark: Ark) -> None:
+    result = ark("backup", "create", "b1", "--ttl", "5x")
+    assert_one_line(result, code=2, contains="invalid value for --ttl: invalid duration '5x'")
+
+
+def test_bad_namespace_glob_names_the_flag(ark: Ark) -> None:
+    result = ark("backup", "create", "b1", "--include-namespaces", "Not_Valid")
+    assert_one_line(result, code=2, contains="invalid value for --include-namespaces")
+
+
+def test_selector_and_or_selector_are_exclusive(ark: Ark) -> None:
+    result = ark("backup", "create", "b1", "--selector", "a=b", "--or-selector", "c=d")
+    assert_one_line(result, code=2, contains="cannot both be set")
+
+
+def test_unparsable_selector(ark: Ark) -> None:
+    result = ark("backup", "create", "b1", "--selector", "a in b")
+    assert_one_line(result, code=2, contains="invalid value for --selector")
+
+
+def test_bad_boolean_and_policy_and_mapping(ark: Ark) -> None:
+    assert_one_line(
+        ark("backup", "create", "b1", "--include-cluster-resources", "maybe"),
+        code=2,
+        contains="--include-cluster-resources: 'maybe' is not true or false",
+    )
+    assert_one_line(
+        ark("restore", "create", "--from-backup", "b", "--existing-resource-policy", "merge"),
+        code=2,
+        contains="invalid value for --existing-resource-policy",
+    )
+    assert_one_line(
+        ark("restore", "create", "--from-backup", "b", "--namespace-mappings", "a"),
+        code=2,
+        contains="--namespace-mappings: 'a' is not key:value",
+    )
+
+
+def test_bad_cron_and_invalid_backup_name(ark: Ark) -> None:
+    assert_one_line(
+        ark("schedule", "create", "s", "--schedule", "0 3 * *"),
+        code=2,
+        contains="invalid cron schedule",
+    )
+    assert_one_line(ark("backup", "create", "Bad_Name"), code=2, contains="invalid backup name")
+
+
+def test_usage_errors_exit_2_in_one_line(ark: Ark) -> None:
+    assert_one_line(ark("backup", "create", "b1", "--bogus"), code=2, contains="--bogus")
+    assert_one_line(ark("restore", "create"), code=2, contains="--from-backup")
+    assert_one_line(ark("backup", "frobnicate"), code=2, contains="frobnicate")
+
+
+def test_no_cluster_reachable(ark: Ark, unreachable_kubeconfig: str) -> None:
+    ark.kubeconfig = unreachable_kubeconfig
+    result = ark("backup", "get")
+    assert_one_line(result, code=1, contains="cannot reach the Kubernetes API server")
+
+
+def test_missing_kubeconfig(ark: Ark, tmp_path: object) -> None:
+    ark.kubeconfig = "/nonexistent/kubeconfig"
+    result = ark("backup", "get")
+    assert_one_line(result, code=1, contains="cannot load cluster configuration")
+
+
+def test_delete_without_confirm_and_without_a_terminal_refuses(ark: Ark, kube: object) -> None:
+    ark.ok("backup", "create", "b1", "--include-namespaces", "x")
+    result = ark("backup", "delete", "b1")
+    assert_one_line(result, code=2, contains="--confirm")

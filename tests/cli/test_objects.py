@@ -1,0 +1,183 @@
+"""get, describe and create of ark's objects, without an operator: what the CLI writes and how
+it shows what is there."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from ark.kube import KubeClient
+from ark.operator import resources
+from tests.cli.conftest import ANSI, Ark
+
+
+def finished_backup(kube: KubeClient, namespace: str, name: str) -> None:
+    resources.create(
+        kube,
+        resources.BACKUP,
+        namespace,
+        {"metadata": {"name": name}, "spec": {"includedNamespaces": ["shop"], "ttl": "24h"}},
+    )
+    resources.patch_status(
+        kube,
+        resources.BACKUP,
+        namespace,
+        name,
+        {
+            "phase": "PartiallyFailed",
+            "storageLocation": "default",
+            "startTimestamp": "2026-01-01T00:00:00Z",
+            "completionTimestamp": "2026-01-01T00:00:12Z",
+            "expiration": "2026-01-02T00:00:00Z",
+            "progress": {"totalItems": 10, "itemsBackedUp": 9},
+            "errors": 1,
+            "warnings": 2,
+            "volumeSnapshotsAttempted": 1,
+            "volumeSnapshotsCompleted": 1,
+            "volumeSnapshots": [
+                {
+                    "persistentVolume": "pv-1",
+                    "persistentVolumeClaim": "shop/data",
+                    "provider": "aws",
+                    "volumeId": "vol-1",
+                    "snapshotId": "snap-1",
+                    "phase": "Completed",
+                }
+            ],
+        },
+    )
+
+
+def test_create_writes_the_spec_the_flags_say(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
+    result = ark.ok(
+        "backup", "create", "b1",
+        "--include-namespaces", "shop,shop-*",
+        "--exclude-resources", "events",
+        "--include-cluster-resources", "false",
+        "--selector", "app=web,tier!=db,env in (a,b),!legacy",
+        "--snapshot-volumes", "true",
+        "--ttl", "24h",
+        "--storage-location", "loc",
+        "--volume-snapshot-locations", "v1,v2",
+    )  # fmt: skip
+    assert 'Backup "b1" submitted' in result.out
+    spec = resources.get(kube, resources.BACKUP, ark_ns, "b1")["spec"]  # type: ignore[index]
+    assert spec["includedNamespaces"] == ["shop", "shop-*"]
+    assert spec["excludedResources"] == ["events"]
+    assert spec["includeClusterResources"] is False
+    assert spec["labelSelector"] == {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [
+            {"key": "tier", "operator": "NotIn", "values": ["db"]},
+            {"key": "env", "operator": "In", "values": ["a", "b"]},
+            {"key": "legacy", "operator": "DoesNotExist"},
+        ],
+    }
+    assert spec["snapshotVolumes"] is True
+    assert spec["ttl"] == "24h"
+    assert spec["storageLocation"] == "loc"
+    assert spec["volumeSnapshotLocations"] == ["v1", "v2"]
+
+
+def test_create_with_output_prints_and_does_not_create(
+    ark: Ark, kube: KubeClient, ark_ns: str
+) -> None:
+    out = ark.ok("restore", "create", "r1", "--from-backup", "b1",
+                 "--namespace-mappings", "shop:shop-2", "--dry-run", "-o", "yaml").out  # fmt: skip
+    obj = yaml.safe_load(out)
+    assert obj["kind"] == "Restore"
+    assert obj["spec"] == {
+        "backupName": "b1",
+        "namespaceMapping": {"shop": "shop-2"},
+        "dryRun": True,
+    }
+    assert resources.get(kube, resources.RESTORE, ark_ns, "r1") is None
+    doc = json.loads(ark.ok("backup", "create", "b9", "--ttl", "1h", "-o", "json").out)
+    assert doc["spec"]["ttl"] == "1h"
+    assert resources.get(kube, resources.BACKUP, ark_ns, "b9") is None
+
+
+def test_get_table_yaml_and_json(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
+    finished_backup(kube, ark_ns, "b1")
+    table = ark.ok("backup", "get").out
+    assert ANSI not in table
+    header, row = table.splitlines()[:2]
+    assert header.split()[:5] == ["NAME", "PHASE", "ITEMS", "ERRORS", "WARNINGS"]
+    assert row.split()[:5] == ["b1", "PartiallyFailed", "9", "1", "2"]
+    one = yaml.safe_load(ark.ok("backup", "get", "b1", "-o", "yaml").out)
+    assert one["metadata"]["name"] == "b1" and "managedFields" not in one["metadata"]
+    many = json.loads(ark.ok("backup", "get", "-o", "json").out)
+    assert [o["metadata"]["name"] for o in many["items"]] == ["b1"]
+
+
+def test_describe_shows_status_timings_snapshots_and_why_results_are_missing(
+    ark: Ark, kube: KubeClient, ark_ns: str
+) -> None:
+    finished_backup(kube, ark_ns, "b1")
+    out = ark.ok("backup", "describe", "b1").out
+    assert "Phase:" in out and "PartiallyFailed" in out
+    assert "9 of 10" in out
+    assert "Included namespaces: shop" in out
+    assert "Duration:" in out and "12.0s" in out
+    assert "pv-1 (shop/data): Completed aws snap-1" in out
+    # no BackupStorageLocation "default" here: the results cannot be read, and describe says so
+    assert "not shown: BackupStorageLocation" in out
+    assert "default not found" in out
+
+
+def test_schedule_lifecycle(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
+    ark.ok("schedule", "create", "nightly", "--schedule", "0 3 * * *",
+           "--include-namespaces", "shop", "--keep-daily", "7", "--ttl", "48h")  # fmt: skip
+    spec = resources.get(kube, resources.SCHEDULE, ark_ns, "nightly")["spec"]  # type: ignore[index]
+    assert spec["schedule"] == "0 3 * * *"
+    assert spec["template"]["includedNamespaces"] == ["shop"]
+    assert spec["template"]["ttl"] == "48h"
+    assert spec["retention"] == {"keepDaily": 7}
+    ark.ok("schedule", "pause", "nightly")
+    assert ark.ok("schedule", "get").lines[1].split()[:4] == ["nightly", "0", "3", "*"]
+    assert "Paused:" in ark.ok("schedule", "describe", "nightly").out
+    obj = resources.get(kube, resources.SCHEDULE, ark_ns, "nightly")
+    assert obj is not None and obj["spec"]["paused"] is True
+    ark.ok("schedule", "unpause", "nightly")
+    obj = resources.get(kube, resources.SCHEDULE, ark_ns, "nightly")
+    assert obj is not None and obj["spec"]["paused"] is False
+    from_schedule = yaml.safe_load(
+        ark.ok("backup", "create", "--from-schedule", "nightly", "-o", "yaml").out
+    )
+    assert from_schedule["metadata"]["labels"] == {"ark.dev/schedule-name": "nightly"}
+    assert from_schedule["spec"]["includedNamespaces"] == ["shop"]
+    ark.ok("schedule", "delete", "nightly", "--confirm")
+    assert resources.get(kube, resources.SCHEDULE, ark_ns, "nightly") is None
+
+
+def test_locations(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
+    ark.ok("backup-location", "create", "one", "--provider", "aws", "--bucket", "b1",
+           "--prefix", "p", "--config", "region=us-east-1,s3ForcePathStyle=true",
+           "--credential", "creds=cloud", "--default")  # fmt: skip
+    ark.ok("backup-location", "create", "two", "--provider", "fs", "--bucket", "/srv/backups")
+    bad = ark("backup-location", "create", "three", "--provider", "fs", "--bucket", "relative")
+    assert bad.code == 2 and "absolute directory" in bad.err
+    one = resources.get(kube, resources.BSL, ark_ns, "one")
+    assert one is not None
+    assert one["spec"]["credential"] == {"name": "creds", "key": "cloud"}
+    assert one["spec"]["config"] == {"region": "us-east-1", "s3ForcePathStyle": "true"}
+    ark.ok("backup-location", "set-default", "two")
+    defaults = {
+        o["metadata"]["name"]: o["spec"]["default"]
+        for o in resources.list_objects(kube, resources.BSL, ark_ns)
+    }
+    assert defaults == {"one": False, "two": True}
+    rows = [line.split()[0] for line in ark.ok("backup-location", "get").lines[1:]]
+    assert rows == ["one", "two"]
+    ark.ok("snapshot-location", "create", "ebs", "--provider", "aws", "--config", "region=x")
+    assert ark.ok("snapshot-location", "get").lines[1].split()[:3] == ["ebs", "aws", "x"]
+
+
+def test_delete_with_confirm_creates_a_delete_request(
+    ark: Ark, kube: KubeClient, ark_ns: str
+) -> None:
+    finished_backup(kube, ark_ns, "b1")
+    ark.ok("backup", "delete", "b1", "--confirm")
+    requests = resources.list_objects(kube, resources.DBR, ark_ns)
+    assert [r["spec"]["backupName"] for r in requests] == ["b1"]
