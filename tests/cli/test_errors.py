@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from tests.cli.conftest import Ark
+from tests.cli.conftest import Ark, Result
 
 
-def assert_one_line(result: object, *, code: int, contains: str) -> None:
-    assert hasattr(result, "err_lines")
+def assert_one_line(result: Result, *, code: int, contains: str) -> None:
     lines = result.err_lines
     assert result.code == code, (result.code, result.out, result.err)
     assert len(lines) == 1, lines
@@ -84,13 +83,13 @@ def test_no_cluster_reachable(ark: Ark, unreachable_kubeconfig: str) -> None:
     assert_one_line(result, code=1, contains="cannot reach the Kubernetes API server")
 
 
-def test_missing_kubeconfig(ark: Ark, tmp_path: object) -> None:
+def test_missing_kubeconfig(ark: Ark) -> None:
     ark.kubeconfig = "/nonexistent/kubeconfig"
     result = ark("backup", "get")
     assert_one_line(result, code=1, contains="cannot load cluster configuration")
 
 
-def test_delete_without_confirm_and_without_a_terminal_refuses(ark: Ark, kube: object) -> None:
+def test_delete_without_confirm_and_without_a_terminal_refuses(ark: Ark) -> None:
     ark.ok("backup", "create", "b1", "--include-namespaces", "x")
     result = ark("backup", "delete", "b1")
     assert_one_line(result, code=2, contains="--confirm")
