@@ -67,6 +67,7 @@ class _Run:
         self.volumes: list[dict[str, Any]] = []
         self.snapshots = SnapshotOutcome()
         self.discovery = Discovery(resources=[])
+        self._actions_by_resource: dict[str, list[BackupItemAction]] = {}
         self._lock = threading.Lock()
         self._last_report = 0.0
 
@@ -129,13 +130,20 @@ class _Run:
             self.per_resource[resource.qualified] = self.per_resource.get(resource.qualified, 0) + 1
             if resource.qualified == "persistentvolumes":
                 self.volumes.append(item)
-        for action in self.actions:
-            if action.applies_to(resource, context=context):
-                refs = list(action.related(item, resource=resource, context=context))
-                if refs:
-                    with self._lock:
-                        self.pending.extend(refs)
+        for action in self.actions_for(resource, context):
+            refs = list(action.related(item, resource=resource, context=context))
+            if refs:
+                with self._lock:
+                    self.pending.extend(refs)
         return True
+
+    def actions_for(self, resource: ApiResource, context: ActionContext) -> list[BackupItemAction]:
+        """The actions that apply to ``resource`` (asked once per resource, not per item)."""
+        found = self._actions_by_resource.get(resource.qualified)
+        if found is None:
+            found = [a for a in self.actions if a.applies_to(resource, context=context)]
+            self._actions_by_resource[resource.qualified] = found
+        return found
 
 
 def run(
@@ -224,7 +232,13 @@ def run(
     )
     try:
         results.upload(
-            state.store, state.keys, result, spec=state.spec, issues=state.issues, log=state.log
+            state.store,
+            state.keys,
+            result,
+            spec=state.spec,
+            issues=state.issues,
+            log=state.log,
+            resource_list=_resource_list(state),
         )
     except StoreError as exc:
         result.phase = BackupPhase.FAILED
@@ -234,6 +248,17 @@ def run(
     if on_progress is not None:
         on_progress(state.progress)
     return result
+
+
+def _resource_list(state: _Run) -> dict[str, list[str]]:
+    """Velero's resource list (``{"apps/v1/Deployment": ["ns/name"]}``) of what was taken."""
+    kinds = {r.qualified: (r.group_version, r.kind) for r in state.discovery.resources}
+    entries = (
+        (*kinds[qualified], ns or None, name)
+        for qualified, ns, name in state.taken
+        if qualified in kinds
+    )
+    return archive.build_resource_list(entries)
 
 
 def _plan(state: _Run) -> BackupPlan:

@@ -52,6 +52,7 @@ class BackupPlan:
     excluded: frozenset[str] = frozenset()
     """Qualified names the spec's excludedResources names."""
     warnings: list[str] = field(default_factory=list)
+    _namespace_answers: dict[str, bool] = field(default_factory=dict, repr=False)
 
     @property
     def whole_cluster(self) -> bool:
@@ -61,7 +62,10 @@ class BackupPlan:
         return any(r.qualified == qualified for r in self.resources)
 
     def wants_namespace(self, namespace: str) -> bool:
-        return self.namespace_filter.matches(namespace)
+        known = self._namespace_answers.get(namespace)
+        if known is None:
+            known = self._namespace_answers[namespace] = self.namespace_filter.matches(namespace)
+        return known
 
     def allows_related(self, resource: ApiResource, namespace: str | None) -> bool:
         """Whether an object some item depends on may be added to the backup.

@@ -72,6 +72,7 @@ def upload(
     spec: BackupSpec,
     issues: Issues,
     log: RunLog,
+    resource_list: Mapping[str, list[str]],
 ) -> None:
     """Results, logs, manifest, resource list, snapshot records, then the Backup record."""
     store.put(keys.results, gzip_json(issues.results_document()))
@@ -79,8 +80,7 @@ def upload(
     if result.manifest is None:
         return
     store.put(keys.manifest, archive.encode_manifest(result.manifest))
-    listing = archive.resource_list(result.manifest)
-    store.put(keys.resource_list, archive.encode_resource_list(listing))
+    store.put(keys.resource_list, archive.encode_resource_list(resource_list))
     snapshots = [r.to_velero(result.name) for r in result.volume_snapshots]
     store.put(keys.volume_snapshots, gzip_json(snapshots))
     document = backup_document(result.name, spec, result)

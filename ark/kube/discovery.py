@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ark.kube.client import KubeClient, object_path
 from ark.kube.errors import KubeError
@@ -22,11 +23,11 @@ class ApiResource:
     short_names: tuple[str, ...] = ()
     singular: str = ""
 
-    @property
+    @cached_property
     def group_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    @property
+    @cached_property
     def qualified(self) -> str:
         """``plural.group`` as kubectl and Velero's archive name it (core: just ``plural``)."""
         return f"{self.plural}.{self.group}" if self.group else self.plural

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,55 +34,66 @@ def list_pages(
     limit: int = DEFAULT_PAGE_SIZE,
     max_restarts: int = 3,
 ) -> Iterator[Page]:
-    """LIST a resource page by page (``limit``/``continue``).
+    """LIST a resource page by page (``limit``/``continue``), fetching the next page while the
+    caller works on the current one.
 
     A continue token expires when etcd compacts past it (410 Gone). The list then starts over
-    from the beginning and skips the objects already yielded, so each object comes once; the
-    first page after such a restart says ``restarted``. Items carry ``apiVersion`` and ``kind``
-    (a LIST omits them per item).
+    and skips what was already yielded (a LIST returns objects in key order, so everything up
+    to the last key yielded), so each object comes once; the first page after such a restart
+    says ``restarted``. Items carry ``apiVersion`` and ``kind`` (a LIST omits them per item).
     """
     path = resource.path(namespace=namespace)
-    seen: set[tuple[str, str]] = set()
-    restarts = 0
-    token: str | None = None
-    restarted = False
-    while True:
+
+    def fetch(token: str | None) -> Any:
         query: dict[str, str | int | bool] = {"limit": limit}
         if token:
             query["continue"] = token
         if label_selector:
             query["labelSelector"] = label_selector
-        try:
-            data = orjson.loads(client.request("GET", path, query=query, timeout=120))
-        except KubeApiError as exc:
-            if exc.gone and token and restarts < max_restarts:
-                restarts += 1
-                token = None
-                restarted = True
-                continue
-            raise
-        items = data.get("items") or []
-        fresh: list[dict[str, Any]] = []
-        for item in items:
-            meta = item.get("metadata") or {}
-            key = (meta.get("namespace") or "", meta.get("name") or "")
-            if key in seen:
-                continue
-            seen.add(key)
-            item["apiVersion"] = resource.group_version
-            item["kind"] = resource.kind
-            fresh.append(item)
-        list_meta = data.get("metadata") or {}
-        yield Page(
-            items=fresh,
-            resource_version=str(list_meta.get("resourceVersion") or ""),
-            remaining=list_meta.get("remainingItemCount"),
-            restarted=restarted,
-        )
-        restarted = False
-        token = list_meta.get("continue") or None
-        if not token:
-            return
+        return orjson.loads(client.request("GET", path, query=query, timeout=120))
+
+    restarts = 0
+    last_key: str | None = None  # of the last item yielded
+    skip_through: str | None = None  # after a restart: keys up to here were yielded already
+    announce = False
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ark-list") as prefetcher:
+        pending: Future[Any] = prefetcher.submit(fetch, None)
+        token: str | None = None
+        while True:
+            try:
+                data = pending.result()
+            except KubeApiError as exc:
+                if exc.gone and token and restarts < max_restarts:
+                    restarts, token = restarts + 1, None
+                    skip_through, announce = last_key, True
+                    pending = prefetcher.submit(fetch, None)
+                    continue
+                raise
+            list_meta = data.get("metadata") or {}
+            token = list_meta.get("continue") or None
+            if token:
+                pending = prefetcher.submit(fetch, token)
+            fresh: list[dict[str, Any]] = []
+            for item in data.get("items") or ():
+                meta = item.get("metadata") or {}
+                key = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+                if skip_through is not None and key <= skip_through:
+                    continue  # yielded before the restart
+                item["apiVersion"] = resource.group_version
+                item["kind"] = resource.kind
+                fresh.append(item)
+            if fresh:
+                meta = fresh[-1]["metadata"]
+                last_key = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+            yield Page(
+                items=fresh,
+                resource_version=str(list_meta.get("resourceVersion") or ""),
+                remaining=list_meta.get("remainingItemCount"),
+                restarted=announce,
+            )
+            announce = False
+            if not token:
+                return
 
 
 def count(

@@ -5,8 +5,8 @@
 On a dedicated local cluster ("bench"), it creates N small ConfigMaps spread over M namespaces,
 then measures, each in a fresh process (so peak RSS is that phase's own):
 
-  backup floor   the same paginated LISTs (same client, page size and worker count) with the
-                 raw response bytes written to the same store
+  backup floor   a plain paginated LIST of every namespaced resource, cluster-wide (same client,
+                 page size and worker count), the raw response bytes written to the same store
   backup         ark.backup.run of the same namespaces
   restore floor  raw parallel POSTs of the same objects (same client and concurrency) into
                  fresh namespaces
@@ -79,7 +79,9 @@ def populate(kube: KubeClient, *, objects: int, namespaces: int) -> None:
 
 # -- phases, each run in its own process -------------------------------------------------
 def phase_backup_floor(
-    kube: KubeClient, store: ObjectStore, args: argparse.Namespace
+    kube: KubeClient,
+    store: ObjectStore,
+    args: argparse.Namespace,  # noqa: ARG001 - every phase takes the same arguments
 ) -> dict[str, Any]:
     found = discover(kube)
     resources = [
@@ -89,11 +91,11 @@ def phase_backup_floor(
         and {"list", "get"} <= r.verbs
         and r.qualified not in ("events", "events.events.k8s.io")
     ]
-    tasks = [(r, ns) for ns in _namespaces(args.namespaces) for r in resources]
+    tasks = [(r, None) for r in resources]  # cluster-wide, as the backup lists them
     lock = threading.Lock()
     with store.open_write("floor/lists.json") as out:
 
-        def one(task: tuple[Any, str]) -> int:
+        def one(task: tuple[Any, str | None]) -> int:
             res, ns = task
             n, token = 0, None
             while True:  # a plain paginated LIST: raw pages, parsed only for the token
