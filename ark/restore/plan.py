@@ -15,33 +15,14 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from ark.api.backup import ResourceFilter
-from ark.backup.filters import selector_matches
+from ark.backup.filters import NEVER_BACKED_UP, selector_matches
 from ark.restore.refs import CRDS, ItemKey
 
 NAMESPACES = "namespaces"
 
-#: Never restored: cluster-specific, recreated by the cluster, or the DR tools' own records.
-NEVER_RESTORED = frozenset(
-    {
-        "nodes",
-        "events",
-        "events.events.k8s.io",
-        "leases.coordination.k8s.io",
-        "csinodes.storage.k8s.io",
-        "volumeattachments.storage.k8s.io",
-        "componentstatuses",
-        "backups.ark.dev",
-        "restores.ark.dev",
-        "deletebackuprequests.ark.dev",
-        "backups.velero.io",
-        "restores.velero.io",
-        "deletebackuprequests.velero.io",
-        "podvolumebackups.velero.io",
-        "podvolumerestores.velero.io",
-        "datauploads.velero.io",
-        "datadownloads.velero.io",
-    }
-)
+#: Never restored: cluster-specific, recreated by the cluster, or the DR tools' own records —
+#: the same set a backup never takes (a Velero backup may still hold some of them).
+NEVER_RESTORED = NEVER_BACKED_UP
 
 _PRIORITY: tuple[tuple[str, ...], ...] = (
     (CRDS,),
