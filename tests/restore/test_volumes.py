@@ -138,7 +138,7 @@ def _delete_namespace(cluster: Cluster, namespace: str) -> None:
         try:
             cluster.core.read_namespace(namespace)
         except client.ApiException as exc:
-            return exc.status == 404
+            return bool(exc.status == 404)
         return False
 
     _wait(f"namespace {namespace} gone", gone, timeout=120)
