@@ -94,7 +94,7 @@ def filter_values(
 
 
 _SET = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
-_EQ = re.compile(r"^\s*([^\s!=]+)\s*(==|=|!=)\s*([^\s,]*)\s*$")
+_EQ = re.compile(r"^\s*([^\s!=()]+)\s*(==|=|!=)\s*([^\s,=!()]*)\s*$")
 _EXISTS = re.compile(r"^\s*(!?)\s*([^\s!=()]+)\s*$")
 
 

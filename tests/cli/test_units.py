@@ -1,0 +1,102 @@
+"""The CLI's pure parts: selector syntax, progress lines, rate and ETA, summaries."""
+
+from __future__ import annotations
+
+import pytest
+
+from ark.api import kinds
+from ark.cli import filters, progress
+from ark.cli.common import BadFlag, key_values
+
+
+def test_selector_syntax_round_trips() -> None:
+    text = "app=web,tier!=db,env in (a,b),!legacy,team"
+    selector = filters.parse_selector(text, flag="--selector")
+    assert selector == {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [
+            {"key": "tier", "operator": "NotIn", "values": ["db"]},
+            {"key": "env", "operator": "In", "values": ["a", "b"]},
+            {"key": "legacy", "operator": "DoesNotExist"},
+            {"key": "team", "operator": "Exists"},
+        ],
+    }
+    assert filters.describe_selector(selector) == (
+        "app=web,tier notin (db),env in (a,b),!legacy,team"
+    )
+
+
+@pytest.mark.parametrize("bad", ["", "a in b", "a=b=c", "=b", "a in (b"])
+def test_bad_selectors_name_the_flag(bad: str) -> None:
+    with pytest.raises(BadFlag, match="--or-selector"):
+        filters.parse_selector(bad, flag="--or-selector")
+
+
+def test_or_selectors_split_on_or() -> None:
+    values = filters.filter_values(
+        include_namespaces=None,
+        exclude_namespaces=None,
+        include_resources=None,
+        exclude_resources=None,
+        include_cluster_resources=None,
+        selector=None,
+        or_selectors=("a=1 or b=2", "c=3"),
+    )
+    assert values["orLabelSelectors"] == [
+        {"matchLabels": {"a": "1"}},
+        {"matchLabels": {"b": "2"}},
+        {"matchLabels": {"c": "3"}},
+    ]
+
+
+def test_mappings() -> None:
+    assert key_values("a:b, c:d", flag="--m", sep=":") == {"a": "b", "c": "d"}
+    with pytest.raises(BadFlag, match="--m: 'a' is not key:value"):
+        key_values("a", flag="--m", sep=":")
+
+
+def test_rate_and_eta() -> None:
+    rate = progress.Rate()
+    rate.update(0, 0.0)
+    assert rate.text() == "-"
+    rate.update(10, 1.0)  # the first items moved: the clock starts here
+    rate.update(110, 3.0)
+    assert rate.text() == "50 items/s"
+    assert rate.eta(110, 210) == "2.0s"
+    assert rate.eta(210, 210) == "-"
+
+
+def test_plain_line() -> None:
+    rate = progress.Rate()
+    rate.update(10, 1.0)
+    rate.update(110, 3.0)
+    sample = progress.Sample(phase="InProgress", done=110, total=210, detail="configmaps")
+    assert progress.plain_line("backup b1", sample, rate) == (
+        "backup b1: InProgress, 110/210 items (52%), configmaps, 50 items/s, ETA 2.0s"
+    )
+    fresh = progress.plain_line("backup b1", progress.Sample("New", 0, 0, ""), progress.Rate())
+    assert fresh == "backup b1: New"
+
+
+def test_summary_and_problems() -> None:
+    tracked = progress.Tracked(
+        kind=kinds.BACKUP,
+        name="b1",
+        done_field="itemsBackedUp",
+        detail=lambda _: "",
+        terminal=frozenset({"Completed"}),
+    )
+    obj = {
+        "status": {
+            "phase": "PartiallyFailed",
+            "progress": {"totalItems": 5, "itemsBackedUp": 4},
+            "startTimestamp": "2026-01-01T00:00:00Z",
+            "completionTimestamp": "2026-01-01T00:01:05Z",
+            "errors": 1,
+            "failureReason": "boom",
+        }
+    }
+    assert progress.summary(obj, tracked) == (
+        "Backup b1 PartiallyFailed: 4 of 5 items in 1m05s, 0 warnings, 1 errors"
+    )
+    assert progress.problems(obj) == ["failure: boom"]
