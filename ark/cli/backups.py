@@ -183,7 +183,7 @@ def finish(what: progress.Tracked) -> None:
 
 
 @group.command("get")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=common.names_of(BACKUP))
 @click.option("-l", "--selector", help="Only backups with these labels (k=v,...).")
 @common.output_option
 @common.connection_options
@@ -195,7 +195,7 @@ def get(*, names: tuple[str, ...], selector: str | None) -> None:
 
 
 @group.command("describe")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(BACKUP))
 @common.connection_options
 def describe(*, names: tuple[str, ...]) -> None:
     """Spec, phase, timings, per-item warnings and errors, and volume snapshots.
@@ -210,7 +210,7 @@ def describe(*, names: tuple[str, ...]) -> None:
 
 
 @group.command("logs")
-@click.argument("name")
+@click.argument("name", shell_complete=common.names_of(BACKUP))
 @common.connection_options
 def logs(*, name: str) -> None:
     """Print the backup's log (from the bucket; needs read access to the credential Secret)."""
@@ -222,7 +222,7 @@ def logs(*, name: str) -> None:
 
 
 @group.command("download")
-@click.argument("name")
+@click.argument("name", shell_complete=common.names_of(BACKUP))
 @click.option(
     "-o",
     "--output",
@@ -262,7 +262,7 @@ def download(*, name: str, target: Path | None, force: bool) -> None:
 
 
 @group.command("delete")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(BACKUP))
 @click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
 @common.connection_options
 def delete(*, names: tuple[str, ...], confirm: bool) -> None:

@@ -117,6 +117,21 @@ def output_option(command: F) -> F:
     )(command)
 
 
+def names_of(kind: Kind) -> Callable[[click.Context, click.Parameter, str], list[str]]:
+    """Shell completion of object names (quietly none when the cluster cannot be asked)."""
+
+    def complete(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+        s = ctx.ensure_object(Settings)
+        try:
+            found = resources.list_objects(s.client(), kind, s.namespace)
+        except (KubeError, OSError):
+            return []
+        names = sorted(str(o["metadata"]["name"]) for o in found)
+        return [n for n in names if n.startswith(incomplete)]
+
+    return complete
+
+
 # -- errors --------------------------------------------------------------------------------
 def _unreachable_reason(exc: KubeError) -> str:
     text = str(exc.__cause__ or exc)

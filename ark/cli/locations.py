@@ -119,7 +119,7 @@ def bsl_get(*, names: tuple[str, ...]) -> None:
 
 
 @bsl_group.command("set-default")
-@click.argument("name")
+@click.argument("name", shell_complete=common.names_of(BSL))
 @common.connection_options
 def bsl_set_default(*, name: str) -> None:
     """Make NAME the default location (and no other)."""

@@ -20,6 +20,8 @@ from ark.cli.common import Obj
 
 PLAIN_EVERY = 2.0
 """Seconds between two plain progress lines while only the counts change."""
+NEW_HINT_AFTER = 20.0
+"""Seconds in phase New before saying the operator may not be running."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,28 @@ def _fetch(tracked: Tracked) -> Obj:
     return common.get(tracked.kind, tracked.name)
 
 
+class Waiting:
+    """Says once when nothing has picked the object up for a while."""
+
+    def __init__(self, tracked: Tracked, *, namespace: str, after: float = NEW_HINT_AFTER) -> None:
+        self._tracked = tracked
+        self._namespace = namespace
+        self._after = after
+        self._since = time.monotonic()
+        self._said = False
+
+    def hint(self, phase: str) -> str | None:
+        """The hint, the first time the object is still New ``after`` seconds on."""
+        if self._said or phase != "New" or time.monotonic() - self._since < self._after:
+            return None
+        self._said = True
+        return (
+            f"{common.label(self._tracked.kind)} {self._tracked.name} is still New after "
+            f"{self._after:.0f}s: is the operator running for namespace {self._namespace}? "
+            "(ark version shows it; Ctrl-C stops waiting, the request stays)"
+        )
+
+
 def _wait_live(tracked: Tracked, *, poll: float) -> Obj:
     rate = Rate()
     columns = (
@@ -99,11 +123,14 @@ def _wait_live(tracked: Tracked, *, poll: float) -> Obj:
         TextColumn("{task.fields[detail]}", style="dim"),
     )
     what = f"{common.label(tracked.kind)} {tracked.name}"
+    waiting = Waiting(tracked, namespace=common.settings().namespace)
     with Progress(*columns, console=output.console(), transient=False) as bar:
         task = bar.add_task(what, total=None, rate="-", eta="-", detail="")
         while True:
             obj = _fetch(tracked)
             s = sample(obj, tracked)
+            if hint := waiting.hint(s.phase):
+                bar.console.print(hint, style="yellow", markup=False)
             rate.update(s.done, time.monotonic())
             bar.update(
                 task,
@@ -124,9 +151,12 @@ def _wait_plain(tracked: Tracked, *, poll: float) -> Obj:
     last: Sample | None = None
     last_at = 0.0
     what = f"{common.label(tracked.kind)} {tracked.name}"
+    waiting = Waiting(tracked, namespace=common.settings().namespace)
     while True:
         obj = _fetch(tracked)
         s = sample(obj, tracked)
+        if hint := waiting.hint(s.phase):
+            output.err_console().print(hint, markup=False)
         now = time.monotonic()
         rate.update(s.done, now)
         moved = last is None or (s.done, s.total) != (last.done, last.total)

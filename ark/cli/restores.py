@@ -154,7 +154,7 @@ def create(*, name: str | None, wait: bool, **flags: Any) -> None:
 
 
 @group.command("get")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=common.names_of(RESTORE))
 @click.option("-l", "--selector", help="Only restores with these labels (k=v,...).")
 @common.output_option
 @common.connection_options
@@ -166,7 +166,7 @@ def get(*, names: tuple[str, ...], selector: str | None) -> None:
 
 
 @group.command("describe")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(RESTORE))
 @common.connection_options
 def describe(*, names: tuple[str, ...]) -> None:
     """Spec, phase, timings and per-item outcomes (a dry run's plan with diffs).
@@ -181,7 +181,7 @@ def describe(*, names: tuple[str, ...]) -> None:
 
 
 @group.command("logs")
-@click.argument("name")
+@click.argument("name", shell_complete=common.names_of(RESTORE))
 @common.connection_options
 def logs(*, name: str) -> None:
     """Print the restore's log (from the bucket; needs read access to the credential Secret)."""

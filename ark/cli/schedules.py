@@ -93,7 +93,7 @@ def create(
 
 
 @group.command("get")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=common.names_of(SCHEDULE))
 @common.output_option
 @common.connection_options
 def get(*, names: tuple[str, ...]) -> None:
@@ -104,7 +104,7 @@ def get(*, names: tuple[str, ...]) -> None:
 
 
 @group.command("describe")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(SCHEDULE))
 @common.connection_options
 def describe(*, names: tuple[str, ...]) -> None:
     """The cron schedule, backup template, retention and last runs."""
@@ -123,7 +123,7 @@ def _set_paused(names: tuple[str, ...], paused: bool) -> None:
 
 
 @group.command("pause")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(SCHEDULE))
 @common.connection_options
 def pause(*, names: tuple[str, ...]) -> None:
     """Stop creating backups (until unpause)."""
@@ -131,7 +131,7 @@ def pause(*, names: tuple[str, ...]) -> None:
 
 
 @group.command("unpause")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(SCHEDULE))
 @common.connection_options
 def unpause(*, names: tuple[str, ...]) -> None:
     """Resume creating backups."""
@@ -139,7 +139,7 @@ def unpause(*, names: tuple[str, ...]) -> None:
 
 
 @group.command("delete")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(SCHEDULE))
 @click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
 @common.connection_options
 def delete(*, names: tuple[str, ...], confirm: bool) -> None:

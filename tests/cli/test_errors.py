@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 from tests.cli.conftest import Ark, Result
 
 
@@ -93,3 +96,28 @@ def test_delete_without_confirm_and_without_a_terminal_refuses(ark: Ark) -> None
     ark.ok("backup", "create", "b1", "--include-namespaces", "x")
     result = ark("backup", "delete", "b1")
     assert_one_line(result, code=2, contains="--confirm")
+
+
+def test_restore_of_a_missing_backup(ark: Ark, ark_ns: str) -> None:
+    result = ark("restore", "create", "--from-backup", "gone")
+    assert_one_line(result, code=1, contains=f'backup "gone" not found in namespace {ark_ns}')
+
+
+def test_shell_completion_script_and_names(ark: Ark) -> None:
+    script = subprocess.run(
+        ark.argv(()), env={**os.environ, "_ARK_COMPLETE": "bash_source"},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert script.returncode == 0 and "_ark_completion" in script.stdout
+    ark.ok("backup", "create", "alpha", "--include-namespaces", "x")
+    ark.ok("backup", "create", "beta", "--include-namespaces", "x")
+    env = {
+        **os.environ,
+        "_ARK_COMPLETE": "bash_complete",
+        "COMP_WORDS": f"ark --kubeconfig {ark.kubeconfig} -n {ark.namespace} backup describe a",
+        "COMP_CWORD": "7",
+    }
+    names = subprocess.run(
+        ark.argv(())[:3], env=env, capture_output=True, text=True, check=False
+    ).stdout
+    assert "alpha" in names and "beta" not in names

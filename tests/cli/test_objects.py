@@ -4,12 +4,14 @@ it shows what is there."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import yaml
 
 from ark.kube import KubeClient
 from ark.operator import resources
 from tests.cli.conftest import ANSI, Ark
+from tests.conftest import Cluster
 
 
 def finished_backup(kube: KubeClient, namespace: str, name: str) -> None:
@@ -181,3 +183,68 @@ def test_delete_with_confirm_creates_a_delete_request(
     ark.ok("backup", "delete", "b1", "--confirm")
     requests = resources.list_objects(kube, resources.DBR, ark_ns)
     assert [r["spec"]["backupName"] for r in requests] == ["b1"]
+
+
+def restricted_kubeconfig(kube: KubeClient, cluster: Cluster, namespace: str, path: Path) -> str:
+    """A kubeconfig for a ServiceAccount that may read ark's objects but not Secrets."""
+    sa = f"/api/v1/namespaces/{namespace}/serviceaccounts"
+    kube.request("POST", sa, body={"metadata": {"name": "viewer"}})
+    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}"
+    kube.request(
+        "POST",
+        f"{rbac}/roles",
+        body={
+            "metadata": {"name": "ark-viewer"},
+            "rules": [{"apiGroups": ["ark.dev"], "resources": ["*"], "verbs": ["get", "list"]}],
+        },
+    )
+    kube.request(
+        "POST",
+        f"{rbac}/rolebindings",
+        body={
+            "metadata": {"name": "ark-viewer"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "ark-viewer",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "viewer", "namespace": namespace}],
+        },
+    )
+    token = json.loads(
+        kube.request("POST", f"{sa}/viewer/token", body={"spec": {"expirationSeconds": 3600}})
+    )["status"]["token"]
+    config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    config["users"] = [{"name": "viewer", "user": {"token": token}}]
+    config["contexts"][0]["context"]["user"] = "viewer"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def test_a_user_who_cannot_read_the_credential_secret_is_told_so(
+    ark: Ark, kube: KubeClient, cluster: Cluster, ark_ns: str, tmp_path: Path
+) -> None:
+    finished_backup(kube, ark_ns, "b1")
+    resources.create(
+        kube,
+        resources.BSL,
+        ark_ns,
+        {
+            "metadata": {"name": "default"},
+            "spec": {
+                "provider": "aws",
+                "objectStorage": {"bucket": "somewhere"},
+                "credential": {"name": "creds", "key": "cloud"},
+            },
+        },
+    )
+    ark.kubeconfig = restricted_kubeconfig(kube, cluster, ark_ns, tmp_path / "viewer.kubeconfig")
+    out = ark.ok("backup", "describe", "b1").out
+    assert "PartiallyFailed" in out
+    assert "not shown:" in out and "forbidden" in out
+    assert "read access to the location's credential Secret" in out
+    logs = ark("backup", "logs", "b1")
+    assert logs.code == 1 and len(logs.err_lines) == 1
+    assert "credential Secret" in logs.err_lines[0]
+    denied = ark("backup", "create", "b2")
+    assert denied.code == 1 and len(denied.err_lines) == 1 and "forbidden" in denied.err

@@ -100,3 +100,24 @@ def test_summary_and_problems() -> None:
         "Backup b1 PartiallyFailed: 4 of 5 items in 1m05s, 0 warnings, 1 errors"
     )
     assert progress.problems(obj) == ["failure: boom"]
+
+
+def tracked_backup() -> progress.Tracked:
+    return progress.Tracked(
+        kind=kinds.BACKUP,
+        name="b1",
+        done_field="itemsBackedUp",
+        detail=lambda _: "",
+        terminal=frozenset({"Completed"}),
+    )
+
+
+def test_a_run_still_new_is_hinted_once_that_the_operator_may_be_down() -> None:
+    waiting = progress.Waiting(tracked_backup(), namespace="ark-x", after=0)
+    assert waiting.hint("InProgress") is None
+    hint = waiting.hint("New")
+    assert hint is not None and hint.startswith("backup b1 is still New after 0s")
+    assert "operator running for namespace ark-x" in hint
+    assert waiting.hint("New") is None  # said once
+    patient = progress.Waiting(tracked_backup(), namespace="ark-x", after=3600)
+    assert patient.hint("New") is None
