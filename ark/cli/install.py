@@ -1,4 +1,4 @@
-"""``ark install``: the CRDs, the operator (deploy/'s kustomize base), a default
+"""``ark install``: the CRDs, the operator (the kustomize base deploy/base), a default
 BackupStorageLocation and its credential Secret, applied with server-side apply."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def order(objs: list[Obj]) -> list[Obj]:
 @click.option(
     "--deploy-dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Kustomize base of the operator (default: the repository's deploy/).",
+    help="Kustomize base of the operator (default: the repository's deploy/base).",
 )
 @click.option("--no-operator", is_flag=True, help="Install the CRDs (and location) only.")
 @click.option(

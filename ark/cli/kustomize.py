@@ -141,5 +141,5 @@ def set_namespace(obj: Obj, namespace: str, *, previous: str | None) -> None:
 
 
 def default_deploy_dir() -> Path:
-    """The repository's ``deploy/`` next to the ``ark`` package."""
-    return Path(__file__).resolve().parents[2] / "deploy"
+    """The repository's kustomize base, ``deploy/base``, next to the ``ark`` package."""
+    return Path(__file__).resolve().parents[2] / "deploy" / "base"

@@ -14,7 +14,6 @@ from ark.operator import resources
 from tests.cli.conftest import Ark
 from tests.conftest import S3Server
 from tests.operator.conftest import credentials_file
-from tests.support.localenv import ROOT
 
 SECRET_TEXT = "aws_secret_access_key = do-not-print-me\n"
 
@@ -156,9 +155,6 @@ def test_install_flag_errors(ark: Ark, base_dir: Path) -> None:
     assert result.code == 2 and "absolute directory" in result.err
 
 
-@pytest.mark.skipif(
-    not (ROOT / "deploy" / "kustomization.yaml").exists(), reason="deploy/ has no base yet"
-)
 def test_the_repositorys_base_renders(ark: Ark, ark_ns: str) -> None:
     docs = list(yaml.safe_load_all(ark.ok("install", "--dry-run").out))
     namespaced = [d for d in docs if d["metadata"].get("namespace")]
