@@ -20,6 +20,7 @@ ResourceName = Annotated[
     str, StringConstraints(min_length=1, max_length=253, pattern=r"^[a-zA-Z0-9*.-]+$")
 ]
 DEFAULT_TTL = "720h"
+DEFAULT_HOOK_TIMEOUT = "30s"
 
 
 class BackupPhase(StrEnum):
@@ -95,6 +96,67 @@ class ResourceFilter(Model):
         return self
 
 
+class HookErrorMode(StrEnum):
+    CONTINUE = "Continue"
+    FAIL = "Fail"
+
+
+class ExecHook(Model):
+    """A command run in a container of a pod (not in a shell), as Velero's ``exec`` hook."""
+
+    container: Annotated[str, StringConstraints(min_length=1, max_length=63)] | None = Field(
+        default=None, description="Container to run the command in; absent: the pod's first."
+    )
+    command: list[Annotated[str, StringConstraints(max_length=4096)]] = Field(
+        min_length=1,
+        max_length=256,
+        description="The command and its arguments, e.g. [fsfreeze, --freeze, /data].",
+    )
+    on_error: HookErrorMode = Field(
+        default=HookErrorMode.FAIL,
+        description="Fail: the backup ends PartiallyFailed; Continue: a warning, and on.",
+    )
+    timeout: Duration = Field(
+        default=DEFAULT_HOOK_TIMEOUT,
+        description="How long the command may take (Go duration); longer is a failure.",
+    )
+
+
+class BackupResourceHook(Model):
+    exec: ExecHook = Field(description="The command to run.")
+
+
+class BackupResourceHookSpec(Model):
+    """Hooks for the backed-up pods that match the namespaces, resources and labels given."""
+
+    name: Annotated[str, _NAME] = Field(description="Names the hook in logs and results.")
+    included_namespaces: list[NamespaceGlob] | None = Field(
+        default=None, max_length=512, description="Namespaces (globs); absent means all."
+    )
+    excluded_namespaces: list[NamespaceGlob] | None = Field(default=None, max_length=512)
+    included_resources: list[ResourceName] | None = Field(
+        default=None,
+        max_length=512,
+        description="Hooks run in pods only: absent, '*' or pods applies them.",
+    )
+    excluded_resources: list[ResourceName] | None = Field(default=None, max_length=512)
+    label_selector: LabelSelector | None = Field(
+        default=None, description="Only pods matching this selector."
+    )
+    pre: list[BackupResourceHook] | None = Field(
+        default=None, max_length=32, description="Run before the volume snapshots start."
+    )
+    post: list[BackupResourceHook] | None = Field(
+        default=None,
+        max_length=32,
+        description="Run once every snapshot has started (not completed), whatever happened.",
+    )
+
+
+class BackupHooks(Model):
+    resources: list[BackupResourceHookSpec] | None = Field(default=None, max_length=64)
+
+
 class BackupSpec(ResourceFilter):
     storage_location: Annotated[str, _NAME] | None = Field(
         default=None,
@@ -112,6 +174,13 @@ class BackupSpec(ResourceFilter):
     )
     include_objects_being_deleted: bool = Field(
         default=False, description="Also back up objects that carry a deletionTimestamp."
+    )
+    hooks: BackupHooks | None = Field(
+        default=None,
+        description=(
+            "Exec hooks in the backed-up pods around the volume snapshots (pod annotations "
+            "pre.hook.backup.velero.io/command, ... take precedence)."
+        ),
     )
 
 
@@ -132,6 +201,11 @@ class VolumeSnapshotStatus(Model):
     snapshot_id: str
     phase: str = Field(default="InProgress", description="InProgress, Completed or Failed.")
     message: str | None = None
+
+
+class HookStatus(Model):
+    hooks_attempted: int = Field(default=0, ge=0, description="Hook commands run.")
+    hooks_failed: int = Field(default=0, ge=0, description="Hook commands that failed.")
 
 
 class BackupStatus(Model):
@@ -156,6 +230,7 @@ class BackupStatus(Model):
     snapshot_skew_seconds: float | None = Field(
         default=None, description="Time between the first and the last snapshot start."
     )
+    hook_status: HookStatus | None = None
     attempt: int = Field(
         default=0, ge=0, description="How many times the operator started this backup."
     )

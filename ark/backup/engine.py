@@ -20,13 +20,14 @@ import orjson
 from ark import archive
 from ark.api.backup import BackupPhase, BackupSpec
 from ark.api.types import parse_duration
-from ark.backup import filters, results
+from ark.backup import filters, hooks, results
 from ark.backup.actions import ActionContext, BackupItemAction, ItemRef, load_actions
 from ark.backup.plan import CRDS, NAMESPACES, BackupPlan, ListTask, plan_backup
 from ark.backup.results import BackupResult, Progress, ProgressCallback, SnapshotOptions
-from ark.backup.volumes import SnapshotOutcome, snapshot_volumes
+from ark.backup.volumes import SnapshotOutcome, SnapshotRecord, snapshot_volumes
 from ark.kube import KubeApiError, KubeClient, KubeError, count, discover, list_pages
 from ark.kube.discovery import ApiResource, Discovery
+from ark.kube.podexec import PodExec
 from ark.report import Issues, RunLog
 from ark.storage import ObjectStore, StoreError
 
@@ -65,6 +66,7 @@ class _Run:
         self.pending: list[ItemRef] = []
         self.per_resource: dict[str, int] = {}
         self.volumes: list[dict[str, Any]] = []
+        self.pods: list[hooks.PodTarget] = []
         self.snapshots = SnapshotOutcome()
         self.discovery = Discovery(resources=[])
         self._actions_by_resource: dict[str, list[BackupItemAction]] = {}
@@ -130,6 +132,8 @@ class _Run:
             self.per_resource[resource.qualified] = self.per_resource.get(resource.qualified, 0) + 1
             if resource.qualified == "persistentvolumes":
                 self.volumes.append(item)
+            elif resource.qualified == "pods":
+                self.pods.append(hooks.PodTarget.from_item(item))
         for action in self.actions_for(resource, context):
             refs = list(action.related(item, resource=resource, context=context))
             if refs:
@@ -158,11 +162,14 @@ def run(
     page_size: int = 500,
     compress_level: int = archive.DEFAULT_COMPRESS_LEVEL,
     snapshots: SnapshotOptions | None = None,
+    pod_exec: hooks.ExecTransport | None = None,
 ) -> BackupResult:
     """Back up the cluster behind ``client`` into ``store`` as backup ``name``.
 
     With ``snapshots`` (and ``spec.snapshotVolumes`` not false), the cloud volumes behind the
-    backed-up PersistentVolumes are snapshotted once the objects are captured.
+    backed-up PersistentVolumes are snapshotted once the objects are captured: between the
+    backed-up pods' pre-hooks and post-hooks (``spec.hooks`` and Velero's pod annotations, see
+    ``ark.backup.hooks``), run through ``pod_exec`` (default: the API server's pods/exec).
 
     Never raises for problems with items or resources: they become warnings and errors in the
     result (PartiallyFailed). Problems that stop the backup (the store failing, the API server
@@ -183,6 +190,7 @@ def run(
     ttl = parse_duration(spec.ttl)
     expiration = started + ttl if ttl else None
     manifest: archive.Manifest | None = None
+    hook_run: hooks.HookRun | None = None
     failure: str | None = None
     version: str | None = None
     try:
@@ -193,18 +201,17 @@ def run(
         manifest = _write_archive(
             state, backup_plan, estimates, cluster_version=version, compress_level=compress_level
         )
-        if snapshots is not None and spec.snapshot_volumes is not False and state.volumes:
-            outcome = snapshot_volumes(
-                state.volumes,
-                backup_name=name,
-                locations=snapshots.locations,
-                issues=state.issues,
-                log=state.log,
-                adopt=snapshots.adopt,
-                on_started=snapshots.on_started,
-                timeout=snapshots.timeout,
-            )
-            state.snapshots = outcome
+        hook_run = hooks.HookRun(
+            hooks.plan_hooks(state.pods, spec.hooks),
+            pod_exec if pod_exec is not None else PodExec(client),
+            issues=state.issues,
+            log=state.log,
+        )
+        try:
+            hook_run.pre()
+            _snapshot(state, snapshots, hook_run)
+        finally:
+            hook_run.post()  # also when starting the snapshots failed: thaw what was frozen
     except (KubeError, StoreError, archive.ArchiveError, OSError) as exc:
         failure = f"backup {name} failed: {exc}"
         state.log.error(failure)
@@ -229,6 +236,8 @@ def run(
         per_resource=dict(sorted(state.per_resource.items())),
         volume_snapshots=state.snapshots.records,
         snapshot_skew_seconds=state.snapshots.skew_seconds,
+        hooks_attempted=hook_run.attempted if hook_run else 0,
+        hooks_failed=hook_run.failed if hook_run else 0,
     )
     try:
         results.upload(
@@ -248,6 +257,43 @@ def run(
     if on_progress is not None:
         on_progress(state.progress)
     return result
+
+
+def _snapshot(state: _Run, options: SnapshotOptions | None, hook_run: hooks.HookRun) -> None:
+    """Snapshot the backed-up volumes; post-hooks run as soon as every snapshot has started.
+    Volumes of pods whose pre-hooks failed (onError Fail) are not snapshotted."""
+    if options is None or state.spec.snapshot_volumes is False or not state.volumes:
+        return
+    blocked = hook_run.blocked_claims()
+    volumes: list[dict[str, Any]] = []
+    for pv in state.volumes:
+        claim = (pv.get("spec") or {}).get("claimRef") or {}
+        pod = blocked.get((claim.get("namespace") or "", claim.get("name") or ""))
+        if pod is None:
+            volumes.append(pv)
+            continue
+        state.issues.error(
+            f"not snapshotted: the pre hooks of pod {pod.ref}, which mounts claim "
+            f"{claim.get('name')}, failed",
+            resource="persistentvolumes",
+            name=pv["metadata"]["name"],
+        )
+
+    def started(records: list[SnapshotRecord]) -> None:
+        hook_run.post()
+        if options.on_started is not None:
+            options.on_started(records)
+
+    state.snapshots = snapshot_volumes(
+        volumes,
+        backup_name=state.name,
+        locations=options.locations,
+        issues=state.issues,
+        log=state.log,
+        adopt=options.adopt,
+        on_started=started,
+        timeout=options.timeout,
+    )
 
 
 def _resource_list(state: _Run) -> dict[str, list[str]]:

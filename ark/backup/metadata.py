@@ -32,6 +32,7 @@ _VELERO_SPEC_FIELDS = (
     "ttl",
     "storageLocation",
     "volumeSnapshotLocations",
+    "hooks",
 )
 
 
@@ -54,6 +55,12 @@ def backup_document(name: str, spec: BackupSpec, result: BackupResult) -> dict[s
         },
         "warnings": result.warnings,
         "errors": result.errors,
+        "hookStatus": {
+            "hooksAttempted": result.hooks_attempted,
+            "hooksFailed": result.hooks_failed,
+        }
+        if result.hooks_attempted
+        else None,
     }
     return {
         "apiVersion": "velero.io/v1",

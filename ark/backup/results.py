@@ -51,6 +51,8 @@ class BackupResult:
     per_resource: dict[str, int] = field(default_factory=dict)
     volume_snapshots: list[SnapshotRecord] = field(default_factory=list)
     snapshot_skew_seconds: float | None = None
+    hooks_attempted: int = 0
+    hooks_failed: int = 0
 
     @property
     def warnings(self) -> int:

@@ -133,6 +133,12 @@ def final_status(result: BackupResult) -> dict[str, Any]:
         "warnings": result.warnings,
         "errors": result.errors,
         "failureReason": result.failure_reason,
+        "hookStatus": {
+            "hooksAttempted": result.hooks_attempted,
+            "hooksFailed": result.hooks_failed,
+        }
+        if result.hooks_attempted
+        else None,
     }
 
 
