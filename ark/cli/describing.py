@@ -41,9 +41,7 @@ def filter_rows(spec: Obj) -> list[tuple[str, Any]]:
 
 
 def _timings(status: Obj) -> list[tuple[str, Any]]:
-    started = output.parse_time(status.get("startTimestamp"))
-    ended = output.parse_time(status.get("completionTimestamp"))
-    took = output.seconds((ended - started).total_seconds()) if started and ended else None
+    took = output.took(status.get("startTimestamp"), status.get("completionTimestamp"))
     return [
         ("Started", status.get("startTimestamp")),
         ("Completed", status.get("completionTimestamp")),

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from ark.api.kinds import Column, Kind
@@ -110,6 +111,17 @@ def seconds(value: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+def took(started: str | None, ended: str | None) -> str | None:
+    """How long a run took, from its status's whole-second timestamps: <1s, 12s, 4m05s."""
+    start, end = parse_time(started), parse_time(ended)
+    if start is None or end is None:
+        return None
+    value = (end - start).total_seconds()
+    if value < 1:
+        return "<1s"
+    return f"{int(value)}s" if value < 60 else seconds(value)
+
+
 def cell(obj: Obj, column: Column) -> str:
     value = lookup(obj, column.json_path)
     if value is None:
@@ -132,7 +144,11 @@ def print_table(objs: Sequence[Obj], *, kind: Kind) -> None:
         table.add_column(c.name.upper(), no_wrap=True)
     for obj in objs:
         table.add_row(obj["metadata"]["name"], *(cell(obj, c) for c in columns), style=None)
-    console().print(table)
+    out = console()
+    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    if needed > out.width:
+        table.width = needed  # never cut a name short: a long line wraps, as kubectl's do
+    out.print(table, crop=False)
 
 
 def fields(rows: Sequence[tuple[str, Any]], *, indent: int = 0) -> None:

@@ -193,11 +193,8 @@ def summary(obj: Obj, tracked: Tracked) -> str:
     """One line: what finished, how, how much, how long."""
     status = obj.get("status") or {}
     s = sample(obj, tracked)
-    took = ""
-    started = output.parse_time(status.get("startTimestamp"))
-    ended = output.parse_time(status.get("completionTimestamp"))
-    if started and ended:
-        took = f" in {output.seconds((ended - started).total_seconds())}"
+    took = output.took(status.get("startTimestamp"), status.get("completionTimestamp"))
+    took = f" in {took}" if took else ""
     what = f"{tracked.kind.kind} {tracked.name}"
     counts = f"{s.done} of {s.total} items" if s.total else f"{s.done} items"
     return (

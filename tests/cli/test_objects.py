@@ -121,7 +121,7 @@ def test_describe_shows_status_timings_snapshots_and_why_results_are_missing(
     assert "Phase:" in out and "PartiallyFailed" in out
     assert "9 of 10" in out
     assert "Included namespaces: shop" in out
-    assert "Duration:" in out and "12.0s" in out
+    assert "Duration:" in out and "12s" in out
     assert "pv-1 (shop/data): Completed aws snap-1" in out
     # no BackupStorageLocation "default" here: the results cannot be read, and describe says so
     assert "not shown: BackupStorageLocation" in out

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from rich.console import Console
 
 from ark.api import kinds
-from ark.cli import filters, progress
+from ark.cli import filters, output, progress
 from ark.cli.common import BadFlag, key_values
 
 
@@ -121,3 +124,25 @@ def test_a_run_still_new_is_hinted_once_that_the_operator_may_be_down() -> None:
     assert waiting.hint("New") is None  # said once
     patient = progress.Waiting(tracked_backup(), namespace="ark-x", after=3600)
     assert patient.hint("New") is None
+
+
+def test_a_table_wider_than_the_console_is_not_cut_short(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    buffer = io.StringIO()
+    monkeypatch.setattr(output, "_console", Console(file=buffer, width=40))
+    name = "shop-20261201185113-restore-with-a-long-name"
+    obj = {"metadata": {"name": name}, "spec": {"backupName": "shop-20261201185113"},
+           "status": {"phase": "Completed"}}  # fmt: skip
+    output.print_table([obj], kind=kinds.RESTORE)
+    text = buffer.getvalue()
+    assert name in text and "shop-20261201185113" in text and "Completed" in text
+    assert "…" not in text
+
+
+def test_durations_from_whole_second_timestamps() -> None:
+    at = "2026-01-01T00:00:00Z"
+    assert output.took(at, at) == "<1s"
+    assert output.took(at, "2026-01-01T00:00:12Z") == "12s"
+    assert output.took(at, "2026-01-01T00:04:05Z") == "4m05s"
+    assert output.took(at, None) is None
