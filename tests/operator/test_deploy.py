@@ -11,7 +11,7 @@ import orjson
 import pytest
 import yaml
 
-from ark.kube import KubeClient, discover
+from ark.kube import KubeApiError, KubeClient, discover, podexec
 from ark.operator import resources
 from ark.storage import ObjectStore
 from tests.conftest import Cluster, NamespaceFactory, S3Server
@@ -136,3 +136,58 @@ def test_the_operator_works_with_the_rbac_in_deploy(
         for obj in workloads.cluster_manifests(app, suffix=app):
             res = workloads.resolve(discover(kube), obj)
             kube.request("DELETE", res.path(name=obj["metadata"]["name"]))
+
+
+def test_backup_hooks_may_exec_with_the_rbac_in_deploy_without_the_restore_writer(
+    kube: KubeClient, op_namespace: str, service_account_kubeconfig: str, namespace: str
+) -> None:
+    """A backup-only cluster drops the restore writer's binding (deploy/README.md); hooks still
+    exec: ``get`` (what v1.34 checks) and ``create`` (what servers that authorize WebSocket
+    upgrades as create check) on pods/exec, by the API server's own authorizer."""
+    rbac = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+    for binding in kube.get(rbac)["items"]:
+        subjects = binding.get("subjects") or []
+        if binding["roleRef"]["name"].startswith("ark-restore-writer") and any(
+            s.get("namespace") == op_namespace for s in subjects
+        ):
+            kube.request(  # bound to nobody (the fixture deletes it afterwards)
+                "PATCH",
+                f"{rbac}/{binding['metadata']['name']}",
+                body={"subjects": []},
+                content_type="application/merge-patch+json",
+            )
+    user = f"system:serviceaccount:{op_namespace}:ark"
+    for verb in ("get", "create"):
+        review = kube.request(
+            "POST",
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            body={
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SubjectAccessReview",
+                "spec": {
+                    "user": user,
+                    "groups": ["system:serviceaccounts", f"system:serviceaccounts:{op_namespace}"],
+                    "resourceAttributes": {
+                        "namespace": namespace,
+                        "verb": verb,
+                        "resource": "pods",
+                        "subresource": "exec",
+                    },
+                },
+            },
+        )
+        assert orjson.loads(review)["status"]["allowed"] is True, verb
+    kube.request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/pods",
+        body={"metadata": {"name": "db-0"}, "spec": {"containers": [{"name": "db", "image": "x"}]}},
+    )
+    with (
+        KubeClient.load(kubeconfig=service_account_kubeconfig) as as_operator,
+        pytest.raises(KubeApiError) as refused,
+    ):
+        podexec.PodExec(as_operator)(
+            namespace=namespace, pod="db-0", container="db", command=["true"], timeout=10
+        )
+    # Authorized: the server gets as far as looking for the pod's node (there is no kubelet).
+    assert refused.value.status == 400 and "does not have a host assigned" in refused.value.message
