@@ -13,6 +13,7 @@ process in the container may go on running.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import time
 from collections.abc import Sequence
@@ -95,7 +96,10 @@ class PodExec:
         except (websocket.WebSocketException, OSError) as exc:
             raise ExecError(f"exec stream to {self._client.server} failed: {exc}") from exc
         finally:
-            ws.close(timeout=1)
+            with contextlib.suppress(websocket.WebSocketException, OSError):
+                ws.close(timeout=1)  # the stream is over either way
+            # close() leaves the socket open when the server closed the stream first
+            ws.shutdown()  # type: ignore[no-untyped-call]
         seconds = time.monotonic() - started
         return ExecResult(
             exit_code=_exit_code(status, path),
