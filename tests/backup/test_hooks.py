@@ -15,6 +15,7 @@ moment, so that its snapshot really fails to start.
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 import uuid
@@ -130,6 +131,8 @@ def test_failing_pre_hook_makes_the_backup_partially_failed_with_the_servers_ans
     assert record["status"]["phase"] == "PartiallyFailed"
     assert record["status"]["hookStatus"] == {"hooksAttempted": 2, "hooksFailed": 2}
     assert record["spec"]["hooks"]["resources"][0]["pre"][0]["exec"]["command"] == FREEZE
+    logs = gzip.decompress(fs_store.get(keys.logs)).decode()
+    assert "pre hooks: 1 in 1 pods" in logs and NO_HOST in logs
 
 
 def test_continue_makes_a_failing_hook_a_warning_and_the_backup_completes(
