@@ -1,14 +1,22 @@
-"""The README's demo: a full disaster-recovery cycle on a local control plane.
+"""The README's demo: a full disaster-recovery cycle on a local control plane, driven the way a
+user drives ark — the operator running as a process, everything else through the ``ark`` CLI.
 
     make demo            (runs hack/demo, which sets up what is missing, then this)
+    hack/demo --keep     (leaves the cluster, MinIO and the operator running)
+    hack/demo --down     (stops what a --keep run left)
 
 1. starts a local Kubernetes control plane and a MinIO object store (hack/cluster, hack/objstore)
-2. deploys a multi-tier sample app (web Deployment, db StatefulSet with a volume claim, Services,
+2. ``ark install --no-operator ...``: the CRDs, the operator's namespace, and a default
+   BackupStorageLocation on MinIO with its credential Secret
+3. starts the operator, ``python -m ark.operator``, as a process (the control plane has no
+   kubelet to run its Deployment) and waits until it is healthy
+4. deploys a multi-tier sample app (web Deployment, db StatefulSet with a volume claim, Services,
    Secrets, ConfigMaps, RBAC, a CRD with custom resources, CronJob, NetworkPolicy, HPA, Ingress)
-3. backs its namespace up to MinIO
-4. deletes the namespace (the disaster) and waits until it is gone
-5. restores it from the backup, then clones it into a second namespace
-6. compares every object before and after, and prints a verified summary
+5. ``ark backup create ... --wait``
+6. deletes the namespace (the disaster) and waits until it is gone
+7. ``ark restore create --from-backup ... --wait``, then the same with
+   ``--namespace-mappings shop:shop-staging`` (a clone)
+8. compares every object before and after, prints a verified summary, stops the operator
 
 Exits non-zero if anything does not come back as it was.
 """
@@ -17,20 +25,29 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import shlex
+import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from ark import backup, restore
-from ark.api import BackupSpec, RestoreSpec
+from ark.api.kinds import Kind
 from ark.kube import KubeApiError, KubeClient, discover
-from ark.storage import ObjectStore, StoreLocation, open_store
-from localenv import cluster, objstore
+from ark.operator import resources
+from localenv import cluster, objstore, procs
 from tests.support import workloads
 
+NAME = "demo"
 NAMESPACE = "shop"
 CLONE = "shop-staging"
+ARK_NAMESPACE = "ark-system"
+OPERATOR = "ark-operator"
+"""The operator's role in the demo cluster's state: ``hack/cluster down`` stops it too."""
+ROOT = Path(__file__).resolve().parents[2]
 _SKIP_DIRS = {"events", "events.events.k8s.io"}
 
 
@@ -52,6 +69,78 @@ def wait(what: str, check: Callable[[], bool], *, timeout: float = 120) -> None:
     raise SystemExit(f"demo: timed out waiting for {what}")
 
 
+# -- the ark CLI and the operator ----------------------------------------------------------
+def ark_command() -> list[str]:
+    """The installed ``ark`` console script next to this interpreter, else the module."""
+    script = Path(sys.executable).with_name("ark")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ark.cli.main"]
+
+
+def ark(kubeconfig: str, *args: str) -> int:
+    """Run ``ark ARGS`` as a user would, its output going straight to the terminal."""
+    print(f"    $ ark {shlex.join(args)}", flush=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARK_")}
+    env.update(KUBECONFIG=kubeconfig, ARK_NAMESPACE=ARK_NAMESPACE)
+    return subprocess.run([*ark_command(), *args], env=env, cwd=ROOT, check=False).returncode
+
+
+def must(code: int, what: str) -> None:
+    if code != 0:
+        raise SystemExit(f"demo: {what} failed (ark exited {code})")
+
+
+def install(kubeconfig: str, s3: dict[str, str], work: Path) -> None:
+    """CRDs, namespace, default location and its Secret, through ``ark install``."""
+    creds = work / "minio-credentials"
+    creds.touch(mode=0o600)
+    creds.write_text(
+        "[default]\n"
+        f"aws_access_key_id = {s3['ARK_S3_ACCESS_KEY_ID']}\n"
+        f"aws_secret_access_key = {s3['ARK_S3_SECRET_ACCESS_KEY']}\n"
+    )
+    config = f"region=minio,s3ForcePathStyle=true,s3Url={s3['ARK_S3_ENDPOINT']}"
+    must(
+        ark(kubeconfig, "install", "--no-operator", "--provider", "aws",
+            "--bucket", s3["ARK_S3_BUCKET"], "--prefix", NAME, "--config", config,
+            "--secret-file", str(creds)),
+        "ark install",
+    )  # fmt: skip
+
+
+def start_operator(inst: procs.Instance, kubeconfig: str) -> int:
+    """``python -m ark.operator`` for ``ark-system``, recorded in the cluster's state; its
+    health port (waited for by :func:`operator_healthy`)."""
+    inst.stop_role(OPERATOR)
+    health = procs.free_port()
+    argv = [
+        sys.executable, "-m", "ark.operator",
+        "--namespace", ARK_NAMESPACE,
+        "--kubeconfig", kubeconfig,
+        "--bind-address", "127.0.0.1",
+        "--metrics-port", str(procs.free_port()),
+        "--health-port", str(health),
+        "--progress-interval", "0.5",
+        "--location-interval", "1",
+        "--default-location-period", "10",
+    ]  # fmt: skip
+    inst.start(OPERATOR, argv, cwd=ROOT)
+    return health
+
+
+def operator_healthy(inst: procs.Instance, health: int) -> None:
+    def healthz() -> bool:
+        url = f"http://127.0.0.1:{health}/healthz"
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return bool(resp.status == 200)
+
+    procs.wait_until("start the ark operator", healthz, timeout=60, inst=inst, role=OPERATOR)
+
+
+def operator_log(inst: procs.Instance) -> Path:
+    return inst.directory / f"{OPERATOR}.log"
+
+
+# -- the sample app and the comparison -----------------------------------------------------
 def namespace_objects(kube: KubeClient, namespace: str) -> dict[str, dict[str, Any]]:
     """The objects a restore must bring back itself (not those controllers re-create)."""
     out: dict[str, dict[str, Any]] = {}
@@ -100,44 +189,58 @@ def verify(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) 
     return problems
 
 
-def _store(s3: dict[str, str]) -> ObjectStore:
-    return open_store(
-        StoreLocation(
-            provider="aws",
-            bucket=s3["ARK_S3_BUCKET"],
-            prefix="demo",
-            config={"s3Url": s3["ARK_S3_ENDPOINT"], "s3ForcePathStyle": "true", "region": "minio"},
-            credentials={
-                "aws_access_key_id": s3["ARK_S3_ACCESS_KEY_ID"],
-                "aws_secret_access_key": s3["ARK_S3_SECRET_ACCESS_KEY"],
-            },
-        )
-    )
+def _absent(kube: KubeClient, namespace: str) -> bool:
+    try:
+        kube.get(f"/api/v1/namespaces/{namespace}")
+    except KubeApiError as exc:
+        return exc.not_found
+    return False
 
 
-def _fresh_app(kube: KubeClient) -> dict[str, dict[str, Any]]:
-    for ns in (NAMESPACE, CLONE):  # a previous run's leftovers
+def _clear_leftovers(kube: KubeClient) -> None:
+    for ns in (NAMESPACE, CLONE):  # a previous --keep run's namespaces
         with contextlib.suppress(KubeApiError):
             kube.request("DELETE", f"/api/v1/namespaces/{ns}")
+    for ns in (NAMESPACE, CLONE):
         wait(f"namespace {ns} to go", lambda ns=ns: _absent(kube, ns))  # type: ignore[misc]
-    t = step(f"sample multi-tier app in namespace {NAMESPACE}")
+
+
+def _deploy_app(kube: KubeClient) -> dict[str, dict[str, Any]]:
     kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": NAMESPACE}})
     workloads.deploy_shop(kube, NAMESPACE)
     wait("pods", lambda: len(kube.get(f"/api/v1/namespaces/{NAMESPACE}/pods")["items"]) >= 3)
     time.sleep(2)  # let the controllers settle
-    before = namespace_objects(kube, NAMESPACE)
+    return namespace_objects(kube, NAMESPACE)
+
+
+def _phase(kube: KubeClient, kind: Kind, name: str) -> str:
+    obj = resources.get(kube, kind, ARK_NAMESPACE, name) or {}
+    return str((obj.get("status") or {}).get("phase") or "missing")
+
+
+# -- the cycle -----------------------------------------------------------------------------
+def _cycle(kube: KubeClient, inst: procs.Instance, s3: dict[str, str]) -> bool:
+    kubeconfig = cluster.env_of(inst)["KUBECONFIG"]
+    _clear_leftovers(kube)
+
+    t = step(f"ark install: CRDs, namespace {ARK_NAMESPACE}, a default location on MinIO")
+    install(kubeconfig, s3, inst.directory)
+    health = start_operator(inst, kubeconfig)  # starts while the app is deployed
+    done(t)
+
+    t = step(f"sample multi-tier app in namespace {NAMESPACE}")
+    before = _deploy_app(kube)
     done(t, f"{len(before)} objects (and a ConfigMap labelled to be left out of backups)")
-    return before
 
+    t = step(f"the operator, as a process: python -m ark.operator -n {ARK_NAMESPACE}")
+    operator_healthy(inst, health)
+    done(t, f"healthy; log: {operator_log(inst)}")
 
-def _cycle(kube: KubeClient, store: ObjectStore) -> bool:
-    before = _fresh_app(kube)
     name = f"shop-{time.strftime('%Y%m%d%H%M%S')}"
-    t = step(f"backup {name} of namespace {NAMESPACE} to MinIO")
-    made = backup.run(kube, store, name=name, spec=BackupSpec(included_namespaces=[NAMESPACE]))
-    if made.phase != "Completed":
-        raise SystemExit(f"demo: backup {made.phase}: {made.failure_reason or made.issues.errors}")
-    done(t, f"{made.phase}: {made.progress.items_backed_up} items")
+    t = step(f"backup of namespace {NAMESPACE} to MinIO")
+    must(ark(kubeconfig, "backup", "create", name, "--include-namespaces", NAMESPACE, "--wait"),
+         f"backup {name}")  # fmt: skip
+    done(t)
 
     t = step(f"disaster: namespace {NAMESPACE} deleted")
     kube.request("DELETE", f"/api/v1/namespaces/{NAMESPACE}")
@@ -145,25 +248,27 @@ def _cycle(kube: KubeClient, store: ObjectStore) -> bool:
     done(t, "gone")
 
     t = step(f"restore {NAMESPACE} from {name}")
-    back = restore.run(
-        kube, store, name=f"{name}-restore", backup_name=name, spec=RestoreSpec(backup_name=name)
-    )
-    done(t, f"{back.phase}: {back.counts}")
+    restored = f"{name}-restore"
+    ark(kubeconfig, "restore", "create", restored, "--from-backup", name, "--wait")
+    done(t)
     after = namespace_objects(kube, NAMESPACE)
 
     t = step(f"clone {NAMESPACE} as {CLONE}")
-    clone = restore.run(
-        kube,
-        store,
-        name=f"{name}-clone",
-        backup_name=name,
-        spec=RestoreSpec(backup_name=name, namespace_mapping={NAMESPACE: CLONE}),
-    )
-    done(t, f"{clone.phase}: {clone.counts}")
+    cloned_name = f"{name}-clone"
+    ark(kubeconfig, "restore", "create", cloned_name, "--from-backup", name,
+        "--namespace-mappings", f"{NAMESPACE}:{CLONE}", "--wait")  # fmt: skip
+    done(t)
     cloned = namespace_objects(kube, CLONE)
+    ark(kubeconfig, "restore", "get", restored, cloned_name)
 
     step("verification: every object compared with the original")
-    problems = verify(before, after) + [f"clone {p}" for p in verify(before, cloned)]
+    phases = {
+        f"backup {name}": _phase(kube, resources.BACKUP, name),
+        f"restore {restored}": _phase(kube, resources.RESTORE, restored),
+        f"restore {cloned_name}": _phase(kube, resources.RESTORE, cloned_name),
+    }
+    problems = [f"{what} is {p}, not Completed" for what, p in phases.items() if p != "Completed"]
+    problems += verify(before, after) + [f"clone {p}" for p in verify(before, cloned)]
     pods = len(kube.get(f"/api/v1/namespaces/{NAMESPACE}/pods")["items"])
     print(f"    objects before the disaster : {len(before)}")
     print(f"    restored and equal          : {len(before) - len(verify(before, after))}")
@@ -171,43 +276,54 @@ def _cycle(kube: KubeClient, store: ObjectStore) -> bool:
     print(f"    pods re-created by their restored controllers: {pods}")
     for problem in problems:
         print(f"    PROBLEM {problem}")
-    return not problems and back.phase == "Completed" and clone.phase == "Completed"
+    return not problems
+
+
+def down() -> int:
+    inst = procs.Instance.load(cluster.KIND, NAME)
+    stopped = inst.stop_role(OPERATOR)
+    stopped_all = [stopped] if stopped else []
+    stopped_all += cluster.down(NAME) + objstore.down("minio", NAME)
+    print(f"stopped: {', '.join(stopped_all) or 'nothing was running'}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="hack/demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--keep", action="store_true", help="leave the cluster and MinIO running")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--keep", action="store_true", help="leave the cluster, MinIO and the operator running"
+    )
+    which.add_argument("--down", action="store_true", help="stop what a --keep run left")
     args = parser.parse_args(argv)
+    if args.down:
+        return down()
     total = time.monotonic()
 
     t = step("local control plane (etcd + kube-apiserver + kube-controller-manager) and MinIO")
-    inst = cluster.up("demo")
-    s3 = objstore.up("minio", "demo")
-    kube = KubeClient.load(kubeconfig=cluster.env_of(inst)["KUBECONFIG"])
-    names = [n["metadata"]["name"] for n in kube.get("/api/v1/namespaces")["items"]]
-    done(t, f"Kubernetes {kube.version()['gitVersion']}; namespaces: {', '.join(sorted(names))}")
+    procs.Instance.load(cluster.KIND, NAME).stop_role(OPERATOR)  # a --keep run's operator
+    inst = cluster.up(NAME)
+    ok = False
     try:
-        ok = _cycle(kube, _store(s3))
+        s3 = objstore.up("minio", NAME)
+        kubeconfig = cluster.env_of(inst)["KUBECONFIG"]
+        kube = KubeClient.load(kubeconfig=kubeconfig)
+        done(t, f"Kubernetes {kube.version()['gitVersion']}; export KUBECONFIG={kubeconfig}")
+        ok = _cycle(kube, inst, s3)
     finally:
         if args.keep:
             print(f"\nleft running: export KUBECONFIG={cluster.env_of(inst)['KUBECONFIG']}")
+            print(f"  the operator (log: {operator_log(inst)}), MinIO; stop all: hack/demo --down")
         else:
-            cluster.down("demo")
-            objstore.down("minio", "demo")
+            if not ok and operator_log(inst).exists():
+                print(f"\noperator log, last lines:\n{inst.log_tail(OPERATOR, 30)}")
+            down()
     print(
         f"\n{'PASS' if ok else 'FAIL'}: disaster-recovery cycle in {time.monotonic() - total:.1f}s"
     )
     return 0 if ok else 1
-
-
-def _absent(kube: KubeClient, namespace: str) -> bool:
-    try:
-        kube.get(f"/api/v1/namespaces/{namespace}")
-    except KubeApiError as exc:
-        return exc.not_found
-    return False
 
 
 if __name__ == "__main__":

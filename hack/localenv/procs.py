@@ -148,21 +148,36 @@ class Instance:
         stopped: list[str] = []
         # Stop in reverse start order: clients before the servers they talk to.
         for role, pid in reversed(list(self.pids.items())):
-            if not pid_alive(pid):
-                continue
-            _signal_group(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if pid_alive(pid):
-                _signal_group(pid, signal.SIGKILL)
-                while pid_alive(pid):
-                    time.sleep(0.05)
-            stopped.append(f"{role} (pid {pid})")
+            if _terminate(pid, timeout=timeout):
+                stopped.append(f"{role} (pid {pid})")
         self.pids = {}
         if self.directory.exists():
             self.save()
         return stopped
+
+    def stop_role(self, role: str, *, timeout: float = 15.0) -> str | None:
+        """Stop one recorded process group and forget it; what was stopped, if it ran."""
+        pid = self.pids.pop(role, None)
+        if self.directory.exists():
+            self.save()
+        if pid is None or not _terminate(pid, timeout=timeout):
+            return None
+        return f"{role} (pid {pid})"
+
+
+def _terminate(pid: int, *, timeout: float) -> bool:
+    """SIGTERM the group of ``pid``, SIGKILL it after ``timeout``; False if it was not running."""
+    if not pid_alive(pid):
+        return False
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pid_alive(pid):
+        _signal_group(pid, signal.SIGKILL)
+        while pid_alive(pid):
+            time.sleep(0.05)
+    return True
 
 
 def crash(inst: Instance) -> list[str]:
