@@ -6,5 +6,11 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 MINIO_VERSION="${MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}"
 FAKE_GCS_VERSION="${FAKE_GCS_VERSION:-v1.56.1}"
 AZURITE_VERSION="${AZURITE_VERSION:-3.37.0}"
+# CSI snapshots: snapshot-controller + csi-snapshotter (and the CRDs, from its client module),
+# csi-provisioner, and Kubernetes' e2e CSI mock driver (from k8s.io/kubernetes $K8S_VERSION).
+CSI_SNAPSHOTTER_VERSION="${CSI_SNAPSHOTTER_VERSION:-v8.4.0}"
+CSI_PROVISIONER_VERSION="${CSI_PROVISIONER_VERSION:-v5.3.0}"
+# csi-provisioner's own gateway-api (v1.3.0) does not compile against the v0.34 Kubernetes libraries.
+GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.4.0}"
 ARK_CACHE="${ARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ark}"
 ARK_BIN="$ARK_CACHE/bin"

@@ -146,6 +146,7 @@ def validate_vsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> str
             region=config.get("region", ""),
             config=config,
             credentials=credentials,
+            kube=client,
         )
     except LocationError as exc:
         return str(exc)
@@ -163,7 +164,11 @@ def open_vsl_snapshotter(client: KubeClient, namespace: str, name: str) -> Volum
     credentials = _credentials(client, namespace, f"VolumeSnapshotLocation {name}", spec.credential)
     try:
         return snapshot.open_snapshotter(
-            spec.provider, region=config.get("region", ""), config=config, credentials=credentials
+            spec.provider,
+            region=config.get("region", ""),
+            config=config,
+            credentials=credentials,
+            kube=client,
         )
     except SnapshotError as exc:
         raise LocationError(f"VolumeSnapshotLocation {name}: {exc}") from None

@@ -31,6 +31,7 @@ class Outcome(StrEnum):
     UPDATED = "updated"
     RECREATED = "recreated"
     SKIPPED_EXISTS = "skipped-exists"
+    SKIPPED = "skipped"
     FAILED = "failed"
     WOULD_CREATE = "would-create"
     WOULD_UPDATE = "would-update"

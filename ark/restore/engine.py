@@ -31,6 +31,7 @@ from ark.restore.apply import Applied, Outcome, Writer
 from ark.restore.plan import NAMESPACES, Planned, RestorePlan, plan_restore
 from ark.restore.refs import CRDS, ItemKey
 from ark.restore.volumes import VolumeOptions
+from ark.snapshot import errors as snapshot_errors
 from ark.storage import ObjectStore, StoreError
 
 DEFAULT_WORKERS = 32
@@ -126,6 +127,7 @@ class _Run:
         self.failed_namespaces: dict[str, str] = {}
         self.new_volumes: dict[str, volumes.NewVolume] = {}
         self.volume_failures: dict[str, str] = {}
+        self.claim_snapshots: dict[str, volumes.ClaimSnapshot] = {}
         self.discovery = Discovery(resources=[])
         self.writer = Writer(client, policy=spec.existing_resource_policy, dry_run=spec.dry_run)
         self._lock = threading.Lock()
@@ -274,7 +276,8 @@ def _restore(
         preserve_node_ports=spec.preserve_node_ports,
         storage_class_mapping=spec.storage_class_mapping or {},
         image_registry_mapping=spec.image_registry_mapping or {},
-        restored_volumes=restored_pvs,
+        restored_volumes=restored_pvs
+        - {c.persistent_volume for c in state.claim_snapshots.values()},
         volume_renames=renames,
     )
     for key, reason in sorted(restore_plan.skipped.items()):
@@ -312,6 +315,7 @@ def _volumes_from_snapshots(
     if options is None or state.spec.restore_pvs is False or state.spec.dry_run or not pvs:
         return {}
     records = volumes.load_snapshot_records(store, backup_name)
+    state.claim_snapshots = volumes.claim_snapshots(records, set(pvs), options)
     made, failed = volumes.create_volumes(records, set(pvs), options, restore_name=state.name)
     state.new_volumes, state.volume_failures = made, failed
     suffix = hashlib.sha256(state.name.encode()).hexdigest()[:8]
@@ -391,7 +395,22 @@ def _apply_one(
         state.record(planned, Applied(Outcome.FAILED, message=f"cannot transform: {exc!r}"))
         return
     _rewrite_owners(state, obj, ns)
+    if rdir == "persistentvolumeclaims" and f"{ns}/{name}" in state.claim_snapshots:
+        claim = state.claim_snapshots[f"{ns}/{name}"]
+        tags = {"ark.dev/restore": state.name, "ark.dev/pv": claim.persistent_volume}
+        try:
+            obj = claim.snapshotter.claim_from_snapshot(
+                obj, snapshot_id=claim.snapshot_id, tags=tags
+            )
+        except snapshot_errors.SnapshotError as exc:
+            state.record(planned, Applied(Outcome.FAILED, message=str(exc)))
+            return
     if rdir == "persistentvolumes":
+        csi = [c for c in state.claim_snapshots.values() if c.persistent_volume == name]
+        if csi:
+            message = f"provisioned anew by its CSI driver from snapshot {csi[0].snapshot_id}"
+            state.record(planned, Applied(Outcome.SKIPPED, message=message))
+            return
         if name in state.volume_failures:
             state.record(planned, Applied(Outcome.FAILED, message=state.volume_failures[name]))
             return

@@ -21,7 +21,7 @@ from ark import archive
 from ark.backup.volumes import SnapshotRecord
 from ark.kube import KubeApiError, KubeClient
 from ark.snapshot import errors as snapshot_errors
-from ark.snapshot.interface import SnapshotPhase, VolumeSnapshotter
+from ark.snapshot.interface import ClaimRestorer, SnapshotPhase, VolumeSnapshotter
 from ark.storage import ObjectStore
 
 
@@ -76,6 +76,34 @@ class NewVolume:
     snapshot_id: str
 
 
+@dataclass(frozen=True)
+class ClaimSnapshot:
+    """A volume its CSI driver provisions anew: the restored claim is made from the snapshot
+    and the backed-up PersistentVolume is not restored."""
+
+    snapshotter: ClaimRestorer
+    snapshot_id: str
+    persistent_volume: str
+
+
+def claim_snapshots(
+    records: list[SnapshotRecord], pv_names: set[str], options: VolumeOptions
+) -> dict[str, ClaimSnapshot]:
+    """Claim (``namespace/name`` as backed up) -> its snapshot, for the restored PVs whose
+    snapshotter restores through claims (csi)."""
+    out: dict[str, ClaimSnapshot] = {}
+    for r in records:
+        snapshotter: object = options.snapshotters.get(r.location)  # mypy: no protocol overlap
+        if (
+            r.persistent_volume in pv_names
+            and r.phase == "Completed"
+            and r.claim
+            and isinstance(snapshotter, ClaimRestorer)
+        ):
+            out[r.claim] = ClaimSnapshot(snapshotter, r.snapshot_id, r.persistent_volume)
+    return out
+
+
 def load_snapshot_records(store: ObjectStore, backup_name: str) -> list[SnapshotRecord]:
     keys = archive.BackupKeys(archive.backup_name(backup_name))
     if not store.exists(keys.volume_snapshots):
@@ -109,7 +137,13 @@ def create_volumes(
     """New volumes for the restored PVs that have a completed snapshot (in parallel).
 
     Returns (PV name -> new volume, PV name -> why it could not be made)."""
-    wanted = [r for r in records if r.persistent_volume in pv_names and r.phase == "Completed"]
+    wanted = [
+        r
+        for r in records
+        if r.persistent_volume in pv_names
+        and r.phase == "Completed"
+        and not isinstance(options.snapshotters.get(r.location), ClaimRestorer)
+    ]
 
     def one(record: SnapshotRecord) -> tuple[str, NewVolume | str]:
         source = options.snapshotters.get(record.location)

@@ -1,6 +1,8 @@
-"""Volume snapshots through the clouds' own APIs (EBS, Azure managed disks, GCE persistent disks).
+"""Volume snapshots through the clouds' own APIs (EBS, Azure managed disks, GCE persistent disks)
+and, for any other CSI driver, through the cluster's VolumeSnapshots (``csi``).
 
     snapshotter = snapshot.open_snapshotter("aws", region="us-east-1", config={}, credentials={})
+    in_cluster = snapshot.open_snapshotter("csi", region="", config={}, credentials={}, kube=kube)
 
 Providers are plugins: any distribution can add one under the entry-point group
 ``ark.volume_snapshotters``; the contract is :mod:`ark.snapshot.interface`.
@@ -8,11 +10,16 @@ Providers are plugins: any distribution can add one under the entry-point group
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
 from ark.snapshot import errors
 from ark.snapshot.interface import VolumeSnapshotter
+
+if TYPE_CHECKING:
+    from ark.kube import KubeClient
 
 ENTRY_POINT_GROUP = "ark.volume_snapshotters"
 
@@ -28,18 +35,23 @@ def open_snapshotter(
     region: str,
     config: Mapping[str, str],
     credentials: Mapping[str, str],
+    kube: KubeClient | None = None,
 ) -> VolumeSnapshotter:
     """The snapshotter of ``provider`` for ``region``.
 
     ``config`` is a VolumeSnapshotLocation's ``spec.config`` (a ``region`` key there wins over
-    ``region``); ``credentials`` the decoded keys of its credential Secret. Raises
+    ``region``); ``credentials`` the decoded keys of its credential Secret; ``kube`` the
+    cluster, handed to providers that work through it (their factory takes ``kube``). Raises
     UnknownProvider or SnapshotConfigError (naming the bad key).
     """
     found = [ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == provider]
     if not found:
         raise errors.UnknownProvider(provider, providers())
     factory = found[0].load()
-    snapshotter = factory(region=region, config=config, credentials=credentials)
+    options: dict[str, Any] = {"region": region, "config": config, "credentials": credentials}
+    if kube is not None and "kube" in inspect.signature(factory).parameters:
+        options["kube"] = kube
+    snapshotter = factory(**options)
     if not isinstance(snapshotter, VolumeSnapshotter):
         raise errors.SnapshotConfigError(
             "provider", f"{provider!r} ({found[0].value}) did not return a VolumeSnapshotter"

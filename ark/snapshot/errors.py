@@ -57,3 +57,11 @@ class OperationFailed(SnapshotError):
 
 class AccessDenied(OperationFailed):
     """The credentials were refused or lack a permission."""
+
+
+class NoSnapshotClass(SnapshotError):
+    """No (or no single) VolumeSnapshotClass is chosen for a CSI volume's driver."""
+
+    def __init__(self, pv: str, reason: str) -> None:
+        super().__init__(f"PersistentVolume {pv}: {reason}")
+        self.pv = pv

@@ -1,7 +1,9 @@
 """The contract every volume-snapshot provider implements.
 
 Providers are found through the entry-point group ``ark.volume_snapshotters``; each entry point
-names a factory ``open_snapshotter(*, region, config, credentials) -> VolumeSnapshotter``.
+names a factory ``open_snapshotter(*, region, config, credentials) -> VolumeSnapshotter``. A
+provider that works through the cluster (``csi``) also takes ``kube`` (a KubeClient) and is
+given the caller's; cloud providers do not take it.
 
 Zones are written the way Kubernetes labels write them (``topology.kubernetes.io/zone``):
 ``us-east-1a`` on AWS, ``eastus-1`` on Azure, ``us-central1-a`` on GCP. A volume replicated
@@ -109,4 +111,19 @@ class VolumeSnapshotter(Protocol):
         self, pv: PersistentVolume, *, volume_id: str, zone: str | None
     ) -> dict[str, Any]:
         """A copy of ``pv`` pointing at another volume: its id, zone labels and node affinity."""
+        ...
+
+
+@runtime_checkable
+class ClaimRestorer(Protocol):
+    """A snapshotter whose volumes come back through the cluster (``csi``): the restored claim
+    names the snapshot as its ``dataSource`` and the volume's driver provisions a new volume, so
+    the backed-up PersistentVolume is not restored and ``create_volume_from_snapshot`` is not
+    used."""
+
+    def claim_from_snapshot(
+        self, claim: Mapping[str, Any], *, snapshot_id: str, tags: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """Make the snapshot available in the claim's namespace and return a copy of ``claim``
+        (already transformed for the restore) that the driver provisions from it."""
         ...

@@ -35,7 +35,7 @@ def test_unknown_provider_lists_the_known_ones() -> None:
     with pytest.raises(errors.UnknownProvider) as err:
         _open("openstack", {})
     assert "'openstack'" in str(err.value)
-    assert "aws, azure, gcp" in str(err.value)
+    assert "aws, azure, csi, gcp" in str(err.value)
 
 
 @pytest.mark.parametrize("provider", sorted(MINIMAL))

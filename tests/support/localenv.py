@@ -87,3 +87,16 @@ def objstore_restart(service: str, name: str) -> dict[str, str]:
         step=f"hack/objstore restart {service}",
     )
     return dict(json.loads(out))
+
+
+def csi_up(cluster: str) -> Started:
+    """The CSI snapshot stack (CRDs, snapshot-controller, sidecars, driver) for ``cluster``."""
+    env = _already_running([str(HACK / "csi"), "env", "--cluster", cluster, "--json"])
+    if env is not None:
+        return Started(env=env, owned=False)
+    out = _run([str(HACK / "csi"), "up", "--cluster", cluster, "--json"], step="hack/csi up")
+    return Started(env=dict(json.loads(out)), owned=True)
+
+
+def csi_down(cluster: str) -> None:
+    _run([str(HACK / "csi"), "down", "--cluster", cluster], step="hack/csi down")

@@ -1,0 +1,496 @@
+"""Snapshots of any CSI driver's volumes through ``snapshot.storage.k8s.io/v1``.
+
+Unlike the cloud plugins this one works in the cluster: it needs a KubeClient (``kube=``), and
+the cluster's snapshot-controller and the driver's csi-snapshotter and csi-provisioner sidecars
+do the work.
+
+- **Backup**: a VolumeSnapshot of the PV's claim, with the VolumeSnapshotClass of the PV's driver
+  (the one named by the ``volumeSnapshotClass`` config key, else the driver's class annotated
+  ``snapshot.storage.kubernetes.io/is-default-class``). Its VolumeSnapshotContent is set to
+  ``deletionPolicy: Retain`` at once, so the snapshot survives the namespace's deletion, the way
+  Velero's CSI plugin keeps it. The snapshot id is the content's name (cluster-scoped). The
+  VolumeSnapshot stays in the namespace, labelled to be left out of later backups.
+- **Restore**: no volume is made here (``create_volume_from_snapshot`` refuses). The restored
+  claim gets ``dataSource`` pointing at a VolumeSnapshot made in its namespace over a
+  pre-provisioned VolumeSnapshotContent (the backup's ``snapshotHandle``, Retain), and the
+  driver's provisioner makes the new volume; the PersistentVolume itself is not restored.
+- **Delete**: the content is switched to ``deletionPolicy: Delete`` and removed with its
+  VolumeSnapshot; the driver deletes the snapshot, and the call waits until the content is gone.
+
+A snapshot is restored into the cluster that took it (its content must exist there).
+
+Config keys: ``volumeSnapshotClass`` (a class name, used for its driver's volumes), ``drivers``
+(comma-separated CSI drivers to handle; default every driver except those the cloud plugins
+snapshot through their own APIs: ``ebs.csi.aws.com``, ``disk.csi.azure.com``,
+``pd.csi.storage.gke.io``), ``region`` (recorded with the snapshots), ``bindTimeout`` (how long
+to wait for the snapshot-controller to create the content, default 60s), ``deleteTimeout``
+(how long to wait for the driver to delete a snapshot, default 120s). No credentials.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ark.kube import KubeApiError, KubeClient, KubeError, object_path
+from ark.snapshot import config as settings
+from ark.snapshot import errors, pvs
+from ark.snapshot.interface import (
+    MULTI_ZONE_DELIMITER,
+    ClaimRestorer,
+    PersistentVolume,
+    SnapshotPhase,
+    SnapshotStatus,
+    VolumeRef,
+    VolumeSnapshotter,
+)
+
+PROVIDER = "csi"
+GROUP = "snapshot.storage.k8s.io"
+VERSION = "v1"
+DEFAULT_CLASS_ANNOTATION = "snapshot.storage.kubernetes.io/is-default-class"
+CLOUD_DRIVERS = frozenset({"ebs.csi.aws.com", "disk.csi.azure.com", "pd.csi.storage.gke.io"})
+"""Drivers whose volumes the cloud plugins snapshot; handled here only when named in ``drivers``."""
+CONFIG_KEYS = frozenset(
+    {"region", "volumeSnapshotClass", "drivers", "bindTimeout", "deleteTimeout"}
+)
+EXCLUDE_LABELS = {"ark.dev/exclude-from-backup": "true", "velero.io/exclude-from-backup": "true"}
+RESTORED_FROM = "ark.dev/restored-from"
+_PVC_BIND_ANNOTATIONS = (
+    "pv.kubernetes.io/bind-completed",
+    "pv.kubernetes.io/bound-by-controller",
+    "volume.kubernetes.io/selected-node",
+    "volume.beta.kubernetes.io/storage-provisioner",
+    "volume.kubernetes.io/storage-provisioner",
+)
+POLL_INTERVAL = 0.25
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class CsiVolume(VolumeRef):
+    """A CSI volume and what snapshotting it through its claim needs."""
+
+    driver: str = ""
+    claim_namespace: str = ""
+    claim_name: str = ""
+    snapshot_class: str = ""
+
+
+def _path(plural: str, *, namespace: str | None = None, name: str | None = None) -> str:
+    return object_path(group=GROUP, version=VERSION, plural=plural, namespace=namespace, name=name)
+
+
+def _content_path(name: str) -> str:
+    return _path("volumesnapshotcontents", name=name)
+
+
+def _snapshot_path(namespace: str, name: str | None = None) -> str:
+    return _path("volumesnapshots", namespace=namespace, name=name)
+
+
+def object_name(*parts: str, prefix: str) -> str:
+    """A DNS-1123 name, unique for ``parts``: ``prefix-<digest>-<last part>``, at most 253."""
+    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()[:10]
+    return f"{prefix}-{digest}-{parts[-1]}"[:253].rstrip("-.")
+
+
+def _merge_patch(kube: KubeClient, path: str, body: Mapping[str, Any]) -> None:
+    kube.request("PATCH", path, body=body, content_type="application/merge-patch+json")
+
+
+class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
+    """VolumeSnapshots of one cluster's CSI volumes (see the module docstring)."""
+
+    def __init__(
+        self,
+        kube: KubeClient,
+        *,
+        region: str,
+        snapshot_class: str | None,
+        drivers: frozenset[str] | None,
+        bind_timeout: float,
+        delete_timeout: float,
+    ) -> None:
+        self._kube = kube
+        self._region = region
+        self._snapshot_class = snapshot_class
+        self._drivers = drivers
+        self._bind_timeout = bind_timeout
+        self._delete_timeout = delete_timeout
+
+    @property
+    def provider(self) -> str:
+        return PROVIDER
+
+    @property
+    def region(self) -> str:
+        return self._region
+
+    @property
+    def _where(self) -> str:
+        return f"the VolumeSnapshotContents of {self._kube.server}"
+
+    def handles(self, driver: str) -> bool:
+        return driver in self._drivers if self._drivers is not None else driver not in CLOUD_DRIVERS
+
+    # -- backup ----------------------------------------------------------------------------
+    def volume_of(self, pv: PersistentVolume) -> VolumeRef | None:
+        csi = (pv.get("spec") or {}).get("csi")
+        if not isinstance(csi, Mapping) or not self.handles(str(csi.get("driver") or "")):
+            return None
+        driver = str(csi["driver"])
+        handle = pvs.csi_handle(pv, driver)
+        assert handle is not None
+        name = pvs.name_of(pv)
+        claim = (pv.get("spec") or {}).get("claimRef") or {}
+        if not claim.get("name") or not claim.get("namespace"):
+            raise errors.InvalidVolume(
+                name, f"CSI driver {driver} snapshots claims, and this volume is bound to none"
+            )
+        zones = pvs.zones_of(pv)
+        return CsiVolume(
+            volume_id=handle,
+            region=self._region,
+            zone=MULTI_ZONE_DELIMITER.join(zones) or None,
+            pv_name=name,
+            driver=driver,
+            claim_namespace=str(claim["namespace"]),
+            claim_name=str(claim["name"]),
+            snapshot_class=self._class_for(driver, pv=name),
+        )
+
+    def _class_for(self, driver: str, *, pv: str) -> str:
+        classes = self._call("list VolumeSnapshotClasses", f"PersistentVolume {pv}", self._classes)
+        if self._snapshot_class:
+            named = classes.get(self._snapshot_class)
+            if named is None:
+                raise errors.SnapshotConfigError(
+                    "volumeSnapshotClass",
+                    f"no VolumeSnapshotClass {self._snapshot_class!r} in {self._kube.server}",
+                )
+            if named.get("driver") == driver:
+                return self._snapshot_class
+        defaults = sorted(
+            name
+            for name, obj in classes.items()
+            if obj.get("driver") == driver
+            and ((obj.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION)
+            == "true"
+        )
+        if len(defaults) == 1:
+            return defaults[0]
+        reason = (
+            f"several default VolumeSnapshotClasses ({', '.join(defaults)})"
+            if defaults
+            else "no VolumeSnapshotClass"
+        )
+        raise errors.NoSnapshotClass(
+            pv,
+            f"{reason} for CSI driver {driver}: annotate exactly one with "
+            f"{DEFAULT_CLASS_ANNOTATION}=true, or name one in the VolumeSnapshotLocation's "
+            "config volumeSnapshotClass",
+        )
+
+    def _classes(self) -> dict[str, dict[str, Any]]:
+        items = self._kube.get(_path("volumesnapshotclasses")).get("items") or []
+        return {str(o["metadata"]["name"]): o for o in items}
+
+    def create_snapshot(self, volume: VolumeRef, *, tags: Mapping[str, str]) -> str:
+        """Create the claim's VolumeSnapshot, wait until its content exists, make the content
+        Retain, and return the content's name. An existing VolumeSnapshot of this backup (an
+        earlier attempt) is adopted."""
+        if not isinstance(volume, CsiVolume):
+            raise errors.OperationFailed(
+                "snapshot", f"volume {volume.volume_id}", "not a CSI volume found by this provider"
+            )
+        namespace = volume.claim_namespace
+        backup = tags.get("ark.dev/backup", "")
+        name = object_name(backup, volume.claim_name, prefix="ark")
+        subject = f"VolumeSnapshot {namespace}/{name} of claim {volume.claim_name}"
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "VolumeSnapshot",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": dict(EXCLUDE_LABELS),
+                "annotations": dict(tags),
+            },
+            "spec": {
+                "volumeSnapshotClassName": volume.snapshot_class,
+                "source": {"persistentVolumeClaimName": volume.claim_name},
+            },
+        }
+
+        def create() -> None:
+            try:
+                self._kube.request("POST", _snapshot_path(namespace), body=body)
+            except KubeApiError as exc:
+                if not exc.already_exists:
+                    raise
+
+        self._call("create", subject, create)
+        content = self._wait_bound(namespace, name, subject=subject)
+        patch = {"metadata": {"annotations": dict(tags)}, "spec": {"deletionPolicy": "Retain"}}
+        self._call(
+            "retain", f"VolumeSnapshotContent {content}", lambda: self._patch(content, patch)
+        )
+        return content
+
+    def _patch(self, content: str, body: Mapping[str, Any]) -> None:
+        _merge_patch(self._kube, _content_path(content), body)
+
+    def _wait_bound(self, namespace: str, name: str, *, subject: str) -> str:
+        deadline = time.monotonic() + self._bind_timeout
+        while True:
+            snap = self._call(
+                "read", subject, lambda: self._kube.get(_snapshot_path(namespace, name))
+            )
+            status = snap.get("status") or {}
+            if status.get("boundVolumeSnapshotContentName"):
+                return str(status["boundVolumeSnapshotContentName"])
+            if time.monotonic() > deadline:
+                error = (status.get("error") or {}).get("message")
+                raise errors.OperationFailed(
+                    "snapshot",
+                    subject,
+                    f"no VolumeSnapshotContent after {self._bind_timeout:.0f}s: "
+                    + (str(error) if error else "is the snapshot-controller running?"),
+                )
+            time.sleep(POLL_INTERVAL)
+
+    def snapshot_status(self, snapshot_id: str) -> SnapshotStatus:
+        content = self._content(snapshot_id, action="read")
+        status = content.get("status") or {}
+        if status.get("readyToUse") is True:
+            return SnapshotStatus(SnapshotPhase.COMPLETED, progress=100)
+        error = (status.get("error") or {}).get("message")
+        if error:
+            return SnapshotStatus(SnapshotPhase.FAILED, message=f"{snapshot_id}: {error}")
+        return SnapshotStatus(SnapshotPhase.PENDING)
+
+    def _content(self, snapshot_id: str, *, action: str) -> dict[str, Any]:
+        try:
+            found: dict[str, Any] = self._kube.get(_content_path(snapshot_id))
+        except KubeApiError as exc:
+            if exc.not_found:
+                raise errors.SnapshotNotFound(snapshot_id, self._where) from exc
+            raise errors.OperationFailed(
+                action, f"VolumeSnapshotContent {snapshot_id}", exc.message
+            ) from exc
+        except KubeError as exc:
+            raise errors.OperationFailed(
+                action, f"VolumeSnapshotContent {snapshot_id}", str(exc)
+            ) from exc
+        return found
+
+    # -- restore ---------------------------------------------------------------------------
+    def claim_from_snapshot(
+        self, claim: Mapping[str, Any], *, snapshot_id: str, tags: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """Make snapshot ``snapshot_id`` available in the claim's namespace (a pre-provisioned
+        VolumeSnapshotContent, Retain, and a VolumeSnapshot bound to it) and return a copy of
+        ``claim`` whose ``dataSource`` names it, with no volumeName: the driver provisions a
+        new volume from the snapshot. Idempotent for the same restore (``ark.dev/restore``)."""
+        source = self._content(snapshot_id, action="restore from")
+        handle = (source.get("status") or {}).get("snapshotHandle")
+        if not handle:
+            raise errors.OperationFailed(
+                "restore from", f"VolumeSnapshotContent {snapshot_id}", "it has no snapshotHandle"
+            )
+        metadata = claim.get("metadata") or {}
+        namespace, claim_name = str(metadata["namespace"]), str(metadata["name"])
+        restore = tags.get("ark.dev/restore", "")
+        # One name for both: the VolumeSnapshot (namespaced) and its content (cluster-scoped).
+        snap_name = content_name = object_name(
+            restore, snapshot_id, namespace, claim_name, prefix="ark"
+        )
+        spec = source.get("spec") or {}
+        annotations = {**tags, RESTORED_FROM: snapshot_id}
+        content = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "VolumeSnapshotContent",
+            "metadata": {
+                "name": content_name,
+                "labels": dict(EXCLUDE_LABELS),
+                "annotations": annotations,
+            },
+            "spec": {
+                # Retain: deleting the restored namespace must not delete the backup's snapshot.
+                "deletionPolicy": "Retain",
+                "driver": spec["driver"],
+                "source": {"snapshotHandle": handle},
+                "volumeSnapshotRef": {"namespace": namespace, "name": snap_name},
+                **(
+                    {"volumeSnapshotClassName": spec["volumeSnapshotClassName"]}
+                    if spec.get("volumeSnapshotClassName")
+                    else {}
+                ),
+                **(
+                    {"sourceVolumeMode": spec["sourceVolumeMode"]}
+                    if spec.get("sourceVolumeMode")
+                    else {}
+                ),
+            },
+        }
+        snapshot = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "VolumeSnapshot",
+            "metadata": {
+                "name": snap_name,
+                "namespace": namespace,
+                "labels": dict(EXCLUDE_LABELS),
+                "annotations": annotations,
+            },
+            "spec": {
+                "source": {"volumeSnapshotContentName": content_name},
+                **(
+                    {"volumeSnapshotClassName": spec["volumeSnapshotClassName"]}
+                    if spec.get("volumeSnapshotClassName")
+                    else {}
+                ),
+            },
+        }
+        subject = f"claim {namespace}/{claim_name}"
+        self._call(
+            "restore", subject, lambda: self._create(_path("volumesnapshotcontents"), content)
+        )
+        self._call("restore", subject, lambda: self._create(_snapshot_path(namespace), snapshot))
+        out: dict[str, Any] = copy.deepcopy(dict(claim))
+        out_spec = out.setdefault("spec", {})
+        out_spec.pop("volumeName", None)
+        out_spec.pop("dataSourceRef", None)
+        out_spec["dataSource"] = {"apiGroup": GROUP, "kind": "VolumeSnapshot", "name": snap_name}
+        kept = (out.get("metadata") or {}).get("annotations") or {}
+        for key in _PVC_BIND_ANNOTATIONS:
+            kept.pop(key, None)
+        return out
+
+    def _create(self, path: str, body: Mapping[str, Any]) -> None:
+        try:
+            self._kube.request("POST", path, body=body)
+        except KubeApiError as exc:
+            if not exc.already_exists:
+                raise
+
+    def create_volume_from_snapshot(
+        self,
+        snapshot_id: str,
+        *,
+        zone: str | None,
+        volume_type: str | None = None,
+        iops: int | None = None,
+        tags: Mapping[str, str],
+    ) -> str:
+        raise errors.OperationFailed(
+            "create a volume from",
+            f"snapshot {snapshot_id}",
+            "CSI volumes are provisioned by their driver from a restored claim",
+        )
+
+    def copy_snapshot(self, snapshot_id: str, *, to_region: str, tags: Mapping[str, str]) -> str:
+        raise errors.OperationFailed(
+            "copy",
+            f"snapshot {snapshot_id}",
+            f"CSI snapshots are not copied between regions (to {to_region})",
+        )
+
+    def set_volume_id(
+        self, pv: PersistentVolume, *, volume_id: str, zone: str | None
+    ) -> dict[str, Any]:
+        raise errors.InvalidVolume(
+            pvs.name_of(pv), "a CSI volume restored from a snapshot gets a new PersistentVolume"
+        )
+
+    # -- delete ----------------------------------------------------------------------------
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        """Delete the content and, through its driver, the snapshot; wait until it is gone."""
+        subject = f"VolumeSnapshotContent {snapshot_id}"
+        try:
+            content = self._content(snapshot_id, action="delete")
+        except errors.SnapshotNotFound:
+            return
+        self._call(
+            "delete",
+            subject,
+            lambda: self._patch(snapshot_id, {"spec": {"deletionPolicy": "Delete"}}),
+        )
+        ref = (content.get("spec") or {}).get("volumeSnapshotRef") or {}
+        if ref.get("namespace") and ref.get("name"):
+            self._call(
+                "delete",
+                subject,
+                lambda: self._delete(
+                    _snapshot_path(ref["namespace"], ref["name"]), uid=ref.get("uid")
+                ),
+            )
+        self._call("delete", subject, lambda: self._delete(_content_path(snapshot_id)))
+        deadline = time.monotonic() + self._delete_timeout
+        while True:
+            try:
+                left = self._content(snapshot_id, action="delete")
+            except errors.SnapshotNotFound:
+                return
+            if time.monotonic() > deadline:
+                error = ((left.get("status") or {}).get("error") or {}).get("message")
+                raise errors.OperationFailed(
+                    "delete",
+                    subject,
+                    f"still there after {self._delete_timeout:.0f}s"
+                    + (f": {error}" if error else " (is the driver's csi-snapshotter running?)"),
+                )
+            time.sleep(POLL_INTERVAL)
+
+    def _delete(self, path: str, *, uid: str | None = None) -> None:
+        body = {"preconditions": {"uid": uid}} if uid else None
+        try:
+            self._kube.request("DELETE", path, body=body)
+        except KubeApiError as exc:
+            # 404: already gone; 409 with a uid precondition: a newer object of the same name.
+            if not (exc.not_found or (uid and exc.conflict)):
+                raise
+
+    def _call(self, action: str, subject: str, call: Callable[[], _T]) -> _T:
+        try:
+            return call()
+        except KubeApiError as exc:
+            if exc.status in (401, 403):
+                raise errors.AccessDenied(
+                    action, subject, exc.message, code=str(exc.status)
+                ) from exc
+            raise errors.OperationFailed(action, subject, exc.message, code=exc.reason) from exc
+        except KubeError as exc:
+            raise errors.OperationFailed(action, subject, str(exc)) from exc
+
+
+def open_snapshotter(
+    *,
+    region: str,
+    config: Mapping[str, str],
+    credentials: Mapping[str, str],
+    kube: KubeClient | None = None,
+) -> CsiSnapshotter:
+    settings.check_keys(config, CONFIG_KEYS, provider=PROVIDER)
+    if credentials:
+        raise errors.SnapshotConfigError(
+            "credential", "csi snapshots need no credentials: the cluster's own access is used"
+        )
+    if kube is None:
+        raise errors.SnapshotConfigError(
+            "provider", "csi snapshots are taken through a cluster: open it with kube=KubeClient"
+        )
+    drivers = frozenset(d.strip() for d in config.get("drivers", "").split(",") if d.strip())
+    return CsiSnapshotter(
+        kube,
+        region=config.get("region") or region,
+        snapshot_class=config.get("volumeSnapshotClass", "").strip() or None,
+        drivers=drivers or None,
+        bind_timeout=settings.seconds(config, "bindTimeout", default=60.0),
+        delete_timeout=settings.seconds(config, "deleteTimeout", default=120.0),
+    )

@@ -1,0 +1,375 @@
+"""The csi snapshotter against the real CSI snapshot stack: the upstream snapshot.storage.k8s.io
+CRDs, snapshot-controller, csi-snapshotter and csi-provisioner sidecars, and Kubernetes' e2e CSI
+mock driver, run as processes against the local API server (hack/csi)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from ark import backup, restore, snapshot
+from ark.api import BackupPhase, BackupSpec, RestorePhase, RestoreSpec
+from ark.backup import SnapshotLocation, SnapshotOptions
+from ark.kube import KubeApiError, KubeClient
+from ark.snapshot import csi, errors
+from ark.snapshot.interface import SnapshotPhase, VolumeSnapshotter
+from ark.storage import ObjectStore
+from tests.conftest import Cluster, NamespaceFactory
+from tests.support import localenv
+
+CLASS = "ark-csi"
+SNAPSHOTS = "/apis/snapshot.storage.k8s.io/v1"
+
+
+@pytest.fixture(scope="module")
+def driver(cluster: Cluster, kube: KubeClient) -> Iterator[str]:
+    """The CSI stack for the test cluster, a StorageClass (Immediate binding) and a default
+    VolumeSnapshotClass (deletionPolicy Delete, so the Retain ark sets is what keeps snapshots)
+    for its driver."""
+    started = localenv.csi_up(cluster.name)
+    name = started.env["ARK_CSI_DRIVER"]
+    _create(
+        kube,
+        "/apis/storage.k8s.io/v1/storageclasses",
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": CLASS},
+            "provisioner": name,
+            "volumeBindingMode": "Immediate",
+            "reclaimPolicy": "Delete",
+        },
+    )
+    _create(
+        kube,
+        f"{SNAPSHOTS}/volumesnapshotclasses",
+        {
+            "apiVersion": "snapshot.storage.k8s.io/v1",
+            "kind": "VolumeSnapshotClass",
+            "metadata": {"name": CLASS, "annotations": {csi.DEFAULT_CLASS_ANNOTATION: "true"}},
+            "driver": name,
+            "deletionPolicy": "Delete",
+        },
+    )
+    try:
+        yield name
+    finally:
+        if started.owned:
+            localenv.csi_down(cluster.name)
+
+
+@pytest.fixture
+def snapshotter(kube: KubeClient, driver: str) -> VolumeSnapshotter:
+    return snapshot.open_snapshotter("csi", region="", config={}, credentials={}, kube=kube)
+
+
+def _create(kube: KubeClient, path: str, body: dict[str, Any]) -> None:
+    try:
+        kube.request("POST", path, body=body)
+    except KubeApiError as exc:
+        if not exc.already_exists:
+            raise
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _gone(kube: KubeClient, path: str) -> bool:
+    try:
+        kube.get(path)
+    except KubeApiError as exc:
+        return exc.not_found
+    return False
+
+
+def _claims_bound(kube: KubeClient, namespace: str, claims: list[str]) -> bool:
+    found = kube.get(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims")["items"]
+    phases = {c["metadata"]["name"]: (c.get("status") or {}).get("phase") for c in found}
+    return all(phases.get(c) == "Bound" for c in claims)
+
+
+def _claim(kube: KubeClient, namespace: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = kube.get(
+        f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}"
+    )
+    return found
+
+
+def _content(kube: KubeClient, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = kube.get(f"{SNAPSHOTS}/volumesnapshotcontents/{name}")
+    return found
+
+
+def _statefulset() -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "serviceName": "db",
+            "podManagementPolicy": "Parallel",  # no kubelet: pods never become Ready
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "db",
+                            "image": "postgres:16",
+                            "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql"}],
+                        }
+                    ]
+                },
+            },
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "storageClassName": CLASS,
+                        "resources": {"requests": {"storage": "1Gi"}},
+                    },
+                }
+            ],
+        },
+    }
+
+
+CLAIMS = ["data-db-0", "data-db-1"]
+
+
+# -- opening and choosing volumes ----------------------------------------------------------
+def test_opens_through_its_entry_point_and_needs_the_cluster(kube: KubeClient) -> None:
+    opened = snapshot.open_snapshotter("csi", region="r1", config={}, credentials={}, kube=kube)
+    assert isinstance(opened, csi.CsiSnapshotter) and opened.region == "r1"
+    assert "csi" in snapshot.providers()
+    with pytest.raises(errors.SnapshotConfigError, match="through a cluster"):
+        snapshot.open_snapshotter("csi", region="", config={}, credentials={})
+    with pytest.raises(errors.SnapshotConfigError, match=r"'snapshotClass'.*volumeSnapshotClass"):
+        snapshot.open_snapshotter(
+            "csi", region="", config={"snapshotClass": "x"}, credentials={}, kube=kube
+        )
+    with pytest.raises(errors.SnapshotConfigError, match="need no credentials"):
+        snapshot.open_snapshotter("csi", region="", config={}, credentials={"k": "v"}, kube=kube)
+
+
+def _pv(driver: str, *, claim: bool = True) -> dict[str, Any]:
+    spec: dict[str, Any] = {"csi": {"driver": driver, "volumeHandle": "h-1"}}
+    if claim:
+        spec["claimRef"] = {"namespace": "shop", "name": "data"}
+    return {"metadata": {"name": "pv-1"}, "spec": spec}
+
+
+def test_leaves_cloud_drivers_and_in_tree_volumes_to_the_cloud_plugins(kube: KubeClient) -> None:
+    default = csi.open_snapshotter(region="", config={}, credentials={}, kube=kube)
+    for driver in sorted(csi.CLOUD_DRIVERS):
+        assert default.volume_of(_pv(driver)) is None
+    assert default.volume_of({"metadata": {"name": "x"}, "spec": {"hostPath": {}}}) is None
+    only = csi.open_snapshotter(
+        region="", config={"drivers": "a.example.com"}, credentials={}, kube=kube
+    )
+    assert only.volume_of(_pv("b.example.com")) is None
+
+
+def test_a_driver_without_a_snapshot_class_is_an_error_naming_it_and_the_fix(
+    snapshotter: VolumeSnapshotter,
+) -> None:
+    with pytest.raises(errors.NoSnapshotClass) as caught:
+        snapshotter.volume_of(_pv("other.example.com"))
+    message = str(caught.value)
+    assert "PersistentVolume pv-1" in message and "other.example.com" in message
+    assert csi.DEFAULT_CLASS_ANNOTATION in message
+
+
+def test_an_unbound_volume_cannot_be_snapshotted(
+    snapshotter: VolumeSnapshotter, driver: str
+) -> None:
+    with pytest.raises(errors.InvalidVolume, match=r"pv-1: .*bound to none"):
+        snapshotter.volume_of(_pv(driver, claim=False))
+
+
+def test_the_class_named_in_the_location_wins_for_its_driver(kube: KubeClient, driver: str) -> None:
+    other = "ark-csi-named"
+    _create(
+        kube,
+        f"{SNAPSHOTS}/volumesnapshotclasses",
+        {
+            "apiVersion": "snapshot.storage.k8s.io/v1",
+            "kind": "VolumeSnapshotClass",
+            "metadata": {"name": other},
+            "driver": driver,
+            "deletionPolicy": "Retain",
+        },
+    )
+    named = csi.open_snapshotter(
+        region="", config={"volumeSnapshotClass": other}, credentials={}, kube=kube
+    )
+    volume = named.volume_of(_pv(driver))
+    assert isinstance(volume, csi.CsiVolume) and volume.snapshot_class == other
+    missing = csi.open_snapshotter(
+        region="", config={"volumeSnapshotClass": "nope"}, credentials={}, kube=kube
+    )
+    with pytest.raises(errors.SnapshotConfigError, match="no VolumeSnapshotClass 'nope'"):
+        missing.volume_of(_pv(driver))
+
+
+def test_unknown_snapshots_are_not_found(snapshotter: VolumeSnapshotter) -> None:
+    with pytest.raises(errors.SnapshotNotFound, match="snapcontent-missing"):
+        snapshotter.snapshot_status("snapcontent-missing")
+    snapshotter.delete_snapshot("snapcontent-missing")  # deleting nothing is not an error
+
+
+# -- end to end ----------------------------------------------------------------------------
+def test_statefulset_volumes_come_back_from_retained_csi_snapshots_and_deletion_cleans_up(
+    kube: KubeClient,
+    make_namespace: NamespaceFactory,
+    snapshotter: VolumeSnapshotter,
+    s3_store: ObjectStore,
+) -> None:
+    namespace = make_namespace("csi")
+    kube.request("POST", f"/apis/apps/v1/namespaces/{namespace}/statefulsets", body=_statefulset())
+    _wait("claims provisioned", lambda: _claims_bound(kube, namespace, CLAIMS))
+    old = {c: _claim(kube, namespace, c)["spec"]["volumeName"] for c in CLAIMS}
+
+    made = backup.run(
+        kube,
+        s3_store,
+        name="csi-snap",
+        spec=BackupSpec(included_namespaces=[namespace], snapshot_volumes=True),
+        snapshots=SnapshotOptions(locations=[SnapshotLocation("csi", snapshotter)]),
+    )
+    assert made.phase == BackupPhase.COMPLETED, [str(e) for e in made.issues.errors]
+    assert {r.persistent_volume for r in made.volume_snapshots} == set(old.values())
+    contents = {r.claim: r.snapshot_id for r in made.volume_snapshots}
+    handles = {}
+    for claim, content_name in contents.items():
+        content = _content(kube, content_name)
+        assert content["spec"]["deletionPolicy"] == "Retain"  # the class says Delete
+        assert content["status"]["readyToUse"] is True
+        handles[claim] = content["status"]["snapshotHandle"]
+        ref = content["spec"]["volumeSnapshotRef"]
+        taken = kube.get(f"{SNAPSHOTS}/namespaces/{ref['namespace']}/volumesnapshots/{ref['name']}")
+        assert taken["metadata"]["labels"]["ark.dev/exclude-from-backup"] == "true"
+        assert taken["metadata"]["annotations"]["ark.dev/backup"] == "csi-snap"
+
+    # Disaster: the namespace goes, and with it the claims, the VolumeSnapshots and (reclaim
+    # policy Delete) the volumes. The retained contents, and so the snapshots, stay.
+    kube.request("DELETE", f"/api/v1/namespaces/{namespace}")
+    _wait("namespace gone", lambda: _gone(kube, f"/api/v1/namespaces/{namespace}"), timeout=120)
+    _wait(
+        "volumes deleted",
+        lambda: all(_gone(kube, f"/api/v1/persistentvolumes/{pv}") for pv in old.values()),
+    )
+    for content_name in contents.values():
+        assert _content(kube, content_name)["status"]["readyToUse"] is True
+
+    result = restore.run(
+        kube,
+        s3_store,
+        name="csi-back",
+        backup_name="csi-snap",
+        spec=RestoreSpec(backup_name="csi-snap"),
+        volumes=restore.VolumeOptions(snapshotters={"csi": snapshotter}),
+    )
+    assert result.phase == RestorePhase.COMPLETED, [str(e) for e in result.issues.errors]
+    skipped = {o.name: o for o in result.outcomes if o.resource == "persistentvolumes"}
+    assert {o.outcome for o in skipped.values()} == {"skipped"}
+    assert all("CSI driver" in (o.message or "") for o in skipped.values())
+    _wait("restored claims provisioned", lambda: _claims_bound(kube, namespace, CLAIMS))
+    for claim in CLAIMS:
+        pvc = _claim(kube, namespace, claim)
+        source = pvc["spec"]["dataSource"]
+        assert (
+            source["kind"] == "VolumeSnapshot" and source["apiGroup"] == "snapshot.storage.k8s.io"
+        )
+        assert pvc["spec"]["volumeName"] not in old.values()  # a new volume, made by the driver
+        vs = kube.get(f"{SNAPSHOTS}/namespaces/{namespace}/volumesnapshots/{source['name']}")
+        assert vs["status"]["readyToUse"] is True
+        made_content = _content(kube, vs["spec"]["source"]["volumeSnapshotContentName"])
+        assert made_content["spec"]["source"]["snapshotHandle"] == handles[f"{namespace}/{claim}"]
+        assert made_content["spec"]["deletionPolicy"] == "Retain"
+
+    # Deleting the backup's snapshots removes the contents and, through the driver, the
+    # snapshots themselves: a content pre-provisioned with the old handle no longer finds it.
+    for content_name in contents.values():
+        snapshotter.delete_snapshot(content_name)
+        assert _gone(kube, f"{SNAPSHOTS}/volumesnapshotcontents/{content_name}")
+        with pytest.raises(errors.SnapshotNotFound):
+            snapshotter.snapshot_status(content_name)
+    probe = "ark-probe-" + namespace
+    handle = next(iter(handles.values()))
+    _create(
+        kube,
+        f"{SNAPSHOTS}/volumesnapshotcontents",
+        {
+            "apiVersion": "snapshot.storage.k8s.io/v1",
+            "kind": "VolumeSnapshotContent",
+            "metadata": {"name": probe},
+            "spec": {
+                "deletionPolicy": "Retain",
+                "driver": made_content["spec"]["driver"],
+                "source": {"snapshotHandle": handle},
+                "volumeSnapshotRef": {"namespace": namespace, "name": probe},
+            },
+        },
+    )
+    try:
+
+        def probed() -> bool:
+            status = _content(kube, probe).get("status") or {}
+            return bool(status.get("error") or status.get("readyToUse"))
+
+        _wait("the driver to look the deleted snapshot up", probed)
+        status = _content(kube, probe)["status"]
+        assert not status.get("readyToUse") and status["error"]["message"]
+    finally:
+        kube.request("DELETE", f"{SNAPSHOTS}/volumesnapshotcontents/{probe}")
+
+
+def test_a_retried_backup_adopts_its_volumesnapshot(
+    kube: KubeClient, namespace: str, snapshotter: VolumeSnapshotter, driver: str
+) -> None:
+    kube.request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/persistentvolumeclaims",
+        body={
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": CLASS,
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    )
+    _wait("claim provisioned", lambda: _claims_bound(kube, namespace, ["data"]))
+    pv = kube.get(
+        f"/api/v1/persistentvolumes/{_claim(kube, namespace, 'data')['spec']['volumeName']}"
+    )
+    volume = snapshotter.volume_of(pv)
+    assert isinstance(volume, csi.CsiVolume) and volume.driver == driver
+    tags = {"ark.dev/backup": "again", "ark.dev/pv": pv["metadata"]["name"]}
+    first = snapshotter.create_snapshot(volume, tags=tags)
+    assert snapshotter.create_snapshot(volume, tags=tags) == first
+    _wait(
+        "snapshot ready",
+        lambda: snapshotter.snapshot_status(first).phase is SnapshotPhase.COMPLETED,
+    )
+    snapshots = kube.get(f"{SNAPSHOTS}/namespaces/{namespace}/volumesnapshots")["items"]
+    assert len(snapshots) == 1
+    snapshotter.delete_snapshot(first)
+    assert _gone(kube, f"{SNAPSHOTS}/volumesnapshotcontents/{first}")
+    _wait(
+        "its VolumeSnapshot gone",
+        lambda: not kube.get(f"{SNAPSHOTS}/namespaces/{namespace}/volumesnapshots")["items"],
+        timeout=30,
+    )
