@@ -146,7 +146,7 @@ class HookResult:
 
 @dataclass
 class HookPlan:
-    """Per pod, the hooks of each phase; ``warnings`` about annotations that were not used."""
+    """Per pod, the hooks of each phase; ``warnings`` about annotation values not usable."""
 
     pods: list[tuple[PodTarget, list[Hook], list[Hook]]] = field(default_factory=list)
     warnings: list[tuple[PodTarget, str]] = field(default_factory=list)
