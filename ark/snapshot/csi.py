@@ -29,15 +29,14 @@ to wait for the snapshot-controller to create the content, default 60s), ``delet
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ark.kube import KubeApiError, KubeClient, KubeError, object_path
+from ark.kube import KubeApiError, KubeClient, KubeError
 from ark.snapshot import config as settings
+from ark.snapshot import csi_objects as objects
 from ark.snapshot import errors, pvs
 from ark.snapshot.interface import (
     MULTI_ZONE_DELIMITER,
@@ -50,23 +49,12 @@ from ark.snapshot.interface import (
 )
 
 PROVIDER = "csi"
-GROUP = "snapshot.storage.k8s.io"
-VERSION = "v1"
-DEFAULT_CLASS_ANNOTATION = "snapshot.storage.kubernetes.io/is-default-class"
 CLOUD_DRIVERS = frozenset({"ebs.csi.aws.com", "disk.csi.azure.com", "pd.csi.storage.gke.io"})
 """Drivers whose volumes the cloud plugins snapshot; handled here only when named in ``drivers``."""
 CONFIG_KEYS = frozenset(
     {"region", "volumeSnapshotClass", "drivers", "bindTimeout", "deleteTimeout"}
 )
-EXCLUDE_LABELS = {"ark.dev/exclude-from-backup": "true", "velero.io/exclude-from-backup": "true"}
-RESTORED_FROM = "ark.dev/restored-from"
-_PVC_BIND_ANNOTATIONS = (
-    "pv.kubernetes.io/bind-completed",
-    "pv.kubernetes.io/bound-by-controller",
-    "volume.kubernetes.io/selected-node",
-    "volume.beta.kubernetes.io/storage-provisioner",
-    "volume.kubernetes.io/storage-provisioner",
-)
+DEFAULT_CLASS_ANNOTATION = objects.DEFAULT_CLASS_ANNOTATION
 POLL_INTERVAL = 0.25
 
 _T = TypeVar("_T")
@@ -80,28 +68,6 @@ class CsiVolume(VolumeRef):
     claim_namespace: str = ""
     claim_name: str = ""
     snapshot_class: str = ""
-
-
-def _path(plural: str, *, namespace: str | None = None, name: str | None = None) -> str:
-    return object_path(group=GROUP, version=VERSION, plural=plural, namespace=namespace, name=name)
-
-
-def _content_path(name: str) -> str:
-    return _path("volumesnapshotcontents", name=name)
-
-
-def _snapshot_path(namespace: str, name: str | None = None) -> str:
-    return _path("volumesnapshots", namespace=namespace, name=name)
-
-
-def object_name(*parts: str, prefix: str) -> str:
-    """A DNS-1123 name, unique for ``parts``: ``prefix-<digest>-<last part>``, at most 253."""
-    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()[:10]
-    return f"{prefix}-{digest}-{parts[-1]}"[:253].rstrip("-.")
-
-
-def _merge_patch(kube: KubeClient, path: str, body: Mapping[str, Any]) -> None:
-    kube.request("PATCH", path, body=body, content_type="application/merge-patch+json")
 
 
 class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
@@ -167,38 +133,10 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
 
     def _class_for(self, driver: str, *, pv: str) -> str:
         classes = self._call("list VolumeSnapshotClasses", f"PersistentVolume {pv}", self._classes)
-        if self._snapshot_class:
-            named = classes.get(self._snapshot_class)
-            if named is None:
-                raise errors.SnapshotConfigError(
-                    "volumeSnapshotClass",
-                    f"no VolumeSnapshotClass {self._snapshot_class!r} in {self._kube.server}",
-                )
-            if named.get("driver") == driver:
-                return self._snapshot_class
-        defaults = sorted(
-            name
-            for name, obj in classes.items()
-            if obj.get("driver") == driver
-            and ((obj.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION)
-            == "true"
-        )
-        if len(defaults) == 1:
-            return defaults[0]
-        reason = (
-            f"several default VolumeSnapshotClasses ({', '.join(defaults)})"
-            if defaults
-            else "no VolumeSnapshotClass"
-        )
-        raise errors.NoSnapshotClass(
-            pv,
-            f"{reason} for CSI driver {driver}: annotate exactly one with "
-            f"{DEFAULT_CLASS_ANNOTATION}=true, or name one in the VolumeSnapshotLocation's "
-            "config volumeSnapshotClass",
-        )
+        return objects.choose_class(classes, driver=driver, named=self._snapshot_class, pv=pv)
 
     def _classes(self) -> dict[str, dict[str, Any]]:
-        items = self._kube.get(_path("volumesnapshotclasses")).get("items") or []
+        items = self._kube.get(objects.path("volumesnapshotclasses")).get("items") or []
         return {str(o["metadata"]["name"]): o for o in items}
 
     def create_snapshot(self, volume: VolumeRef, *, tags: Mapping[str, str]) -> str:
@@ -211,31 +149,16 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
             )
         namespace = volume.claim_namespace
         backup = tags.get("ark.dev/backup", "")
-        name = object_name(backup, volume.claim_name, prefix="ark")
+        name = objects.object_name(backup, volume.claim_name, prefix="ark")
         subject = f"VolumeSnapshot {namespace}/{name} of claim {volume.claim_name}"
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "VolumeSnapshot",
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "labels": dict(EXCLUDE_LABELS),
-                "annotations": dict(tags),
-            },
-            "spec": {
-                "volumeSnapshotClassName": volume.snapshot_class,
-                "source": {"persistentVolumeClaimName": volume.claim_name},
-            },
-        }
-
-        def create() -> None:
-            try:
-                self._kube.request("POST", _snapshot_path(namespace), body=body)
-            except KubeApiError as exc:
-                if not exc.already_exists:
-                    raise
-
-        self._call("create", subject, create)
+        body = objects.backup_snapshot(
+            namespace=namespace,
+            name=name,
+            claim=volume.claim_name,
+            snapshot_class=volume.snapshot_class,
+            tags=tags,
+        )
+        self._call("create", subject, lambda: self._create(objects.snapshot_path(namespace), body))
         content = self._wait_bound(namespace, name, subject=subject)
         patch = {"metadata": {"annotations": dict(tags)}, "spec": {"deletionPolicy": "Retain"}}
         self._call(
@@ -244,13 +167,18 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
         return content
 
     def _patch(self, content: str, body: Mapping[str, Any]) -> None:
-        _merge_patch(self._kube, _content_path(content), body)
+        self._kube.request(
+            "PATCH",
+            objects.content_path(content),
+            body=body,
+            content_type="application/merge-patch+json",
+        )
 
     def _wait_bound(self, namespace: str, name: str, *, subject: str) -> str:
         deadline = time.monotonic() + self._bind_timeout
         while True:
             snap = self._call(
-                "read", subject, lambda: self._kube.get(_snapshot_path(namespace, name))
+                "read", subject, lambda: self._kube.get(objects.snapshot_path(namespace, name))
             )
             status = snap.get("status") or {}
             if status.get("boundVolumeSnapshotContentName"):
@@ -277,7 +205,7 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
 
     def _content(self, snapshot_id: str, *, action: str) -> dict[str, Any]:
         try:
-            found: dict[str, Any] = self._kube.get(_content_path(snapshot_id))
+            found: dict[str, Any] = self._kube.get(objects.content_path(snapshot_id))
         except KubeApiError as exc:
             if exc.not_found:
                 raise errors.SnapshotNotFound(snapshot_id, self._where) from exc
@@ -299,78 +227,20 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
         ``claim`` whose ``dataSource`` names it, with no volumeName: the driver provisions a
         new volume from the snapshot. Idempotent for the same restore (``ark.dev/restore``)."""
         source = self._content(snapshot_id, action="restore from")
-        handle = (source.get("status") or {}).get("snapshotHandle")
-        if not handle:
-            raise errors.OperationFailed(
-                "restore from", f"VolumeSnapshotContent {snapshot_id}", "it has no snapshotHandle"
-            )
         metadata = claim.get("metadata") or {}
         namespace, claim_name = str(metadata["namespace"]), str(metadata["name"])
         restore = tags.get("ark.dev/restore", "")
         # One name for both: the VolumeSnapshot (namespaced) and its content (cluster-scoped).
-        snap_name = content_name = object_name(
-            restore, snapshot_id, namespace, claim_name, prefix="ark"
+        name = objects.object_name(restore, snapshot_id, namespace, claim_name, prefix="ark")
+        content, snapshot = objects.restored_objects(
+            source, name=name, namespace=namespace, tags=tags
         )
-        spec = source.get("spec") or {}
-        annotations = {**tags, RESTORED_FROM: snapshot_id}
-        content = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "VolumeSnapshotContent",
-            "metadata": {
-                "name": content_name,
-                "labels": dict(EXCLUDE_LABELS),
-                "annotations": annotations,
-            },
-            "spec": {
-                # Retain: deleting the restored namespace must not delete the backup's snapshot.
-                "deletionPolicy": "Retain",
-                "driver": spec["driver"],
-                "source": {"snapshotHandle": handle},
-                "volumeSnapshotRef": {"namespace": namespace, "name": snap_name},
-                **(
-                    {"volumeSnapshotClassName": spec["volumeSnapshotClassName"]}
-                    if spec.get("volumeSnapshotClassName")
-                    else {}
-                ),
-                **(
-                    {"sourceVolumeMode": spec["sourceVolumeMode"]}
-                    if spec.get("sourceVolumeMode")
-                    else {}
-                ),
-            },
-        }
-        snapshot = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "VolumeSnapshot",
-            "metadata": {
-                "name": snap_name,
-                "namespace": namespace,
-                "labels": dict(EXCLUDE_LABELS),
-                "annotations": annotations,
-            },
-            "spec": {
-                "source": {"volumeSnapshotContentName": content_name},
-                **(
-                    {"volumeSnapshotClassName": spec["volumeSnapshotClassName"]}
-                    if spec.get("volumeSnapshotClassName")
-                    else {}
-                ),
-            },
-        }
         subject = f"claim {namespace}/{claim_name}"
+        self._call("restore", subject, lambda: self._create(objects.content_path(), content))
         self._call(
-            "restore", subject, lambda: self._create(_path("volumesnapshotcontents"), content)
+            "restore", subject, lambda: self._create(objects.snapshot_path(namespace), snapshot)
         )
-        self._call("restore", subject, lambda: self._create(_snapshot_path(namespace), snapshot))
-        out: dict[str, Any] = copy.deepcopy(dict(claim))
-        out_spec = out.setdefault("spec", {})
-        out_spec.pop("volumeName", None)
-        out_spec.pop("dataSourceRef", None)
-        out_spec["dataSource"] = {"apiGroup": GROUP, "kind": "VolumeSnapshot", "name": snap_name}
-        kept = (out.get("metadata") or {}).get("annotations") or {}
-        for key in _PVC_BIND_ANNOTATIONS:
-            kept.pop(key, None)
-        return out
+        return objects.claim_from(claim, snapshot=name)
 
     def _create(self, path: str, body: Mapping[str, Any]) -> None:
         try:
@@ -427,10 +297,10 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
                 "delete",
                 subject,
                 lambda: self._delete(
-                    _snapshot_path(ref["namespace"], ref["name"]), uid=ref.get("uid")
+                    objects.snapshot_path(ref["namespace"], ref["name"]), uid=ref.get("uid")
                 ),
             )
-        self._call("delete", subject, lambda: self._delete(_content_path(snapshot_id)))
+        self._call("delete", subject, lambda: self._delete(objects.content_path(snapshot_id)))
         deadline = time.monotonic() + self._delete_timeout
         while True:
             try:
