@@ -10,7 +10,9 @@ import contextlib
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 
+from ark.api.kinds import Kind
 from ark.kube import KubeClient
+from ark.operator import resources
 from ark.operator.settings import Settings
 
 EVERYTHING = "*"
@@ -55,6 +57,16 @@ class Runtime:
     @property
     def namespace(self) -> str:
         return self.settings.namespace
+
+    async def get(self, kind: Kind, name: str) -> resources.Obj | None:
+        """One of ark's objects in the operator's namespace (off the event loop)."""
+        return await asyncio.to_thread(resources.get, self.client, kind, self.namespace, name)
+
+    async def patch_status(self, kind: Kind, name: str, patch: resources.Obj) -> None:
+        """A merge patch of its status (off the event loop)."""
+        await asyncio.to_thread(
+            resources.patch_status, self.client, kind, self.namespace, name, patch
+        )
 
 
 _current: Runtime | None = None

@@ -14,22 +14,17 @@ RETRY_DELAY = 10.0
 
 
 async def _status(name: str, patch: dict[str, Any]) -> None:
-    rt = runtime.current()
-    await asyncio.to_thread(
-        resources.patch_status, rt.client, resources.DBR, rt.namespace, name, patch
-    )
+    await runtime.current().patch_status(resources.DBR, name, patch)
 
 
 async def process(body: kopf.Body, name: str, **_: Any) -> None:
     rt = runtime.current()
-    request = await asyncio.to_thread(resources.get, rt.client, resources.DBR, rt.namespace, name)
+    request = await rt.get(resources.DBR, name)
     if request is None or (request.get("status") or {}).get("phase") == "Processed":
         return
     target = request["spec"]["backupName"]
     await _status(name, {"phase": "InProgress"})
-    backup = await asyncio.to_thread(
-        resources.get, rt.client, resources.BACKUP, rt.namespace, target
-    )
+    backup = await rt.get(resources.BACKUP, target)
     if backup is None:
         await _status(name, {"phase": "Processed", "errors": [f"backup {target} not found"]})
         kopf.warn(body, reason="NotFound", message=f"backup {target} not found")
@@ -38,28 +33,14 @@ async def process(body: kopf.Body, name: str, **_: Any) -> None:
         message = f"backup {target} is still running; deletion waits for it"
         await _status(name, {"errors": [message]})
         raise kopf.TemporaryError(message, delay=RETRY_DELAY)
-    await asyncio.to_thread(
-        resources.patch_status,
-        rt.client,
-        resources.BACKUP,
-        rt.namespace,
-        target,
-        {"phase": "Deleting"},
-    )
+    await rt.patch_status(resources.BACKUP, target, {"phase": "Deleting"})
     outcome = await asyncio.to_thread(deletion.delete_backup_data, rt.client, rt.namespace, backup)
     if outcome.location_missing or (
         outcome.errors and all("ReadOnly" in e for e in outcome.errors)
     ):
         errors = [outcome.location_missing] if outcome.location_missing else outcome.errors
         previous = (backup.get("status") or {}).get("phase")
-        await asyncio.to_thread(
-            resources.patch_status,
-            rt.client,
-            resources.BACKUP,
-            rt.namespace,
-            target,
-            {"phase": previous},
-        )
+        await rt.patch_status(resources.BACKUP, target, {"phase": previous})
         await _status(name, {"phase": "Processed", "errors": errors})
         kopf.warn(body, reason="DeletionRefused", message="; ".join(e or "" for e in errors))
         return

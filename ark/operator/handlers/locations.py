@@ -29,7 +29,7 @@ def _due(last: str | None, period: str | None, *, default: float, now: dt.dateti
 async def look_at_bsl(body: kopf.Body, name: str, reason: str | None = None, **_: Any) -> None:
     """Validate when due (or on any change), then sync when due and Available."""
     rt = runtime.current()
-    obj = await asyncio.to_thread(resources.get, rt.client, resources.BSL, rt.namespace, name)
+    obj = await rt.get(resources.BSL, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         return
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
@@ -48,11 +48,8 @@ async def look_at_bsl(body: kopf.Body, name: str, reason: str | None = None, **_
     ):
         problem = await asyncio.to_thread(locations.validate_bsl, rt.client, rt.namespace, obj)
         new_phase = "Unavailable" if problem else "Available"
-        await asyncio.to_thread(
-            resources.patch_status,
-            rt.client,
+        await rt.patch_status(
             resources.BSL,
-            rt.namespace,
             name,
             {
                 "phase": new_phase,
@@ -76,11 +73,8 @@ async def look_at_bsl(body: kopf.Body, name: str, reason: str | None = None, **_
     except (locations.LocationError, StoreError, KubeError) as exc:
         kopf.warn(body, reason="SyncFailed", message=f"backup sync from {name} failed: {exc}")
         return
-    await asyncio.to_thread(
-        resources.patch_status,
-        rt.client,
+    await rt.patch_status(
         resources.BSL,
-        rt.namespace,
         name,
         {"lastSyncedTime": resources.timestamp(now)},
     )
@@ -102,7 +96,7 @@ async def look_at_bsl(body: kopf.Body, name: str, reason: str | None = None, **_
 
 async def look_at_vsl(body: kopf.Body, name: str, **_: Any) -> None:
     rt = runtime.current()
-    obj = await asyncio.to_thread(resources.get, rt.client, resources.VSL, rt.namespace, name)
+    obj = await rt.get(resources.VSL, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         return
     problem = await asyncio.to_thread(locations.validate_vsl, rt.client, rt.namespace, obj)
@@ -110,11 +104,8 @@ async def look_at_vsl(body: kopf.Body, name: str, **_: Any) -> None:
     phase = "Unavailable" if problem else "Available"
     if status.get("phase") == phase and status.get("message") == problem:
         return
-    await asyncio.to_thread(
-        resources.patch_status,
-        rt.client,
+    await rt.patch_status(
         resources.VSL,
-        rt.namespace,
         name,
         {"phase": phase, "message": problem},
     )

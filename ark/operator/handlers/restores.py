@@ -19,15 +19,11 @@ _log = logging.getLogger("ark.operator")
 
 
 async def _get(name: str) -> dict[str, Any] | None:
-    rt = runtime.current()
-    return await asyncio.to_thread(resources.get, rt.client, resources.RESTORE, rt.namespace, name)
+    return await runtime.current().get(resources.RESTORE, name)
 
 
 async def _patch(name: str, patch: dict[str, Any]) -> None:
-    rt = runtime.current()
-    await asyncio.to_thread(
-        resources.patch_status, rt.client, resources.RESTORE, rt.namespace, name, patch
-    )
+    await runtime.current().patch_status(resources.RESTORE, name, patch)
 
 
 async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:

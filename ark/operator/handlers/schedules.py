@@ -13,7 +13,7 @@ from ark.operator import resources, runtime, scheduling
 
 async def look(body: kopf.Body, name: str, **_: Any) -> None:
     rt = runtime.current()
-    obj = await asyncio.to_thread(resources.get, rt.client, resources.SCHEDULE, rt.namespace, name)
+    obj = await rt.get(resources.SCHEDULE, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         return
     outcome = await asyncio.to_thread(
@@ -27,9 +27,7 @@ async def look(body: kopf.Body, name: str, **_: Any) -> None:
     current = obj.get("status") or {}
     changed = {k: v for k, v in outcome.status.items() if current.get(k) != v}
     if changed:
-        await asyncio.to_thread(
-            resources.patch_status, rt.client, resources.SCHEDULE, rt.namespace, name, changed
-        )
+        await rt.patch_status(resources.SCHEDULE, name, changed)
     if outcome.invalid and current.get("phase") != "FailedValidation":
         kopf.warn(body, reason="FailedValidation", message="; ".join(outcome.invalid))
     if outcome.created:
