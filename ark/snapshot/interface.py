@@ -63,7 +63,8 @@ class VolumeSnapshotter(Protocol):
 
     Snapshot ids are what the cloud calls them: ``snap-…`` (AWS, regional: an id returned by
     ``copy_snapshot`` belongs to ``to_region``, use a snapshotter for that region with it), an ARM
-    snapshot id (Azure, usable from any region), a snapshot name (GCP, global).
+    snapshot id (Azure, usable from any region), a snapshot name (GCP, global), a
+    VolumeSnapshotContent name (csi, in the cluster that took it).
     """
 
     @property

@@ -299,6 +299,30 @@ def test_statefulset_volumes_come_back_from_retained_csi_snapshots_and_deletion_
         assert made_content["spec"]["source"]["snapshotHandle"] == handles[f"{namespace}/{claim}"]
         assert made_content["spec"]["deletionPolicy"] == "Retain"
 
+    # A clone beside it: the same snapshots, made available in the other namespace.
+    clone = f"{namespace}-clone"
+    try:
+        cloned = restore.run(
+            kube,
+            s3_store,
+            name="csi-clone",
+            backup_name="csi-snap",
+            spec=RestoreSpec(backup_name="csi-snap", namespace_mapping={namespace: clone}),
+            volumes=restore.VolumeOptions(snapshotters={"csi": snapshotter}),
+        )
+        assert cloned.phase == RestorePhase.COMPLETED, [str(e) for e in cloned.issues.errors]
+        _wait("cloned claims provisioned", lambda: _claims_bound(kube, clone, CLAIMS))
+        for claim in CLAIMS:
+            source = _claim(kube, clone, claim)["spec"]["dataSource"]
+            vs = kube.get(f"{SNAPSHOTS}/namespaces/{clone}/volumesnapshots/{source['name']}")
+            made_content = _content(kube, vs["status"]["boundVolumeSnapshotContentName"])
+            assert made_content["spec"]["volumeSnapshotRef"]["namespace"] == clone
+            assert (
+                made_content["spec"]["source"]["snapshotHandle"] == handles[f"{namespace}/{claim}"]
+            )
+    finally:
+        kube.request("DELETE", f"/api/v1/namespaces/{clone}")
+
     # Deleting the backup's snapshots removes the contents and, through the driver, the
     # snapshots themselves: a content pre-provisioned with the old handle no longer finds it.
     for content_name in contents.values():
