@@ -14,6 +14,7 @@ from ark import backup, restore, snapshot
 from ark.api import BackupPhase, BackupSpec, RestorePhase, RestoreSpec
 from ark.backup import SnapshotLocation, SnapshotOptions
 from ark.kube import KubeApiError, KubeClient
+from ark.operator import locations
 from ark.snapshot import csi, errors
 from ark.snapshot.interface import SnapshotPhase, VolumeSnapshotter
 from ark.storage import ObjectStore
@@ -397,3 +398,29 @@ def test_a_retried_backup_adopts_its_volumesnapshot(
         lambda: not kube.get(f"{SNAPSHOTS}/namespaces/{namespace}/volumesnapshots")["items"],
         timeout=30,
     )
+
+
+def test_the_operator_opens_a_csi_location_with_its_own_cluster_client(
+    kube: KubeClient, namespace: str, ark_crds: list[str], driver: str
+) -> None:
+    def location(name: str, config: dict[str, str]) -> dict[str, Any]:
+        body = {
+            "apiVersion": "ark.dev/v1",
+            "kind": "VolumeSnapshotLocation",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"provider": "csi", "config": config},
+        }
+        kube.request(
+            "POST", f"/apis/ark.dev/v1/namespaces/{namespace}/volumesnapshotlocations", body=body
+        )
+        return body
+
+    good = location("in-cluster", {"volumeSnapshotClass": CLASS})
+    assert locations.validate_vsl(kube, namespace, good) is None
+    opened = locations.open_vsl_snapshotter(kube, namespace, "in-cluster")
+    assert isinstance(opened, csi.CsiSnapshotter)
+    assert opened.volume_of(_pv(driver)) is not None  # it reads this cluster's classes
+    bad = location("typo", {"snapshotClass": CLASS})
+    problem = locations.validate_vsl(kube, namespace, bad)
+    assert problem is not None and "VolumeSnapshotLocation typo" in problem
+    assert "'snapshotClass'" in problem
