@@ -4,6 +4,8 @@
     hack/csi env  [--cluster NAME] [--json]   print the driver name for a running stack
     hack/csi down [--cluster NAME]            stop it (the CRDs stay)
 
+The processes are recorded with the cluster: `hack/cluster down` stops them too.
+
 Processes, all against the cluster's API server (hack/cluster up --name NAME first):
 snapshot-controller, and for the driver csi-provisioner and csi-snapshotter talking to it over a
 unix socket. The driver is Kubernetes' e2e CSI mock driver (volumes and snapshots in its memory;
@@ -27,7 +29,7 @@ import yaml
 
 from localenv import procs
 
-KIND = "csi"
+ROLES = ("csi-mock-driver", "snapshot-controller", "csi-snapshotter", "csi-provisioner")
 DRIVER = "io.kubernetes.storage.mock"
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
@@ -91,58 +93,56 @@ def install_crds(cluster: procs.Instance, *, timeout: float = 60) -> list[str]:
     return names
 
 
-def up(cluster_name: str) -> procs.Instance:
-    cluster = procs.Instance.load("cluster", cluster_name)
+def _cluster(name: str) -> procs.Instance:
+    cluster = procs.Instance.load("cluster", name)
     if not cluster.running():
         raise procs.StepError(
-            "start the CSI stack",
-            f"cluster {cluster_name!r} is not running (hack/cluster up --name {cluster_name})",
+            "the CSI stack", f"cluster {name!r} is not running (hack/cluster up --name {name})"
         )
+    return cluster
+
+
+def serving(cluster: procs.Instance) -> bool:
+    return cluster.running() and all(role in cluster.pids for role in ROLES)
+
+
+def up(cluster_name: str) -> procs.Instance:
+    """Start the stack, its processes recorded with the cluster (so `hack/cluster down` stops
+    them too, before the API server); a running stack is reused."""
+    cluster = _cluster(cluster_name)
     install_crds(cluster)
-    inst = procs.Instance.load(KIND, cluster_name)
-    if _serving(inst):
-        return inst
-    inst.stop()
-    inst = procs.Instance(kind=KIND, name=cluster_name, directory=inst.directory)
-    inst.directory.mkdir(parents=True, exist_ok=True)
-    socket = inst.directory / "csi.sock"
+    if serving(cluster):
+        return cluster
+    down(cluster_name)
+    socket = cluster.directory / "csi.sock"
     kubeconfig = str(cluster.directory / "kubeconfig")
-    inst.info = {"cluster_started": cluster.info.get("started"), "socket": str(socket)}
-    inst.save()
-    inst.start(
+    cluster.start(
         "csi-mock-driver", [str(_binary("csi-mock-driver")), f"--endpoint={socket}", "--v=2"]
     )
     procs.wait_until(
-        "start the CSI mock driver", socket.exists, timeout=30, inst=inst, role="csi-mock-driver"
+        "start the CSI mock driver", socket.exists, timeout=30, inst=cluster, role="csi-mock-driver"
     )
     common = [f"--kubeconfig={kubeconfig}", "--leader-election=false", "--v=3"]
-    inst.start("snapshot-controller", [str(_binary("snapshot-controller")), *common])
+    cluster.start("snapshot-controller", [str(_binary("snapshot-controller")), *common])
     sidecar = [*common, f"--csi-address={socket}", "--timeout=30s"]
-    inst.start("csi-snapshotter", [str(_binary("csi-snapshotter")), *sidecar])
-    inst.start(
+    cluster.start("csi-snapshotter", [str(_binary("csi-snapshotter")), *sidecar])
+    cluster.start(
         "csi-provisioner", [str(_binary("csi-provisioner")), *sidecar, "--retry-interval-max=5s"]
     )
     time.sleep(1.0)  # a bad flag or an unreachable API server shows within a second
-    for role in ("snapshot-controller", "csi-snapshotter", "csi-provisioner"):
-        if not procs.pid_alive(inst.pids[role]):
+    for role in ROLES:
+        if not procs.pid_alive(cluster.pids[role]):
             raise procs.StepError(
-                f"start {role}", f"exited; last log lines:\n{inst.log_tail(role)}"
+                f"start {role}", f"exited; last log lines:\n{cluster.log_tail(role)}"
             )
-    return inst
-
-
-def _serving(inst: procs.Instance) -> bool:
-    """Running, and for the cluster as it runs now (not one stopped and started since)."""
-    cluster = procs.Instance.load("cluster", inst.name)
-    return (
-        inst.running()
-        and cluster.running()
-        and inst.info.get("cluster_started") == cluster.info.get("started")
-    )
+    return cluster
 
 
 def down(cluster_name: str) -> list[str]:
-    return procs.Instance.load(KIND, cluster_name).stop()
+    """Stop the stack's processes; the cluster (and the CRDs in it) stay."""
+    cluster = procs.Instance.load("cluster", cluster_name)
+    stopped = (cluster.stop_role(role) for role in reversed(ROLES))
+    return [s for s in stopped if s is not None]
 
 
 def env_of(inst: procs.Instance) -> dict[str, str]:
@@ -170,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             procs.print_env(env_of(inst), as_json=args.json)
         elif args.command == "env":
-            inst = procs.Instance.load(KIND, args.cluster)
-            if not _serving(inst):
+            inst = procs.Instance.load("cluster", args.cluster)
+            if not serving(inst):
                 print(f"no CSI stack runs for cluster {args.cluster!r}", file=sys.stderr)
                 return 1
             procs.print_env(env_of(inst), as_json=args.json)
