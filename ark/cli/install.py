@@ -44,9 +44,23 @@ def redacted(obj: Obj) -> Obj:
 
 
 def order(objs: list[Obj]) -> list[Obj]:
-    """CRDs, then Namespaces, then everything else, as listed."""
+    """CRDs, then Namespaces, then everything else, as listed; an object listed twice (the
+    CRDs ark generates and the copies in deploy/base) only once, as first listed."""
     rank = {"CustomResourceDefinition": 0, "Namespace": 1}
-    return sorted(objs, key=lambda o: rank.get(str(o.get("kind")), 2))
+    seen: set[tuple[str, str, str, str]] = set()
+    unique: list[Obj] = []
+    for obj in objs:
+        meta = obj.get("metadata") or {}
+        key = (
+            str(obj.get("apiVersion")),
+            str(obj.get("kind")),
+            str(meta.get("namespace") or ""),
+            str(meta.get("name")),
+        )
+        if key not in seen:
+            seen.add(key)
+            unique.append(obj)
+    return sorted(unique, key=lambda o: rank.get(str(o.get("kind")), 2))
 
 
 @click.command("install")

@@ -160,3 +160,5 @@ def test_the_repositorys_base_renders(ark: Ark, ark_ns: str) -> None:
     namespaced = [d for d in docs if d["metadata"].get("namespace")]
     assert namespaced and all(d["metadata"]["namespace"] == ark_ns for d in namespaced)
     assert any(d["kind"] == "Deployment" for d in docs)
+    crds = [d["metadata"]["name"] for d in docs if d["kind"] == "CustomResourceDefinition"]
+    assert len(crds) == len(set(crds)) == 6  # deploy/base lists them too: applied once
