@@ -1,6 +1,13 @@
 """The csi snapshotter against the real CSI snapshot stack: the upstream snapshot.storage.k8s.io
 CRDs, snapshot-controller, csi-snapshotter and csi-provisioner sidecars, and Kubernetes' e2e CSI
-mock driver, run as processes against the local API server (hack/csi)."""
+mock driver, run as processes against the local API server (hack/csi). Nothing plays the
+controller's part: every status transition here is the real components'.
+
+The driver is the mock Kubernetes' own e2e suite runs the sidecars against (volumes and
+snapshots in its memory) because csi-driver-host-path cannot be fetched:
+``go mod download -json github.com/kubernetes-csi/csi-driver-host-path@latest`` gets
+``403 Forbidden ... This module version is not available`` from the Go module proxy.
+"""
 
 from __future__ import annotations
 
