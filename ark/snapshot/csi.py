@@ -14,8 +14,10 @@ do the work.
   claim gets ``dataSource`` pointing at a VolumeSnapshot made in its namespace over a
   pre-provisioned VolumeSnapshotContent (the backup's ``snapshotHandle``, Retain), and the
   driver's provisioner makes the new volume; the PersistentVolume itself is not restored.
-- **Delete**: the content is switched to ``deletionPolicy: Delete`` and removed with its
-  VolumeSnapshot; the driver deletes the snapshot, and the call waits until the content is gone.
+- **Delete**: the contents restores made over the snapshot are removed with their
+  VolumeSnapshots, then the backup's content is switched to ``deletionPolicy: Delete`` and
+  removed with its VolumeSnapshot; the driver deletes the snapshot, and the call waits until the
+  content is gone.
 
 A snapshot is restored into the cluster that took it (its content must exist there).
 
@@ -280,8 +282,15 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
 
     # -- delete ----------------------------------------------------------------------------
     def delete_snapshot(self, snapshot_id: str) -> None:
-        """Delete the content and, through its driver, the snapshot; wait until it is gone."""
+        """Delete the content and, through its driver, the snapshot; wait until it is gone.
+        The contents restores made over the same snapshot (Retain, so the snapshot is left to
+        this call) go first, with their VolumeSnapshots."""
         subject = f"VolumeSnapshotContent {snapshot_id}"
+        listed = self._call("delete", subject, lambda: self._kube.get(objects.content_path()))
+        for other in listed.get("items") or []:
+            annotations = (other.get("metadata") or {}).get("annotations") or {}
+            if annotations.get(objects.RESTORED_FROM) == snapshot_id:
+                self._remove(other, subject=subject)
         try:
             content = self._content(snapshot_id, action="delete")
         except errors.SnapshotNotFound:
@@ -291,16 +300,7 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
             subject,
             lambda: self._patch(snapshot_id, {"spec": {"deletionPolicy": "Delete"}}),
         )
-        ref = (content.get("spec") or {}).get("volumeSnapshotRef") or {}
-        if ref.get("namespace") and ref.get("name"):
-            self._call(
-                "delete",
-                subject,
-                lambda: self._delete(
-                    objects.snapshot_path(ref["namespace"], ref["name"]), uid=ref.get("uid")
-                ),
-            )
-        self._call("delete", subject, lambda: self._delete(objects.content_path(snapshot_id)))
+        self._remove(content, subject=subject)
         deadline = time.monotonic() + self._delete_timeout
         while True:
             try:
@@ -316,6 +316,15 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
                     + (f": {error}" if error else " (is the driver's csi-snapshotter running?)"),
                 )
             time.sleep(POLL_INTERVAL)
+
+    def _remove(self, content: Mapping[str, Any], *, subject: str) -> None:
+        """Delete ``content`` and the VolumeSnapshot bound to it (if it is still that one)."""
+        ref = (content.get("spec") or {}).get("volumeSnapshotRef") or {}
+        if ref.get("namespace") and ref.get("name"):
+            where = objects.snapshot_path(ref["namespace"], ref["name"])
+            self._call("delete", subject, lambda: self._delete(where, uid=ref.get("uid")))
+        name = str(content["metadata"]["name"])
+        self._call("delete", subject, lambda: self._delete(objects.content_path(name)))
 
     def _delete(self, path: str, *, uid: str | None = None) -> None:
         body = {"preconditions": {"uid": uid}} if uid else None

@@ -11,6 +11,7 @@ snapshots in its memory) because csi-driver-host-path cannot be fetched:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,7 +23,7 @@ from ark.api import BackupPhase, BackupSpec, RestorePhase, RestoreSpec
 from ark.backup import SnapshotLocation, SnapshotOptions
 from ark.kube import KubeApiError, KubeClient
 from ark.operator import locations
-from ark.snapshot import csi, errors
+from ark.snapshot import csi, csi_objects, errors
 from ark.snapshot.interface import SnapshotPhase, VolumeSnapshotter
 from ark.storage import ObjectStore
 from tests.conftest import Cluster, NamespaceFactory
@@ -333,11 +334,28 @@ def test_statefulset_volumes_come_back_from_retained_csi_snapshots_and_deletion_
 
     # Deleting the backup's snapshots removes the contents and, through the driver, the
     # snapshots themselves: a content pre-provisioned with the old handle no longer finds it.
+    def restored_over(content_name: str) -> list[dict[str, Any]]:
+        return [
+            c
+            for c in kube.get(f"{SNAPSHOTS}/volumesnapshotcontents")["items"]
+            if (c["metadata"].get("annotations") or {}).get(csi_objects.RESTORED_FROM)
+            == content_name
+        ]
+
+    def none_over(content_name: str) -> bool:
+        return not restored_over(content_name)
+
     for content_name in contents.values():
+        assert len(restored_over(content_name)) == 2  # the restore's and the clone's
         snapshotter.delete_snapshot(content_name)
         assert _gone(kube, f"{SNAPSHOTS}/volumesnapshotcontents/{content_name}")
         with pytest.raises(errors.SnapshotNotFound):
             snapshotter.snapshot_status(content_name)
+        _wait("the restores' contents gone", functools.partial(none_over, content_name))
+    _wait(
+        "the restore's VolumeSnapshots gone",
+        lambda: not kube.get(f"{SNAPSHOTS}/namespaces/{namespace}/volumesnapshots")["items"],
+    )
     probe = "ark-probe-" + namespace
     handle = next(iter(handles.values()))
     _create(
