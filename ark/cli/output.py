@@ -10,13 +10,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import yaml
+from rich.cells import cell_len
 from rich.console import Console
-from rich.measure import Measurement
-from rich.table import Table
 
 from ark.api.kinds import Column, Kind
 from ark.cli.common import Obj, dumps_json
 
+TABLE_GAP = "  "
+"""Between two table columns."""
 _console: Console | None = None
 _err_console: Console | None = None
 
@@ -134,21 +135,19 @@ def cell(obj: Obj, column: Column) -> str:
 
 
 def print_table(objs: Sequence[Obj], *, kind: Kind) -> None:
+    """kubectl's table: the kind's printer columns (not -o wide's), left-aligned, never cut
+    short (a line wider than the terminal wraps), no trailing blanks."""
     if not objs:
         err_console().print(f"No {kind.plural} found.", markup=False)
         return
     columns = [c for c in kind.columns if not c.priority]
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    table.add_column("NAME", no_wrap=True)
-    for c in columns:
-        table.add_column(c.name.upper(), no_wrap=True)
-    for obj in objs:
-        table.add_row(obj["metadata"]["name"], *(cell(obj, c) for c in columns), style=None)
-    out = console()
-    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
-    if needed > out.width:
-        table.width = needed  # never cut a name short: a long line wraps, as kubectl's do
-    out.print(table, crop=False)
+    rows = [["NAME", *(c.name.upper() for c in columns)]]
+    rows += [[str(o["metadata"]["name"]), *(cell(o, c) for c in columns)] for o in objs]
+    widths = [max(cell_len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for number, row in enumerate(rows):
+        cells = zip(row, widths, strict=True)
+        line = TABLE_GAP.join(text + " " * (width - cell_len(text)) for text, width in cells)
+        echo(line.rstrip(), style="bold" if number == 0 else None)
 
 
 def fields(rows: Sequence[tuple[str, Any]], *, indent: int = 0) -> None:

@@ -126,18 +126,23 @@ def test_a_run_still_new_is_hinted_once_that_the_operator_may_be_down() -> None:
     assert patient.hint("New") is None
 
 
-def test_a_table_wider_than_the_console_is_not_cut_short(
+def test_a_table_is_aligned_never_cut_short_and_has_no_trailing_blanks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     buffer = io.StringIO()
-    monkeypatch.setattr(output, "_console", Console(file=buffer, width=40))
+    monkeypatch.setattr(output, "_console", Console(file=buffer, width=40, soft_wrap=True))
     name = "shop-20261201185113-restore-with-a-long-name"
     obj = {"metadata": {"name": name}, "spec": {"backupName": "shop-20261201185113"},
-           "status": {"phase": "Completed"}}  # fmt: skip
+           "status": {"phase": "Completed", "backupName": "shop-20261201185113"}}  # fmt: skip
     output.print_table([obj], kind=kinds.RESTORE)
     text = buffer.getvalue()
     assert name in text and "shop-20261201185113" in text and "Completed" in text
     assert "…" not in text
+    header, row = text.splitlines()
+    assert header.split() == ["NAME", "BACKUP", "PHASE", "ITEMS", "ERRORS", "WARNINGS", "AGE"]
+    assert row.startswith(f"{name}  shop-20261201185113  Completed")
+    assert row.index("Completed") == header.index("PHASE")  # aligned
+    assert not header.endswith(" ") and not row.endswith(" ")
 
 
 def test_durations_from_whole_second_timestamps() -> None:
