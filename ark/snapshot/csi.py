@@ -228,7 +228,13 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
         VolumeSnapshotContent, Retain, and a VolumeSnapshot bound to it) and return a copy of
         ``claim`` whose ``dataSource`` names it, with no volumeName: the driver provisions a
         new volume from the snapshot. Idempotent for the same restore (``ark.dev/restore``)."""
-        source = self._content(snapshot_id, action="restore from")
+        try:
+            source = self._content(snapshot_id, action="restore from")
+        except errors.SnapshotNotFound as exc:
+            raise errors.SnapshotNotFound(
+                snapshot_id,
+                f"{self._where} (a CSI snapshot restores into the cluster that took it)",
+            ) from exc
         metadata = claim.get("metadata") or {}
         namespace, claim_name = str(metadata["namespace"]), str(metadata["name"])
         restore = tags.get("ark.dev/restore", "")

@@ -157,6 +157,17 @@ def _statefulset() -> dict[str, Any]:
 CLAIMS = ["data-db-0", "data-db-1"]
 
 
+def _claim_body(name: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": CLASS,
+            "resources": {"requests": {"storage": "1Gi"}},
+        },
+    }
+
+
 # -- opening and choosing volumes ----------------------------------------------------------
 def test_opens_through_its_entry_point_and_needs_the_cluster(kube: KubeClient) -> None:
     opened = snapshot.open_snapshotter("csi", region="r1", config={}, credentials={}, kube=kube)
@@ -390,16 +401,7 @@ def test_a_retried_backup_adopts_its_volumesnapshot(
     kube: KubeClient, namespace: str, snapshotter: VolumeSnapshotter, driver: str
 ) -> None:
     kube.request(
-        "POST",
-        f"/api/v1/namespaces/{namespace}/persistentvolumeclaims",
-        body={
-            "metadata": {"name": "data"},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": CLASS,
-                "resources": {"requests": {"storage": "1Gi"}},
-            },
-        },
+        "POST", f"/api/v1/namespaces/{namespace}/persistentvolumeclaims", body=_claim_body("data")
     )
     _wait("claim provisioned", lambda: _claims_bound(kube, namespace, ["data"]))
     pv = kube.get(
@@ -449,3 +451,49 @@ def test_the_operator_opens_a_csi_location_with_its_own_cluster_client(
     problem = locations.validate_vsl(kube, namespace, bad)
     assert problem is not None and "VolumeSnapshotLocation typo" in problem
     assert "'snapshotClass'" in problem
+
+
+def test_a_claim_whose_snapshot_is_gone_fails_alone_naming_it(
+    kube: KubeClient,
+    make_namespace: NamespaceFactory,
+    snapshotter: VolumeSnapshotter,
+    fs_store: ObjectStore,
+) -> None:
+    namespace = make_namespace("csi-gone")
+    kube.request(
+        "POST", f"/api/v1/namespaces/{namespace}/persistentvolumeclaims", body=_claim_body("data")
+    )
+    kube.request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/configmaps",
+        body={"metadata": {"name": "settings"}, "data": {"k": "v"}},
+    )
+    _wait("claim provisioned", lambda: _claims_bound(kube, namespace, ["data"]))
+    made = backup.run(
+        kube,
+        fs_store,
+        name="csi-gone",
+        spec=BackupSpec(included_namespaces=[namespace], snapshot_volumes=True),
+        snapshots=SnapshotOptions(locations=[SnapshotLocation("csi", snapshotter)]),
+    )
+    assert made.phase == BackupPhase.COMPLETED, [str(e) for e in made.issues.errors]
+    [record] = made.volume_snapshots
+    kube.request("DELETE", f"/api/v1/namespaces/{namespace}")
+    _wait("namespace gone", lambda: _gone(kube, f"/api/v1/namespaces/{namespace}"), timeout=120)
+    snapshotter.delete_snapshot(record.snapshot_id)  # e.g. another cluster: no such content
+
+    result = restore.run(
+        kube,
+        fs_store,
+        name="csi-gone-back",
+        backup_name="csi-gone",
+        spec=RestoreSpec(backup_name="csi-gone"),
+        volumes=restore.VolumeOptions(snapshotters={"csi": snapshotter}),
+    )
+    assert result.phase == RestorePhase.PARTIALLY_FAILED
+    [failed] = [o for o in result.outcomes if o.outcome == "failed"]
+    assert (failed.resource, failed.name) == ("persistentvolumeclaims", "data")
+    assert f"snapshot {record.snapshot_id}: not found" in (failed.message or "")
+    assert "restores into the cluster that took it" in (failed.message or "")
+    assert kube.get(f"/api/v1/namespaces/{namespace}/configmaps/settings")["data"] == {"k": "v"}
+    assert _gone(kube, f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/data")
