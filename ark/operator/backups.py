@@ -3,12 +3,14 @@
 Restart safety: the status records ``attempt``; a Backup found InProgress after a restart is
 run again from scratch as attempt N+1. The engine overwrites its own archive and writes
 velero-backup.json last, and the stale marker of an earlier attempt is deleted before the
-engine starts, so a half-written archive is never marked Completed.
+engine starts, so a half-written archive is never marked Completed. The volume snapshots an
+interrupted attempt started are recorded in status, and adopted, not taken again (``snapshots``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +19,9 @@ from ark.api.backup import TERMINAL_BACKUP_PHASES, BackupPhase, BackupSpec
 from ark.api.locations import LocationPhase
 from ark.api.types import parse_duration
 from ark.archive import layout
-from ark.backup import BackupResult, Progress
+from ark.backup import BackupResult, Progress, SnapshotLocation, SnapshotOptions
 from ark.kube import KubeClient
-from ark.operator import locations, resources
+from ark.operator import locations, resources, snapshots
 from ark.storage import ObjectStore, StoreError
 
 TERMINAL = {str(p) for p in TERMINAL_BACKUP_PHASES}
@@ -36,11 +38,19 @@ class Plan:
     spec: BackupSpec | None = None
     location: locations.StorageLocation | None = None
     store: ObjectStore | None = None
+    snapshot_locations: list[SnapshotLocation] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
-def validate(client: KubeClient, namespace: str, obj: dict[str, Any]) -> Plan:
-    """Everything that makes a backup impossible before it starts, each reason named."""
+def validate(
+    client: KubeClient,
+    namespace: str,
+    obj: dict[str, Any],
+    *,
+    default_snapshot_locations: Mapping[str, str] | None = None,
+) -> Plan:
+    """Everything that makes a backup impossible before it starts, each reason named.
+    ``default_snapshot_locations`` maps a provider to its default VolumeSnapshotLocation."""
     plan = Plan()
     name = obj["metadata"]["name"]
     try:
@@ -68,9 +78,15 @@ def validate(client: KubeClient, namespace: str, obj: dict[str, Any]) -> Plan:
             plan.store = locations.open_bsl(client, namespace, bsl)
         except locations.LocationError as exc:
             plan.errors.append(str(exc))
-    for vsl in plan.spec.volume_snapshot_locations or []:
-        if resources.get(client, resources.VSL, namespace, vsl) is None:
-            plan.errors.append(f"VolumeSnapshotLocation {namespace}/{vsl} not found")
+    if plan.spec.snapshot_volumes is not False:
+        resolved = snapshots.resolve(
+            client,
+            namespace,
+            plan.spec.volume_snapshot_locations,
+            defaults=default_snapshot_locations or {},
+        )
+        plan.snapshot_locations = resolved.locations
+        plan.errors.extend(resolved.errors)
     status = obj.get("status") or {}
     if plan.store is not None and not plan.errors and not status.get("attempt"):
         keys = archive.BackupKeys(archive.backup_name(name))
@@ -111,6 +127,24 @@ def start_status(obj: dict[str, Any], plan: Plan, *, now: dt.datetime) -> dict[s
     }
 
 
+def snapshot_options(
+    client: KubeClient,
+    namespace: str,
+    obj: dict[str, Any],
+    plan: Plan,
+    *,
+    timeout: float,
+) -> SnapshotOptions | None:
+    """How the engine snapshots: in the plan's locations, adopting what an interrupted attempt
+    recorded in ``obj``'s status (read before this attempt started), recording ids at once."""
+    return snapshots.backup_options(
+        plan.snapshot_locations,
+        status=obj.get("status"),
+        on_started=snapshots.status_recorder(client, namespace, obj["metadata"]["name"]),
+        timeout=timeout,
+    )
+
+
 def progress_status(progress: Progress) -> dict[str, Any]:
     out: dict[str, Any] = {
         "totalItems": progress.total_items,
@@ -121,8 +155,17 @@ def progress_status(progress: Progress) -> dict[str, Any]:
     return out
 
 
-def final_status(result: BackupResult) -> dict[str, Any]:
+def final_status(
+    result: BackupResult, *, earlier_snapshots: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The status a finished run leaves; ``earlier_snapshots`` are those an interrupted
+    attempt recorded (kept listed when not adopted, so deleting the backup removes them)."""
     return {
+        **snapshots.final_status(
+            result.volume_snapshots,
+            skew=result.snapshot_skew_seconds,
+            earlier=earlier_snapshots or [],
+        ),
         "phase": str(result.phase),
         "completionTimestamp": resources.timestamp(result.completed),
         "expiration": resources.timestamp(result.expiration) if result.expiration else None,
@@ -140,6 +183,18 @@ def final_status(result: BackupResult) -> dict[str, Any]:
         if result.hooks_attempted
         else None,
     }
+
+
+def summary(result: BackupResult) -> str:
+    """The finished backup in one line, for its Event."""
+    message = (
+        f"{result.phase}: {result.progress.items_backed_up} items, "
+        f"{result.warnings} warnings, {result.errors} errors"
+    )
+    if result.volume_snapshots:
+        done = sum(1 for r in result.volume_snapshots if r.phase == "Completed")
+        message += f", {done} of {len(result.volume_snapshots)} volume snapshots completed"
+    return message
 
 
 def clear_marker(store: ObjectStore, name: str) -> None:

@@ -1,6 +1,10 @@
 """Running one Restore: which backup (named, or a schedule's newest), where it is, which
 namespaces it writes (restores of different targets run together), and its status.
 
+Volumes (``restorePVs``, on by default when the backup has snapshots) come back from the
+backup's snapshots through the VolumeSnapshotLocations that took them, in another location's
+region when ``volumeSnapshotLocation`` names one.
+
 Restart safety: status records the backup chosen and ``attempt``; a Restore found InProgress
 after a restart runs again against the same backup. The engine skips or updates what exists
 (per existingResourcePolicy), so a second run creates no duplicates.
@@ -15,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from ark import archive
 from ark.api.restore import TERMINAL_RESTORE_PHASES, RestorePhase, RestoreSpec
 from ark.kube import KubeClient
-from ark.operator import locations, resources
+from ark.operator import locations, resources, snapshots
 from ark.operator.runtime import EVERYTHING
+from ark.restore.volumes import VolumeOptions
 from ark.storage import ObjectStore
 
 if TYPE_CHECKING:
@@ -46,6 +51,8 @@ class Plan:
     spec: RestoreSpec | None = None
     backup_name: str | None = None
     store: ObjectStore | None = None
+    volumes: VolumeOptions | None = None
+    """restorePVs: where the backup's snapshots are (None: no volumes from snapshots)."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -107,6 +114,12 @@ def validate(client: KubeClient, namespace: str, obj: dict[str, Any]) -> Plan:
         plan.store = locations.open_bsl(client, namespace, bsl)
     except locations.LocationError as exc:
         plan.errors.append(f"backup {chosen}: {exc}")
+        return plan
+    found = snapshots.restore_volumes(
+        client, namespace, plan.spec, store=plan.store, backup_name=chosen
+    )
+    plan.volumes = found.options
+    plan.errors.extend(found.errors)
     return plan
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 DEFAULT_NAMESPACE = "ark-system"
 
@@ -39,6 +39,11 @@ class Settings:
     """How often schedules are looked at (the resolution of cron ticks)."""
     default_location_period: float = 60.0
     """validationFrequency / backupSyncPeriod of a BSL that sets none."""
+    default_volume_snapshot_locations: Mapping[str, str] = field(default_factory=dict)
+    """Provider -> the VolumeSnapshotLocation a backup that names none for it uses (when the
+    provider has several), as Velero's server flag."""
+    snapshot_timeout: float = 3600.0
+    """How long a backup waits for its volume snapshots to complete."""
     cron_seconds: str | None = None
     """Test-only: a cron seconds field appended to 5-field schedules."""
     verbose: bool = False
@@ -96,13 +101,41 @@ def parser() -> argparse.ArgumentParser:
         default=60.0,
         kind=float,
     )
+    flag(
+        "default-volume-snapshot-locations",
+        help_="provider:name,... the VolumeSnapshotLocation per provider for backups naming none",
+        default="",
+    )
+    flag(
+        "snapshot-timeout",
+        help_="seconds a backup waits for its volume snapshots",
+        default=d.snapshot_timeout,
+        kind=float,
+    )
     flag("cron-seconds", help_="TEST ONLY: cron seconds field for every schedule", default=None)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
+def provider_locations(value: str) -> dict[str, str]:
+    """``aws:ebs-east,gcp:pd`` -> {"aws": "ebs-east", "gcp": "pd"}."""
+    out: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        provider, sep, name = item.partition(":")
+        if not sep or not provider.strip() or not name.strip():
+            raise ValueError(f"{item!r} is not provider:name")
+        if provider.strip() in out:
+            raise ValueError(f"provider {provider.strip()!r} given twice")
+        out[provider.strip()] = name.strip()
+    return out
+
+
 def from_args(argv: Sequence[str] | None = None) -> Settings:
     a = parser().parse_args(argv)
+    try:
+        vsl_defaults = provider_locations(a.default_volume_snapshot_locations or "")
+    except ValueError as exc:
+        parser().error(f"--default-volume-snapshot-locations: {exc}")
     settings = Settings(
         namespace=a.namespace,
         kubeconfig=a.kubeconfig,
@@ -118,6 +151,8 @@ def from_args(argv: Sequence[str] | None = None) -> Settings:
         location_interval=float(a.location_interval),
         schedule_interval=float(a.schedule_interval),
         default_location_period=float(a.default_location_period),
+        default_volume_snapshot_locations=vsl_defaults,
+        snapshot_timeout=float(a.snapshot_timeout),
         cron_seconds=a.cron_seconds or None,
         verbose=bool(a.verbose),
     )

@@ -12,7 +12,16 @@ from typing import Any
 import kopf
 
 from ark import backup as engine
-from ark.operator import backups, deletion, metrics, resources, runtime, scheduling, status
+from ark.operator import (
+    backups,
+    deletion,
+    metrics,
+    resources,
+    runtime,
+    scheduling,
+    snapshots,
+    status,
+)
 
 _log = logging.getLogger("ark.operator")
 
@@ -40,7 +49,15 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
 
         await asyncio.to_thread(sync.adopt, rt.client, rt.namespace, obj)
         return
-    plan = await asyncio.to_thread(backups.validate, rt.client, rt.namespace, obj)
+    plan = await asyncio.to_thread(
+        functools.partial(
+            backups.validate,
+            default_snapshot_locations=rt.settings.default_volume_snapshot_locations,
+        ),
+        rt.client,
+        rt.namespace,
+        obj,
+    )
     if plan.errors:
         await _patch(name, backups.failed_validation_status(plan.errors))
         metrics.BACKUP_VALIDATION_FAILURE.labels(schedule).inc()
@@ -51,6 +68,10 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
         obj = await _get(name)
         if obj is None or backups.is_finished(obj):
             return
+        earlier = snapshots.recorded(obj.get("status"))
+        volume_snapshots = backups.snapshot_options(
+            rt.client, rt.namespace, obj, plan, timeout=rt.settings.snapshot_timeout
+        )
         start = backups.start_status(obj, plan, now=dt.datetime.now(dt.UTC))
         await _patch(name, start)
         attempt = start["attempt"]
@@ -85,6 +106,7 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
                     spec=spec,
                     on_progress=reporter.update,
                     workers=rt.settings.backup_workers,
+                    snapshots=volume_snapshots,
                 )
             )
         except Exception as exc:  # a bug, not a cluster or store problem: report, do not loop
@@ -99,7 +121,7 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
             )
             kopf.warn(body, reason="Failed", message=f"internal error: {exc}")
             return
-        await _patch(name, backups.final_status(result))
+        await _patch(name, backups.final_status(result, earlier_snapshots=earlier))
     metrics.backup_finished(
         schedule=schedule,
         phase=str(result.phase),
@@ -107,10 +129,7 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
         items=result.progress.items_backed_up,
         completed=result.completed,
     )
-    message = (
-        f"{result.phase}: {result.progress.items_backed_up} items, "
-        f"{result.warnings} warnings, {result.errors} errors"
-    )
+    message = backups.summary(result)
     if result.failure_reason:
         kopf.warn(body, reason=str(result.phase), message=result.failure_reason)
     elif result.errors:

@@ -72,6 +72,7 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
                     spec=plan.spec,
                     on_progress=reporter.update,
                     workers=rt.settings.restore_workers,
+                    volumes=plan.volumes,
                 )
             )
         except Exception as exc:  # a bug: report it rather than retry forever

@@ -1,0 +1,275 @@
+"""Volume snapshots through the operator: which VolumeSnapshotLocations a Backup snapshots in,
+what its status records while and after they are taken, and how a Restore reads them back.
+
+Which locations, as Velero chooses them: those the Backup names (each must exist and not be
+Unavailable), and for every provider it names none of, the provider's default location
+(``--default-volume-snapshot-locations aws:ebs-east``) or, when the provider has exactly one,
+that one. A provider with several and no default is a validation error, as in Velero.
+
+Restart safety: the snapshot ids are patched into ``status.volumeSnapshots`` as soon as every
+snapshot has started; a restarted attempt adopts them (``adopt``) instead of taking new ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ark.api.locations import LocationPhase
+from ark.api.restore import RestoreSpec
+from ark.api.types import parse_duration
+from ark.backup import SnapshotLocation, SnapshotOptions, SnapshotRecord
+from ark.kube import KubeClient, KubeError
+from ark.operator import locations, resources
+from ark.restore.volumes import VolumeOptions, load_snapshot_records
+from ark.snapshot.interface import VolumeSnapshotter
+from ark.storage import ObjectStore, StoreError
+
+_log = logging.getLogger("ark.operator")
+
+STATUS_RETRIES = 3
+
+
+@dataclass
+class Resolved:
+    """Snapshot locations opened for a backup, or why they cannot be."""
+
+    locations: list[SnapshotLocation] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _open(
+    client: KubeClient, namespace: str, obj: Mapping[str, Any], out: Resolved, *, why: str = ""
+) -> None:
+    name = obj["metadata"]["name"]
+    st = obj.get("status") or {}
+    if st.get("phase") == LocationPhase.UNAVAILABLE:
+        reason = f": {st['message']}" if st.get("message") else ""
+        out.errors.append(f"VolumeSnapshotLocation {name}{why} is Unavailable{reason}")
+        return
+    try:
+        snapshotter = locations.open_vsl_snapshotter(client, namespace, name)
+    except locations.LocationError as exc:
+        out.errors.append(str(exc))
+        return
+    out.locations.append(SnapshotLocation(name, snapshotter))
+
+
+def resolve(
+    client: KubeClient,
+    namespace: str,
+    names: Sequence[str] | None,
+    *,
+    defaults: Mapping[str, str],
+) -> Resolved:
+    """The VolumeSnapshotLocations a backup snapshots in (``names`` as its spec lists them;
+    ``defaults`` maps a provider to its default location's name)."""
+    out = Resolved()
+    every = resources.list_objects(client, resources.VSL, namespace)
+    by_name = {o["metadata"]["name"]: o for o in every}
+    covered: set[str] = set()
+    for name in dict.fromkeys(names or ()):
+        obj = by_name.get(name)
+        if obj is None:
+            out.errors.append(f"VolumeSnapshotLocation {namespace}/{name} not found")
+            continue
+        covered.add(str((obj.get("spec") or {}).get("provider")))
+        _open(client, namespace, obj, out)
+    by_provider: dict[str, list[dict[str, Any]]] = {}
+    for obj in every:
+        provider = str((obj.get("spec") or {}).get("provider"))
+        by_provider.setdefault(provider, []).append(obj)
+    for provider, objs in sorted(by_provider.items()):
+        if provider in covered:
+            continue
+        default = defaults.get(provider)
+        if default is not None:
+            chosen = by_name.get(default)
+            if chosen is None or (chosen.get("spec") or {}).get("provider") != provider:
+                out.errors.append(
+                    f"default VolumeSnapshotLocation {namespace}/{default} of provider "
+                    f"{provider} not found"
+                )
+                continue
+            _open(client, namespace, chosen, out, why=f" (the default for {provider})")
+        elif len(objs) == 1:
+            _open(client, namespace, objs[0], out, why=f" (the only one for {provider})")
+        else:
+            found = ", ".join(sorted(o["metadata"]["name"] for o in objs))
+            out.errors.append(
+                f"provider {provider} has several VolumeSnapshotLocations ({found}): name one "
+                "in volumeSnapshotLocations or make one the default "
+                "(--default-volume-snapshot-locations)"
+            )
+    return out
+
+
+def recorded(status: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    return [s for s in (status or {}).get("volumeSnapshots") or [] if isinstance(s, dict)]
+
+
+def adoptable(status: Mapping[str, Any] | None) -> dict[str, str]:
+    """PV name -> snapshot id an interrupted attempt started (from the status it recorded)."""
+    return {
+        str(s["persistentVolume"]): str(s["snapshotId"])
+        for s in recorded(status)
+        if s.get("persistentVolume") and s.get("snapshotId")
+    }
+
+
+def render(record: SnapshotRecord) -> dict[str, Any]:
+    """One ``status.volumeSnapshots`` entry (VolumeSnapshotStatus)."""
+    out: dict[str, Any] = {
+        "persistentVolume": record.persistent_volume,
+        "persistentVolumeClaim": record.claim,
+        "location": record.location,
+        "provider": record.provider,
+        "volumeId": record.volume_id,
+        "snapshotId": record.snapshot_id,
+        "phase": record.phase,
+        "message": record.message,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def started_status(records: Sequence[SnapshotRecord]) -> dict[str, Any]:
+    return {
+        "volumeSnapshots": [render(r) for r in records],
+        "volumeSnapshotsAttempted": len(records),
+    }
+
+
+def final_status(
+    records: Sequence[SnapshotRecord],
+    *,
+    skew: float | None,
+    earlier: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """Velero's counters, the records, and the skew. Snapshots an interrupted attempt started
+    that this one did not adopt stay listed, so deleting the backup deletes them too."""
+    entries = [render(r) for r in records]
+    ids = {r.snapshot_id for r in records if r.snapshot_id}
+    for old in earlier:
+        if old.get("snapshotId") and old["snapshotId"] not in ids:
+            entries.append(
+                {
+                    **old,
+                    "message": "started by an interrupted attempt; not part of this backup",
+                }
+            )
+    return {
+        "volumeSnapshotsAttempted": len(records),
+        "volumeSnapshotsCompleted": sum(1 for r in records if r.phase == "Completed"),
+        "volumeSnapshots": entries or None,
+        "snapshotSkewSeconds": round(skew, 3) if skew is not None else None,
+    }
+
+
+def status_recorder(
+    client: KubeClient, namespace: str, name: str
+) -> Callable[[list[SnapshotRecord]], None]:
+    """``on_started``: patch the snapshot ids into the Backup's status (from the engine's
+    thread), retried a little: without the record a restarted attempt would snapshot again."""
+
+    def record(records: list[SnapshotRecord]) -> None:
+        patch = started_status(records)
+        for attempt in range(1, STATUS_RETRIES + 1):
+            try:
+                resources.patch_status(client, resources.BACKUP, namespace, name, patch)
+                return
+            except KubeError as exc:
+                if attempt == STATUS_RETRIES:
+                    _log.warning(
+                        "backup %s: cannot record its %d snapshot ids in status: %s",
+                        name,
+                        len(records),
+                        exc,
+                    )
+                    return
+                time.sleep(0.5 * attempt)
+
+    return record
+
+
+def backup_options(
+    resolved: Sequence[SnapshotLocation],
+    *,
+    status: Mapping[str, Any] | None,
+    on_started: Callable[[list[SnapshotRecord]], None],
+    timeout: float,
+) -> SnapshotOptions | None:
+    if not resolved:
+        return None
+    return SnapshotOptions(
+        locations=list(resolved),
+        adopt=adoptable(status) if int((status or {}).get("attempt") or 0) > 0 else {},
+        on_started=on_started,
+        timeout=timeout,
+    )
+
+
+# -- restore ---------------------------------------------------------------------------------
+@dataclass
+class RestoreVolumes:
+    options: VolumeOptions | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _target(client: KubeClient, namespace: str, name: str) -> VolumeSnapshotter:
+    obj = resources.get(client, resources.VSL, namespace, name)
+    if obj is None:
+        raise locations.LocationError(f"VolumeSnapshotLocation {namespace}/{name} not found")
+    st = obj.get("status") or {}
+    if st.get("phase") == LocationPhase.UNAVAILABLE:
+        reason = f": {st['message']}" if st.get("message") else ""
+        raise locations.LocationError(f"VolumeSnapshotLocation {name} is Unavailable{reason}")
+    return locations.open_vsl_snapshotter(client, namespace, name)
+
+
+def restore_volumes(
+    client: KubeClient,
+    namespace: str,
+    spec: RestoreSpec,
+    *,
+    store: ObjectStore,
+    backup_name: str,
+) -> RestoreVolumes:
+    """restorePVs: snapshotters for the locations the backup's snapshots are in (and the
+    target location of a cross-region restore). Absent restorePVs means yes when the backup
+    has snapshots; then a location that is gone fails only the volumes it holds, while an
+    explicit ``restorePVs: true`` refuses the restore up front."""
+    out = RestoreVolumes()
+    if spec.restore_pvs is False or spec.dry_run:
+        return out
+    try:
+        records = load_snapshot_records(store, backup_name)
+    except (StoreError, OSError, ValueError) as exc:
+        out.errors.append(f"backup {backup_name}: cannot read its volume snapshots: {exc}")
+        return out
+    if not records:
+        return out
+    snapshotters: dict[str, VolumeSnapshotter] = {}
+    for where in sorted({r.location for r in records if r.location}):
+        try:
+            snapshotters[where] = locations.open_vsl_snapshotter(client, namespace, where)
+        except locations.LocationError as exc:
+            if spec.restore_pvs:
+                out.errors.append(f"backup {backup_name}'s snapshots: {exc}")
+    target: VolumeSnapshotter | None = None
+    if spec.volume_snapshot_location:
+        try:
+            target = _target(client, namespace, spec.volume_snapshot_location)
+        except locations.LocationError as exc:
+            out.errors.append(f"volumeSnapshotLocation: {exc}")
+    if out.errors:
+        return out
+    out.options = VolumeOptions(
+        snapshotters=snapshotters,
+        target=target,
+        zone=spec.volume_zone or None,
+        timeout=parse_duration(spec.item_operation_timeout).total_seconds(),
+    )
+    return out
