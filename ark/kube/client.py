@@ -23,6 +23,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from ark.kube.errors import KubeApiError, KubeError
+from ark.kube.ratelimit import TokenBucket
 
 _RETRY_STATUSES = {500, 502, 503, 504}
 _MAX_SERVER_ERROR_RETRIES = 3
@@ -33,9 +34,13 @@ DEFAULT_POOL_SIZE = 64
 class KubeClient:
     """One cluster. Thread-safe: share one client among a pool of worker threads."""
 
-    def __init__(self, api: k8s.ApiClient, *, max_retries: int = 8) -> None:
+    def __init__(
+        self, api: k8s.ApiClient, *, max_retries: int = 8, rate_limit: TokenBucket | None = None
+    ) -> None:
         self.api = api
         self._max_retries = max_retries
+        self.rate_limit = rate_limit
+        """Every request (and every retry) takes a token first; None: no client-side limit."""
         self._host = str(api.configuration.host).rstrip("/")
         self.retries_after_throttling = 0
         self._lock = threading.Lock()
@@ -47,6 +52,7 @@ class KubeClient:
         kubeconfig: str | None = None,
         context: str | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
+        rate_limit: TokenBucket | None = None,
     ) -> KubeClient:
         """From a kubeconfig (``kubeconfig``, else $KUBECONFIG, else ~/.kube/config), or the
         in-cluster service account when running in a Pod and no kubeconfig is named."""
@@ -64,7 +70,7 @@ class KubeClient:
             raise KubeError(f"cannot load cluster configuration from {where}: {exc}") from exc
         # urllib3 queues requests silently beyond the pool size: size it for the worker threads.
         configuration.connection_pool_maxsize = pool_size
-        return cls(k8s.ApiClient(configuration))
+        return cls(k8s.ApiClient(configuration), rate_limit=rate_limit)
 
     def close(self) -> None:
         self.api.close()  # type: ignore[no-untyped-call]
@@ -110,6 +116,8 @@ class KubeClient:
         )
         pool = self.api.rest_client.pool_manager
         for attempt in range(self._max_retries + 1):
+            if self.rate_limit is not None:
+                self.rate_limit.take()
             try:
                 resp = pool.request(
                     method,

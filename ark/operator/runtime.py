@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ark.api.kinds import Kind
 from ark.kube import KubeClient
+from ark.kube.ratelimit import TokenBucket
 from ark.operator import resources
 from ark.operator.settings import Settings
 
@@ -82,7 +83,15 @@ def start(settings: Settings) -> Runtime:
     )
     _current = Runtime(
         settings=settings,
-        client=KubeClient.load(kubeconfig=settings.kubeconfig, pool_size=pool),
+        client=KubeClient.load(
+            kubeconfig=settings.kubeconfig,
+            pool_size=pool,
+            rate_limit=(
+                TokenBucket(qps=settings.client_qps, burst=settings.client_burst)
+                if settings.client_qps
+                else None
+            ),
+        ),
         backups=asyncio.Semaphore(settings.max_concurrent_backups),
         restores=asyncio.Semaphore(settings.max_concurrent_restores),
     )

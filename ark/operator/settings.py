@@ -25,6 +25,12 @@ class Settings:
     max_concurrent_restores: int = 4
     backup_workers: int = 8
     restore_workers: int = 16
+    client_page_size: int = 500
+    """Items per LIST page a backup asks the API server for."""
+    client_qps: float = 0.0
+    """Requests a second to the API server, on average (0: no client-side limit)."""
+    client_burst: int = 20
+    """Requests at once above ``client_qps``."""
     bind_address: str = "0.0.0.0"  # noqa: S104 - a Pod's probes and scrapes come from outside
     metrics_port: int = 8085
     health_port: int = 8086
@@ -88,6 +94,24 @@ def parser() -> argparse.ArgumentParser:
     flag("max-concurrent-restores", help_="restores running at once", default=4, kind=int)
     flag("backup-workers", help_="LIST threads per backup", default=d.backup_workers, kind=int)
     flag("restore-workers", help_="threads per restore", default=d.restore_workers, kind=int)
+    flag(
+        "client-page-size",
+        help_="items per LIST page of a backup",
+        default=d.client_page_size,
+        kind=int,
+    )
+    flag(
+        "client-qps",
+        help_="requests a second to the API server, 0 for no client-side limit",
+        default=d.client_qps,
+        kind=float,
+    )
+    flag(
+        "client-burst",
+        help_="requests at once above --client-qps",
+        default=d.client_burst,
+        kind=int,
+    )
     flag("bind-address", help_="address of the metrics and health ports", default=d.bind_address)
     flag("metrics-port", help_="Prometheus metrics port, 0 off", default=d.metrics_port, kind=int)
     flag("health-port", help_="/healthz port, 0 off", default=d.health_port, kind=int)
@@ -143,6 +167,9 @@ def from_args(argv: Sequence[str] | None = None) -> Settings:
         max_concurrent_restores=int(a.max_concurrent_restores),
         backup_workers=int(a.backup_workers),
         restore_workers=int(a.restore_workers),
+        client_page_size=int(a.client_page_size),
+        client_qps=float(a.client_qps),
+        client_burst=int(a.client_burst),
         bind_address=a.bind_address,
         metrics_port=int(a.metrics_port),
         health_port=int(a.health_port),
@@ -156,7 +183,14 @@ def from_args(argv: Sequence[str] | None = None) -> Settings:
         cron_seconds=a.cron_seconds or None,
         verbose=bool(a.verbose),
     )
-    for name in ("max_concurrent_backups", "max_concurrent_restores"):
+    if settings.client_qps < 0:
+        parser().error("--client-qps must not be negative")
+    for name in (
+        "max_concurrent_backups",
+        "max_concurrent_restores",
+        "client_page_size",
+        "client_burst",
+    ):
         if getattr(settings, name) < 1:
             parser().error(f"--{name.replace('_', '-')} must be at least 1")
     return settings

@@ -51,9 +51,18 @@ def slow_operator(
     default_bsl: str,
     operator: Operator,
 ) -> Operator:
-    """The default operator, restarted with one LIST worker so a backup takes a while."""
+    """The default operator, restarted with one LIST worker, small pages and a client-side rate
+    limit, so a backup takes seconds and can be killed at a chosen point."""
     operator.stop()
-    operator.extra.update({"--backup-workers": "1", "--progress-interval": "0.1"})
+    operator.extra.update(
+        {
+            "--backup-workers": "1",
+            "--client-page-size": "25",
+            "--client-qps": "60",
+            "--client-burst": "1",
+            "--progress-interval": "0.1",
+        }
+    )
     operator.start()
     return operator
 

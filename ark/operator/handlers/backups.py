@@ -107,6 +107,7 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
                     on_progress=reporter.update,
                     workers=rt.settings.backup_workers,
                     snapshots=volume_snapshots,
+                    page_size=rt.settings.client_page_size,
                 )
             )
         except Exception as exc:  # a bug, not a cluster or store problem: report, do not loop
