@@ -244,6 +244,12 @@ def restore_volumes(
     out = RestoreVolumes()
     if spec.restore_pvs is False or spec.dry_run:
         return out
+    target: VolumeSnapshotter | None = None
+    if spec.volume_snapshot_location:
+        try:
+            target = _target(client, namespace, spec.volume_snapshot_location)
+        except locations.LocationError as exc:
+            out.errors.append(f"volumeSnapshotLocation: {exc}")
     try:
         records = load_snapshot_records(store, backup_name)
     except (StoreError, OSError, ValueError) as exc:
@@ -258,12 +264,6 @@ def restore_volumes(
         except locations.LocationError as exc:
             if spec.restore_pvs:
                 out.errors.append(f"backup {backup_name}'s snapshots: {exc}")
-    target: VolumeSnapshotter | None = None
-    if spec.volume_snapshot_location:
-        try:
-            target = _target(client, namespace, spec.volume_snapshot_location)
-        except locations.LocationError as exc:
-            out.errors.append(f"volumeSnapshotLocation: {exc}")
     if out.errors:
         return out
     out.options = VolumeOptions(

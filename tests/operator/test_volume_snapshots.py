@@ -499,3 +499,28 @@ def test_operator_killed_after_recording_snapshot_ids_adopts_them_on_restart(
     in_moto = _snapshots_of(moto_endpoint, list(app.volumes.values()))
     assert sorted(s["SnapshotId"] for s in in_moto) == sorted(before.values())  # no duplicates
     wait_event(kube, op_namespace, "killed", "Restarted")
+
+
+def test_restore_naming_a_missing_target_location_fails_validation_naming_it(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    make_namespace: NamespaceFactory,
+) -> None:
+    _backup(kube, op_namespace, "plain", make_namespace("empty"))
+    assert _finished(kube, BACKUP, op_namespace, "plain")["phase"] == "Completed"
+    resources.create(
+        kube,
+        RESTORE,
+        op_namespace,
+        {
+            "metadata": {"name": "elsewhere"},
+            "spec": {"backupName": "plain", "volumeSnapshotLocation": "ebs-nowhere"},
+        },
+    )
+    st = _finished(kube, RESTORE, op_namespace, "elsewhere")
+    assert st["phase"] == "FailedValidation"
+    assert st["validationErrors"] == [
+        f"volumeSnapshotLocation: VolumeSnapshotLocation {op_namespace}/ebs-nowhere not found"
+    ]
