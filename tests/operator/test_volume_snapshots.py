@@ -343,6 +343,27 @@ def test_backup_naming_a_missing_location_fails_validation_naming_it(
     wait_event(kube, op_namespace, "typo", "FailedValidation")
 
 
+def test_backup_naming_an_unavailable_location_fails_validation_saying_why(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+) -> None:
+    resources.create(
+        kube,
+        VSL,
+        op_namespace,
+        {"metadata": {"name": "odd"}, "spec": {"provider": "example.com/nothing"}},
+    )
+    wait_phase(kube, VSL, op_namespace, "odd", {"Unavailable"})
+    _backup(kube, op_namespace, "to-odd", "default", volumeSnapshotLocations=["odd"])
+    st = _finished(kube, BACKUP, op_namespace, "to-odd")
+    assert st["phase"] == "FailedValidation"
+    [error] = st["validationErrors"]
+    assert error.startswith("VolumeSnapshotLocation odd is Unavailable: "), error
+    assert "example.com/nothing" in error
+
+
 def test_several_locations_of_a_provider_and_none_named_fail_validation(
     kube: KubeClient,
     op_namespace: str,
