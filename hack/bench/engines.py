@@ -2,15 +2,16 @@
 
     hack/bench/run engines [--objects 10000 --namespaces 100] [--store fs|minio] [--keep]
 
-On a dedicated local cluster ("bench"), it creates N small ConfigMaps spread over M namespaces,
-then measures, each in a fresh process (so peak RSS is that phase's own):
+On a dedicated local cluster ("bench-N"), it creates N small ConfigMaps spread over M namespaces,
+then measures, each in a fresh process (so peak RSS is that phase's own), the restores going
+into a second, empty cluster ("bench-N-target": a restore into another cluster):
 
   backup floor   a plain paginated LIST of every namespaced resource, cluster-wide (same client,
                  page size and worker count), the raw response bytes written to the same store
   backup         ark.backup.run of the same namespaces
   restore floor  raw parallel POSTs of the same objects (same client and concurrency) into
-                 fresh namespaces
-  restore        ark.restore.run of the backup, mapped into fresh namespaces
+                 fresh namespaces of the target cluster
+  restore        ark.restore.run of the backup into the target cluster
 
 and prints seconds, objects/s, the ratios ark/floor and each phase's peak RSS.
 """
@@ -45,6 +46,15 @@ PREFIX = "bench-ns"
 
 def _namespaces(count: int, *, suffix: str = "") -> list[str]:
     return [f"{PREFIX}{suffix}-{i:04d}" for i in range(count)]
+
+
+def _peak_rss_mib() -> float:
+    """This process's own peak RSS. Not getrusage's ru_maxrss: Linux carries that across
+    fork+exec, so a child would report the driver's peak (its 100k-object populate)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _store(spec: dict[str, Any]) -> ObjectStore:
@@ -152,17 +162,18 @@ def phase_restore_floor(
     return {"items": per_ns * args.namespaces}
 
 
-def phase_restore(kube: KubeClient, store: ObjectStore, args: argparse.Namespace) -> dict[str, Any]:
-    mapping = dict(
-        zip(_namespaces(args.namespaces), _namespaces(args.namespaces, suffix="-ark"), strict=True)
-    )
+def phase_restore(
+    kube: KubeClient,
+    store: ObjectStore,
+    args: argparse.Namespace,  # noqa: ARG001 - every phase takes the same arguments
+) -> dict[str, Any]:
     result = restore.run(
         kube,
         store,
         name="bench-restore",
         backup_name="bench",
         workers=RESTORE_WORKERS,
-        spec=RestoreSpec(backup_name="bench", namespace_mapping=mapping),
+        spec=RestoreSpec(backup_name="bench"),
     )
     if result.errors:
         raise SystemExit(f"restore {result.phase}: {[str(e) for e in result.issues.errors[:5]]}")
@@ -196,8 +207,10 @@ def run_phase(
         "--namespaces",
         str(args.namespaces),
     ]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return dict(json.loads(out.strip().splitlines()[-1]))
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"bench: phase {name} failed (exit {done.returncode}):\n{done.stderr}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,15 +234,15 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         stats = PHASES[args.phase](kube, target, args)
         stats["seconds"] = time.perf_counter() - started
-        stats["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        stats["peak_rss_mib"] = _peak_rss_mib()
         print(json.dumps(stats))
         return 0
 
     from localenv import cluster, objstore  # noqa: PLC0415 - only the driver starts servers
 
-    name = f"bench-{args.objects}"
-    inst = cluster.up(name)
-    kubeconfig = cluster.env_of(inst)["KUBECONFIG"]
+    name, target_name = f"bench-{args.objects}", f"bench-{args.objects}-target"
+    kubeconfig = cluster.env_of(cluster.up(name))["KUBECONFIG"]
+    target_kubeconfig = cluster.env_of(cluster.up(target_name))["KUBECONFIG"]
     tmp = Path(tempfile.mkdtemp(prefix="ark-bench-"))
     if args.store == "fs":
         store: dict[str, Any] = {"provider": "fs", "bucket": str(tmp), "prefix": "bench"}
@@ -257,10 +270,16 @@ def main(argv: list[str] | None = None) -> int:
             f"populated {args.objects} ConfigMaps in {args.namespaces} namespaces "
             f"in {time.perf_counter() - started:.1f}s ({args.store} store)"
         )
-        results = {p: run_phase(p, kubeconfig, store, args) for p in PHASES}
+        results = {
+            p: run_phase(
+                p, target_kubeconfig if p.startswith("restore") else kubeconfig, store, args
+            )
+            for p in PHASES
+        }
     finally:
         if not args.keep:
             cluster.down(name)
+            cluster.down(target_name)
             if args.store == "minio":
                 objstore.down("minio", "bench")
         shutil.rmtree(tmp, ignore_errors=True)
