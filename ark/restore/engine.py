@@ -12,9 +12,9 @@ import hashlib
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ class RestoreProgress:
     current_wave: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemOutcome:
     resource: str
     namespace: str | None
@@ -367,8 +367,15 @@ def _apply_wave(
 ) -> None:
     if not wave:
         return
+    # A bounded window of submitted items, not the whole wave: 100,000 pending futures cost
+    # more memory than the restore itself.
+    window: deque[Future[None]] = deque()
     with ThreadPoolExecutor(max_workers=state.workers) as pool:
-        for future in [pool.submit(_apply_one, state, opened, p, context) for p in wave]:
+        for p in wave:
+            if len(window) >= state.workers * 4:
+                window.popleft().result()
+            window.append(pool.submit(_apply_one, state, opened, p, context))
+        for future in window:
             future.result()
 
 

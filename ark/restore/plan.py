@@ -63,7 +63,7 @@ def base_wave(rdir: str) -> int:
     return _PODS if rdir == "pods" else _REST
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """One item of the backup, as the planner sees it (no body)."""
 
@@ -78,7 +78,7 @@ class Candidate:
     """An intrinsic reason not to restore it (see refs.intrinsic_skip)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Planned:
     key: ItemKey
     target_namespace: str | None

@@ -28,7 +28,9 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +85,20 @@ def populate(kube: KubeClient, *, objects: int, namespaces: int) -> None:
             if not exc.already_exists:
                 raise
 
+    _bounded(create, per_ns * namespaces)
+
+
+def _bounded(create: Callable[[int], None], count: int) -> None:
+    """``create(i)`` for every i on RESTORE_WORKERS threads, a bounded window submitted at a
+    time (as the restore does: 100,000 pending futures would dominate the floor's memory)."""
+    window: deque[Future[None]] = deque()
     with ThreadPoolExecutor(RESTORE_WORKERS) as pool:
-        list(pool.map(create, range(per_ns * namespaces)))
+        for i in range(count):
+            if len(window) >= RESTORE_WORKERS * 4:
+                window.popleft().result()
+            window.append(pool.submit(create, i))
+        for future in window:
+            future.result()
 
 
 # -- phases, each run in its own process -------------------------------------------------
@@ -157,8 +171,7 @@ def phase_restore_floor(
         }
         kube.request("POST", f"/api/v1/namespaces/{ns}/configmaps", body=body)
 
-    with ThreadPoolExecutor(RESTORE_WORKERS) as pool:
-        list(pool.map(create, range(per_ns * args.namespaces)))
+    _bounded(create, per_ns * args.namespaces)
     return {"items": per_ns * args.namespaces}
 
 
