@@ -95,23 +95,62 @@ def backup(obj: Obj) -> None:
             ("Format version", status.get("formatVersion")),
         ],
     )
-    snapshots = status.get("volumeSnapshots") or []
-    if snapshots or status.get("volumeSnapshotsAttempted"):
-        output.heading(
-            f"Volume snapshots ({status.get('volumeSnapshotsCompleted', 0)} of "
-            f"{status.get('volumeSnapshotsAttempted', 0)} completed)"
-        )
-        for snap in snapshots:
-            claim = (
-                f" ({snap['persistentVolumeClaim']})" if snap.get("persistentVolumeClaim") else ""
-            )
-            message = f": {snap['message']}" if snap.get("message") else ""
-            output.echo(
-                f"  {snap['persistentVolume']}{claim}: {snap.get('phase')} "
-                f"{snap.get('provider')} {snap.get('snapshotId')}{message}"
-            )
+    _volume_snapshots(status)
+    _hooks(status)
     if status.get("phase") in {"Completed", "PartiallyFailed", "Failed"}:
         _backup_results(obj)
+
+
+def _volume_snapshots(status: Obj) -> None:
+    """Velero's counters, the skew, and a block per volume; "none" for a backup without
+    snapshots (or one written before ark recorded them)."""
+    output.heading("Volume snapshots")
+    snapshots = [s for s in status.get("volumeSnapshots") or [] if isinstance(s, dict)]
+    attempted = status.get("volumeSnapshotsAttempted") or 0
+    if not snapshots and not attempted:
+        output.echo("  none")
+        return
+    skew = status.get("snapshotSkewSeconds")
+    output.fields(
+        [
+            ("Attempted", attempted),
+            ("Completed", status.get("volumeSnapshotsCompleted") or 0),
+            ("Skew", None if skew is None else f"{skew:.3f}s (first to last snapshot start)"),
+        ],
+        indent=2,
+    )
+    for snap in snapshots[:MAX_ITEMS]:
+        output.echo(f"  {snap.get('persistentVolume', '?')}:")
+        phase = snap.get("phase") or "InProgress"
+        output.fields(
+            [
+                ("Claim", snap.get("persistentVolumeClaim")),
+                ("Snapshot ID", snap.get("snapshotId")),
+                ("Volume ID", snap.get("volumeId")),
+                ("Location", _where(snap.get("location"), snap.get("provider"))),
+                ("Phase", phase),
+                ("Message", snap.get("message")),
+            ],
+            indent=4,
+        )
+    if len(snapshots) > MAX_ITEMS:
+        output.echo(f"  ... and {len(snapshots) - MAX_ITEMS} more")
+
+
+def _where(location: str | None, provider: str | None) -> str | None:
+    if location and provider:
+        return f"{location} ({provider})"
+    return location or (f"({provider})" if provider else None)
+
+
+def _hooks(status: Obj) -> None:
+    output.heading("Hooks")
+    hooks = status.get("hookStatus") or {}
+    attempted = hooks.get("hooksAttempted") or 0
+    if not attempted:
+        output.echo("  none")
+        return
+    output.fields([("Attempted", attempted), ("Failed", hooks.get("hooksFailed") or 0)], indent=2)
 
 
 def _until(value: str) -> str:
@@ -206,6 +245,24 @@ def restore_results(obj: Obj, *, plan: bool) -> None:
         entries = [e for e in issues.get(title) or [] if not e.get("name")]
         for entry in entries[:MAX_ITEMS]:
             output.echo(f"  {title[:-1]}: {_issue(entry)}")
+    if not plan:
+        _restored_volumes(outcomes)
+
+
+def _restored_volumes(outcomes: list[Obj]) -> None:
+    """What became of each PersistentVolume: created (from its snapshot when the backup took
+    one and restorePVs held), provisioned anew by a CSI driver, kept, or failed and why."""
+    output.heading("Persistent volumes")
+    pvs = [o for o in outcomes if o.get("resource") == "persistentvolumes"]
+    if not pvs:
+        output.echo("  none")
+        return
+    for o in pvs[:MAX_ITEMS]:
+        message = f": {o['message']}" if o.get("message") else ""
+        style = "red" if o.get("outcome") == "failed" else None
+        output.echo(f"  {o.get('name', '')}: {o.get('outcome', '')}{message}", style=style)
+    if len(pvs) > MAX_ITEMS:
+        output.echo(f"  ... and {len(pvs) - MAX_ITEMS} more")
 
 
 def schedule(obj: Obj) -> None:

@@ -3,15 +3,19 @@ it shows what is there."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
+import orjson
 import yaml
 
+from ark import archive
 from ark.kube import KubeClient
-from ark.operator import resources
+from ark.operator import locations, resources
 from tests.cli.conftest import ANSI, Ark
-from tests.conftest import Cluster
+from tests.conftest import Cluster, S3Server
+from tests.operator.conftest import bsl_body, create_secret
 
 
 def finished_backup(kube: KubeClient, namespace: str, name: str) -> None:
@@ -35,18 +39,29 @@ def finished_backup(kube: KubeClient, namespace: str, name: str) -> None:
             "progress": {"totalItems": 10, "itemsBackedUp": 9},
             "errors": 1,
             "warnings": 2,
-            "volumeSnapshotsAttempted": 1,
+            "volumeSnapshotsAttempted": 2,
             "volumeSnapshotsCompleted": 1,
+            "snapshotSkewSeconds": 0.25,
             "volumeSnapshots": [
                 {
                     "persistentVolume": "pv-1",
                     "persistentVolumeClaim": "shop/data",
+                    "location": "ebs-east",
                     "provider": "aws",
                     "volumeId": "vol-1",
                     "snapshotId": "snap-1",
                     "phase": "Completed",
-                }
+                },
+                {
+                    "persistentVolume": "pv-2",
+                    "provider": "gcp",
+                    "volumeId": "disk-2",
+                    "snapshotId": "snap-2",
+                    "phase": "Failed",
+                    "message": "quota exceeded",
+                },
             ],
+            "hookStatus": {"hooksAttempted": 4, "hooksFailed": 1},
         },
     )
 
@@ -122,10 +137,82 @@ def test_describe_shows_status_timings_snapshots_and_why_results_are_missing(
     assert "9 of 10" in out
     assert "Included namespaces: shop" in out
     assert "Duration:" in out and "12s" in out
-    assert "pv-1 (shop/data): Completed aws snap-1" in out
+    snapshots = section(out, "Volume snapshots")
+    assert "  Attempted: 2" in snapshots and "  Completed: 1" in snapshots
+    assert "  Skew:      0.250s (first to last snapshot start)" in snapshots
+    assert snapshots[snapshots.index("  pv-1:") :][:6] == [
+        "  pv-1:",
+        "    Claim:       shop/data",
+        "    Snapshot ID: snap-1",
+        "    Volume ID:   vol-1",
+        "    Location:    ebs-east (aws)",
+        "    Phase:       Completed",
+    ]
+    assert "    Location:    (gcp)" in snapshots and "    Phase:       Failed" in snapshots
+    assert "    Message:     quota exceeded" in snapshots
+    assert section(out, "Hooks")[:2] == ["  Attempted: 4", "  Failed:    1"]
     # no BackupStorageLocation "default" here: the results cannot be read, and describe says so
     assert "not shown: BackupStorageLocation" in out
     assert "default not found" in out
+
+
+def section(out: str, title: str) -> list[str]:
+    """The indented lines under a heading of ``describe``."""
+    lines = out.splitlines()
+    start = lines.index(title) + 1
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith(" ")), len(lines))
+    return lines[start:end]
+
+
+def test_describe_says_none_without_snapshots_or_hooks(
+    ark: Ark, kube: KubeClient, ark_ns: str
+) -> None:
+    resources.create(kube, resources.BACKUP, ark_ns, {"metadata": {"name": "old"}, "spec": {}})
+    resources.patch_status(
+        kube, resources.BACKUP, ark_ns, "old", {"phase": "InProgress", "attempt": 1}
+    )
+    out = ark.ok("backup", "describe", "old").out
+    assert section(out, "Volume snapshots") == ["  none"]
+    assert section(out, "Hooks") == ["  none"]
+
+
+def test_restore_describe_shows_what_became_of_the_volumes(
+    ark: Ark, kube: KubeClient, ark_ns: str, minio: S3Server, s3_bucket: str
+) -> None:
+    create_secret(kube, ark_ns, minio)
+    resources.create(kube, resources.BSL, ark_ns, bsl_body("default", s3_bucket, minio))
+    finished_backup(kube, ark_ns, "b1")
+    for name in ("r1", "r2"):
+        resources.create(
+            kube,
+            resources.RESTORE,
+            ark_ns,
+            {"metadata": {"name": name}, "spec": {"backupName": "b1"}},
+        )
+        resources.patch_status(
+            kube, resources.RESTORE, ark_ns, name, {"phase": "Completed", "backupName": "b1"}
+        )
+    store = locations.open_bsl(kube, ark_ns, locations.resolve_bsl(kube, ark_ns, "default"))
+    outcomes = [
+        {"resource": "persistentvolumes", "name": "pv-1", "outcome": "created"},
+        {
+            "resource": "persistentvolumes",
+            "name": "pv-2",
+            "outcome": "failed",
+            "message": "cannot create a volume from its snapshot: quota",
+        },
+        {"resource": "configmaps", "namespace": "shop", "name": "cm", "outcome": "created"},
+    ]
+    for name, items in (("r1", outcomes), ("r2", outcomes[2:])):
+        document = {"summary": {"counts": {"created": 2}}, "outcomes": items}
+        key = archive.RestoreKeys(archive.restore_name(name)).results
+        store.put(key, gzip.compress(orjson.dumps(document)))
+    volumes = section(ark.ok("restore", "describe", "r1").out, "Persistent volumes")
+    assert volumes == [
+        "  pv-1: created",
+        "  pv-2: failed: cannot create a volume from its snapshot: quota",
+    ]
+    assert section(ark.ok("restore", "describe", "r2").out, "Persistent volumes") == ["  none"]
 
 
 def test_schedule_lifecycle(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
