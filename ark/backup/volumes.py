@@ -48,6 +48,9 @@ class SnapshotRecord:
     encrypted: bool = False
     started: float = 0.0
     message: str | None = None
+    source: Mapping[str, str] = field(default_factory=dict)
+    """What finds the snapshot beyond its id (``SnapshotStatus.source``; csi: driver and
+    snapshotHandle); empty in records written before it existed."""
 
     def to_velero(self, backup_name: str) -> dict[str, Any]:
         """Velero's volumesnapshots.json entry, with ark's extra fields under ``ark``."""
@@ -69,6 +72,7 @@ class SnapshotRecord:
                 "sizeGiB": self.size_gib,
                 "encrypted": self.encrypted,
                 "message": self.message,
+                **({"source": dict(self.source)} if self.source else {}),
             },
         }
 
@@ -89,6 +93,7 @@ class SnapshotRecord:
             iops=spec.get("volumeIOPS"),
             size_gib=extra.get("sizeGiB"),
             encrypted=bool(extra.get("encrypted")),
+            source={str(k): str(v) for k, v in (extra.get("source") or {}).items()},
         )
 
 
@@ -214,7 +219,7 @@ def _wait(
                 pending.discard(i)
                 continue
             if status.phase is SnapshotPhase.COMPLETED:
-                records[i] = replace(r, phase="Completed")
+                records[i] = replace(r, phase="Completed", source=dict(status.source))
                 pending.discard(i)
             elif status.phase is SnapshotPhase.FAILED:
                 records[i] = replace(r, phase="Failed", message=status.message)

@@ -101,8 +101,30 @@ def claim_snapshots(
             and r.claim
             and isinstance(snapshotter, ClaimRestorer)
         ):
-            out[r.claim] = ClaimSnapshot(snapshotter, r.snapshot_id, r.persistent_volume)
+            restorer = _FromSource(snapshotter, r.source) if r.source else snapshotter
+            out[r.claim] = ClaimSnapshot(restorer, r.snapshot_id, r.persistent_volume)
     return out
+
+
+@dataclass(frozen=True)
+class _FromSource(ClaimRestorer):
+    """A ClaimRestorer given the record's ``source`` (the driver's snapshotHandle), so a claim
+    is restored from it where the snapshot's own objects are not (another cluster)."""
+
+    restorer: ClaimRestorer
+    source: Mapping[str, str]
+
+    def claim_from_snapshot(
+        self,
+        claim: Mapping[str, Any],
+        *,
+        snapshot_id: str,
+        tags: Mapping[str, str],
+        source: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        return self.restorer.claim_from_snapshot(
+            claim, snapshot_id=snapshot_id, tags=tags, source=source or self.source
+        )
 
 
 def load_snapshot_records(store: ObjectStore, backup_name: str) -> list[SnapshotRecord]:

@@ -19,7 +19,10 @@ do the work.
   removed with its VolumeSnapshot; the driver deletes the snapshot, and the call waits until the
   content is gone.
 
-A snapshot is restored into the cluster that took it (its content must exist there).
+Once ready, the content's driver and ``snapshotHandle`` are the snapshot's ``source``
+(recorded with the backup), so a snapshot restores into any cluster whose driver reaches the
+same storage, and after its content was deleted; a record without them (an older backup)
+restores only where the content exists.
 
 Config keys: ``volumeSnapshotClass`` (a class name, used for its driver's volumes), ``drivers``
 (comma-separated CSI drivers to handle; default every driver except those the cloud plugins
@@ -199,7 +202,9 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
         content = self._content(snapshot_id, action="read")
         status = content.get("status") or {}
         if status.get("readyToUse") is True:
-            return SnapshotStatus(SnapshotPhase.COMPLETED, progress=100)
+            return SnapshotStatus(
+                SnapshotPhase.COMPLETED, progress=100, source=objects.source_of(content)
+            )
         error = (status.get("error") or {}).get("message")
         if error:
             return SnapshotStatus(SnapshotPhase.FAILED, message=f"{snapshot_id}: {error}")
@@ -222,33 +227,75 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
 
     # -- restore ---------------------------------------------------------------------------
     def claim_from_snapshot(
-        self, claim: Mapping[str, Any], *, snapshot_id: str, tags: Mapping[str, str]
+        self,
+        claim: Mapping[str, Any],
+        *,
+        snapshot_id: str,
+        tags: Mapping[str, str],
+        source: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Make snapshot ``snapshot_id`` available in the claim's namespace (a pre-provisioned
         VolumeSnapshotContent, Retain, and a VolumeSnapshot bound to it) and return a copy of
         ``claim`` whose ``dataSource`` names it, with no volumeName: the driver provisions a
-        new volume from the snapshot. Idempotent for the same restore (``ark.dev/restore``)."""
+        new volume from the snapshot. Where content ``snapshot_id`` does not exist (another
+        cluster, or it was deleted) the snapshot is found through ``source``, the driver and
+        snapshotHandle the backup recorded. Idempotent for the same restore
+        (``ark.dev/restore``)."""
+        from_record = False
         try:
-            source = self._content(snapshot_id, action="restore from")
+            content = self._content(snapshot_id, action="restore from")
         except errors.SnapshotNotFound as exc:
-            raise errors.SnapshotNotFound(
-                snapshot_id,
-                f"{self._where} (a CSI snapshot restores into the cluster that took it)",
-            ) from exc
+            if not source or not source.get("snapshotHandle"):
+                raise errors.SnapshotNotFound(
+                    snapshot_id,
+                    f"{self._where}, and the backup recorded no snapshotHandle for it "
+                    "(taken before ark recorded them: restore into the cluster that took it)",
+                ) from exc
+            classes = self._call("list VolumeSnapshotClasses", snapshot_id, self._classes)
+            content = objects.content_from_source(snapshot_id, source, classes=classes)
+            from_record = True
         metadata = claim.get("metadata") or {}
         namespace, claim_name = str(metadata["namespace"]), str(metadata["name"])
         restore = tags.get("ark.dev/restore", "")
         # One name for both: the VolumeSnapshot (namespaced) and its content (cluster-scoped).
         name = objects.object_name(restore, snapshot_id, namespace, claim_name, prefix="ark")
-        content, snapshot = objects.restored_objects(
-            source, name=name, namespace=namespace, tags=tags
+        restored, snapshot = objects.restored_objects(
+            content, name=name, namespace=namespace, tags=tags
         )
         subject = f"claim {namespace}/{claim_name}"
-        self._call("restore", subject, lambda: self._create(objects.content_path(), content))
+        self._call("restore", subject, lambda: self._create(objects.content_path(), restored))
         self._call(
             "restore", subject, lambda: self._create(objects.snapshot_path(namespace), snapshot)
         )
+        if from_record:  # the driver's own content is not here: does the driver know it?
+            self._wait_provisioned(restored, snapshot_id=snapshot_id, subject=subject)
         return objects.claim_from(claim, snapshot=name)
+
+    def _wait_provisioned(
+        self, content: Mapping[str, Any], *, snapshot_id: str, subject: str
+    ) -> None:
+        """Wait until the driver has found pre-provisioned ``content``'s snapshotHandle; when it
+        reports an error, remove the content and its VolumeSnapshot (Retain: the storage is not
+        touched) and raise, so the claim fails naming the snapshot rather than stay Pending."""
+        name = str(content["metadata"]["name"])
+        driver, handle = content["spec"]["driver"], content["spec"]["source"]["snapshotHandle"]
+        deadline = time.monotonic() + self._bind_timeout
+        while True:
+            status = self._content(name, action="restore from").get("status") or {}
+            if status.get("readyToUse") is True:
+                return
+            error = (status.get("error") or {}).get("message")
+            if error or time.monotonic() > deadline:
+                self._remove(content, subject=subject)
+                cause = (
+                    f"CSI driver {driver} refused its snapshotHandle {handle} (is this cluster "
+                    f"on the storage that took it?): {error}"
+                    if error
+                    else f"CSI driver {driver} did not find its snapshotHandle {handle} in "
+                    f"{self._bind_timeout:.0f}s (is the driver's csi-snapshotter running?)"
+                )
+                raise errors.OperationFailed("restore from", f"snapshot {snapshot_id}", cause)
+            time.sleep(POLL_INTERVAL)
 
     def _create(self, path: str, body: Mapping[str, Any]) -> None:
         try:

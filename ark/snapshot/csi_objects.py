@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ark.kube import object_path
@@ -144,6 +144,45 @@ def restored_objects(
         "spec": {"source": {"volumeSnapshotContentName": name}, **snapshot_class},
     }
     return content, snapshot
+
+
+SOURCE_KEYS = ("driver", "snapshotHandle", "volumeSnapshotClassName", "sourceVolumeMode")
+"""What a ready content records for restores elsewhere (``SnapshotStatus.source``)."""
+
+
+def source_of(content: Mapping[str, Any]) -> dict[str, str]:
+    """A ready VolumeSnapshotContent's driver, snapshotHandle, class and volume mode: enough to
+    pre-provision a content over the same snapshot in any cluster of the same storage."""
+    spec, status = content.get("spec") or {}, content.get("status") or {}
+    found = {
+        **{k: spec.get(k) for k in SOURCE_KEYS},
+        "snapshotHandle": status.get("snapshotHandle"),
+    }
+    return {k: str(v) for k, v in found.items() if v}
+
+
+def content_from_source(
+    snapshot_id: str, source: Mapping[str, str], *, classes: Collection[str]
+) -> dict[str, Any]:
+    """The backup's VolumeSnapshotContent ``snapshot_id`` as ``source`` recorded it, for
+    ``restored_objects`` in a cluster where it does not exist; its class is kept only when the
+    cluster has one of that name (a pre-provisioned content needs none)."""
+    if not source.get("driver") or not source.get("snapshotHandle"):
+        raise errors.OperationFailed(
+            "restore from",
+            f"VolumeSnapshotContent {snapshot_id}",
+            "the backup recorded no driver and snapshotHandle for it",
+        )
+    spec = {"driver": source["driver"]}
+    if source.get("volumeSnapshotClassName") in classes:
+        spec["volumeSnapshotClassName"] = source["volumeSnapshotClassName"]
+    if source.get("sourceVolumeMode"):
+        spec["sourceVolumeMode"] = source["sourceVolumeMode"]
+    return {
+        "metadata": {"name": snapshot_id},
+        "spec": spec,
+        "status": {"snapshotHandle": source["snapshotHandle"]},
+    }
 
 
 def claim_from(claim: Mapping[str, Any], *, snapshot: str) -> dict[str, Any]:

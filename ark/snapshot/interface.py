@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 MULTI_ZONE_DELIMITER = "__"
@@ -55,6 +55,10 @@ class SnapshotStatus:
     progress: int | None = None
     """Percent done, where the cloud reports it."""
     message: str = ""
+    source: Mapping[str, str] = field(default_factory=dict)
+    """Once completed, what finds the snapshot beyond the id, where the provider has it (csi:
+    the driver and its ``snapshotHandle``, so a restore reaches the snapshot from any cluster on
+    the same storage); the backup keeps it in the snapshot's record."""
 
 
 @runtime_checkable
@@ -64,7 +68,8 @@ class VolumeSnapshotter(Protocol):
     Snapshot ids are what the cloud calls them: ``snap-…`` (AWS, regional: an id returned by
     ``copy_snapshot`` belongs to ``to_region``, use a snapshotter for that region with it), an ARM
     snapshot id (Azure, usable from any region), a snapshot name (GCP, global), a
-    VolumeSnapshotContent name (csi, in the cluster that took it).
+    VolumeSnapshotContent name (csi, in the cluster that took it; its ``SnapshotStatus.source``
+    finds it from other clusters).
     """
 
     @property
@@ -123,8 +128,15 @@ class ClaimRestorer(Protocol):
     used."""
 
     def claim_from_snapshot(
-        self, claim: Mapping[str, Any], *, snapshot_id: str, tags: Mapping[str, str]
+        self,
+        claim: Mapping[str, Any],
+        *,
+        snapshot_id: str,
+        tags: Mapping[str, str],
+        source: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Make the snapshot available in the claim's namespace and return a copy of ``claim``
-        (already transformed for the restore) that the driver provisions from it."""
+        (already transformed for the restore) that the driver provisions from it. ``source`` is
+        the completed snapshot's ``SnapshotStatus.source`` as the backup recorded it (none in
+        older records)."""
         ...

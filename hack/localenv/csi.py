@@ -1,6 +1,7 @@
 """The CSI snapshot stack beside a local cluster: real CRDs, controller, sidecars and a driver.
 
-    hack/csi up   [--cluster NAME] [--json]   install the snapshot.storage.k8s.io CRDs, start it
+    hack/csi up   [--cluster NAME] [--driver-of OTHER] [--json]
+                                              install the snapshot.storage.k8s.io CRDs, start it
     hack/csi env  [--cluster NAME] [--json]   print the driver name for a running stack
     hack/csi down [--cluster NAME]            stop it (the CRDs stay)
 
@@ -9,8 +10,11 @@ The processes are recorded with the cluster: `hack/cluster down` stops them too.
 Processes, all against the cluster's API server (hack/cluster up --name NAME first):
 snapshot-controller, and for the driver csi-provisioner and csi-snapshotter talking to it over a
 unix socket. The driver is Kubernetes' e2e CSI mock driver (volumes and snapshots in its memory;
-csi-driver-host-path is not on the Go module proxy). There is no kubelet: volumes are provisioned
-and snapshotted, never mounted. Built once by `hack/build-tools csi`; versions in versions.sh.
+csi-driver-host-path is not on the Go module proxy). With --driver-of OTHER the sidecars talk to
+cluster OTHER's running driver instead of one of their own: two clusters on one storage backend,
+where a snapshot one cluster took is restored in the other. There is no kubelet: volumes are
+provisioned and snapshotted, never mounted. Built once by `hack/build-tools csi`; versions in
+versions.sh.
 """
 
 from __future__ import annotations
@@ -103,25 +107,48 @@ def _cluster(name: str) -> procs.Instance:
 
 
 def serving(cluster: procs.Instance) -> bool:
-    return cluster.running() and all(role in cluster.pids for role in ROLES)
+    shared = cluster.info.get("csi_driver_of")
+    if shared:
+        other = procs.Instance.load("cluster", str(shared))
+        if not (other.running() and "csi-mock-driver" in other.pids):
+            return False
+    roles = ROLES[1:] if shared else ROLES
+    return cluster.running() and all(role in cluster.pids for role in roles)
 
 
-def up(cluster_name: str) -> procs.Instance:
+def up(cluster_name: str, *, driver_of: str | None = None) -> procs.Instance:
     """Start the stack, its processes recorded with the cluster (so `hack/cluster down` stops
-    them too, before the API server); a running stack is reused."""
+    them too, before the API server); a running stack is reused when it uses the same driver.
+    With ``driver_of`` the sidecars use that cluster's running driver (its socket)."""
     cluster = _cluster(cluster_name)
     install_crds(cluster)
-    if serving(cluster):
+    if serving(cluster) and cluster.info.get("csi_driver_of") == driver_of:
         return cluster
     down(cluster_name)
-    socket = cluster.directory / "csi.sock"
     kubeconfig = str(cluster.directory / "kubeconfig")
-    cluster.start(
-        "csi-mock-driver", [str(_binary("csi-mock-driver")), f"--endpoint={socket}", "--v=2"]
-    )
-    procs.wait_until(
-        "start the CSI mock driver", socket.exists, timeout=30, inst=cluster, role="csi-mock-driver"
-    )
+    if driver_of:
+        owner = _cluster(driver_of)
+        if not serving(owner) or owner.info.get("csi_driver_of"):
+            raise procs.StepError(
+                "the CSI stack",
+                f"cluster {driver_of!r} runs no CSI driver of its own to share "
+                f"(hack/csi up --cluster {driver_of})",
+            )
+        socket = owner.directory / "csi.sock"
+    else:
+        socket = cluster.directory / "csi.sock"
+        cluster.start(
+            "csi-mock-driver", [str(_binary("csi-mock-driver")), f"--endpoint={socket}", "--v=2"]
+        )
+        procs.wait_until(
+            "start the CSI mock driver",
+            socket.exists,
+            timeout=30,
+            inst=cluster,
+            role="csi-mock-driver",
+        )
+    cluster.info["csi_driver_of"] = driver_of
+    cluster.save()
     common = [f"--kubeconfig={kubeconfig}", "--leader-election=false", "--v=3"]
     cluster.start("snapshot-controller", [str(_binary("snapshot-controller")), *common])
     sidecar = [*common, f"--csi-address={socket}", "--timeout=30s"]
@@ -130,7 +157,7 @@ def up(cluster_name: str) -> procs.Instance:
         "csi-provisioner", [str(_binary("csi-provisioner")), *sidecar, "--retry-interval-max=5s"]
     )
     time.sleep(1.0)  # a bad flag or an unreachable API server shows within a second
-    for role in ROLES:
+    for role in ROLES[1:] if driver_of else ROLES:
         if not procs.pid_alive(cluster.pids[role]):
             raise procs.StepError(
                 f"start {role}", f"exited; last log lines:\n{cluster.log_tail(role)}"
@@ -158,14 +185,21 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(command)
         p.add_argument("--cluster", default="default")
         p.add_argument("--json", action="store_true")
+        if command == "up":
+            p.add_argument(
+                "--driver-of",
+                metavar="OTHER",
+                help="use cluster OTHER's running CSI driver (one storage backend, two clusters)",
+            )
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
             started = time.monotonic()
-            inst = up(args.cluster)
+            inst = up(args.cluster, driver_of=args.driver_of)
+            shared = f", cluster {args.driver_of!r}'s" if args.driver_of else ""
             print(
                 f"CSI stack for cluster {args.cluster!r} ready in "
-                f"{time.monotonic() - started:.1f}s (driver {DRIVER})",
+                f"{time.monotonic() - started:.1f}s (driver {DRIVER}{shared})",
                 file=sys.stderr,
             )
             procs.print_env(env_of(inst), as_json=args.json)

@@ -261,3 +261,58 @@ def test_volumes_come_back_from_snapshots_here_and_in_another_region(
         for pv in kube.get("/api/v1/persistentvolumes")["items"]:
             if (pv["spec"].get("claimRef") or {}).get("namespace") == clone:
                 kube.request("DELETE", f"/api/v1/persistentvolumes/{pv['metadata']['name']}")
+
+
+# -- what a record keeps for claims (pure) ---------------------------------------------------
+class _Restorer:
+    """A ClaimRestorer that records the ``source`` it is given."""
+
+    def __init__(self) -> None:
+        self.sources: list[dict[str, str] | None] = []
+
+    def claim_from_snapshot(
+        self,
+        claim: Any,
+        *,
+        snapshot_id: str,
+        tags: Any,
+        source: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        self.sources.append(source)
+        return dict(claim)
+
+
+def _record(**extra: Any) -> SnapshotRecord:
+    return SnapshotRecord(
+        persistent_volume="pv-1",
+        location="csi",
+        provider="csi",
+        region="",
+        volume_id="vol-1",
+        snapshot_id="snapcontent-1",
+        phase="Completed",
+        claim="ns/data",
+        **extra,
+    )
+
+
+def test_a_records_source_survives_the_volumesnapshots_file_and_older_records_have_none() -> None:
+    source = {"driver": "d.example.com", "snapshotHandle": "h-1"}
+    entry = _record(source=source).to_velero("b")
+    assert entry["ark"]["source"] == source
+    assert SnapshotRecord.from_velero(orjson.loads(orjson.dumps(entry))).source == source
+    older = _record().to_velero("b")
+    assert "source" not in older["ark"]
+    assert SnapshotRecord.from_velero(older).source == {}
+
+
+def test_a_claim_restore_is_given_its_records_source_and_none_without_one() -> None:
+    restorer = _Restorer()
+    options = restore.VolumeOptions(snapshotters={"csi": restorer})  # type: ignore[dict-item]
+    source = {"driver": "d.example.com", "snapshotHandle": "h-1"}
+    for record in (_record(source=source), _record()):
+        [found] = restore.volumes.claim_snapshots([record], {"pv-1"}, options).values()
+        found.snapshotter.claim_from_snapshot(
+            {"metadata": {}}, snapshot_id=found.snapshot_id, tags={}
+        )
+    assert restorer.sources == [source, None]

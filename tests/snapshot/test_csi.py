@@ -21,6 +21,7 @@ import pytest
 from ark import backup, restore, snapshot
 from ark.api import BackupPhase, BackupSpec, RestorePhase, RestoreSpec
 from ark.backup import SnapshotLocation, SnapshotOptions
+from ark.backup.results import BackupResult
 from ark.kube import KubeApiError, KubeClient
 from ark.operator import locations
 from ark.snapshot import csi, csi_objects, errors
@@ -480,7 +481,8 @@ def test_a_claim_whose_snapshot_is_gone_fails_alone_naming_it(
     [record] = made.volume_snapshots
     kube.request("DELETE", f"/api/v1/namespaces/{namespace}")
     _wait("namespace gone", lambda: _gone(kube, f"/api/v1/namespaces/{namespace}"), timeout=120)
-    snapshotter.delete_snapshot(record.snapshot_id)  # e.g. another cluster: no such content
+    assert record.source["snapshotHandle"]
+    snapshotter.delete_snapshot(record.snapshot_id)  # the content and the driver's snapshot
 
     result = restore.run(
         kube,
@@ -493,7 +495,152 @@ def test_a_claim_whose_snapshot_is_gone_fails_alone_naming_it(
     assert result.phase == RestorePhase.PARTIALLY_FAILED
     [failed] = [o for o in result.outcomes if o.outcome == "failed"]
     assert (failed.resource, failed.name) == ("persistentvolumeclaims", "data")
-    assert f"snapshot {record.snapshot_id}: not found" in (failed.message or "")
-    assert "restores into the cluster that took it" in (failed.message or "")
+    message = failed.message or ""
+    assert f"snapshot {record.snapshot_id}: cannot restore from" in message
+    assert f"refused its snapshotHandle {record.source['snapshotHandle']}" in message
+    left = kube.get(f"{SNAPSHOTS}/volumesnapshotcontents")["items"]
+    assert not [
+        c
+        for c in left
+        if (c["metadata"].get("annotations") or {}).get(csi_objects.RESTORED_FROM)
+        == record.snapshot_id
+    ]  # the pre-provisioned content the driver refused is removed again
     assert kube.get(f"/api/v1/namespaces/{namespace}/configmaps/settings")["data"] == {"k": "v"}
     assert _gone(kube, f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/data")
+
+
+def test_a_record_without_a_snapshot_handle_restores_only_where_its_content_is(
+    snapshotter: VolumeSnapshotter,
+) -> None:
+    assert isinstance(snapshotter, csi.CsiSnapshotter)
+    claim = {"metadata": {"namespace": "old", "name": "data"}, "spec": {}}
+    with pytest.raises(errors.SnapshotNotFound, match="recorded no snapshotHandle"):
+        snapshotter.claim_from_snapshot(
+            claim, snapshot_id="snapcontent-older", tags={"ark.dev/restore": "r"}
+        )
+
+
+def _backed_up_claim(
+    kube: KubeClient, namespace: str, snapshotter: VolumeSnapshotter, store: ObjectStore
+) -> BackupResult:
+    kube.request(
+        "POST", f"/api/v1/namespaces/{namespace}/persistentvolumeclaims", body=_claim_body("data")
+    )
+    _wait("claim provisioned", lambda: _claims_bound(kube, namespace, ["data"]))
+    made = backup.run(
+        kube,
+        store,
+        name=f"{namespace}-b",
+        spec=BackupSpec(included_namespaces=[namespace], snapshot_volumes=True),
+        snapshots=SnapshotOptions(locations=[SnapshotLocation("csi", snapshotter)]),
+    )
+    assert made.phase == BackupPhase.COMPLETED, [str(e) for e in made.issues.errors]
+    return made
+
+
+def _restored_from_handle(
+    kube: KubeClient, namespace: str, snapshotter: VolumeSnapshotter, store: ObjectStore
+) -> dict[str, Any]:
+    """Restore ``namespace``'s backup with ``snapshotter``'s cluster; the VolumeSnapshotContent
+    its claim was provisioned from."""
+    result = restore.run(
+        kube,
+        store,
+        name=f"{namespace}-r",
+        backup_name=f"{namespace}-b",
+        spec=RestoreSpec(backup_name=f"{namespace}-b"),
+        volumes=restore.VolumeOptions(snapshotters={"csi": snapshotter}),
+    )
+    assert result.phase == RestorePhase.COMPLETED, [str(e) for e in result.issues.errors]
+    _wait("restored claim provisioned", lambda: _claims_bound(kube, namespace, ["data"]))
+    source = _claim(kube, namespace, "data")["spec"]["dataSource"]
+    vs = kube.get(f"{SNAPSHOTS}/namespaces/{namespace}/volumesnapshots/{source['name']}")
+    assert vs["status"]["readyToUse"] is True
+    return _content(kube, vs["status"]["boundVolumeSnapshotContentName"])
+
+
+def test_a_claim_comes_back_through_the_recorded_handle_after_its_content_was_deleted(
+    kube: KubeClient,
+    driver: str,
+    make_namespace: NamespaceFactory,
+    snapshotter: VolumeSnapshotter,
+    fs_store: ObjectStore,
+) -> None:
+    namespace = make_namespace("csi-handle")
+    made = _backed_up_claim(kube, namespace, snapshotter, fs_store)
+    [record] = made.volume_snapshots
+    handle = _content(kube, record.snapshot_id)["status"]["snapshotHandle"]
+    assert record.source == {
+        "driver": driver,
+        "snapshotHandle": handle,
+        "volumeSnapshotClassName": CLASS,
+        "sourceVolumeMode": "Filesystem",
+    }
+    kube.request("DELETE", f"/api/v1/namespaces/{namespace}")
+    _wait("namespace gone", lambda: _gone(kube, f"/api/v1/namespaces/{namespace}"), timeout=120)
+    # The content goes, Retain keeps the driver's snapshot: only the record still finds it.
+    kube.request("DELETE", f"{SNAPSHOTS}/volumesnapshotcontents/{record.snapshot_id}")
+    content_path = f"{SNAPSHOTS}/volumesnapshotcontents/{record.snapshot_id}"
+    _wait("content gone", lambda: _gone(kube, content_path))
+
+    made_content = _restored_from_handle(kube, namespace, snapshotter, fs_store)
+    assert made_content["spec"]["source"]["snapshotHandle"] == handle
+    assert made_content["spec"]["deletionPolicy"] == "Retain"
+    assert made_content["metadata"]["annotations"][csi_objects.RESTORED_FROM] == record.snapshot_id
+
+
+def test_a_snapshot_restores_into_another_cluster_on_the_same_storage(
+    kube: KubeClient,
+    driver: str,
+    cluster: Cluster,
+    second_cluster: Cluster,
+    make_namespace: NamespaceFactory,
+    snapshotter: VolumeSnapshotter,
+    fs_store: ObjectStore,
+) -> None:
+    """The second cluster's own snapshot-controller and sidecars, on the first cluster's driver
+    (one storage backend): the backup's VolumeSnapshotContent is not there, its handle is."""
+    namespace = make_namespace("csi-far")
+    made = _backed_up_claim(kube, namespace, snapshotter, fs_store)
+    [record] = made.volume_snapshots
+    handle = _content(kube, record.snapshot_id)["status"]["snapshotHandle"]
+
+    started = localenv.csi_up(second_cluster.name, driver_of=cluster.name)
+    try:
+        with KubeClient.load(kubeconfig=second_cluster.kubeconfig) as far:
+            _create(
+                far,
+                "/apis/storage.k8s.io/v1/storageclasses",
+                {
+                    "apiVersion": "storage.k8s.io/v1",
+                    "kind": "StorageClass",
+                    "metadata": {"name": CLASS},
+                    "provisioner": driver,
+                    "volumeBindingMode": "Immediate",
+                    "reclaimPolicy": "Delete",
+                },
+            )
+            assert _gone(far, f"{SNAPSHOTS}/volumesnapshotcontents/{record.snapshot_id}")
+            there = snapshot.open_snapshotter("csi", region="", config={}, credentials={}, kube=far)
+            try:
+                made_content = _restored_from_handle(far, namespace, there, fs_store)
+                assert made_content["spec"]["source"]["snapshotHandle"] == handle
+                assert "volumeSnapshotClassName" not in made_content["spec"]  # none there
+                volume = _claim(far, namespace, "data")["spec"]["volumeName"]
+            finally:
+                far.request("DELETE", f"/api/v1/namespaces/{namespace}")
+            _wait(
+                "restored namespace gone",
+                lambda: _gone(far, f"/api/v1/namespaces/{namespace}"),
+                timeout=120,
+            )
+            _wait("its volume deleted", lambda: _gone(far, f"/api/v1/persistentvolumes/{volume}"))
+            far.request(
+                "DELETE", f"{SNAPSHOTS}/volumesnapshotcontents/{made_content['metadata']['name']}"
+            )
+    finally:
+        if started.owned:
+            localenv.csi_down(second_cluster.name)
+    # Deleting the backup's snapshot, from the cluster that took it, still deletes it.
+    snapshotter.delete_snapshot(record.snapshot_id)
+    assert _gone(kube, f"{SNAPSHOTS}/volumesnapshotcontents/{record.snapshot_id}")

@@ -89,12 +89,17 @@ def objstore_restart(service: str, name: str) -> dict[str, str]:
     return dict(json.loads(out))
 
 
-def csi_up(cluster: str) -> Started:
-    """The CSI snapshot stack (CRDs, snapshot-controller, sidecars, driver) for ``cluster``."""
-    env = _already_running([str(HACK / "csi"), "env", "--cluster", cluster, "--json"])
-    if env is not None:
-        return Started(env=env, owned=False)
-    out = _run([str(HACK / "csi"), "up", "--cluster", cluster, "--json"], step="hack/csi up")
+def csi_up(cluster: str, *, driver_of: str | None = None) -> Started:
+    """The CSI snapshot stack (CRDs, snapshot-controller, sidecars, driver) for ``cluster``;
+    with ``driver_of``, its sidecars use that cluster's driver (one storage, two clusters)."""
+    if driver_of is None:
+        env = _already_running([str(HACK / "csi"), "env", "--cluster", cluster, "--json"])
+        if env is not None:
+            return Started(env=env, owned=False)
+    shared = ["--driver-of", driver_of] if driver_of else []
+    out = _run(
+        [str(HACK / "csi"), "up", "--cluster", cluster, *shared, "--json"], step="hack/csi up"
+    )
     return Started(env=dict(json.loads(out)), owned=True)
 
 
