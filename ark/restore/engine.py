@@ -123,6 +123,8 @@ class _Run:
         self.progress = RestoreProgress()
         self.outcomes: list[ItemOutcome] = []
         self.uids: dict[ItemKey, str] = {}
+        """New uids of restored objects that other items name as owners (and only those)."""
+        self.owner_keys: frozenset[ItemKey] = frozenset()
         self.kind_dirs: dict[str, str] = {}
         self.failed_namespaces: dict[str, str] = {}
         self.new_volumes: dict[str, volumes.NewVolume] = {}
@@ -151,7 +153,7 @@ class _Run:
             self.issues.warn(warning, **where)
         with self._lock:
             self.outcomes.append(outcome)
-            if applied.uid:
+            if applied.uid and planned.key in self.owner_keys:
                 self.uids[planned.key] = applied.uid
             self.progress.items_restored += 1
             now = time.monotonic()
@@ -253,6 +255,7 @@ def _restore(
     for rdir in source.check_kinds(opened, state.discovery):
         state.issues.warn(f"{rdir}: not served by the target cluster and no CRD in the backup")
     state.kind_dirs = {v: k for k, v in source.kinds_by_dir(opened).items()}
+    state.owner_keys = _owner_keys(state, opened)
     included, excluded = _resolve_resources(state, opened)
     restore_plan = plan_restore(
         source.candidates(opened),
@@ -282,12 +285,16 @@ def _restore(
     )
     for key, reason in sorted(restore_plan.skipped.items()):
         state.outcomes.append(ItemOutcome(key[0], key[1] or None, key[2], None, "skipped", reason))
+    namespaces_ensured = False
     for wave in restore_plan.waves:
         state.progress.current_wave = wave[0].wave if wave else None
         if wave and wave[0].key[0] == CRDS and all(p.key[0] == CRDS for p in wave):
             _apply_wave(state, opened, wave, context)
             _after_crds(state, wave)
-        elif any(p.key[0] == NAMESPACES for p in wave):
+        elif not namespaces_ensured and any(p.key[0] == NAMESPACES or p.key[1] for p in wave):
+            # The target namespaces exist before anything goes into them, also when the
+            # backup holds no Namespace objects (includedResources without namespaces).
+            namespaces_ensured = True
             ns_items = [p for p in wave if p.key[0] == NAMESPACES]
             namespaces.ensure(
                 state,
@@ -431,6 +438,19 @@ def _apply_one(
         if note is not None:
             applied.message = f"{applied.message}; {note}"
     state.record(planned, applied)
+
+
+def _owner_keys(state: _Run, opened: source.OpenBackup) -> frozenset[ItemKey]:
+    """Every key ``_rewrite_owners`` may look an owner up by: only these objects' new uids are
+    kept (a uid for each of 100,000 restored items would cost more than the plan)."""
+    keys: set[ItemKey] = set()
+    for item in opened.index:
+        for ref in item.owners:
+            rdir = state.kind_dirs.get(ref.kind)
+            if rdir is not None:
+                keys.add((rdir, item.namespace or "", ref.name))
+                keys.add((rdir, "", ref.name))
+    return frozenset(keys)
 
 
 def _rewrite_owners(state: _Run, obj: dict[str, Any], ns: str) -> None:
