@@ -129,8 +129,7 @@ def validate_bsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> str
 
 def validate_vsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> str | None:
     """None when the snapshot provider is installed and accepts the config, else why not."""
-    name = obj["metadata"]["name"]
-    what = f"VolumeSnapshotLocation {name}"
+    what = f"VolumeSnapshotLocation {obj['metadata']['name']}"
     try:
         spec = VolumeSnapshotLocationSpec.model_validate(obj.get("spec") or {})
     except ValueError as exc:
@@ -138,27 +137,17 @@ def validate_vsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> str
     if spec.provider not in snapshot.providers():
         known = ", ".join(snapshot.providers()) or "none"
         return f"{what}: no volume snapshotter named {spec.provider!r} (installed: {known})"
-    config = dict(spec.config or {})
     try:
-        credentials = _credentials(client, namespace, what, spec.credential)
-        snapshot.open_snapshotter(
-            spec.provider,
-            region=config.get("region", ""),
-            config=config,
-            credentials=credentials,
-            kube=client,
-        )
+        open_vsl(client, namespace, obj)
     except LocationError as exc:
         return str(exc)
-    except SnapshotError as exc:
-        return f"{what}: {exc}"
     return None
 
 
-def open_vsl_snapshotter(client: KubeClient, namespace: str, name: str) -> VolumeSnapshotter:
-    obj = resources.get(client, resources.VSL, namespace, name)
-    if obj is None:
-        raise LocationError(f"VolumeSnapshotLocation {namespace}/{name} not found")
+def open_vsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> VolumeSnapshotter:
+    """The snapshotter a VolumeSnapshotLocation object describes (its provider, region, config
+    and credential Secret); LocationError names the location and the cause."""
+    name = obj["metadata"]["name"]
     spec = VolumeSnapshotLocationSpec.model_validate(obj.get("spec") or {})
     config = dict(spec.config or {})
     credentials = _credentials(client, namespace, f"VolumeSnapshotLocation {name}", spec.credential)
@@ -172,3 +161,10 @@ def open_vsl_snapshotter(client: KubeClient, namespace: str, name: str) -> Volum
         )
     except SnapshotError as exc:
         raise LocationError(f"VolumeSnapshotLocation {name}: {exc}") from None
+
+
+def open_vsl_snapshotter(client: KubeClient, namespace: str, name: str) -> VolumeSnapshotter:
+    obj = resources.get(client, resources.VSL, namespace, name)
+    if obj is None:
+        raise LocationError(f"VolumeSnapshotLocation {namespace}/{name} not found")
+    return open_vsl(client, namespace, obj)

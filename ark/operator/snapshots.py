@@ -41,21 +41,28 @@ class Resolved:
     errors: list[str] = field(default_factory=list)
 
 
-def _open(
-    client: KubeClient, namespace: str, obj: Mapping[str, Any], out: Resolved, *, why: str = ""
-) -> None:
-    name = obj["metadata"]["name"]
+def _unavailable(obj: Mapping[str, Any], *, why: str = "") -> str | None:
+    """Why a VolumeSnapshotLocation its validation found Unavailable cannot be used, or None."""
     st = obj.get("status") or {}
-    if st.get("phase") == LocationPhase.UNAVAILABLE:
-        reason = f": {st['message']}" if st.get("message") else ""
-        out.errors.append(f"VolumeSnapshotLocation {name}{why} is Unavailable{reason}")
+    if st.get("phase") != LocationPhase.UNAVAILABLE:
+        return None
+    reason = f": {st['message']}" if st.get("message") else ""
+    return f"VolumeSnapshotLocation {obj['metadata']['name']}{why} is Unavailable{reason}"
+
+
+def _open(
+    client: KubeClient, namespace: str, obj: dict[str, Any], out: Resolved, *, why: str = ""
+) -> None:
+    problem = _unavailable(obj, why=why)
+    if problem is not None:
+        out.errors.append(problem)
         return
     try:
-        snapshotter = locations.open_vsl_snapshotter(client, namespace, name)
+        snapshotter = locations.open_vsl(client, namespace, obj)
     except locations.LocationError as exc:
         out.errors.append(str(exc))
         return
-    out.locations.append(SnapshotLocation(name, snapshotter))
+    out.locations.append(SnapshotLocation(obj["metadata"]["name"], snapshotter))
 
 
 def resolve(
@@ -222,11 +229,10 @@ def _target(client: KubeClient, namespace: str, name: str) -> VolumeSnapshotter:
     obj = resources.get(client, resources.VSL, namespace, name)
     if obj is None:
         raise locations.LocationError(f"VolumeSnapshotLocation {namespace}/{name} not found")
-    st = obj.get("status") or {}
-    if st.get("phase") == LocationPhase.UNAVAILABLE:
-        reason = f": {st['message']}" if st.get("message") else ""
-        raise locations.LocationError(f"VolumeSnapshotLocation {name} is Unavailable{reason}")
-    return locations.open_vsl_snapshotter(client, namespace, name)
+    problem = _unavailable(obj)
+    if problem is not None:
+        raise locations.LocationError(problem)
+    return locations.open_vsl(client, namespace, obj)
 
 
 def restore_volumes(
