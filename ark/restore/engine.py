@@ -413,9 +413,7 @@ def _apply_one(
         claim = state.claim_snapshots[f"{ns}/{name}"]
         tags = {"ark.dev/restore": state.name, "ark.dev/pv": claim.persistent_volume}
         try:
-            obj = claim.snapshotter.claim_from_snapshot(
-                obj, snapshot_id=claim.snapshot_id, tags=tags
-            )
+            obj = claim.restore_claim(obj, tags=tags)
         except snapshot_errors.SnapshotError as exc:
             state.record(planned, Applied(Outcome.FAILED, message=str(exc)))
             return

@@ -12,7 +12,7 @@ import gzip
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -84,6 +84,14 @@ class ClaimSnapshot:
     snapshotter: ClaimRestorer
     snapshot_id: str
     persistent_volume: str
+    source: Mapping[str, str] = field(default_factory=dict)
+    """The record's ``source`` (the driver's snapshotHandle), so the claim is restored from it
+    where the snapshot's own objects are not (another cluster); empty in older records."""
+
+    def restore_claim(self, claim: Mapping[str, Any], *, tags: Mapping[str, str]) -> dict[str, Any]:
+        return self.snapshotter.claim_from_snapshot(
+            claim, snapshot_id=self.snapshot_id, tags=tags, source=self.source or None
+        )
 
 
 def claim_snapshots(
@@ -101,30 +109,8 @@ def claim_snapshots(
             and r.claim
             and isinstance(snapshotter, ClaimRestorer)
         ):
-            restorer = _FromSource(snapshotter, r.source) if r.source else snapshotter
-            out[r.claim] = ClaimSnapshot(restorer, r.snapshot_id, r.persistent_volume)
+            out[r.claim] = ClaimSnapshot(snapshotter, r.snapshot_id, r.persistent_volume, r.source)
     return out
-
-
-@dataclass(frozen=True)
-class _FromSource(ClaimRestorer):
-    """A ClaimRestorer given the record's ``source`` (the driver's snapshotHandle), so a claim
-    is restored from it where the snapshot's own objects are not (another cluster)."""
-
-    restorer: ClaimRestorer
-    source: Mapping[str, str]
-
-    def claim_from_snapshot(
-        self,
-        claim: Mapping[str, Any],
-        *,
-        snapshot_id: str,
-        tags: Mapping[str, str],
-        source: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
-        return self.restorer.claim_from_snapshot(
-            claim, snapshot_id=snapshot_id, tags=tags, source=source or self.source
-        )
 
 
 def load_snapshot_records(store: ObjectStore, backup_name: str) -> list[SnapshotRecord]:

@@ -312,7 +312,5 @@ def test_a_claim_restore_is_given_its_records_source_and_none_without_one() -> N
     source = {"driver": "d.example.com", "snapshotHandle": "h-1"}
     for record in (_record(source=source), _record()):
         [found] = restore.volumes.claim_snapshots([record], {"pv-1"}, options).values()
-        found.snapshotter.claim_from_snapshot(
-            {"metadata": {}}, snapshot_id=found.snapshot_id, tags={}
-        )
+        found.restore_claim({"metadata": {}}, tags={})
     assert restorer.sources == [source, None]
