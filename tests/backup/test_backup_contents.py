@@ -57,12 +57,15 @@ def _oracle(cluster: Cluster, namespace: str) -> dict[str, dict[str, Any]]:
 
 
 def _stable_oracle(cluster: Cluster, namespace: str) -> dict[str, dict[str, Any]]:
-    """Wait until the controllers are done creating things (two equal reads in a row)."""
+    """Wait until the controllers are done (two equal reads in a row, the pods made and the
+    pre-bound claim Bound: the volume binder gets to it on its own period)."""
     previous: dict[str, str] = {}
     for _ in range(60):
         current = _oracle(cluster, namespace)
         versions = {k: v["metadata"].get("resourceVersion", "") for k, v in current.items()}
-        if versions == previous and any(k.startswith("pods/") for k in versions):
+        claim = current.get("persistentvolumeclaims/uploads") or {}
+        bound = (claim.get("status") or {}).get("phase") == "Bound"
+        if versions == previous and bound and any(k.startswith("pods/") for k in versions):
             return current
         previous = versions
         time.sleep(1.0)
