@@ -32,6 +32,7 @@ from ark.archive.manifest import (
     decode_manifest,
     decode_resource_list,
     encode_manifest,
+    encode_manifest_chunks,
     encode_resource_list,
     resource_list,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "decode_manifest",
     "decode_resource_list",
     "encode_manifest",
+    "encode_manifest_chunks",
     "encode_resource_list",
     "read_metadata_version",
     "resource_list",

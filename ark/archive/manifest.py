@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import array
 import gzip
+import os
 import re
+import tempfile
+import weakref
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, overload
@@ -32,6 +36,8 @@ _ITEM_FIELDS = ["path", "size", "sha256"]
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _DIGEST_BYTES = 32
 _ROWS_PER_CHUNK = 4096
+_SPOOL_CHUNK = 256 * 1024
+_GZIP_WBITS = 31  # a gzip header with mtime 0 and no name, as gzip.compress(mtime=0) writes
 
 
 class ManifestItem(NamedTuple):
@@ -41,7 +47,57 @@ class ManifestItem(NamedTuple):
     """Lowercase hex digest of the item's bytes."""
 
 
-class ManifestItems(Sequence[ManifestItem]):
+class ItemTable(Sequence[ManifestItem]):
+    """Manifest items by index: ``path(i)``, ``size(i)``, ``digest(i)`` without building a
+    :class:`ManifestItem`, and the JSON rows of them all."""
+
+    __slots__ = ()
+
+    def path(self, index: int) -> layout.TarPath:
+        raise NotImplementedError
+
+    def size(self, index: int) -> int:
+        raise NotImplementedError
+
+    def digest(self, index: int) -> bytes:
+        """The raw 32-byte SHA-256 of item ``index``."""
+        raise NotImplementedError
+
+    def total_bytes(self) -> int:
+        raise NotImplementedError
+
+    def json_body(self) -> Iterator[bytes]:
+        """Chunks that together are the comma-separated JSON rows of every item."""
+        raise NotImplementedError
+
+    def paths(self) -> Iterator[layout.TarPath]:
+        """Every item's path, in order."""
+        return (self.path(i) for i in range(len(self)))
+
+    @overload
+    def __getitem__(self, index: int) -> ManifestItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ManifestItems: ...
+
+    def __getitem__(self, index: int | slice) -> ManifestItem | ManifestItems:
+        if isinstance(index, slice):
+            return ManifestItems(self[i] for i in range(*index.indices(len(self))))
+        index = range(len(self))[index]  # bounds check, negative indices
+        return ManifestItem(self.path(index), self.size(index), self.digest(index).hex())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ItemTable):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {len(self)} items, {self.total_bytes()} bytes>"
+
+
+class ManifestItems(ItemTable):
     """The items of a manifest, stored flat (paths, an array of sizes, packed digests): about
     150 bytes per item instead of 300 as tuples, which matters at 100,000 items."""
 
@@ -55,8 +111,7 @@ class ManifestItems(Sequence[ManifestItem]):
             self.append(item.path, item.size, bytes.fromhex(item.sha256))
 
     def append(self, path: layout.TarPath, size: int, digest: bytes) -> None:
-        if len(digest) != _DIGEST_BYTES:
-            raise ValueError(f"{path}: a SHA-256 digest has 32 bytes, not {len(digest)}")
+        _check_digest(path, digest)
         self._paths.append(path)
         self._sizes.append(size)
         self._digests += digest
@@ -68,27 +123,17 @@ class ManifestItems(Sequence[ManifestItem]):
         return self._sizes[index]
 
     def digest(self, index: int) -> bytes:
-        """The raw 32-byte SHA-256 of item ``index``."""
         at = index * _DIGEST_BYTES
         return bytes(self._digests[at : at + _DIGEST_BYTES])
 
     def total_bytes(self) -> int:
         return sum(self._sizes)
 
+    def paths(self) -> Iterator[layout.TarPath]:
+        return iter(self._paths)
+
     def __len__(self) -> int:
         return len(self._paths)
-
-    @overload
-    def __getitem__(self, index: int) -> ManifestItem: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> ManifestItems: ...
-
-    def __getitem__(self, index: int | slice) -> ManifestItem | ManifestItems:
-        if isinstance(index, slice):
-            return ManifestItems(self[i] for i in range(*index.indices(len(self))))
-        index = range(len(self))[index]  # bounds check, negative indices
-        return ManifestItem(self._paths[index], self._sizes[index], self.digest(index).hex())
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ManifestItems):
@@ -97,29 +142,127 @@ class ManifestItems(Sequence[ManifestItem]):
                 other._sizes,
                 other._digests,
             )
-        return NotImplemented
+        return super().__eq__(other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
-    def __repr__(self) -> str:
-        return f"<ManifestItems: {len(self)} items, {self.total_bytes()} bytes>"
-
-    def json_rows(self) -> Iterator[bytes]:
-        """The items as comma-separated JSON rows, in chunks."""
+    def json_body(self) -> Iterator[bytes]:
         for start in range(0, len(self), _ROWS_PER_CHUNK):
             end = min(start + _ROWS_PER_CHUNK, len(self))
             rows = [
                 (self._paths[i], self._sizes[i], self._digests[i * 32 : i * 32 + 32].hex())
                 for i in range(start, end)
             ]
-            yield orjson.dumps(rows)[1:-1]
+            chunk = orjson.dumps(rows)[1:-1]
+            yield b"," + chunk if start else chunk
+
+
+class SpooledItems(ItemTable):
+    """The items of a manifest being written, kept in an anonymous temp file as the JSON rows
+    they become: 8 bytes of memory per item (its row's offset), so a backup's memory does not
+    grow with its item count. Not thread-safe (the archive writer locks)."""
+
+    __slots__ = (
+        "__weakref__",
+        "_closer",
+        "_file",
+        "_flushed",
+        "_offsets",
+        "_pending",
+        "_segments",
+        "_total_bytes",
+    )
+
+    def __init__(self, *, spool_dir: str | os.PathLike[str] | None = None) -> None:
+        self._file = tempfile.TemporaryFile(prefix="ark-manifest-", dir=spool_dir)  # noqa: SIM115
+        # A manifest outlives its writer, so the temp file goes when the items do.
+        self._closer = weakref.finalize(self, self._file.close)
+        self._offsets = array.array("Q", [0])  # row i is bytes offsets[i]:offsets[i+1]
+        self._pending = bytearray()  # rows not yet in the file
+        self._flushed = 0
+        self._segments: list[int] = []  # where each flush ended: whole rows between them
+        self._total_bytes = 0
+
+    def append(self, path: layout.TarPath, size: int, digest: bytes) -> None:
+        _check_digest(path, digest)
+        row = orjson.dumps((path, size, digest.hex()))
+        self._pending += b"," + row if len(self._offsets) > 1 else row
+        self._offsets.append(self._flushed + len(self._pending))
+        self._total_bytes += size
+        if len(self._pending) >= _SPOOL_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._file.write(self._pending)
+            self._file.flush()
+            self._flushed += len(self._pending)
+            self._segments.append(self._flushed)
+            self._pending.clear()
+
+    def close(self) -> None:
+        """Drop the temp file (also done when the items are garbage-collected)."""
+        self._closer()
+
+    def _row(self, index: int) -> tuple[str, int, str]:
+        index = range(len(self))[index]
+        start, end = self._offsets[index], self._offsets[index + 1]
+        if index:
+            start += 1  # the comma before the row
+        if start >= self._flushed:
+            raw = bytes(self._pending[start - self._flushed : end - self._flushed])
+        else:
+            raw = os.pread(self._file.fileno(), end - start, start)
+        path, size, digest = orjson.loads(raw)
+        return path, size, digest
+
+    def path(self, index: int) -> layout.TarPath:
+        return layout.TarPath(self._row(index)[0])
+
+    def size(self, index: int) -> int:
+        return self._row(index)[1]
+
+    def digest(self, index: int) -> bytes:
+        return bytes.fromhex(self._row(index)[2])
+
+    def total_bytes(self) -> int:
+        return self._total_bytes
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def paths(self) -> Iterator[layout.TarPath]:
+        """One pass over the spool, a flush's worth of rows parsed at a time."""
+        self.flush()
+        start = 0
+        for end in list(self._segments):
+            rows = os.pread(self._file.fileno(), end - start, start).removeprefix(b",")
+            for row in orjson.loads(b"[" + rows + b"]"):
+                yield layout.TarPath(row[0])
+            start = end
+
+    def json_body(self) -> Iterator[bytes]:
+        self.flush()
+        at = 0
+        while at < self._flushed:
+            chunk = os.pread(self._file.fileno(), min(_SPOOL_CHUNK, self._flushed - at), at)
+            if not chunk:
+                raise OSError(f"manifest spool ended at {at} of {self._flushed} bytes")
+            at += len(chunk)
+            yield chunk
+
+
+def _check_digest(path: str, digest: bytes) -> None:
+    if len(digest) != _DIGEST_BYTES:
+        raise ValueError(f"{path}: a SHA-256 digest has 32 bytes, not {len(digest)}")
 
 
 @dataclass(frozen=True)
 class Manifest:
     backup_name: str
     items: Sequence[ManifestItem]
-    """In the order they were written (the archive's order); a :class:`ManifestItems`."""
+    """In the order they were written (the archive's order): :class:`ManifestItems`, or
+    :class:`SpooledItems` for a manifest the writer just made."""
     api_versions: Mapping[str, str] = field(default_factory=dict)
     """Resource dir -> apiVersion it was read with: ``{"deployments.apps": "apps/v1"}``."""
     kinds: Mapping[str, str] = field(default_factory=dict)
@@ -130,12 +273,12 @@ class Manifest:
     format_version: int = MANIFEST_FORMAT
 
     def __post_init__(self) -> None:
-        if not isinstance(self.items, ManifestItems):
+        if not isinstance(self.items, ItemTable):
             object.__setattr__(self, "items", ManifestItems(self.items))
 
     @property
-    def compact_items(self) -> ManifestItems:
-        assert isinstance(self.items, ManifestItems)
+    def compact_items(self) -> ItemTable:
+        assert isinstance(self.items, ItemTable)
         return self.items
 
     @property
@@ -166,8 +309,7 @@ class Manifest:
             }
         )
         yield head.removesuffix(b"null}") + b"["
-        for n, chunk in enumerate(self.compact_items.json_rows()):
-            yield b"," + chunk if n else chunk
+        yield from self.compact_items.json_body()
         yield b"]}"
 
     @classmethod
@@ -238,15 +380,28 @@ def resource_list(manifest: Manifest) -> dict[str, list[str]]:
     """Velero's ``<name>-resource-list.json.gz`` content for an ark backup:
     ``{"apps/v1/Deployment": ["ns/name", ...], "v1/Namespace": ["name"]}``."""
     entries = []
-    for item in manifest.items:
-        loc = layout.parse_item_path(item.path)
+    for path in manifest.compact_items.paths():
+        rdir, namespace, name = _locate(path)
         try:
-            api = manifest.api_versions[loc.resource_dir]
-            kind = manifest.kinds[loc.resource_dir]
+            api = manifest.api_versions[rdir]
+            kind = manifest.kinds[rdir]
         except KeyError:
-            raise _bad(f"item {item.path!r}: no apiVersion/kind for {loc.resource_dir!r}") from None
-        entries.append((api, kind, loc.namespace, loc.name))
+            raise _bad(f"item {path!r}: no apiVersion/kind for {rdir!r}") from None
+        entries.append((api, kind, namespace, name))
     return build_resource_list(entries)
+
+
+def _locate(path: str) -> tuple[str, str | None, str]:
+    """:func:`layout.parse_item_path` of a primary item's path (resource dir, namespace,
+    name), with the two usual shapes split directly: ten times faster at 100,000 items."""
+    parts = path.split("/")
+    if parts[0] == layout.RESOURCES_ROOT and parts[-1].endswith(".json"):
+        if len(parts) == 5 and parts[2] == "namespaces":
+            return parts[1], parts[3], parts[4].removesuffix(".json")
+        if len(parts) == 4 and parts[2] == "cluster":
+            return parts[1], None, parts[3].removesuffix(".json")
+    loc = layout.parse_item_path(path)
+    return loc.resource_dir, loc.namespace, loc.name
 
 
 def build_resource_list(
@@ -269,6 +424,16 @@ def gzip_bytes(data: bytes, *, compress_level: int = 6) -> bytes:
 def encode_manifest(manifest: Manifest) -> bytes:
     """The ``<name>-manifest.json.gz`` object."""
     return gzip_bytes(manifest.to_json())
+
+
+def encode_manifest_chunks(manifest: Manifest, *, compress_level: int = 6) -> Iterator[bytes]:
+    """:func:`encode_manifest` as a stream of chunks (same bytes), for an upload that never
+    holds the whole manifest: it has a row per item."""
+    deflate = zlib.compressobj(compress_level, zlib.DEFLATED, _GZIP_WBITS)
+    for chunk in manifest.json_chunks():
+        if out := deflate.compress(chunk):
+            yield out
+    yield deflate.flush()
 
 
 def decode_manifest(data: bytes) -> Manifest:

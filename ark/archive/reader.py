@@ -27,7 +27,7 @@ import orjson
 
 from ark.archive import layout
 from ark.archive.errors import ArchiveError, CorruptArchive, HostileArchive, InvalidName
-from ark.archive.manifest import Manifest, ManifestItems
+from ark.archive.manifest import ItemTable, Manifest
 from ark.archive.tarread import Entry, Limits, TarStream
 
 _LOC = struct.Struct("<QI32s")  # offset in the spool file, size, sha256 digest
@@ -246,7 +246,7 @@ class _Spooler:
     def __init__(self, out: BinaryIO, manifest: Manifest | None, limits: Limits) -> None:
         self._out = out
         self._limits = limits
-        self._expected: ManifestItems | None = manifest.compact_items if manifest else None
+        self._expected: ItemTable | None = manifest.compact_items if manifest else None
         self._next_expected = 0
         self._items: list[IndexedItem] = []
         self._offset = 0

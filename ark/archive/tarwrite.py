@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tarfile
 import zlib
+from collections.abc import Iterable
 from typing import Protocol
 
 BLOCK = tarfile.BLOCKSIZE
@@ -75,13 +76,30 @@ class TarGzStream:
         self._pending = bytearray()
         self._offset = 0  # uncompressed bytes so far
 
-    def add(self, head: bytes, *parts: bytes) -> None:
-        """One member: ``head`` from :func:`header`, then its data (the ``parts`` in order)."""
+    def add(self, head: bytes, parts: Iterable[bytes]) -> None:
+        """One member: ``head`` from :func:`header`, then its data (the ``parts`` in order,
+        which may be a stream: the header already holds their size)."""
+        self._append(head)
         size = 0
-        for chunk in (head, *parts):
+        for chunk in parts:
             self._append(chunk)
             size += len(chunk)
-        self._append(padding(size - len(head)))
+        self._append(padding(size))
+
+    def add_one(self, head: bytes, data: bytes) -> None:
+        """:meth:`add` of one piece of data: the path every backed-up item takes."""
+        size = len(data)
+        if size >= _COMPRESS_CHUNK:
+            self.add(head, (data,))
+            return
+        pad = -size % BLOCK
+        pending = self._pending
+        pending += head
+        pending += data
+        pending += _ZEROS[:pad]
+        self._offset += len(head) + size + pad
+        if len(pending) >= _COMPRESS_CHUNK:
+            self._compress()
 
     def _append(self, data: bytes) -> None:
         self._offset += len(data)

@@ -5,22 +5,25 @@
                    namespace="web", name="front", data=orjson.dumps(obj))
     manifest = w.manifest
 
-Items are gzip'd into the sink as they come; only a small record per item is kept (for the
-manifest). Tar headers are deterministic (mtime 0, uid/gid 0, mode 0644) and so is the gzip
-header, so the same items in the same order give the same bytes.
+Items are gzip'd into the sink as they come. Per item, memory holds only a 16-byte fingerprint
+of its path (duplicates are refused) and the offset of its manifest row, which is spooled to an
+anonymous temp file (``spool_dir``, default: the system's temp dir). Tar headers are
+deterministic (mtime 0, uid/gid 0, mode 0644) and so is the gzip header, so the same items in
+the same order give the same bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable
 from types import TracebackType
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ark.archive import layout, tarwrite
-from ark.archive.errors import ArchiveError, DuplicateItem, WriterClosed
-from ark.archive.manifest import Manifest, ManifestItems
+from ark.archive.errors import ArchiveError, DuplicateItem, InvalidName, WriterClosed
+from ark.archive.manifest import Manifest, SpooledItems
 
 SINK_CHUNK = 256 * 1024
 """The sink gets writes of about this size (gzip and tar write in much smaller pieces)."""
@@ -34,9 +37,8 @@ class Sink(Protocol):
     def write(self, data: bytes, /) -> object: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ItemRecord:
-    """What :meth:`ArchiveWriter.add_item` stored."""
+class ItemRecord(NamedTuple):
+    """What :meth:`ArchiveWriter.add_item` stored (a tuple: one is made per item)."""
 
     path: layout.TarPath
     resource_dir: layout.ResourceDir
@@ -90,22 +92,24 @@ class ArchiveWriter:
         cluster_version: str | None = None,
         preferred_version_copies: bool = False,
         compress_level: int = DEFAULT_COMPRESS_LEVEL,
+        spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._backup_name = layout.backup_name(backup_name)
+        self._spool_dir = spool_dir
         self._cluster_version = cluster_version
         self._preferred_copies = preferred_version_copies
         self._guard = _Guard(sink)
         self._stream = tarwrite.TarGzStream(self._guard, compress_level=compress_level)
         self._lock = threading.Lock()
-        self._items = ManifestItems()
-        self._paths: set[str] = set()
+        self._items = SpooledItems(spool_dir=spool_dir)
+        self._paths: set[int] = set()  # fingerprints of the paths written
         self._api_versions: dict[str, str] = {}
         self._kinds: dict[str, str] = {}
         self._counts: dict[str, int] = {}
         self._manifest: Manifest | None = None
         self._failed: str | None = None
         with self._lock:
-            self._write(layout.METADATA_VERSION_PATH, f"{layout.FORMAT_VERSION}\n".encode())
+            self._write(layout.METADATA_VERSION_PATH, [f"{layout.FORMAT_VERSION}\n".encode()])
 
     @property
     def manifest(self) -> Manifest:
@@ -130,28 +134,40 @@ class ArchiveWriter:
         ``namespace`` None means cluster-scoped. Raises DuplicateItem for an object already
         added, InvalidName for a name that cannot be a path, WriterClosed after close/abort.
         """
-        rdir = layout.resource_dir(resource, group)
         layout.check_version(version)
         layout.check_kind(kind)
-        if namespace is not None:
-            layout.check_namespace(namespace)
-        layout.check_object_name(name)
-        path = layout.item_path(rdir, namespace, name)
+        rdir, path = _item_path(resource, group, namespace, name)
+        key = _fingerprint(path)
         digest = hashlib.sha256(data).digest()
         head = tarwrite.header(path, len(data))
         api = layout.api_version(group, version)
         with self._lock:
             self._check_open()
-            self._check_consistent(rdir, api, kind)
-            if path in self._paths:
+            if self._kinds.get(rdir) != kind or self._api_versions.get(rdir) != api:
+                self._check_consistent(rdir, api, kind)
+            if key in self._paths:
                 raise DuplicateItem(path)
-            self._paths.add(path)
-            self._write(path, data, head=head)
+            self._paths.add(key)
+            try:
+                self._stream.add_one(head, data)
+            except BaseException as exc:
+                self._cut_off(f"failed writing {path!r}: {exc!r}")
+                raise
             if self._preferred_copies:
-                self._write(layout.preferred_version_path(rdir, version, namespace, name), data)
+                copy = layout.preferred_version_path(rdir, version, namespace, name)
+                self._write(copy, [data])
             self._items.append(path, len(data), digest)
             self._counts[rdir] = self._counts.get(rdir, 0) + 1
         return ItemRecord(path, rdir, namespace, name, len(data), digest.hex())
+
+    def has_item(self, *, resource: str, group: str, namespace: str | None, name: str) -> bool:
+        """Whether that object was added (False for a name that cannot be a path)."""
+        try:
+            key = _fingerprint(_item_path(resource, group, namespace, name)[1])
+        except InvalidName:
+            return False
+        with self._lock:
+            return key in self._paths
 
     def close(self) -> Manifest:
         """Finish the archive; returns the manifest (idempotent)."""
@@ -167,16 +183,15 @@ class ArchiveWriter:
                 counts=dict(sorted(self._counts.items())),
                 cluster_version=self._cluster_version,
             )
-            self._items = ManifestItems()
+            self._items.flush()
             self._paths = set()
-            chunks = list(manifest.json_chunks())
-            size = sum(len(chunk) for chunk in chunks)
+            # Two passes over the spooled rows: the tar header needs the size first.
+            size = sum(len(chunk) for chunk in manifest.json_chunks())
             self._write(
                 layout.ARK_MANIFEST_PATH,
-                *chunks,
+                manifest.json_chunks(),
                 head=tarwrite.header(layout.ARK_MANIFEST_PATH, size),
             )
-            del chunks
             try:
                 self._stream.finish()
                 self._guard.drain()
@@ -224,13 +239,14 @@ class ArchiveWriter:
                 f"kind; got {api}/{kind} after {known_api}/{known_kind}"
             )
 
-    def _write(self, path: str, *parts: bytes, head: bytes | None = None) -> None:
-        """One tar member of the ``parts`` joined; ``head`` is its header when already built
-        (outside the lock, or for data in parts)."""
+    def _write(self, path: str, parts: Iterable[bytes], *, head: bytes | None = None) -> None:
+        """One tar member of the ``parts`` joined; ``head`` is its header, needed when the
+        parts are a stream (or built outside the lock); else made from a list's sizes."""
         try:
             if head is None:
+                parts = list(parts)
                 head = tarwrite.header(path, sum(len(part) for part in parts))
-            self._stream.add(head, *parts)
+            self._stream.add(head, parts)
         except BaseException as exc:
             self._cut_off(f"failed writing {path!r}: {exc!r}")
             raise
@@ -239,5 +255,21 @@ class ArchiveWriter:
         self._guard.open = False
         self._guard.buffer = bytearray()
         self._failed = self._failed or reason
-        self._items = ManifestItems()
+        self._items.close()
         self._paths = set()
+
+
+def _item_path(
+    resource: str, group: str, namespace: str | None, name: str
+) -> tuple[layout.ResourceDir, layout.TarPath]:
+    rdir = layout.resource_dir(resource, group)
+    if namespace is not None:
+        layout.check_namespace(namespace)
+    layout.check_object_name(name)
+    return rdir, layout.item_path(rdir, namespace, name)
+
+
+def _fingerprint(path: str) -> int:
+    """128 bits of BLAKE2b: a collision among even a billion paths has odds of about 1e-21,
+    far below those of the hardware failing, so equal fingerprints are taken as equal paths."""
+    return int.from_bytes(hashlib.blake2b(path.encode(), digest_size=16).digest())

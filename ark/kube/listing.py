@@ -25,6 +25,12 @@ class Page:
     """True on the first page after a 410 Gone forced the list to start over."""
 
 
+def _key(item: dict[str, Any]) -> str:
+    """Where a LIST orders the item: ``namespace/name``."""
+    meta = item.get("metadata") or {}
+    return f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+
+
 def list_pages(
     client: KubeClient,
     resource: ApiResource,
@@ -74,17 +80,15 @@ def list_pages(
             if token:
                 pending = prefetcher.submit(fetch, token)
             fresh: list[dict[str, Any]] = []
+            group_version, kind = resource.group_version, resource.kind
             for item in data.get("items") or ():
-                meta = item.get("metadata") or {}
-                key = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
-                if skip_through is not None and key <= skip_through:
+                if skip_through is not None and _key(item) <= skip_through:
                     continue  # yielded before the restart
-                item["apiVersion"] = resource.group_version
-                item["kind"] = resource.kind
+                item["apiVersion"] = group_version
+                item["kind"] = kind
                 fresh.append(item)
             if fresh:
-                meta = fresh[-1]["metadata"]
-                last_key = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+                last_key = _key(fresh[-1])
             yield Page(
                 items=fresh,
                 resource_version=str(list_meta.get("resourceVersion") or ""),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import orjson
 import pytest
 
 from ark import archive
+from ark.archive.manifest import ManifestItems, SpooledItems
 from tests.archive.crafting import VELERO_BACKUP, add_config_map, k8s_object
 
 
@@ -98,3 +100,63 @@ def test_velero_resource_list_is_readable() -> None:
     path = VELERO_BACKUP / "guestbook-20261124-resource-list.json.gz"
     listing = archive.decode_resource_list(path.read_bytes())
     assert listing["v1/Namespace"] == ["guestbook"]
+
+
+def _spooled(count: int, *, spool_dir: Path) -> archive.Manifest:
+    """A manifest whose rows span several spool flushes (a row is ~110 bytes)."""
+    with archive.ArchiveWriter(io.BytesIO(), backup_name="big", spool_dir=spool_dir) as w:
+        for i in range(count):
+            add_config_map(w, f"config-{i:06d}", namespace=f"team-{i % 7}")
+    return w.manifest
+
+
+def test_the_writers_manifest_keeps_its_rows_on_disk_and_reads_them_back(tmp_path: Path) -> None:
+    manifest = _spooled(5000, spool_dir=tmp_path)
+    items = manifest.items
+    assert isinstance(items, SpooledItems)
+    in_memory = ManifestItems(items)  # built by iterating: every row read back from the spool
+    assert len(in_memory) == 5000
+    assert in_memory.path(0) == "resources/configmaps/namespaces/team-0/config-000000.json"
+    assert items[-1] == in_memory[-1]
+    assert items[2500].path == "resources/configmaps/namespaces/team-1/config-002500.json"
+    assert items.total_bytes() == in_memory.total_bytes() == manifest.total_bytes
+    assert list(items.paths()) == [in_memory.path(i) for i in range(5000)]
+    assert items == in_memory
+    with pytest.raises(IndexError):
+        items[5000]  # noqa: B018
+    # The same JSON as a manifest held in memory, and it decodes to the same items.
+    same = archive.Manifest(
+        backup_name="big",
+        items=in_memory,
+        api_versions=manifest.api_versions,
+        kinds=manifest.kinds,
+        counts=manifest.counts,
+    )
+    assert manifest.to_json() == same.to_json()
+    assert archive.Manifest.from_json(manifest.to_json()).items == in_memory
+
+
+def test_the_spool_is_an_unlinked_temp_file_gone_with_its_manifest(tmp_path: Path) -> None:
+    manifest = _spooled(10, spool_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # anonymous: nothing to clean up after a crash
+    items = manifest.items
+    assert isinstance(items, SpooledItems)
+    items.close()
+    with pytest.raises(ValueError, match="closed file"):
+        items[0]  # noqa: B018
+
+
+def test_streamed_manifest_object_is_the_same_gzip_as_the_whole_one(tmp_path: Path) -> None:
+    manifest = _spooled(3000, spool_dir=tmp_path)
+    streamed = b"".join(archive.encode_manifest_chunks(manifest))
+    assert streamed == archive.encode_manifest(manifest)
+    fast = b"".join(archive.encode_manifest_chunks(manifest, compress_level=1))
+    assert archive.decode_manifest(fast) == archive.decode_manifest(streamed)
+
+
+def test_resource_list_of_a_spooled_manifest(tmp_path: Path) -> None:
+    listing = archive.resource_list(_spooled(3000, spool_dir=tmp_path))
+    assert list(listing) == ["v1/ConfigMap"]
+    names = listing["v1/ConfigMap"]
+    assert len(names) == 3000 and names == sorted(names)
+    assert names[0] == "team-0/config-000000"

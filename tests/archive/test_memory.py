@@ -1,4 +1,5 @@
-"""Memory stays bounded: 100,000 items through the writer and the spool stay well under 60 MB."""
+"""Memory stays bounded: 100,000 items through the writer stay under 16 MB (a fingerprint and
+a row offset per item; the manifest rows are spooled to disk), the restore spool under 60 MB."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ark import archive
 
 ITEMS = 100_000
 LIMIT = 60 * 1024 * 1024
+WRITER_LIMIT = ITEMS * 160  # bytes per item: a set entry, an int fingerprint, a row offset
 
 
 def _bodies() -> Iterator[tuple[str, str, bytes]]:
@@ -63,5 +65,5 @@ def test_writing_and_spooling_100k_items_keeps_memory_low(tmp_path: Path) -> Non
             assert orjson.loads(index.read(last))["metadata"]["name"] == last.name
     finally:
         tracemalloc.stop()
-    assert write_peak < LIMIT, f"writer peak {write_peak / 1e6:.1f} MB"
+    assert write_peak < WRITER_LIMIT, f"writer peak {write_peak / 1e6:.1f} MB"
     assert spool_peak < LIMIT, f"spool peak {spool_peak / 1e6:.1f} MB (manifest held too)"

@@ -175,3 +175,18 @@ def test_concurrent_duplicates_keep_exactly_one() -> None:
         list(pool.map(add, range(32)))
     assert writer.manifest.total_items == 1
     assert len(errors) == 31
+
+
+def test_has_item_answers_for_what_was_added() -> None:
+    with archive.ArchiveWriter(io.BytesIO(), backup_name="b") as writer:
+        add_config_map(writer, "a")
+
+        def has(name: str, namespace: str | None = "web", resource: str = "configmaps") -> bool:
+            return writer.has_item(resource=resource, group="", namespace=namespace, name=name)
+
+        assert has("a")
+        assert not has("a", namespace="other")
+        assert not has("a", namespace=None)
+        assert not has("a", resource="secrets")
+        assert not has("b")
+        assert not has("x/y")  # cannot be a path, so never added
