@@ -71,6 +71,7 @@ class _Run:
         self._actions_by_resource: dict[str, list[BackupItemAction]] = {}
         self._lock = threading.Lock()
         self._last_report = 0.0
+        self.started = time.monotonic()
 
     # -- progress -------------------------------------------------------------------------
     def advance(self, *, items: int = 0, total: int = 0, resource: str | None = None) -> None:
@@ -197,10 +198,18 @@ def run(
     try:
         version = client.version().get("gitVersion")
         backup_plan = _plan(state)
-        state.log.info(f"plan: {len(backup_plan.tasks)} lists, namespaces {backup_plan.namespaces}")
+        state.log.info(
+            f"plan: {len(backup_plan.tasks)} lists, "
+            f"namespaces: {_sample(backup_plan.namespaces) or 'none'}"
+        )
         estimates = _count(state, backup_plan)
+        state.log.info(f"{state.progress.total_items} items expected")
         manifest = _write_archive(
             state, backup_plan, estimates, cluster_version=version, compress_level=compress_level
+        )
+        state.log.info(
+            f"archive written: {manifest.total_items} items, {manifest.total_bytes} bytes "
+            f"of JSON in {time.monotonic() - state.started:.1f}s since the start"
         )
         hook_run = hooks.HookRun(
             hooks.plan_hooks(state.pods, spec.hooks),
@@ -257,6 +266,13 @@ def run(
     if on_progress is not None:
         on_progress(state.progress)
     return result
+
+
+def _sample(names: Sequence[str], *, shown: int = 5) -> str:
+    """``a, b, c, d, e and 995 more``: a plan's namespaces, readable in a log of any size."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more ({len(names)} in all)"
 
 
 def _snapshot(state: _Run, options: SnapshotOptions | None, hook_run: hooks.HookRun) -> None:
@@ -322,14 +338,15 @@ def _plan(state: _Run) -> BackupPlan:
 
 
 def _count(state: _Run, backup_plan: BackupPlan) -> dict[ListTask, int]:
-    """Items expected per task, known up front from one small LIST each. Label-selected and
-    namespace-filtered LISTs are counted as they are listed (the server cannot count them);
-    every estimate is corrected to what was written when its task ends."""
+    """Items expected per task, known up front from one small LIST each. A cluster-wide LIST
+    filtered to some namespaces counts at most all of them; label-selected LISTs are counted
+    as they are listed (the server cannot count them); every estimate is corrected to what was
+    written when its task ends."""
 
     def one(task: ListTask) -> int:
         if task.resource.qualified == NAMESPACES:
             return len(backup_plan.namespaces)
-        if task.label_selector or task.filter_namespaces:
+        if task.label_selector:
             return 0
         try:
             return count(state.client, task.resource, namespace=task.namespace)
@@ -390,6 +407,7 @@ def _list_task(
 ) -> None:
     res = task.resource
     state.advance(resource=res.qualified)
+    started = time.monotonic()
     written_total = 0
     accounted = estimate  # what this task has added to the total so far
     try:
@@ -433,6 +451,9 @@ def _list_task(
         )
     finally:
         state.advance(total=written_total - accounted)  # the estimate becomes the real count
+        if written_total:
+            elapsed = time.monotonic() - started
+            state.log.info(f"{task.describe}: {written_total} items in {elapsed:.1f}s")
 
 
 def _take_related(

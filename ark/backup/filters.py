@@ -133,4 +133,8 @@ def selector_matches(selector: LabelSelector, labels: dict[str, str]) -> bool:
 
 
 def excluded_by_label(labels: dict[str, str] | None) -> bool:
-    return bool(labels) and any((labels or {}).get(k) == "true" for k in EXCLUDE_LABELS)
+    if labels:  # a loop, not any(): this runs for every object listed
+        for key in EXCLUDE_LABELS:
+            if labels.get(key) == "true":
+                return True
+    return False

@@ -11,7 +11,7 @@ import orjson
 
 from ark.kube.client import KubeClient
 from ark.kube.discovery import ApiResource
-from ark.kube.errors import KubeApiError
+from ark.kube.errors import KubeApiError, KubeError
 
 DEFAULT_PAGE_SIZE = 500
 
@@ -23,6 +23,43 @@ class Page:
     remaining: int | None
     restarted: bool = False
     """True on the first page after a 410 Gone forced the list to start over."""
+
+
+class _Unknown:
+    pass
+
+
+_UNKNOWN = _Unknown()
+_HEAD_MAX = 4096  # kind, apiVersion and the list's metadata come first, in far fewer bytes
+
+
+def _peek_continue(raw: bytes) -> str | _Unknown | None:
+    """A page's continue token from the bytes before its items (the API server writes kind,
+    apiVersion and metadata first), without parsing the page; ``_UNKNOWN`` when the response
+    does not start that way (the caller then parses it all)."""
+    at = raw.find(b'"items":', 0, _HEAD_MAX)
+    head = raw[:at].rstrip() if at > 0 else b""
+    if not head.endswith(b","):
+        return _UNKNOWN
+    try:
+        doc = orjson.loads(head[:-1] + b"}")
+    except orjson.JSONDecodeError:
+        return _UNKNOWN
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    if not isinstance(meta, dict):
+        return _UNKNOWN
+    token = meta.get("continue")
+    return token if isinstance(token, str) and token else None
+
+
+def _parse_list(path: str, raw: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise KubeError(f"LIST {path}: the response is not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise KubeError(f"LIST {path}: the response is not a JSON object")
+    return data
 
 
 def _key(item: dict[str, Any]) -> str:
@@ -50,24 +87,24 @@ def list_pages(
     """
     path = resource.path(namespace=namespace)
 
-    def fetch(token: str | None) -> Any:
+    def fetch(token: str | None) -> bytes:
         query: dict[str, str | int | bool] = {"limit": limit}
         if token:
             query["continue"] = token
         if label_selector:
             query["labelSelector"] = label_selector
-        return orjson.loads(client.request("GET", path, query=query, timeout=120))
+        return client.request("GET", path, query=query, timeout=120)
 
     restarts = 0
     last_key: str | None = None  # of the last item yielded
     skip_through: str | None = None  # after a restart: keys up to here were yielded already
     announce = False
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ark-list") as prefetcher:
-        pending: Future[Any] = prefetcher.submit(fetch, None)
+        pending: Future[bytes] = prefetcher.submit(fetch, None)
         token: str | None = None
         while True:
             try:
-                data = pending.result()
+                raw = pending.result()
             except KubeApiError as exc:
                 if exc.gone and token and restarts < max_restarts:
                     restarts, token = restarts + 1, None
@@ -75,10 +112,20 @@ def list_pages(
                     pending = prefetcher.submit(fetch, None)
                     continue
                 raise
-            list_meta = data.get("metadata") or {}
-            token = list_meta.get("continue") or None
+            # Ask for the next page before parsing this one: the server works on it meanwhile.
+            peeked = _peek_continue(raw)
+            data: dict[str, Any] | None = None
+            if peeked is _UNKNOWN:
+                data = _parse_list(path, raw)
+                peeked = (data.get("metadata") or {}).get("continue") or None
+            token = peeked if isinstance(peeked, str) else None
             if token:
                 pending = prefetcher.submit(fetch, token)
+            if data is None:
+                data = _parse_list(path, raw)
+            list_meta = data.get("metadata") or {}
+            if (list_meta.get("continue") or None) != token:
+                raise KubeError(f"LIST {path}: the continue token read ahead is not the page's")
             fresh: list[dict[str, Any]] = []
             group_version, kind = resource.group_version, resource.kind
             for item in data.get("items") or ():

@@ -1,6 +1,7 @@
 """Backup and restore benchmarks against a floor measured in the same run.
 
     hack/bench/run engines [--objects 10000 --namespaces 100] [--store fs|minio] [--keep]
+                           [--engines backup,restore] [--rounds N]
 
 On a dedicated local cluster ("bench-N"), it creates N small ConfigMaps spread over M namespaces,
 then measures, each in a fresh process (so peak RSS is that phase's own), the restores going
@@ -13,7 +14,10 @@ into a second, empty cluster ("bench-N-target": a restore into another cluster):
                  fresh namespaces of the target cluster
   restore        ark.restore.run of the backup into the target cluster
 
-and prints seconds, objects/s, the ratios ark/floor and each phase's peak RSS.
+and prints seconds, objects/s, the ratios ark/floor and each phase's peak RSS. With
+``--rounds N`` the backup floor and the backup run N times (which goes first alternates, each
+after a pause for the API server to settle) and the ratio printed is the median of the rounds:
+a small shared machine is noisy. The restore runs once.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from ark.storage import ObjectStore, StoreLocation, open_store
 WORKERS = 8
 RESTORE_WORKERS = 32
 PREFIX = "bench-ns"
+SETTLE_SECONDS = 3.0
 
 
 def _namespaces(count: int, *, suffix: str = "") -> list[str]:
@@ -236,6 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--namespaces", type=int, default=100)
     parser.add_argument("--store", choices=["fs", "minio"], default="fs")
     parser.add_argument("--keep", action="store_true", help="leave the bench cluster running")
+    parser.add_argument(
+        "--engines",
+        default="backup,restore",
+        help="which engines to measure, comma-separated (default: backup,restore)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="backup floor + backup rounds (median ratio)"
+    )
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--kubeconfig", help=argparse.SUPPRESS)
     parser.add_argument("--store-json", help=argparse.SUPPRESS)
@@ -283,12 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             f"populated {args.objects} ConfigMaps in {args.namespaces} namespaces "
             f"in {time.perf_counter() - started:.1f}s ({args.store} store)"
         )
-        results = {
-            p: run_phase(
-                p, target_kubeconfig if p.startswith("restore") else kubeconfig, store, args
-            )
-            for p in PHASES
-        }
+        rounds, results = _measure(args, kubeconfig, target_kubeconfig, store)
     finally:
         if not args.keep:
             cluster.down(name)
@@ -297,17 +305,53 @@ def main(argv: list[str] | None = None) -> int:
                 objstore.down("minio", "bench")
         shutil.rmtree(tmp, ignore_errors=True)
 
+    _report(rounds, results)
+    return 0
+
+
+def _measure(
+    args: argparse.Namespace, kubeconfig: str, target_kubeconfig: str, store: dict[str, Any]
+) -> tuple[list[dict[str, dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """The rounds of backup floor + backup (sorted by ratio) and the phases to print: the
+    median round's, then the restore's."""
+    engines = {e.strip() for e in args.engines.split(",")}
+    rounds: list[dict[str, dict[str, Any]]] = []
+    if "backup" in engines:
+        for n in range(max(1, args.rounds)):
+            # Alternate which goes first, and let the API server settle (its Go GC collects
+            # the last LIST's garbage) before each: either would bias the second phase.
+            order = ("backup-floor", "backup") if n % 2 == 0 else ("backup", "backup-floor")
+            round_: dict[str, dict[str, Any]] = {}
+            for phase in order:
+                time.sleep(SETTLE_SECONDS)
+                round_[phase] = run_phase(phase, kubeconfig, store, args)
+            rounds.append({p: round_[p] for p in ("backup-floor", "backup")})
+    rounds.sort(key=lambda r: r["backup"]["seconds"] / r["backup-floor"]["seconds"])
+    results = dict(rounds[len(rounds) // 2]) if rounds else {}  # the median round
+    if "restore" in engines:
+        if not rounds:  # the restore needs a backup to restore
+            results["backup"] = run_phase("backup", kubeconfig, store, args)
+        for p in ("restore-floor", "restore"):
+            results[p] = run_phase(p, target_kubeconfig, store, args)
+    return rounds, results
+
+
+def _report(rounds: list[dict[str, dict[str, Any]]], results: dict[str, dict[str, Any]]) -> None:
     print(f"{'phase':<14} {'items':>8} {'seconds':>8} {'items/s':>9} {'peak RSS':>10}")
     for phase, r in results.items():
         print(
             f"{phase:<14} {r['items']:>8} {r['seconds']:>8.2f} {r['items'] / r['seconds']:>9.0f} "
             f"{r['peak_rss_mib']:>7.0f} MiB"
         )
-    b = results["backup"]["seconds"] / results["backup-floor"]["seconds"]
-    r = results["restore"]["seconds"] / results["restore-floor"]["seconds"]
-    print(f"backup/floor  = {b:.2f}  (target <= 1.25)")
-    print(f"restore/floor = {r:.2f}  (target <= 1.50)")
-    return 0
+    if rounds:
+        ratios = [r["backup"]["seconds"] / r["backup-floor"]["seconds"] for r in rounds]
+        each = ", ".join(f"{x:.2f}" for x in ratios)
+        print(f"backup/floor  = {ratios[len(ratios) // 2]:.2f}  (target <= 1.25; rounds: {each})")
+        rss = max(r["backup"]["peak_rss_mib"] for r in rounds)
+        print(f"backup peak RSS {rss:.0f} MiB, the highest of the rounds (target <= 200 MiB)")
+    if "restore-floor" in results:
+        r = results["restore"]["seconds"] / results["restore-floor"]["seconds"]
+        print(f"restore/floor = {r:.2f}  (target <= 1.50)")
 
 
 if __name__ == "__main__":

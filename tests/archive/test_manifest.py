@@ -123,7 +123,7 @@ def test_the_writers_manifest_keeps_its_rows_on_disk_and_reads_them_back(tmp_pat
     assert list(items.paths()) == [in_memory.path(i) for i in range(5000)]
     assert items == in_memory
     with pytest.raises(IndexError):
-        items[5000]  # noqa: B018
+        items[5000]
     # The same JSON as a manifest held in memory, and it decodes to the same items.
     same = archive.Manifest(
         backup_name="big",
@@ -143,7 +143,7 @@ def test_the_spool_is_an_unlinked_temp_file_gone_with_its_manifest(tmp_path: Pat
     assert isinstance(items, SpooledItems)
     items.close()
     with pytest.raises(ValueError, match="closed file"):
-        items[0]  # noqa: B018
+        items[0]
 
 
 def test_streamed_manifest_object_is_the_same_gzip_as_the_whole_one(tmp_path: Path) -> None:

@@ -1,0 +1,59 @@
+"""Paginated LISTs: every object once, in order, the next page asked for before this one is
+parsed (its continue token is read from the bytes ahead of the items)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from ark.kube import KubeClient, discover, list_pages
+from ark.kube.listing import _UNKNOWN, _peek_continue
+
+CONFIGMAPS = 23
+
+
+@pytest.fixture
+def filled(kube: KubeClient, namespace: str) -> str:
+    for i in range(CONFIGMAPS):
+        kube.request(
+            "POST",
+            f"/api/v1/namespaces/{namespace}/configmaps",
+            body={"metadata": {"name": f"cm-{i:02d}"}, "data": {"i": str(i)}},
+        )
+    return namespace
+
+
+def test_pages_hold_every_object_once_in_key_order(kube: KubeClient, filled: str) -> None:
+    configmaps = discover(kube).by_qualified("configmaps")
+    assert configmaps is not None
+    pages = list(list_pages(kube, configmaps, namespace=filled, limit=5))
+    names = [i["metadata"]["name"] for p in pages for i in p.items]
+    expected = sorted([f"cm-{i:02d}" for i in range(CONFIGMAPS)] + ["kube-root-ca.crt"])
+    assert names == expected
+    assert [len(p.items) for p in pages] == [5, 5, 5, 5, 4]
+    assert [p.remaining for p in pages][:-1] == [19, 14, 9, 4]
+    assert {(i["apiVersion"], i["kind"]) for p in pages for i in p.items} == {("v1", "ConfigMap")}
+
+
+def test_the_token_read_ahead_is_the_one_the_page_holds(kube: KubeClient, filled: str) -> None:
+    path = f"/api/v1/namespaces/{filled}/configmaps"
+    first = kube.request("GET", path, query={"limit": 5})
+    token = orjson.loads(first)["metadata"]["continue"]
+    assert token and _peek_continue(first) == token
+    last = kube.request("GET", path, query={"limit": 500})
+    assert _peek_continue(last) is None  # one page: nothing follows
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"items":[],"metadata":{"continue":"x"}}',  # items first: the page must be parsed
+        b'{"kind":"List","apiVersion":"v1","items":[]}',  # no metadata ahead of the items
+        b'{"kind":"List","metadata":"odd","items":[]}',
+        b'{"kind":"List","metadata":{"continue":"x"}',  # no items at all
+        b"not json",
+        b"",
+    ],
+)
+def test_an_unusual_response_is_parsed_whole_instead(raw: bytes) -> None:
+    assert _peek_continue(raw) is _UNKNOWN
