@@ -34,6 +34,7 @@ from ark.archive.manifest import (
     encode_manifest,
     encode_manifest_chunks,
     encode_resource_list,
+    encode_resource_list_chunks,
     resource_list,
 )
 from ark.archive.reader import ArchiveIndex, IndexedItem, OwnerRef, read_metadata_version, spool
@@ -71,6 +72,7 @@ __all__ = [
     "encode_manifest",
     "encode_manifest_chunks",
     "encode_resource_list",
+    "encode_resource_list_chunks",
     "read_metadata_version",
     "resource_list",
     "restore_name",

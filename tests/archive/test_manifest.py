@@ -160,3 +160,13 @@ def test_resource_list_of_a_spooled_manifest(tmp_path: Path) -> None:
     names = listing["v1/ConfigMap"]
     assert len(names) == 3000 and names == sorted(names)
     assert names[0] == "team-0/config-000000"
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [{}, {"v1/Namespace": ["web"]}, {"apps/v1/Deployment": ["web/front"], "v1/Pod": ["a", "b"]}],
+)
+def test_streamed_resource_list_is_the_same_gzip(listing: dict[str, list[str]]) -> None:
+    streamed = b"".join(archive.encode_resource_list_chunks(listing))
+    assert streamed == archive.encode_resource_list(listing)
+    assert archive.decode_resource_list(streamed) == listing
