@@ -316,7 +316,19 @@ def deploy_shop(client: KubeClient, namespace: str) -> list[dict[str, Any]]:
     create_all(client, cluster, namespace=None)
     app = app_manifests(namespace, suffix=suffix)
     create_all(client, app, namespace=namespace)
+    wait_claim_bound(client, namespace, "uploads")
     return cluster + app
+
+
+def wait_claim_bound(client: KubeClient, namespace: str, name: str, *, timeout: float = 60) -> None:
+    """Until the pre-bound claim is Bound: the volume binder gets to it on its own schedule, and
+    a test comparing resourceVersions before and after must not see that write."""
+    deadline = time.monotonic() + timeout
+    path = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}"
+    while (get_json(client, path).get("status") or {}).get("phase") != "Bound":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"claim {namespace}/{name} not Bound after {timeout:.0f}s")
+        time.sleep(0.2)
 
 
 def get_json(client: KubeClient, path: str) -> dict[str, Any]:
