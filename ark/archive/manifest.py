@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, overload
 
 import orjson
 
-from ark.archive import layout
+from ark.archive import layout, tarwrite
 from ark.archive.errors import CorruptArchive
 
 MANIFEST_FORMAT = 1
@@ -37,7 +37,6 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _DIGEST_BYTES = 32
 _ROWS_PER_CHUNK = 4096
 _SPOOL_CHUNK = 256 * 1024
-_GZIP_WBITS = 31  # a gzip header with mtime 0 and no name, as gzip.compress(mtime=0) writes
 
 
 class ManifestItem(NamedTuple):
@@ -430,20 +429,15 @@ def build_resource_list(
     return {key: sorted(out[key]) for key in sorted(out)}
 
 
-def gzip_bytes(data: bytes, *, compress_level: int = 6) -> bytes:
-    """Deterministic gzip (no mtime, no file name) for the small ``*.json.gz`` objects."""
-    return gzip.compress(data, compresslevel=compress_level, mtime=0)
-
-
 def encode_manifest(manifest: Manifest) -> bytes:
-    """The ``<name>-manifest.json.gz`` object."""
-    return gzip_bytes(manifest.to_json())
+    """The ``<name>-manifest.json.gz`` object, whole (small manifests, tests)."""
+    return b"".join(encode_manifest_chunks(manifest))
 
 
 def encode_manifest_chunks(manifest: Manifest, *, compress_level: int = 6) -> Iterator[bytes]:
     """:func:`encode_manifest` as a stream of chunks (same bytes), for an upload that never
     holds the whole manifest: it has a row per item."""
-    deflate = zlib.compressobj(compress_level, zlib.DEFLATED, _GZIP_WBITS)
+    deflate = zlib.compressobj(compress_level, zlib.DEFLATED, tarwrite.GZIP_WBITS)
     for chunk in manifest.json_chunks():
         if out := deflate.compress(chunk):
             yield out
@@ -459,13 +453,13 @@ def decode_manifest(data: bytes) -> Manifest:
 
 
 def encode_resource_list(listing: Mapping[str, list[str]]) -> bytes:
-    """The ``<name>-resource-list.json.gz`` object."""
-    return gzip_bytes(orjson.dumps(listing))
+    """The ``<name>-resource-list.json.gz`` object, whole."""
+    return b"".join(encode_resource_list_chunks(listing))
 
 
 def encode_resource_list_chunks(listing: Mapping[str, list[str]]) -> Iterator[bytes]:
     """:func:`encode_resource_list` as a stream (same bytes), one kind's JSON at a time."""
-    deflate = zlib.compressobj(6, zlib.DEFLATED, _GZIP_WBITS)
+    deflate = zlib.compressobj(6, zlib.DEFLATED, tarwrite.GZIP_WBITS)
     for n, (key, names) in enumerate(listing.items()):
         part = orjson.dumps({key: names})  # '{"key":[...]}': the braces go around them all
         part = (b"{" if n == 0 else b",") + part[1:-1]

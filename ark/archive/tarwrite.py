@@ -17,7 +17,8 @@ from typing import Protocol
 BLOCK = tarfile.BLOCKSIZE
 RECORD = tarfile.RECORDSIZE
 _NAME_FIELD = 100
-_GZIP_WBITS = 31  # zlib with a gzip header (mtime 0) and trailer (CRC-32, length)
+GZIP_WBITS = 31
+"""zlib with a gzip header (mtime 0, no name: what gzip.compress(mtime=0) writes) and trailer."""
 _COMPRESS_CHUNK = 256 * 1024
 _ZEROS = bytes(RECORD)
 
@@ -74,7 +75,7 @@ class TarGzStream:
 
     def __init__(self, sink: RawSink, *, compress_level: int) -> None:
         self._sink = sink
-        self._zlib = zlib.compressobj(compress_level, zlib.DEFLATED, _GZIP_WBITS)
+        self._zlib = zlib.compressobj(compress_level, zlib.DEFLATED, GZIP_WBITS)
         self._pending = bytearray()
         self._offset = 0  # uncompressed bytes so far
 

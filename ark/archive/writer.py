@@ -95,7 +95,6 @@ class ArchiveWriter:
         spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._backup_name = layout.backup_name(backup_name)
-        self._spool_dir = spool_dir
         self._cluster_version = cluster_version
         self._preferred_copies = preferred_version_copies
         self._guard = _Guard(sink)
