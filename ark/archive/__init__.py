@@ -39,7 +39,7 @@ from ark.archive.manifest import (
 )
 from ark.archive.reader import ArchiveIndex, IndexedItem, OwnerRef, read_metadata_version, spool
 from ark.archive.tarread import Limits
-from ark.archive.writer import DEFAULT_COMPRESS_LEVEL, ArchiveWriter, ItemRecord, Sink
+from ark.archive.writer import DEFAULT_COMPRESS_LEVEL, ArchiveWriter, ItemRecord, NewItem, Sink
 
 __all__ = [
     "DEFAULT_COMPRESS_LEVEL",
@@ -58,6 +58,7 @@ __all__ = [
     "Limits",
     "Manifest",
     "ManifestItem",
+    "NewItem",
     "OwnerRef",
     "ResourceDir",
     "RestoreKeys",

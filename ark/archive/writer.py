@@ -19,7 +19,7 @@ import os
 import threading
 from collections.abc import Iterable
 from types import TracebackType
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, cast
 
 from ark.archive import layout, tarwrite
 from ark.archive.errors import ArchiveError, DuplicateItem, InvalidName, WriterClosed
@@ -46,6 +46,14 @@ class ItemRecord(NamedTuple):
     name: str
     size: int
     sha256: str
+
+
+class NewItem(NamedTuple):
+    """An object for :meth:`ArchiveWriter.add_items`: where it goes and its JSON."""
+
+    namespace: str | None
+    name: str
+    data: bytes
 
 
 class _Guard:
@@ -133,36 +141,80 @@ class ArchiveWriter:
         ``namespace`` None means cluster-scoped. Raises DuplicateItem for an object already
         added, InvalidName for a name that cannot be a path, WriterClosed after close/abort.
         """
+        (outcome,) = self.add_items(
+            resource=resource,
+            group=group,
+            version=version,
+            kind=kind,
+            items=((namespace, name, data),),
+        )
+        if isinstance(outcome, ArchiveError):
+            raise outcome
+        return outcome
+
+    def add_items(
+        self,
+        *,
+        resource: str,
+        group: str,
+        version: str,
+        kind: str,
+        items: Iterable[NewItem | tuple[str | None, str, bytes]],
+    ) -> list[ItemRecord | DuplicateItem | InvalidName]:
+        """:meth:`add_item` for objects of one resource at once (a page of a LIST): the
+        resource is checked once and the lock taken once.
+
+        Returns, in order, each item's record, or the DuplicateItem or InvalidName that
+        refused it (the others are still added). Raises InvalidName when the resource, group,
+        version or kind cannot be a path (nothing is added), WriterClosed after close/abort.
+        """
         layout.check_version(version)
         layout.check_kind(kind)
-        rdir, path = _item_path(resource, group, namespace, name)
-        key = _fingerprint(path)
-        digest = hashlib.sha256(data).digest()
-        head = tarwrite.header(path, len(data))
+        rdir = layout.resource_dir(resource, group)
         api = layout.api_version(group, version)
+        outcomes: list[ItemRecord | DuplicateItem | InvalidName | None] = []
+        ready: list[tuple[int, str | None, str, bytes, layout.TarPath, int, bytes, bytes]] = []
+        for namespace, name, data in items:  # hashing and headers outside the lock
+            try:
+                path = _item_path_in(rdir, namespace, name)
+            except InvalidName as exc:
+                outcomes.append(exc)
+                continue
+            digest = hashlib.sha256(data).digest()
+            head = tarwrite.header(path, len(data))
+            ready.append(
+                (len(outcomes), namespace, name, data, path, _fingerprint(path), digest, head)
+            )
+            outcomes.append(None)
         with self._lock:
             self._check_open()
             if self._kinds.get(rdir) != kind or self._api_versions.get(rdir) != api:
                 self._check_consistent(rdir, api, kind)
-            if key in self._paths:
-                raise DuplicateItem(path)
-            self._paths.add(key)
-            try:
-                self._stream.add_one(head, data)
-            except BaseException as exc:
-                self._cut_off(f"failed writing {path!r}: {exc!r}")
-                raise
-            if self._preferred_copies:
-                copy = layout.preferred_version_path(rdir, version, namespace, name)
-                self._write(copy, [data])
-            self._items.append(path, len(data), digest)
-            self._counts[rdir] = self._counts.get(rdir, 0) + 1
-        return ItemRecord(path, rdir, namespace, name, len(data), digest.hex())
+            paths, stream, spool = self._paths, self._stream, self._items
+            written = 0
+            for index, namespace, name, data, path, key, digest, head in ready:
+                if key in paths:
+                    outcomes[index] = DuplicateItem(path)
+                    continue
+                paths.add(key)
+                try:
+                    stream.add_one(head, data)
+                    if self._preferred_copies:
+                        copy = layout.preferred_version_path(rdir, version, namespace, name)
+                        stream.add(tarwrite.header(copy, len(data)), (data,))
+                except BaseException as exc:
+                    self._cut_off(f"failed writing {path!r}: {exc!r}")
+                    raise
+                spool.append(path, len(data), digest)
+                outcomes[index] = ItemRecord(path, rdir, namespace, name, len(data), digest.hex())
+                written += 1
+            self._counts[rdir] = self._counts.get(rdir, 0) + written
+        return cast("list[ItemRecord | DuplicateItem | InvalidName]", outcomes)  # all set now
 
     def has_item(self, *, resource: str, group: str, namespace: str | None, name: str) -> bool:
         """Whether that object was added (False for a name that cannot be a path)."""
         try:
-            key = _fingerprint(_item_path(resource, group, namespace, name)[1])
+            key = _fingerprint(_item_path_in(layout.resource_dir(resource, group), namespace, name))
         except InvalidName:
             return False
         with self._lock:
@@ -258,14 +310,11 @@ class ArchiveWriter:
         self._paths = set()
 
 
-def _item_path(
-    resource: str, group: str, namespace: str | None, name: str
-) -> tuple[layout.ResourceDir, layout.TarPath]:
-    rdir = layout.resource_dir(resource, group)
+def _item_path_in(rdir: layout.ResourceDir, namespace: str | None, name: str) -> layout.TarPath:
     if namespace is not None:
         layout.check_namespace(namespace)
     layout.check_object_name(name)
-    return rdir, layout.item_path(rdir, namespace, name)
+    return layout.item_path(rdir, namespace, name)
 
 
 def _fingerprint(path: str) -> int:

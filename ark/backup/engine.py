@@ -96,52 +96,68 @@ class _Run:
         self,
         writer: archive.ArchiveWriter,
         resource: ApiResource,
-        item: dict[str, Any],
+        items: Sequence[dict[str, Any]],
         context: ActionContext,
-    ) -> bool:
-        """Write one item (unless filtered out or taken already) and queue what it depends
-        on; the caller counts what was written (:meth:`advance`)."""
-        meta = item.get("metadata") or {}
-        namespace = meta.get("namespace") if resource.namespaced else None
-        name = meta.get("name") or ""
-        if filters.excluded_by_label(meta.get("labels")):
-            return False
-        if meta.get("deletionTimestamp") and not self.spec.include_objects_being_deleted:
-            self.log.info(f"{resource.qualified} {namespace or ''}/{name}: skipped, being deleted")
-            return False
+    ) -> int:
+        """Write items of one resource (a page; those filtered out or taken already are
+        skipped) and queue what they depend on. Returns how many were written; the caller
+        counts them (:meth:`advance`)."""
+        namespaced = resource.namespaced
+        keep_deleting = self.spec.include_objects_being_deleted
+        kept: list[dict[str, Any]] = []
+        batch: list[archive.NewItem] = []
+        for item in items:
+            meta = item.get("metadata") or {}
+            if filters.excluded_by_label(meta.get("labels")):
+                continue
+            namespace = meta.get("namespace") if namespaced else None
+            name = meta.get("name") or ""
+            if meta.get("deletionTimestamp") and not keep_deleting:
+                self.log.info(
+                    f"{resource.qualified} {namespace or ''}/{name}: skipped, being deleted"
+                )
+                continue
+            kept.append(item)
+            batch.append(archive.NewItem(namespace, name, orjson.dumps(item)))
+        if not batch:
+            return 0
         try:
-            writer.add_item(
+            outcomes = writer.add_items(
                 resource=resource.plural,
                 group=resource.group,
                 version=resource.version,
                 kind=resource.kind,
-                namespace=namespace,
-                name=name,
-                data=orjson.dumps(item),
+                items=batch,
             )
-        except archive.DuplicateItem:
-            return False  # taken already: named by another item, or listed again after a 410
-        except archive.InvalidName as exc:
-            self.issues.error(
-                f"cannot back up: {exc}",
-                resource=resource.qualified,
-                namespace=namespace,
-                name=name,
-            )
-            return False
-        if resource.qualified == "persistentvolumes":
-            with self._lock:
-                self.volumes.append(item)
-        elif resource.qualified == "pods":
-            target = hooks.PodTarget.from_item(item)
-            with self._lock:
-                self.pods.append(target)
-        for action in self.actions_for(resource, context):
-            refs = list(action.related(item, resource=resource, context=context))
-            if refs:
+        except archive.InvalidName as exc:  # the resource's own name cannot be a path
+            outcomes = [exc] * len(batch)
+        actions = self.actions_for(resource, context)
+        written = 0
+        for item, new, outcome in zip(kept, batch, outcomes, strict=True):
+            if isinstance(outcome, archive.DuplicateItem):
+                continue  # taken already: named by another item, or listed again after a 410
+            if isinstance(outcome, archive.InvalidName):
+                self.issues.error(
+                    f"cannot back up: {outcome}",
+                    resource=resource.qualified,
+                    namespace=new.namespace,
+                    name=new.name,
+                )
+                continue
+            written += 1
+            if resource.qualified == "persistentvolumes":
                 with self._lock:
-                    self.pending.extend(refs)
-        return True
+                    self.volumes.append(item)
+            elif resource.qualified == "pods":
+                target = hooks.PodTarget.from_item(item)
+                with self._lock:
+                    self.pods.append(target)
+            for action in actions:
+                refs = list(action.related(item, resource=resource, context=context))
+                if refs:
+                    with self._lock:
+                        self.pending.extend(refs)
+        return written
 
     def actions_for(self, resource: ApiResource, context: ActionContext) -> list[BackupItemAction]:
         """The actions that apply to ``resource`` (asked once per resource, not per item)."""
@@ -423,18 +439,16 @@ def _list_task(
                     f"list of {task.describe} restarted: continue token expired (410 Gone)",
                     resource=res.qualified,
                 )
-            written = 0
-            for item in page.items:
-                if res.qualified == NAMESPACES or task.filter_namespaces:
-                    ns = (
-                        item["metadata"]["name"]
-                        if res.qualified == NAMESPACES
-                        else (item["metadata"].get("namespace") or "")
-                    )
-                    if not backup_plan.wants_namespace(ns):
-                        continue
-                if state.take(writer, res, item, context):
-                    written += 1
+            items = page.items
+            if res.qualified == NAMESPACES:
+                items = [i for i in items if backup_plan.wants_namespace(i["metadata"]["name"])]
+            elif task.filter_namespaces:
+                items = [
+                    i
+                    for i in items
+                    if backup_plan.wants_namespace(i["metadata"].get("namespace") or "")
+                ]
+            written = state.take(writer, res, items, context)
             written_total += written
             grow = max(0, written_total - accounted)  # never let done exceed the total
             accounted += grow
@@ -500,5 +514,5 @@ def _take_related(
                 )
                 continue
             item["apiVersion"], item["kind"] = res.group_version, res.kind
-            if state.take(writer, res, item, context):
+            if state.take(writer, res, [item], context):
                 state.advance(items=1, total=1, resource=res.qualified)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from ark.kube._interpreter import collector_paused, responsive_switching
 from ark.kube.client import KubeClient
 from ark.kube.discovery import ApiResource
 from ark.kube.errors import KubeApiError, KubeError
@@ -54,7 +56,8 @@ def _peek_continue(raw: bytes) -> str | _Unknown | None:
 
 def _parse_list(path: str, raw: bytes) -> dict[str, Any]:
     try:
-        data = orjson.loads(raw)
+        with collector_paused():
+            data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise KubeError(f"LIST {path}: the response is not JSON ({exc})") from None
     if not isinstance(data, dict):
@@ -68,6 +71,22 @@ def _key(item: dict[str, Any]) -> str:
     return f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
 
 
+def _tagged_items(
+    data: dict[str, Any], resource: ApiResource, *, skip_through: str | None
+) -> list[dict[str, Any]]:
+    """A page's items with ``apiVersion`` and ``kind``, less those up to ``skip_through``
+    (yielded before a restart)."""
+    fresh: list[dict[str, Any]] = []
+    group_version, kind = resource.group_version, resource.kind
+    for item in data.get("items") or ():
+        if skip_through is not None and _key(item) <= skip_through:
+            continue
+        item["apiVersion"] = group_version
+        item["kind"] = kind
+        fresh.append(item)
+    return fresh
+
+
 def list_pages(
     client: KubeClient,
     resource: ApiResource,
@@ -76,7 +95,7 @@ def list_pages(
     label_selector: str | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
     max_restarts: int = 3,
-) -> Iterator[Page]:
+) -> Generator[Page, None, None]:
     """LIST a resource page by page (``limit``/``continue``), fetching the next page while the
     caller works on the current one.
 
@@ -98,8 +117,11 @@ def list_pages(
     restarts = 0
     last_key: str | None = None  # of the last item yielded
     skip_through: str | None = None  # after a restart: keys up to here were yielded already
-    announce = False
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ark-list") as prefetcher:
+    announce = switching_set = False
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ark-list") as prefetcher,
+        ExitStack() as switching,
+    ):
         pending: Future[bytes] = prefetcher.submit(fetch, None)
         token: str | None = None
         while True:
@@ -120,20 +142,16 @@ def list_pages(
                 peeked = (data.get("metadata") or {}).get("continue") or None
             token = peeked if isinstance(peeked, str) else None
             if token:
+                if not switching_set:  # from the first page of several on
+                    switching.enter_context(responsive_switching())
+                    switching_set = True
                 pending = prefetcher.submit(fetch, token)
             if data is None:
                 data = _parse_list(path, raw)
             list_meta = data.get("metadata") or {}
             if (list_meta.get("continue") or None) != token:
                 raise KubeError(f"LIST {path}: the continue token read ahead is not the page's")
-            fresh: list[dict[str, Any]] = []
-            group_version, kind = resource.group_version, resource.kind
-            for item in data.get("items") or ():
-                if skip_through is not None and _key(item) <= skip_through:
-                    continue  # yielded before the restart
-                item["apiVersion"] = group_version
-                item["kind"] = kind
-                fresh.append(item)
+            fresh = _tagged_items(data, resource, skip_through=skip_through)
             if fresh:
                 last_key = _key(fresh[-1])
             yield Page(

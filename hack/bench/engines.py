@@ -14,7 +14,9 @@ into a second, empty cluster ("bench-N-target": a restore into another cluster):
                  fresh namespaces of the target cluster
   restore        ark.restore.run of the backup into the target cluster
 
-and prints seconds, objects/s, the ratios ark/floor and each phase's peak RSS. With
+and prints seconds, objects/s, the ratios ark/floor, each phase's peak RSS and the CPU seconds
+used during it by the phase's process and by the servers (etcd, kube-apiserver, ...; MinIO) on
+the same machine, which tell a phase limited by its own work from one waiting on a server. With
 ``--rounds N`` the backup floor and the backup run N times (which goes first alternates, each
 after a pause for the API server to settle) and the ratio printed is the median of the rounds:
 a small shared machine is noisy. The restore runs once.
@@ -33,7 +35,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,24 @@ def _peak_rss_mib() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU the processes ``pids`` (all their threads) have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _store(spec: dict[str, Any]) -> ObjectStore:
@@ -207,9 +227,15 @@ PHASES = {
 
 
 def run_phase(
-    name: str, kubeconfig: str, store: dict[str, Any], args: argparse.Namespace
+    name: str,
+    kubeconfig: str,
+    store: dict[str, Any],
+    args: argparse.Namespace,
+    *,
+    servers: Sequence[int] = (),
 ) -> dict[str, Any]:
-    """Run one phase in a child process; its wall time and peak RSS are the phase's own."""
+    """Run one phase in a child process; its wall time and peak RSS are the phase's own, and
+    so is the servers' CPU (the processes ``servers``) measured around it."""
     cmd = [
         sys.executable,
         "-m",
@@ -225,10 +251,14 @@ def run_phase(
         "--namespaces",
         str(args.namespaces),
     ]
+    before = _cpu_seconds(servers)
     done = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    server_cpu = _cpu_seconds(servers) - before
     if done.returncode != 0:
         raise SystemExit(f"bench: phase {name} failed (exit {done.returncode}):\n{done.stderr}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    stats = dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    stats["server_cpu_seconds"] = server_cpu
+    return stats
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,23 +287,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.phase:  # child process
         kube = KubeClient.load(kubeconfig=args.kubeconfig, pool_size=64)
         target = _store(json.loads(args.store_json))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _own_cpu_seconds()
         stats = PHASES[args.phase](kube, target, args)
         stats["seconds"] = time.perf_counter() - started
+        stats["cpu_seconds"] = _own_cpu_seconds() - cpu
         stats["peak_rss_mib"] = _peak_rss_mib()
         print(json.dumps(stats))
         return 0
 
-    from localenv import cluster, objstore  # noqa: PLC0415 - only the driver starts servers
+    from localenv import cluster, objstore, procs  # noqa: PLC0415 - only the driver starts servers
 
     name, target_name = f"bench-{args.objects}", f"bench-{args.objects}-target"
-    kubeconfig = cluster.env_of(cluster.up(name))["KUBECONFIG"]
-    target_kubeconfig = cluster.env_of(cluster.up(target_name))["KUBECONFIG"]
+    source_cluster, target_cluster = cluster.up(name), cluster.up(target_name)
+    kubeconfig = cluster.env_of(source_cluster)["KUBECONFIG"]
+    target_kubeconfig = cluster.env_of(target_cluster)["KUBECONFIG"]
+    servers = {
+        "source": list(source_cluster.pids.values()),
+        "target": list(target_cluster.pids.values()),
+    }
     tmp = Path(tempfile.mkdtemp(prefix="ark-bench-"))
     if args.store == "fs":
         store: dict[str, Any] = {"provider": "fs", "bucket": str(tmp), "prefix": "bench"}
     else:
         s3 = objstore.up("minio", "bench")
+        minio = list(procs.Instance.load("minio", "bench").pids.values())
+        servers = {where: pids + minio for where, pids in servers.items()}
         store = {
             "provider": "aws",
             "bucket": s3["ARK_S3_BUCKET"],
@@ -296,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             f"populated {args.objects} ConfigMaps in {args.namespaces} namespaces "
             f"in {time.perf_counter() - started:.1f}s ({args.store} store)"
         )
-        rounds, results = _measure(args, kubeconfig, target_kubeconfig, store)
+        rounds, results = _measure(args, kubeconfig, target_kubeconfig, store, servers=servers)
     finally:
         if not args.keep:
             cluster.down(name)
@@ -310,7 +348,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(
-    args: argparse.Namespace, kubeconfig: str, target_kubeconfig: str, store: dict[str, Any]
+    args: argparse.Namespace,
+    kubeconfig: str,
+    target_kubeconfig: str,
+    store: dict[str, Any],
+    *,
+    servers: dict[str, list[int]],
 ) -> tuple[list[dict[str, dict[str, Any]]], dict[str, dict[str, Any]]]:
     """The rounds of backup floor + backup (sorted by ratio) and the phases to print: the
     median round's, then the restore's."""
@@ -324,24 +367,30 @@ def _measure(
             round_: dict[str, dict[str, Any]] = {}
             for phase in order:
                 time.sleep(SETTLE_SECONDS)
-                round_[phase] = run_phase(phase, kubeconfig, store, args)
+                round_[phase] = run_phase(phase, kubeconfig, store, args, servers=servers["source"])
             rounds.append({p: round_[p] for p in ("backup-floor", "backup")})
     rounds.sort(key=lambda r: r["backup"]["seconds"] / r["backup-floor"]["seconds"])
     results = dict(rounds[len(rounds) // 2]) if rounds else {}  # the median round
     if "restore" in engines:
         if not rounds:  # the restore needs a backup to restore
-            results["backup"] = run_phase("backup", kubeconfig, store, args)
+            results["backup"] = run_phase(
+                "backup", kubeconfig, store, args, servers=servers["source"]
+            )
         for p in ("restore-floor", "restore"):
-            results[p] = run_phase(p, target_kubeconfig, store, args)
+            results[p] = run_phase(p, target_kubeconfig, store, args, servers=servers["target"])
     return rounds, results
 
 
 def _report(rounds: list[dict[str, dict[str, Any]]], results: dict[str, dict[str, Any]]) -> None:
-    print(f"{'phase':<14} {'items':>8} {'seconds':>8} {'items/s':>9} {'peak RSS':>10}")
+    print(
+        f"{'phase':<14} {'items':>8} {'seconds':>8} {'items/s':>9} {'peak RSS':>10} "
+        f"{'CPU s':>6} {'servers CPU s':>13}"
+    )
     for phase, r in results.items():
         print(
             f"{phase:<14} {r['items']:>8} {r['seconds']:>8.2f} {r['items'] / r['seconds']:>9.0f} "
-            f"{r['peak_rss_mib']:>7.0f} MiB"
+            f"{r['peak_rss_mib']:>7.0f} MiB {r['cpu_seconds']:>6.1f} "
+            f"{r['server_cpu_seconds']:>13.1f}"
         )
     if rounds:
         ratios = [r["backup"]["seconds"] / r["backup-floor"]["seconds"] for r in rounds]

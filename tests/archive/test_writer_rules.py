@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,57 @@ def test_duplicate_item_is_refused_by_path() -> None:
             add_config_map(writer, "a")
         add_config_map(writer, "a", namespace="other")
     assert writer.manifest.total_items == 2
+
+
+def test_a_batch_refuses_its_bad_items_and_adds_the_rest_in_order() -> None:
+    with archive.ArchiveWriter(io.BytesIO(), backup_name="b") as writer:
+        add_config_map(writer, "taken")
+        outcomes = writer.add_items(
+            resource="configmaps",
+            group="",
+            version="v1",
+            kind="ConfigMap",
+            items=[
+                archive.NewItem("web", "a", config_map("a")),
+                archive.NewItem("web", "taken", config_map("taken")),
+                archive.NewItem("web", "../x", b"{}"),
+                archive.NewItem("web", "a", config_map("a")),  # twice in one batch
+                archive.NewItem("Web", "b", b"{}"),
+                archive.NewItem("other", "a", config_map("a")),
+            ],
+        )
+    kinds = [type(outcome).__name__ for outcome in outcomes]
+    assert kinds == [
+        "ItemRecord",
+        "DuplicateItem",
+        "InvalidName",
+        "DuplicateItem",
+        "InvalidName",
+        "ItemRecord",
+    ]
+    first, last = outcomes[0], outcomes[-1]
+    assert isinstance(first, archive.ItemRecord) and isinstance(last, archive.ItemRecord)
+    assert (first.namespace, first.name, last.namespace) == ("web", "a", "other")
+    assert first.sha256 == hashlib.sha256(config_map("a")).hexdigest()
+    assert [item.path for item in writer.manifest.items] == [
+        "resources/configmaps/namespaces/web/taken.json",
+        "resources/configmaps/namespaces/web/a.json",
+        "resources/configmaps/namespaces/other/a.json",
+    ]
+    assert writer.manifest.counts == {"configmaps": 3}
+
+
+def test_a_batch_of_a_resource_that_cannot_be_a_path_adds_nothing() -> None:
+    writer = archive.ArchiveWriter(io.BytesIO(), backup_name="b")
+    with pytest.raises(archive.InvalidName, match="invalid resource"):
+        writer.add_items(
+            resource="Config/Maps",
+            group="",
+            version="v1",
+            kind="ConfigMap",
+            items=[archive.NewItem("web", "a", b"{}")],
+        )
+    assert writer.close().total_items == 0
 
 
 def test_one_resource_one_api_version() -> None:

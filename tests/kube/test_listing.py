@@ -1,12 +1,16 @@
 """Paginated LISTs: every object once, in order, the next page asked for before this one is
-parsed (its continue token is read from the bytes ahead of the items)."""
+parsed (its continue token is read from the bytes ahead of the items), and the interpreter
+switching threads often enough while it is read ahead."""
 
 from __future__ import annotations
+
+import sys
 
 import orjson
 import pytest
 
 from ark.kube import KubeClient, discover, list_pages
+from ark.kube._interpreter import SWITCH_INTERVAL
 from ark.kube.listing import _UNKNOWN, _peek_continue
 
 CONFIGMAPS = 23
@@ -57,3 +61,25 @@ def test_the_token_read_ahead_is_the_one_the_page_holds(kube: KubeClient, filled
 )
 def test_an_unusual_response_is_parsed_whole_instead(raw: bytes) -> None:
     assert _peek_continue(raw) is _UNKNOWN
+
+
+def test_reading_ahead_shortens_the_switch_interval_while_lists_last(
+    kube: KubeClient, filled: str
+) -> None:
+    configmaps = discover(kube).by_qualified("configmaps")
+    assert configmaps is not None
+    before = sys.getswitchinterval()
+    assert before > SWITCH_INTERVAL
+    single = list_pages(kube, configmaps, namespace=filled, limit=500)
+    next(single)
+    assert sys.getswitchinterval() == before  # one page: nothing is read ahead
+    single.close()
+    first = list_pages(kube, configmaps, namespace=filled, limit=5)
+    second = list_pages(kube, configmaps, namespace=filled, limit=5)
+    next(first)
+    next(second)
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+    assert sum(len(page.items) for page in first) == 19  # first ran to its end
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)  # second still reads ahead
+    second.close()  # a list given up half-way restores it too
+    assert sys.getswitchinterval() == before
