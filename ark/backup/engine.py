@@ -105,7 +105,7 @@ class _Run:
         namespaced = resource.namespaced
         keep_deleting = self.spec.include_objects_being_deleted
         kept: list[dict[str, Any]] = []
-        batch: list[archive.NewItem] = []
+        batch: list[tuple[str | None, str, bytes]] = []  # archive.NewItem's fields
         for item in items:
             meta = item.get("metadata") or {}
             if filters.excluded_by_label(meta.get("labels")):
@@ -118,7 +118,7 @@ class _Run:
                 )
                 continue
             kept.append(item)
-            batch.append(archive.NewItem(namespace, name, orjson.dumps(item)))
+            batch.append((namespace, name, orjson.dumps(item)))
         if not batch:
             return 0
         try:
@@ -133,15 +133,15 @@ class _Run:
             outcomes = [exc] * len(batch)
         actions = self.actions_for(resource, context)
         written = 0
-        for item, new, outcome in zip(kept, batch, outcomes, strict=True):
+        for item, (namespace, name, _), outcome in zip(kept, batch, outcomes, strict=True):
             if isinstance(outcome, archive.DuplicateItem):
                 continue  # taken already: named by another item, or listed again after a 410
             if isinstance(outcome, archive.InvalidName):
                 self.issues.error(
                     f"cannot back up: {outcome}",
                     resource=resource.qualified,
-                    namespace=new.namespace,
-                    name=new.name,
+                    namespace=namespace,
+                    name=name,
                 )
                 continue
             written += 1
