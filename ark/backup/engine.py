@@ -27,11 +27,13 @@ from ark.backup.results import BackupResult, Progress, ProgressCallback, Snapsho
 from ark.backup.volumes import SnapshotOutcome, SnapshotRecord, snapshot_volumes
 from ark.kube import KubeApiError, KubeClient, KubeError, count, discover, list_pages
 from ark.kube.discovery import ApiResource, Discovery
+from ark.kube.listing import Page
 from ark.kube.podexec import PodExec
 from ark.report import Issues, RunLog
 from ark.storage import ObjectStore, StoreError
 
 DEFAULT_WORKERS = 8
+_COUNTERS = 4
 PROGRESS_INTERVAL = 0.5
 
 
@@ -218,10 +220,8 @@ def run(
             f"plan: {len(backup_plan.tasks)} lists, "
             f"namespaces: {_sample(backup_plan.namespaces) or 'none'}"
         )
-        estimates = _count(state, backup_plan)
-        state.log.info(f"{state.progress.total_items} items expected")
         manifest = _write_archive(
-            state, backup_plan, estimates, cluster_version=version, compress_level=compress_level
+            state, backup_plan, cluster_version=version, compress_level=compress_level
         )
         state.log.info(
             f"archive written: {manifest.total_items} items, {manifest.total_bytes} bytes "
@@ -353,32 +353,60 @@ def _plan(state: _Run) -> BackupPlan:
     return backup_plan
 
 
-def _count(state: _Run, backup_plan: BackupPlan) -> dict[ListTask, int]:
-    """Items expected per task, known up front from one small LIST each. A cluster-wide LIST
-    filtered to some namespaces counts at most all of them; label-selected LISTs are counted
-    as they are listed (the server cannot count them); every estimate is corrected to what was
-    written when its task ends."""
+class _Expected:
+    """How many items a list task expects, from whichever answers first: the count made while
+    the backup starts (one small LIST), or the task's own first page. It goes into the
+    progress's total before any of the task's items are written."""
 
-    def one(task: ListTask) -> int:
-        if task.resource.qualified == NAMESPACES:
-            return len(backup_plan.namespaces)
-        if task.label_selector:
-            return 0
-        try:
-            return count(state.client, task.resource, namespace=task.namespace)
-        except KubeApiError:
-            return 0  # the LIST itself will report the problem
+    __slots__ = ("_lock", "value")
 
-    with ThreadPoolExecutor(max_workers=state.workers) as pool:
-        estimates = dict(zip(backup_plan.tasks, pool.map(one, backup_plan.tasks), strict=True))
-    state.advance(total=sum(estimates.values()))
-    return estimates
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value: int | None = None
+
+    def claim(self, state: _Run, count: int) -> int:
+        """Add ``count`` to the total, unless the other answered first; the value kept."""
+        with self._lock:
+            if self.value is None:
+                self.value = count
+                state.advance(total=count)
+            return self.value
+
+
+def _first_page_count(page: Page, task: ListTask) -> int:
+    """What a task's first page says about its size: everything when it is the only page,
+    else what the server counts (it cannot with a label selector: 0, grown as listed)."""
+    if not page.more:
+        return len(page.items)
+    if page.remaining is not None and not task.label_selector:
+        return len(page.items) + page.remaining
+    return 0
+
+
+def _count(
+    state: _Run, backup_plan: BackupPlan, expected: dict[ListTask, _Expected], task: ListTask
+) -> None:
+    """Count a task that has not started yet (tasks wait for a worker): one small LIST. A
+    cluster-wide LIST filtered to some namespaces counts at most all of them; label-selected
+    LISTs are counted as they are listed; every count is corrected to what was written when
+    its task ends."""
+    if expected[task].value is not None:
+        return
+    if task.resource.qualified == NAMESPACES:
+        expected[task].claim(state, len(backup_plan.namespaces))
+        return
+    if task.label_selector:
+        return
+    try:
+        found = count(state.client, task.resource, namespace=task.namespace)
+    except KubeError:
+        return  # the LIST itself will report the problem
+    expected[task].claim(state, found)
 
 
 def _write_archive(
     state: _Run,
     backup_plan: BackupPlan,
-    estimates: dict[ListTask, int],
     *,
     cluster_version: str | None,
     compress_level: int,
@@ -392,24 +420,42 @@ def _write_archive(
             compress_level=compress_level,
         )
         with writer:
-            with ThreadPoolExecutor(max_workers=state.workers) as pool:
-                futures = [
-                    pool.submit(
-                        _list_task,
-                        state,
-                        writer,
-                        task,
-                        backup_plan=backup_plan,
-                        context=context,
-                        estimate=estimates[task],
-                    )
-                    for task in backup_plan.tasks
-                ]
-                for future in futures:
-                    future.result()
+            _run_lists(state, writer, backup_plan, context)
             _take_related(state, writer, backup_plan, context)
             manifest = writer.close()
     return manifest
+
+
+def _run_lists(
+    state: _Run, writer: archive.ArchiveWriter, backup_plan: BackupPlan, context: ActionContext
+) -> None:
+    """The plan's LISTs on the bounded pool, and meanwhile the counts of those still waiting
+    for a worker, so the progress's total is whole early on."""
+    expected = {task: _Expected() for task in backup_plan.tasks}
+    with (
+        ThreadPoolExecutor(max_workers=state.workers, thread_name_prefix="ark-lists") as pool,
+        ThreadPoolExecutor(max_workers=_COUNTERS, thread_name_prefix="ark-count") as counters,
+    ):
+        # The tasks that start last are counted first; each counts itself when it starts.
+        for task in reversed(backup_plan.tasks):
+            counters.submit(_count, state, backup_plan, expected, task)
+        futures = [
+            pool.submit(
+                _list_task,
+                state,
+                writer,
+                task,
+                backup_plan=backup_plan,
+                context=context,
+                expected=expected[task],
+            )
+            for task in backup_plan.tasks
+        ]
+        try:
+            for future in futures:
+                future.result()
+        finally:
+            counters.shutdown(cancel_futures=True)
 
 
 def _list_task(
@@ -419,13 +465,13 @@ def _list_task(
     *,
     backup_plan: BackupPlan,
     context: ActionContext,
-    estimate: int,
+    expected: _Expected,
 ) -> None:
     res = task.resource
     state.advance(resource=res.qualified)
     started = time.monotonic()
     written_total = 0
-    accounted = estimate  # what this task has added to the total so far
+    accounted: int | None = None  # what this task has added to the total so far
     try:
         for page in list_pages(
             state.client,
@@ -434,6 +480,11 @@ def _list_task(
             label_selector=task.label_selector,
             limit=state.page_size,
         ):
+            if accounted is None:
+                if res.qualified == NAMESPACES:
+                    accounted = expected.claim(state, len(backup_plan.namespaces))
+                else:
+                    accounted = expected.claim(state, _first_page_count(page, task))
             if page.restarted:
                 state.issues.warn(
                     f"list of {task.describe} restarted: continue token expired (410 Gone)",
@@ -464,6 +515,8 @@ def _list_task(
             f"cannot list{where}: {exc.message} ({exc.status})", resource=res.qualified
         )
     finally:
+        if accounted is None:  # no page came: the count, if any, was of nothing written
+            accounted = expected.claim(state, 0)
         state.advance(total=written_total - accounted)  # the estimate becomes the real count
         if written_total:
             elapsed = time.monotonic() - started

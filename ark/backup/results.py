@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import orjson
@@ -75,17 +76,35 @@ def upload(
     issues: Issues,
     log: RunLog,
 ) -> None:
-    """Results, logs, manifest, resource list, snapshot records, then the Backup record."""
-    store.put(keys.results, gzip_json(issues.results_document()))
-    store.put(keys.logs, log.gzipped_chunks())
-    if result.manifest is None:
+    """Results, logs, manifest, resource list and snapshot records side by side (each is a
+    request of its own, and gzip releases the GIL), then the Backup record, last."""
+    manifest = result.manifest
+
+    def put_manifest(m: archive.Manifest) -> None:
+        # Level 1 as the archive: 13 MB of rows at 100,000 items take 0.3 s at gzip's default.
+        store.put(keys.manifest, archive.encode_manifest_chunks(m, compress_level=1))
+
+    def put_resource_list(m: archive.Manifest) -> None:
+        store.put(keys.resource_list, archive.encode_resource_list_chunks(archive.resource_list(m)))
+
+    def put_snapshots() -> None:
+        snapshots = [r.to_velero(result.name) for r in result.volume_snapshots]
+        store.put(keys.volume_snapshots, gzip_json(snapshots))
+
+    with ThreadPoolExecutor(max_workers=5, thread_name_prefix="ark-results") as pool:
+        futures = [
+            pool.submit(store.put, keys.results, gzip_json(issues.results_document())),
+            pool.submit(store.put, keys.logs, log.gzipped_chunks()),
+        ]
+        if manifest is not None:
+            futures += [
+                pool.submit(put_manifest, manifest),
+                pool.submit(put_resource_list, manifest),
+                pool.submit(put_snapshots),
+            ]
+        for future in futures:
+            future.result()  # the first failure (a StoreError) fails the backup
+    if manifest is None:
         return
-    # Level 1 as the archive: 13 MB of rows at 100,000 items take 0.3 s at gzip's default.
-    store.put(keys.manifest, archive.encode_manifest_chunks(result.manifest, compress_level=1))
-    listing = archive.resource_list(result.manifest)
-    store.put(keys.resource_list, archive.encode_resource_list_chunks(listing))
-    del listing
-    snapshots = [r.to_velero(result.name) for r in result.volume_snapshots]
-    store.put(keys.volume_snapshots, gzip_json(snapshots))
     document = backup_document(result.name, spec, result)
     store.put(keys.metadata, orjson.dumps(document, option=orjson.OPT_INDENT_2))

@@ -25,6 +25,8 @@ class Page:
     remaining: int | None
     restarted: bool = False
     """True on the first page after a 410 Gone forced the list to start over."""
+    more: bool = False
+    """Another page follows."""
 
 
 class _Unknown:
@@ -159,6 +161,7 @@ def list_pages(
                 resource_version=str(list_meta.get("resourceVersion") or ""),
                 remaining=list_meta.get("remainingItemCount"),
                 restarted=announce,
+                more=bool(token),
             )
             announce = False
             if not token:

@@ -1,6 +1,6 @@
 """Bounded-memory streaming shared by the providers.
 
-Uploads go through one fixed buffer of ``part_size`` bytes: a provider implements
+Uploads go through one buffer of at most ``part_size`` bytes: a provider implements
 :class:`PartUploader` (one request for a small object, or numbered parts then a commit) and
 :func:`part_writer` turns it into the context-managed :class:`~ark.storage.interface.Writer` the
 contract promises. Downloads wrap a provider's ``read(n)`` in a buffered binary file.
@@ -38,26 +38,44 @@ class PartUploader(Protocol):
         ...
 
 
+_FIRST_BUFFER = 64 * 1024
+
+
 class _PartWriter:
+    """Buffers a part at a time. The buffer starts small and doubles up to ``part_size`` as data
+    comes, so a small object never costs a whole part's memory (16 MiB by default)."""
+
     def __init__(self, uploader: PartUploader, part_size: int) -> None:
         self._uploader = uploader
-        self._buffer = bytearray(part_size)
+        self._part_size = part_size
+        self._buffer = bytearray(min(part_size, _FIRST_BUFFER))
         self._view = memoryview(self._buffer)
         self._filled = 0
         self._parts = 0
 
     def write(self, data: bytes | bytearray | memoryview, /) -> int:
         source = memoryview(data).cast("B")
-        size = len(self._buffer)
         offset = 0
         while offset < len(source):
-            if self._filled == size:  # flush only once more data is known to follow
-                self._flush()
-            take = min(size - self._filled, len(source) - offset)
+            if self._filled == len(self._buffer):  # flush only once more data is known to follow
+                if len(self._buffer) < self._part_size:
+                    self._grow(self._filled + len(source) - offset)
+                else:
+                    self._flush()
+            take = min(len(self._buffer) - self._filled, len(source) - offset)
             self._view[self._filled : self._filled + take] = source[offset : offset + take]
             self._filled += take
             offset += take
         return len(source)
+
+    def _grow(self, needed: int) -> None:
+        size = len(self._buffer)
+        while size < needed and size < self._part_size:
+            size *= 2
+        bigger = bytearray(min(size, self._part_size))
+        bigger[: self._filled] = self._view[: self._filled]
+        self._view.release()
+        self._buffer, self._view = bigger, memoryview(bigger)
 
     def _flush(self) -> None:
         self._parts += 1
