@@ -27,7 +27,7 @@ from ark.backup.results import BackupResult, Progress, ProgressCallback, Snapsho
 from ark.backup.volumes import SnapshotOutcome, SnapshotRecord, snapshot_volumes
 from ark.kube import KubeApiError, KubeClient, KubeError, count, discover, list_pages
 from ark.kube.discovery import ApiResource, Discovery
-from ark.kube.listing import Page
+from ark.kube.listing import Page, for_each_page
 from ark.kube.podexec import PodExec
 from ark.report import Issues, RunLog
 from ark.storage import ObjectStore, StoreError
@@ -472,38 +472,43 @@ def _list_task(
     started = time.monotonic()
     written_total = 0
     accounted: int | None = None  # what this task has added to the total so far
+
+    def handle(page: Page) -> None:
+        nonlocal written_total, accounted
+        if accounted is None:
+            if res.qualified == NAMESPACES:
+                accounted = expected.claim(state, len(backup_plan.namespaces))
+            else:
+                accounted = expected.claim(state, _first_page_count(page, task))
+        if page.restarted:
+            state.issues.warn(
+                f"list of {task.describe} restarted: continue token expired (410 Gone)",
+                resource=res.qualified,
+            )
+        items = page.items
+        if res.qualified == NAMESPACES:
+            items = [i for i in items if backup_plan.wants_namespace(i["metadata"]["name"])]
+        elif task.filter_namespaces:
+            items = [
+                i
+                for i in items
+                if backup_plan.wants_namespace(i["metadata"].get("namespace") or "")
+            ]
+        written = state.take(writer, res, items, context)
+        written_total += written
+        grow = max(0, written_total - accounted)  # never let done exceed the total
+        accounted += grow
+        state.advance(items=written, total=grow, resource=res.qualified)
+
     try:
-        for page in list_pages(
+        for_each_page(
             state.client,
             res,
+            handle,
             namespace=task.namespace,
             label_selector=task.label_selector,
             limit=state.page_size,
-        ):
-            if accounted is None:
-                if res.qualified == NAMESPACES:
-                    accounted = expected.claim(state, len(backup_plan.namespaces))
-                else:
-                    accounted = expected.claim(state, _first_page_count(page, task))
-            if page.restarted:
-                state.issues.warn(
-                    f"list of {task.describe} restarted: continue token expired (410 Gone)",
-                    resource=res.qualified,
-                )
-            items = page.items
-            if res.qualified == NAMESPACES:
-                items = [i for i in items if backup_plan.wants_namespace(i["metadata"]["name"])]
-            elif task.filter_namespaces:
-                items = [
-                    i
-                    for i in items
-                    if backup_plan.wants_namespace(i["metadata"].get("namespace") or "")
-                ]
-            written = state.take(writer, res, items, context)
-            written_total += written
-            grow = max(0, written_total - accounted)  # never let done exceed the total
-            accounted += grow
-            state.advance(items=written, total=grow, resource=res.qualified)
+        )
     except KubeApiError as exc:
         where = f" in namespace {task.namespace}" if task.namespace else ""
         if exc.not_found:  # the type went away since discovery (its CRD was deleted, say)

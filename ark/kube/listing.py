@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,16 +156,47 @@ def list_pages(
             fresh = _tagged_items(data, resource, skip_through=skip_through)
             if fresh:
                 last_key = _key(fresh[-1])
-            yield Page(
-                items=fresh,
-                resource_version=str(list_meta.get("resourceVersion") or ""),
-                remaining=list_meta.get("remainingItemCount"),
-                restarted=announce,
-                more=bool(token),
-            )
+            handed = [
+                Page(
+                    items=fresh,
+                    resource_version=str(list_meta.get("resourceVersion") or ""),
+                    remaining=list_meta.get("remainingItemCount"),
+                    restarted=announce,
+                    more=bool(token),
+                )
+            ]
+            del data, list_meta, fresh
+            # Popped as it is yielded: while the caller works on the page this frame holds no
+            # reference to it, so the caller dropping it frees it (see for_each_page).
+            yield handed.pop()
             announce = False
             if not token:
                 return
+
+
+def for_each_page(
+    client: KubeClient,
+    resource: ApiResource,
+    handle: Callable[[Page], None],
+    *,
+    namespace: str | None = None,
+    label_selector: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> None:
+    """:func:`list_pages`, each page given to ``handle`` while the garbage collector is paused
+    and freed before it resumes (``handle`` keeps no reference to the page's objects), so the
+    collector never walks a page: in bulk that is several percent of the time."""
+    pages = list_pages(
+        client, resource, namespace=namespace, label_selector=label_selector, limit=limit
+    )
+    with closing(pages):
+        while True:
+            with collector_paused():
+                page = next(pages, None)
+                if page is None:
+                    return
+                handle(page)
+                del page
 
 
 def count(

@@ -38,18 +38,16 @@ class PartUploader(Protocol):
         ...
 
 
-_FIRST_BUFFER = 64 * 1024
-
-
 class _PartWriter:
-    """Buffers a part at a time. The buffer starts small and doubles up to ``part_size`` as data
-    comes, so a small object never costs a whole part's memory (16 MiB by default)."""
+    """Buffers a part at a time. The buffer grows with the data up to ``part_size`` (in place:
+    large reallocations remap pages rather than copy them), so a small object never costs a
+    whole part's memory (16 MiB by default); from the first part on it stays that size."""
 
     def __init__(self, uploader: PartUploader, part_size: int) -> None:
         self._uploader = uploader
         self._part_size = part_size
-        self._buffer = bytearray(min(part_size, _FIRST_BUFFER))
-        self._view = memoryview(self._buffer)
+        self._buffer = bytearray()
+        self._view: memoryview | None = None  # once the buffer is whole: it no longer grows
         self._filled = 0
         self._parts = 0
 
@@ -57,41 +55,38 @@ class _PartWriter:
         source = memoryview(data).cast("B")
         offset = 0
         while offset < len(source):
-            if self._filled == len(self._buffer):  # flush only once more data is known to follow
-                if len(self._buffer) < self._part_size:
-                    self._grow(self._filled + len(source) - offset)
-                else:
-                    self._flush()
-            take = min(len(self._buffer) - self._filled, len(source) - offset)
-            self._view[self._filled : self._filled + take] = source[offset : offset + take]
+            if self._filled == self._part_size:  # flush only once more data is known to follow
+                self._flush()
+            take = min(self._part_size - self._filled, len(source) - offset)
+            if self._view is None:
+                self._buffer += source[offset : offset + take]
+            else:
+                self._view[self._filled : self._filled + take] = source[offset : offset + take]
             self._filled += take
             offset += take
         return len(source)
 
-    def _grow(self, needed: int) -> None:
-        size = len(self._buffer)
-        while size < needed and size < self._part_size:
-            size *= 2
-        bigger = bytearray(min(size, self._part_size))
-        bigger[: self._filled] = self._view[: self._filled]
-        self._view.release()
-        self._buffer, self._view = bigger, memoryview(bigger)
+    def _whole(self) -> memoryview:
+        if self._view is None:
+            self._view = memoryview(self._buffer)
+        return self._view
 
     def _flush(self) -> None:
         self._parts += 1
-        self._uploader.upload_part(self._parts, self._view[: self._filled])
+        self._uploader.upload_part(self._parts, self._whole()[: self._filled])
         self._filled = 0
 
     def finish(self) -> None:
         if self._parts == 0:
-            self._uploader.put_whole(self._view[: self._filled])
+            self._uploader.put_whole(self._whole()[: self._filled])
         else:
             if self._filled:
                 self._flush()
             self._uploader.complete(self._parts)
 
     def release(self) -> None:
-        self._view.release()
+        if self._view is not None:
+            self._view.release()
 
 
 @contextmanager

@@ -4,6 +4,7 @@ switching threads often enough while it is read ahead."""
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import orjson
@@ -11,7 +12,7 @@ import pytest
 
 from ark.kube import KubeClient, discover, list_pages
 from ark.kube._interpreter import SWITCH_INTERVAL
-from ark.kube.listing import _UNKNOWN, _peek_continue
+from ark.kube.listing import _UNKNOWN, Page, _peek_continue, for_each_page
 
 CONFIGMAPS = 23
 
@@ -83,3 +84,19 @@ def test_reading_ahead_shortens_the_switch_interval_while_lists_last(
     assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)  # second still reads ahead
     second.close()  # a list given up half-way restores it too
     assert sys.getswitchinterval() == before
+
+
+def test_each_page_is_handled_with_the_collector_paused(kube: KubeClient, filled: str) -> None:
+    configmaps = discover(kube).by_qualified("configmaps")
+    assert configmaps is not None
+    names: list[str] = []
+    paused: list[bool] = []
+
+    def handle(page: Page) -> None:
+        paused.append(not gc.isenabled())
+        names.extend(i["metadata"]["name"] for i in page.items)
+
+    for_each_page(kube, configmaps, handle, namespace=filled, limit=5)
+    assert names == sorted([f"cm-{i:02d}" for i in range(CONFIGMAPS)] + ["kube-root-ca.crt"])
+    assert paused == [True] * 5
+    assert gc.isenabled()
