@@ -375,30 +375,98 @@ def _str_map(doc: dict[str, Any], key: str, value_type: type) -> dict[str, Any]:
     return value
 
 
-def resource_list(manifest: Manifest) -> dict[str, list[str]]:
-    """Velero's ``<name>-resource-list.json.gz`` content for an ark backup:
-    ``{"apps/v1/Deployment": ["ns/name", ...], "v1/Namespace": ["name"]}``.
+class _KindEntries:
+    """One kind's resource-list entries, NUL-separated in one buffer (NUL is in no name), and
+    whether they came in sorted order (one cluster-wide LIST gives them so)."""
 
-    Holds one ``ns/name`` string per item (about 80 bytes) and nothing else per item: the
-    names must be sorted, as Velero writes them."""
+    __slots__ = ("buffer", "last", "ordered")
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.last = b""
+        self.ordered = True
+
+    def add(self, entry: bytes) -> None:
+        if self.buffer or self.last:
+            self.buffer += b"\0"
+            if entry < self.last:
+                self.ordered = False
+        self.buffer += entry
+        self.last = entry
+
+    def names(self) -> list[str]:
+        """Sorted, as Velero writes them (UTF-8 byte order is code point order)."""
+        names = self.buffer.decode().split("\0")
+        if not self.ordered:
+            names.sort()
+        return names
+
+
+def _grouped_entries(manifest: Manifest) -> dict[str, _KindEntries]:
+    """The entries per ``apiVersion/Kind`` key, in key order: about the entries' own bytes
+    in memory, not an object per item."""
     kinds = {
         rdir: f"{api}/{manifest.kinds[rdir]}"
         for rdir, api in manifest.api_versions.items()
         if rdir in manifest.kinds
     }
-    out: dict[str, list[str]] = {}
+    out: dict[str, _KindEntries] = {}
     for path in manifest.compact_items.paths():
         rdir, entry = _entry(path)
         key = kinds.get(rdir)
         if key is None:
             raise _bad(f"item {path!r}: no apiVersion/kind for {rdir!r}")
-        names = out.get(key)
-        if names is None:
-            names = out[key] = []
-        names.append(entry)
-    for names in out.values():
-        names.sort()
+        if "\0" in entry:
+            raise _bad(f"item {path!r}: NUL in a name")
+        group = out.get(key)
+        if group is None:
+            group = out[key] = _KindEntries()
+        group.add(entry.encode())
     return dict(sorted(out.items()))
+
+
+def resource_list(manifest: Manifest) -> dict[str, list[str]]:
+    """Velero's ``<name>-resource-list.json.gz`` content for an ark backup:
+    ``{"apps/v1/Deployment": ["ns/name", ...], "v1/Namespace": ["name"]}``, names sorted as
+    Velero writes them. (:func:`encode_manifest_resource_list` writes it without this
+    string per item.)"""
+    return {key: group.names() for key, group in _grouped_entries(manifest).items()}
+
+
+_NEEDS_ESCAPE = re.compile(rb'["\\\x01-\x1f]')
+_QUOTED_PIECE = 256 * 1024
+
+
+def encode_manifest_resource_list(manifest: Manifest) -> Iterator[bytes]:
+    """``encode_resource_list(resource_list(manifest))`` as a stream (the same bytes), which
+    holds about the entries' bytes: a kind whose names came sorted and need no JSON escape is
+    written straight from its buffer; any other is sorted and encoded on its own."""
+    deflate = zlib.compressobj(6, zlib.DEFLATED, tarwrite.GZIP_WBITS)
+    groups = _grouped_entries(manifest)
+    for n, (key, group) in enumerate(groups.items()):
+        parts: Iterable[bytes]
+        if group.ordered and not _NEEDS_ESCAPE.search(group.buffer):
+            parts = _quoted(group.buffer)
+        else:
+            parts = (orjson.dumps(group.names())[1:-1],)
+        head = (b"{" if n == 0 else b",") + orjson.dumps(key) + b":["
+        for part in (head, *parts, b"]"):
+            if out := deflate.compress(part):
+                yield out
+        group.buffer = bytearray()  # written: free it
+    yield deflate.compress(b"}" if groups else b"{}")
+    yield deflate.flush()
+
+
+def _quoted(buffer: bytearray) -> Iterator[bytes]:
+    """``"a","b",...`` from NUL-separated names, a piece of about _QUOTED_PIECE at a time."""
+    start = 0
+    while start < len(buffer):
+        end = buffer.find(b"\0", start + _QUOTED_PIECE)
+        end = len(buffer) if end < 0 else end
+        piece = bytes(buffer[start:end]).replace(b"\0", b'","')
+        yield (b'"' if start == 0 else b',"') + piece + b'"'
+        start = end + 1
 
 
 def _entry(path: str) -> tuple[str, str]:

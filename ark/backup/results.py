@@ -92,7 +92,7 @@ def upload(
     def big_ones(m: archive.Manifest) -> None:
         # Level 1 as the archive: 13 MB of rows at 100,000 items take 0.3 s at the default.
         store.put(keys.manifest, archive.encode_manifest_chunks(m, compress_level=1))
-        store.put(keys.resource_list, archive.encode_resource_list_chunks(archive.resource_list(m)))
+        store.put(keys.resource_list, archive.encode_manifest_resource_list(m))
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ark-results") as pool:
         futures = [pool.submit(small_ones)]

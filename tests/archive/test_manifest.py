@@ -171,3 +171,49 @@ def test_streamed_resource_list_is_the_same_gzip(listing: dict[str, list[str]]) 
     streamed = b"".join(archive.encode_resource_list_chunks(listing))
     assert streamed == gzip.compress(orjson.dumps(listing), compresslevel=6, mtime=0)
     assert archive.decode_resource_list(streamed) == listing
+
+
+def _written(names: list[tuple[str, str]], *, spool_dir: Path) -> archive.Manifest:
+    with archive.ArchiveWriter(io.BytesIO(), backup_name="b", spool_dir=spool_dir) as w:
+        for namespace, name in names:
+            add_config_map(w, name, namespace=namespace)
+        w.add_item(
+            resource="namespaces",
+            group="",
+            version="v1",
+            kind="Namespace",
+            namespace=None,
+            name="web",
+            data=b"{}",
+        )
+    return w.manifest
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        [("web", f"cm-{i:06d}") for i in range(30_000)],  # in order, several pieces
+        [(f"team-{i % 7}", f"cm-{i:05d}") for i in range(3000)],  # out of order: sorted
+        [("web", "b"), ("web", 'quote"d'), ("web", "back\\slash"), ("web", "tab\tbed")],
+        [("web", "b"), ("web", "é"), ("web", "z"), ("web", "日本")],  # UTF-8: byte order
+    ],
+    ids=["ordered", "unordered", "escaped", "unicode"],
+)
+def test_the_resource_list_streamed_from_a_manifest_is_the_same_gzip(
+    names: list[tuple[str, str]], tmp_path: Path
+) -> None:
+    manifest = _written(names, spool_dir=tmp_path)
+    listing = archive.resource_list(manifest)
+    assert listing["v1/ConfigMap"] == sorted(f"{ns}/{name}" for ns, name in names)
+    assert listing["v1/Namespace"] == ["web"]
+    streamed = b"".join(archive.encode_manifest_resource_list(manifest))
+    assert streamed == archive.encode_resource_list(listing)
+    assert archive.decode_resource_list(streamed) == listing
+
+
+def test_the_resource_list_of_an_empty_backup(tmp_path: Path) -> None:
+    with archive.ArchiveWriter(io.BytesIO(), backup_name="b", spool_dir=tmp_path) as w:
+        pass
+    assert b"".join(archive.encode_manifest_resource_list(w.manifest)) == (
+        archive.encode_resource_list({})
+    )
