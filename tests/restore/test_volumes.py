@@ -21,6 +21,7 @@ from ark.kube import KubeClient
 from ark.snapshot.interface import VolumeSnapshotter
 from ark.storage import ObjectStore
 from tests.conftest import Cluster
+from tests.support import workloads
 
 EAST, WEST = "us-east-1", "us-west-2"
 CREDENTIALS = {"aws_access_key_id": "ark-test", "aws_secret_access_key": "ark-secret"}
@@ -69,42 +70,6 @@ def _pv(name: str, volume_id: str, namespace: str, claim: str) -> dict[str, Any]
                     ]
                 }
             },
-        },
-    }
-
-
-def _statefulset() -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": "db"},
-        "spec": {
-            "serviceName": "db",
-            "podManagementPolicy": "Parallel",  # no kubelet: pods never become Ready
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "db"}},
-            "template": {
-                "metadata": {"labels": {"app": "db"}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "db",
-                            "image": "postgres:16",
-                            "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql"}],
-                        }
-                    ]
-                },
-            },
-            "volumeClaimTemplates": [
-                {
-                    "metadata": {"name": "data"},
-                    "spec": {
-                        "accessModes": ["ReadWriteOnce"],
-                        "storageClassName": "",
-                        "resources": {"requests": {"storage": "10Gi"}},
-                    },
-                }
-            ],
         },
     }
 
@@ -162,7 +127,9 @@ def database(
                 body=_pv(pv, vol["VolumeId"], namespace, f"data-db-{i}"),
             )
         kube.request(
-            "POST", f"/apis/apps/v1/namespaces/{namespace}/statefulsets", body=_statefulset()
+            "POST",
+            f"/apis/apps/v1/namespaces/{namespace}/statefulsets",
+            body=workloads.claim_statefulset(storage_class="", size="10Gi"),
         )
         _wait("claims bound", lambda: _bound(cluster, namespace, ["data-db-0", "data-db-1"]))
         yield namespace, volumes

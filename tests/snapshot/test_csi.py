@@ -28,7 +28,7 @@ from ark.snapshot import csi, csi_objects, errors
 from ark.snapshot.interface import SnapshotPhase, VolumeSnapshotter
 from ark.storage import ObjectStore
 from tests.conftest import Cluster, NamespaceFactory
-from tests.support import localenv
+from tests.support import localenv, workloads
 
 CLASS = "ark-csi"
 SNAPSHOTS = "/apis/snapshot.storage.k8s.io/v1"
@@ -117,42 +117,6 @@ def _claim(kube: KubeClient, namespace: str, name: str) -> dict[str, Any]:
 def _content(kube: KubeClient, name: str) -> dict[str, Any]:
     found: dict[str, Any] = kube.get(f"{SNAPSHOTS}/volumesnapshotcontents/{name}")
     return found
-
-
-def _statefulset() -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": "db"},
-        "spec": {
-            "serviceName": "db",
-            "podManagementPolicy": "Parallel",  # no kubelet: pods never become Ready
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "db"}},
-            "template": {
-                "metadata": {"labels": {"app": "db"}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "db",
-                            "image": "postgres:16",
-                            "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql"}],
-                        }
-                    ]
-                },
-            },
-            "volumeClaimTemplates": [
-                {
-                    "metadata": {"name": "data"},
-                    "spec": {
-                        "accessModes": ["ReadWriteOnce"],
-                        "storageClassName": CLASS,
-                        "resources": {"requests": {"storage": "1Gi"}},
-                    },
-                }
-            ],
-        },
-    }
 
 
 CLAIMS = ["data-db-0", "data-db-1"]
@@ -258,7 +222,11 @@ def test_statefulset_volumes_come_back_from_retained_csi_snapshots_and_deletion_
     s3_store: ObjectStore,
 ) -> None:
     namespace = make_namespace("csi")
-    kube.request("POST", f"/apis/apps/v1/namespaces/{namespace}/statefulsets", body=_statefulset())
+    kube.request(
+        "POST",
+        f"/apis/apps/v1/namespaces/{namespace}/statefulsets",
+        body=workloads.claim_statefulset(storage_class=CLASS, size="1Gi"),
+    )
     _wait("claims provisioned", lambda: _claims_bound(kube, namespace, CLAIMS))
     old = {c: _claim(kube, namespace, c)["spec"]["volumeName"] for c in CLAIMS}
 

@@ -331,6 +331,44 @@ def wait_claim_bound(client: KubeClient, namespace: str, name: str, *, timeout: 
         time.sleep(0.2)
 
 
+def claim_statefulset(*, storage_class: str, size: str) -> dict[str, Any]:
+    """StatefulSet ``db``: two replicas, each with a claim ``data-db-N`` of ``storage_class``
+    from its volumeClaimTemplate (pods never run: there is no kubelet)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "serviceName": "db",
+            "podManagementPolicy": "Parallel",  # no kubelet: pods never become Ready
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "db",
+                            "image": "postgres:16",
+                            "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql"}],
+                        }
+                    ]
+                },
+            },
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "storageClassName": storage_class,
+                        "resources": {"requests": {"storage": size}},
+                    },
+                }
+            ],
+        },
+    }
+
+
 def get_json(client: KubeClient, path: str) -> dict[str, Any]:
     data: dict[str, Any] = orjson.loads(client.request("GET", path))
     return data
