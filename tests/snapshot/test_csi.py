@@ -466,13 +466,19 @@ def test_a_claim_whose_snapshot_is_gone_fails_alone_naming_it(
     message = failed.message or ""
     assert f"snapshot {record.snapshot_id}: cannot restore from" in message
     assert f"refused its snapshotHandle {record.source['snapshotHandle']}" in message
-    left = kube.get(f"{SNAPSHOTS}/volumesnapshotcontents")["items"]
-    assert not [
-        c
-        for c in left
-        if (c["metadata"].get("annotations") or {}).get(csi_objects.RESTORED_FROM)
-        == record.snapshot_id
-    ]  # the pre-provisioned content the driver refused is removed again
+
+    def refused() -> list[dict[str, Any]]:
+        return [
+            c
+            for c in kube.get(f"{SNAPSHOTS}/volumesnapshotcontents")["items"]
+            if (c["metadata"].get("annotations") or {}).get(csi_objects.RESTORED_FROM)
+            == record.snapshot_id
+        ]
+
+    # The pre-provisioned content the driver refused is deleted again; it goes once the
+    # snapshot controller drops its finalizer (after the VolumeSnapshot, deleted with it).
+    assert all(c["metadata"].get("deletionTimestamp") for c in refused())
+    _wait("the refused content to go", lambda: not refused())
     assert kube.get(f"/api/v1/namespaces/{namespace}/configmaps/settings")["data"] == {"k": "v"}
     assert _gone(kube, f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/data")
 
