@@ -101,6 +101,15 @@ def _gone(kube: KubeClient, path: str) -> bool:
     return False
 
 
+def _restored_contents(kube: KubeClient, snapshot_id: str) -> list[dict[str, Any]]:
+    """The VolumeSnapshotContents ark pre-provisioned from backup snapshot ``snapshot_id``."""
+    return [
+        c
+        for c in kube.get(f"{SNAPSHOTS}/volumesnapshotcontents")["items"]
+        if (c["metadata"].get("annotations") or {}).get(csi_objects.RESTORED_FROM) == snapshot_id
+    ]
+
+
 def _claims_bound(kube: KubeClient, namespace: str, claims: list[str]) -> bool:
     found = kube.get(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims")["items"]
     phases = {c["metadata"]["name"]: (c.get("status") or {}).get("phase") for c in found}
@@ -315,12 +324,7 @@ def test_statefulset_volumes_come_back_from_retained_csi_snapshots_and_deletion_
     # Deleting the backup's snapshots removes the contents and, through the driver, the
     # snapshots themselves: a content pre-provisioned with the old handle no longer finds it.
     def restored_over(content_name: str) -> list[dict[str, Any]]:
-        return [
-            c
-            for c in kube.get(f"{SNAPSHOTS}/volumesnapshotcontents")["items"]
-            if (c["metadata"].get("annotations") or {}).get(csi_objects.RESTORED_FROM)
-            == content_name
-        ]
+        return _restored_contents(kube, content_name)
 
     def none_over(content_name: str) -> bool:
         return not restored_over(content_name)
@@ -466,19 +470,13 @@ def test_a_claim_whose_snapshot_is_gone_fails_alone_naming_it(
     message = failed.message or ""
     assert f"snapshot {record.snapshot_id}: cannot restore from" in message
     assert f"refused its snapshotHandle {record.source['snapshotHandle']}" in message
-
-    def refused() -> list[dict[str, Any]]:
-        return [
-            c
-            for c in kube.get(f"{SNAPSHOTS}/volumesnapshotcontents")["items"]
-            if (c["metadata"].get("annotations") or {}).get(csi_objects.RESTORED_FROM)
-            == record.snapshot_id
-        ]
-
     # The pre-provisioned content the driver refused is deleted again; it goes once the
     # snapshot controller drops its finalizer (after the VolumeSnapshot, deleted with it).
-    assert all(c["metadata"].get("deletionTimestamp") for c in refused())
-    _wait("the refused content to go", lambda: not refused())
+    deadline = time.monotonic() + 120
+    while refused := [c["metadata"] for c in _restored_contents(kube, record.snapshot_id)]:
+        assert all(m.get("deletionTimestamp") for m in refused), refused
+        assert time.monotonic() < deadline, f"the refused content is still there: {refused}"
+        time.sleep(0.25)
     assert kube.get(f"/api/v1/namespaces/{namespace}/configmaps/settings")["data"] == {"k": "v"}
     assert _gone(kube, f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/data")
 
