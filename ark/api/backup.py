@@ -185,7 +185,9 @@ class BackupSpec(ResourceFilter):
 
 
 class BackupProgress(Model):
-    total_items: int = Field(default=0, ge=0, description="Items expected, known up front.")
+    total_items: int = Field(
+        default=0, ge=0, description="Items expected: each resource counted before its items."
+    )
     items_backed_up: int = Field(default=0, ge=0, description="Items written to the archive.")
     current_resource: str | None = Field(default=None, description="The resource being listed.")
 
