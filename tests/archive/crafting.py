@@ -36,6 +36,19 @@ def config_map(name: str, namespace: str = "web", *, pad: int = 0, **meta: Any) 
     return orjson.dumps(obj)
 
 
+def add_namespace(writer: archive.ArchiveWriter, name: str) -> archive.ItemRecord:
+    data = orjson.dumps(k8s_object("Namespace", name))
+    return writer.add_item(
+        resource="namespaces",
+        group="",
+        version="v1",
+        kind="Namespace",
+        namespace=None,
+        name=name,
+        data=data,
+    )
+
+
 def add_config_map(
     writer: archive.ArchiveWriter, name: str, namespace: str = "web", *, pad: int = 0
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from ark import archive
 from ark.archive.manifest import ManifestItems, SpooledItems
-from tests.archive.crafting import VELERO_BACKUP, add_config_map, k8s_object
+from tests.archive.crafting import VELERO_BACKUP, add_config_map, add_namespace, k8s_object
 
 
 def _manifest() -> archive.Manifest:
@@ -28,15 +28,7 @@ def _manifest() -> archive.Manifest:
             name="front",
             data=orjson.dumps(k8s_object("Deployment", "front", "web", api_version="apps/v1")),
         )
-        w.add_item(
-            resource="namespaces",
-            group="",
-            version="v1",
-            kind="Namespace",
-            namespace=None,
-            name="web",
-            data=orjson.dumps(k8s_object("Namespace", "web")),
-        )
+        add_namespace(w, "web")
     return w.manifest
 
 
@@ -177,15 +169,7 @@ def _written(names: list[tuple[str, str]], *, spool_dir: Path) -> archive.Manife
     with archive.ArchiveWriter(io.BytesIO(), backup_name="b", spool_dir=spool_dir) as w:
         for namespace, name in names:
             add_config_map(w, name, namespace=namespace)
-        w.add_item(
-            resource="namespaces",
-            group="",
-            version="v1",
-            kind="Namespace",
-            namespace=None,
-            name="web",
-            data=b"{}",
-        )
+        add_namespace(w, "web")
     return w.manifest
 
 

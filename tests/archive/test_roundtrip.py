@@ -11,7 +11,7 @@ import pytest
 
 from ark import archive
 from ark.archive import tarwrite
-from tests.archive.crafting import k8s_object
+from tests.archive.crafting import add_namespace, k8s_object
 
 
 def _write(*, preferred: bool = False) -> tuple[bytes, archive.Manifest, dict[str, bytes]]:
@@ -53,18 +53,7 @@ def _write(*, preferred: bool = False) -> tuple[bytes, archive.Manifest, dict[st
                 data=secret,
             ).path
         ] = secret
-        ns = orjson.dumps(k8s_object("Namespace", "web"))
-        bodies[
-            writer.add_item(
-                resource="namespaces",
-                group="",
-                version="v1",
-                kind="Namespace",
-                namespace=None,
-                name="web",
-                data=ns,
-            ).path
-        ] = ns
+        bodies[add_namespace(writer, "web").path] = orjson.dumps(k8s_object("Namespace", "web"))
     return sink.getvalue(), writer.manifest, bodies
 
 
