@@ -85,6 +85,24 @@ class KubeClient:
     def server(self) -> str:
         return self._host
 
+    def headers(
+        self,
+        method: str,
+        path: str,
+        *,
+        accept: str = "application/json",
+        content_type: str = "application/json",
+    ) -> dict[str, str]:
+        """A request's headers with the credentials the kubeconfig names (a bearer token, an
+        exec plugin's, refreshed when due); client certificates are in the TLS options."""
+        _, _, headers, _, _ = self.api.param_serialize(
+            method,
+            path,
+            header_params={"Accept": accept, "Content-Type": content_type},
+            auth_settings=["BearerToken"],
+        )
+        return dict(headers)
+
     def request(
         self,
         method: str,
@@ -107,13 +125,7 @@ class KubeClient:
                 {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in query.items()}
             )
         payload = body if isinstance(body, bytes) or body is None else orjson.dumps(body)
-        # param_serialize adds the credentials (bearer token, exec plugins) the kubeconfig names.
-        _, _, headers, _, _ = self.api.param_serialize(
-            method,
-            path,
-            header_params={"Accept": accept, "Content-Type": content_type},
-            auth_settings=["BearerToken"],
-        )
+        headers = self.headers(method, path, accept=accept, content_type=content_type)
         pool = self.api.rest_client.pool_manager
         for attempt in range(self._max_retries + 1):
             if self.rate_limit is not None:

@@ -109,11 +109,7 @@ class PodExec:
         )
 
     def _auth_headers(self, path: str) -> list[str]:
-        # param_serialize adds the kubeconfig's credentials (bearer token, exec plugins, with
-        # their refresh); client certificates are in the TLS options instead.
-        _, _, headers, _, _ = self._client.api.param_serialize(
-            "GET", path, header_params={}, auth_settings=["BearerToken"]
-        )
+        headers = self._client.headers("GET", path)
         return [f"{k}: {v}" for k, v in headers.items() if k.lower() == "authorization"]
 
 
