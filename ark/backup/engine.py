@@ -383,25 +383,18 @@ def _first_page_count(page: Page, task: ListTask) -> int:
     return 0
 
 
-def _count(
-    state: _Run, backup_plan: BackupPlan, expected: dict[ListTask, _Expected], task: ListTask
-) -> None:
+def _count(state: _Run, task: ListTask, expected: _Expected) -> None:
     """Count a task that has not started yet (tasks wait for a worker): one small LIST. A
     cluster-wide LIST filtered to some namespaces counts at most all of them; label-selected
     LISTs are counted as they are listed; every count is corrected to what was written when
     its task ends."""
-    if expected[task].value is not None:
-        return
-    if task.resource.qualified == NAMESPACES:
-        expected[task].claim(state, len(backup_plan.namespaces))
-        return
-    if task.label_selector:
+    if expected.value is not None or task.label_selector:
         return
     try:
         found = count(state.client, task.resource, namespace=task.namespace)
     except KubeError:
         return  # the LIST itself will report the problem
-    expected[task].claim(state, found)
+    expected.claim(state, found)
 
 
 def _write_archive(
@@ -432,13 +425,16 @@ def _run_lists(
     """The plan's LISTs on the bounded pool, and meanwhile the counts of those still waiting
     for a worker, so the progress's total is whole early on."""
     expected = {task: _Expected() for task in backup_plan.tasks}
+    for task in backup_plan.tasks:  # the plan knows how many namespaces it takes
+        if task.resource.qualified == NAMESPACES:
+            expected[task].claim(state, len(backup_plan.namespaces))
     with (
         ThreadPoolExecutor(max_workers=state.workers, thread_name_prefix="ark-lists") as pool,
         ThreadPoolExecutor(max_workers=_COUNTERS, thread_name_prefix="ark-count") as counters,
     ):
         # The tasks that start last are counted first; each counts itself when it starts.
         for task in reversed(backup_plan.tasks):
-            counters.submit(_count, state, backup_plan, expected, task)
+            counters.submit(_count, state, task, expected[task])
         futures = [
             pool.submit(
                 _list_task,
@@ -476,10 +472,7 @@ def _list_task(
     def handle(page: Page) -> None:
         nonlocal written_total, accounted
         if accounted is None:
-            if res.qualified == NAMESPACES:
-                accounted = expected.claim(state, len(backup_plan.namespaces))
-            else:
-                accounted = expected.claim(state, _first_page_count(page, task))
+            accounted = expected.claim(state, _first_page_count(page, task))
         if page.restarted:
             state.issues.warn(
                 f"list of {task.describe} restarted: continue token expired (410 Gone)",

@@ -58,8 +58,7 @@ def _peek_continue(raw: bytes) -> str | _Unknown | None:
 
 def _parse_list(path: str, raw: bytes) -> dict[str, Any]:
     try:
-        with collector_paused():
-            data = orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise KubeError(f"LIST {path}: the response is not JSON ({exc})") from None
     if not isinstance(data, dict):
