@@ -37,17 +37,20 @@ class _Held:
         with self._lock:
             if self._users == 0:
                 self._undo = self._change()
-            elif self._joined is not None:
-                self._joined()
             self._users += 1
+            first = self._users == 1
+        if not first and self._joined is not None:
+            # Outside the lock: it may collect, and a collection runs finalizers, which may be
+            # another holder's (a generator's) way out through this lock, in this very thread.
+            self._joined()
         try:
             yield
         finally:
             with self._lock:
                 self._users -= 1
                 if self._users == 0:
-                    self._undo()
-                    self._undo = _nothing
+                    undo, self._undo = self._undo, _nothing
+                    undo()
 
 
 def _nothing() -> None:
@@ -78,9 +81,10 @@ class _CollectorPause:
     def joined(self) -> None:
         """Holders in several threads can keep the pause going without a break: then collect
         once in a while, so cycles made elsewhere in the process do not pile up meanwhile."""
-        if self.since is not None and time.monotonic() - self.since > LONGEST_PAUSE:
+        since = self.since
+        if since is not None and time.monotonic() - since > LONGEST_PAUSE:
+            self.since = time.monotonic()  # before collecting: one holder collects, not each
             gc.collect()
-            self.since = time.monotonic()
 
 
 _COLLECTOR = _CollectorPause()

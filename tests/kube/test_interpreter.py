@@ -6,9 +6,11 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+from collections.abc import Iterator
 
 import pytest
 
+from ark.kube import _interpreter
 from ark.kube._interpreter import SWITCH_INTERVAL, collector_paused, responsive_switching
 
 
@@ -58,3 +60,35 @@ def test_holders_in_threads_overlap() -> None:
     release.set()
     thread.join()
     assert sys.getswitchinterval() == before
+
+
+def test_a_holder_the_periodic_collection_finalizes_lets_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A generator holding the pause, dropped in a reference cycle, is closed by the collection
+    the next holder runs after a long pause; its way out takes the same lock, in that thread."""
+    monkeypatch.setattr(_interpreter, "LONGEST_PAUSE", 0.0)
+    finalized = threading.Event()
+
+    def holding() -> Iterator[None]:
+        try:
+            with collector_paused():
+                yield
+        finally:
+            finalized.set()
+
+    def later_holder() -> None:
+        gen = holding()
+        next(gen)
+        cycle: list[object] = [gen]
+        cycle.append(cycle)  # only a collection frees it
+        del gen, cycle
+        with collector_paused():
+            pass
+
+    thread = threading.Thread(target=later_holder, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "the holder waits for itself"
+    assert finalized.is_set()
+    assert gc.isenabled()
