@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ark.api.kinds import Kind
@@ -17,6 +18,9 @@ from ark.operator import resources
 from ark.operator.settings import Settings
 
 EVERYTHING = "*"
+SHORT_CALL_THREADS = 16
+"""Threads for the handlers' short blocking calls (GETs, status patches, deletions, location
+checks), on top of one for each backup and restore allowed to run at once."""
 
 
 class NamespaceLocks:
@@ -74,8 +78,21 @@ _current: Runtime | None = None
 
 
 def start(settings: Settings) -> Runtime:
-    """Create the shared state (inside the operator's event loop)."""
+    """Create the shared state (inside the operator's event loop).
+
+    The loop's default executor (``asyncio.to_thread``) gets a thread for every engine allowed
+    to run at once and ``SHORT_CALL_THREADS`` more: asyncio's own default has ``cpus + 4``, so on
+    a small node the running backups and restores could take every thread and leave status
+    patches, deletions and expirations waiting for one of them to finish."""
     global _current  # noqa: PLW0603 - one operator per process
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(
+            max_workers=settings.max_concurrent_backups
+            + settings.max_concurrent_restores
+            + SHORT_CALL_THREADS,
+            thread_name_prefix="ark-operator",
+        )
+    )
     pool = max(
         64,
         settings.backup_workers * settings.max_concurrent_backups + 16,
