@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,25 @@ from kubernetes import client, config
 
 from ark.kube import KubeClient, discover
 from ark.storage import ObjectStore, StoreLocation, open_store
+from tests.operator.harness import Operator
 from tests.support import crds, localenv, workloads
 
 TEST_LABEL = "ark.test/owned"
+OPERATOR_LOG_LINES = 150
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report ends with the log of each operator it ran: CI keeps only reports."""
+    report = yield
+    if report.failed:
+        for name, value in getattr(item, "funcargs", {}).items():
+            if isinstance(value, Operator):
+                tail = value.log_text().splitlines()[-OPERATOR_LOG_LINES:]
+                report.sections.append((f"{name} log, last {len(tail)} lines", "\n".join(tail)))
+    return report
 
 
 @dataclass(frozen=True)

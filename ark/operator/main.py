@@ -26,6 +26,10 @@ def kopf_settings() -> kopf.OperatorSettings:
         prefix="ark.dev", key="last-handled-configuration"
     )
     conf.posting.level = logging.INFO
+    # A Backup's expiration timer deletes the Backup itself, so the deletion can come while the
+    # timer is still returning; kopf keeps the finalizer until the timer has exited and looks
+    # again only after this many seconds (its default, 60, held an expired Backup that long).
+    conf.background.cancellation_polling = 1.0
     conf.watching.server_timeout = 300
     conf.watching.client_timeout = 330
     return conf
