@@ -7,6 +7,11 @@ shared ``ApiClient`` for the duration of the call, which is not safe with the wo
 that share a ``KubeClient``, and it has no connect or read timeout. Blocking: call it from a
 worker thread, never on an event loop.
 
+The stream goes through the proxy the REST requests use (the kubeconfig's ``proxy-url``, else
+the environment's ``https_proxy``/``no_proxy``): an ``http://`` proxy by CONNECT, with Basic
+credentials from the URL's user info; ``socks4``/``socks5`` ones need the ``python-socks``
+package; an ``https://`` proxy (TLS to the proxy itself) is refused as ExecError.
+
 A command that outlives its timeout is abandoned (the stream is closed); as with Velero, the
 process in the container may go on running.
 """
@@ -19,10 +24,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode, urlsplit
 
 import orjson
 import websocket
+from kubernetes.client.rest import should_bypass_proxies
 
 from ark.kube.client import KubeClient, object_path
 from ark.kube.errors import KubeApiError, KubeError
@@ -77,6 +83,7 @@ class PodExec:
         url = _websocket_url(self._client.server) + path + "?" + query
         started = time.monotonic()
         deadline = started + timeout
+        proxy = _proxy_options(self._client)
         ws = websocket.WebSocket(sslopt=_ssl_options(self._client), skip_utf8_validation=True)
         try:
             try:
@@ -85,6 +92,7 @@ class PodExec:
                     header=self._auth_headers(path),
                     subprotocols=list(PROTOCOLS),
                     timeout=max(timeout, 0.001),
+                    **proxy,
                 )
             except websocket.WebSocketBadStatusException as exc:
                 raise KubeApiError(
@@ -93,6 +101,15 @@ class PodExec:
             stdout, stderr, status = _read_until_closed(ws, deadline)
         except (websocket.WebSocketTimeoutException, TimeoutError) as exc:
             raise ExecError(f"timed out after {_seconds(timeout)}") from exc
+        except websocket.WebSocketProxyException as exc:
+            where = (
+                f"{proxy['http_proxy_host']}:{proxy['http_proxy_port']}"
+                if proxy
+                else "from the environment"
+            )
+            raise ExecError(
+                f"exec stream to {self._client.server} through proxy {where} failed: {exc}"
+            ) from exc
         except (websocket.WebSocketException, OSError) as exc:
             raise ExecError(f"exec stream to {self._client.server} failed: {exc}") from exc
         finally:
@@ -138,6 +155,35 @@ def _ssl_options(client: KubeClient) -> dict[str, Any]:
         options["keyfile"] = c.key_file
     if c.tls_server_name:
         options["server_hostname"] = c.tls_server_name
+    return options
+
+
+_SOCKS = frozenset({"socks4", "socks4a", "socks5", "socks5h"})
+
+
+def _proxy_options(client: KubeClient) -> dict[str, Any]:
+    """websocket-client's options for the proxy the client's REST requests go through, by the
+    same rule (none when ``no_proxy`` covers the server: websocket-client then reads the
+    environment by the same rule itself)."""
+    c = client.api.configuration
+    if not c.proxy or should_bypass_proxies(c.host, c.no_proxy or ""):
+        return {}
+    url = urlsplit(str(c.proxy))
+    scheme = (url.scheme or "http").lower()
+    if scheme == "https":
+        raise ExecError(
+            f"exec streams cannot go through proxy {url.hostname}: it is https:// (TLS to the "
+            "proxy itself); use its http:// address (the tunnel to the API server is TLS)"
+        )
+    if scheme != "http" and scheme not in _SOCKS:
+        raise ExecError(f"proxy {url.hostname}: unknown scheme {scheme}://")
+    options: dict[str, Any] = {
+        "http_proxy_host": url.hostname,
+        "http_proxy_port": url.port or (80 if scheme == "http" else 1080),
+        "proxy_type": scheme,
+    }
+    if url.username:
+        options["http_proxy_auth"] = (unquote(url.username), unquote(url.password or ""))
     return options
 
 

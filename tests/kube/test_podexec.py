@@ -1,7 +1,8 @@
 """The pods/exec transport's stream handling: channels, exit codes, timeouts, output bounds.
 
 What the real API server answers without a kubelet (refusals) is tested in
-tests/backup/test_hooks.py and tests/operator/test_deploy.py. A *running* command's stream only
+tests/backup/test_hooks.py and tests/operator/test_deploy.py, and here through a real CONNECT
+proxy (a kubeconfig's ``proxy-url``). A *running* command's stream only
 exists with a kubelet, which the local cluster lacks, so here ``StandInExecStream`` — a
 stand-in, named as such — speaks the server side of the ``v5.channel.k8s.io`` protocol as
 kube-apiserver relays it from a kubelet: a WebSocket upgrade, then binary frames whose first
@@ -18,14 +19,18 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 import pytest
+import yaml
 from kubernetes import client as k8s
 
 from ark.kube import KubeApiError, KubeClient
 from ark.kube.podexec import OUTPUT_LIMIT, ExecError, ExecResult, PodExec
+from tests.conftest import Cluster
+from tests.support.proxy import ConnectProxy
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 SUCCESS = orjson.dumps({"metadata": {}, "status": "Success"})
@@ -230,3 +235,75 @@ def test_a_server_that_is_not_there_is_a_clear_error() -> None:
     with KubeClient(k8s.ApiClient(configuration)) as kube, pytest.raises(ExecError) as failed:
         PodExec(kube)(namespace="shop", pod="db-0", container="db", command=["x"], timeout=2)
     assert f"127.0.0.1:{port}" in str(failed.value)
+
+
+# -- through a proxy: the real API server behind a real CONNECT proxy ------------------------
+def _proxied_kubeconfig(cluster: Cluster, tmp_path: Path, proxy_url: str) -> str:
+    config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    for entry in config["clusters"]:
+        entry["cluster"]["proxy-url"] = proxy_url
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def _exec_missing_pod(kube: KubeClient) -> None:
+    PodExec(kube)(
+        namespace="default", pod="no-such-pod", container="c", command=["true"], timeout=10
+    )
+
+
+def _server_address(cluster: Cluster) -> str:
+    return urlsplit(cluster.server).netloc
+
+
+def test_the_stream_goes_through_the_kubeconfigs_proxy(cluster: Cluster, tmp_path: Path) -> None:
+    with ConnectProxy().running() as proxy:
+        kubeconfig = _proxied_kubeconfig(cluster, tmp_path, f"http://127.0.0.1:{proxy.port}")
+        with KubeClient.load(kubeconfig=kubeconfig) as kube:
+            with pytest.raises(KubeApiError) as refused:
+                _exec_missing_pod(kube)
+            assert refused.value.status == 404  # the API server's answer, through the tunnel
+            assert proxy.tunnels == [_server_address(cluster)]
+            kube.request("GET", "/api/v1/namespaces/default")  # and the REST requests
+            assert proxy.tunnels == [_server_address(cluster)] * 2
+
+
+def test_the_proxys_credentials_come_from_the_proxy_url(cluster: Cluster, tmp_path: Path) -> None:
+    with ConnectProxy(credentials=("ark", "p@ss word")).running() as proxy:
+        good = _proxied_kubeconfig(
+            cluster, tmp_path, f"http://ark:p%40ss%20word@127.0.0.1:{proxy.port}"
+        )
+        with KubeClient.load(kubeconfig=good) as kube, pytest.raises(KubeApiError) as refused:
+            _exec_missing_pod(kube)
+        assert refused.value.status == 404
+        assert proxy.tunnels == [_server_address(cluster)]
+
+        bad = _proxied_kubeconfig(cluster, tmp_path, f"http://ark:wrong@127.0.0.1:{proxy.port}")
+        with KubeClient.load(kubeconfig=bad) as kube, pytest.raises(ExecError) as failed:
+            _exec_missing_pod(kube)
+        assert f"through proxy 127.0.0.1:{proxy.port}" in str(failed.value)
+        assert "407" in str(failed.value)
+        assert proxy.refused == [_server_address(cluster)]
+        assert len(proxy.tunnels) == 1
+
+
+def test_a_server_no_proxy_covers_is_reached_directly(cluster: Cluster, tmp_path: Path) -> None:
+    with ConnectProxy().running() as proxy:
+        kubeconfig = _proxied_kubeconfig(cluster, tmp_path, f"http://127.0.0.1:{proxy.port}")
+        with KubeClient.load(kubeconfig=kubeconfig) as kube:
+            kube.api.configuration.no_proxy = "127.0.0.1"
+            with pytest.raises(KubeApiError) as refused:
+                _exec_missing_pod(kube)
+        assert refused.value.status == 404
+        assert proxy.tunnels == []
+
+
+def test_an_https_proxy_is_refused_before_connecting(cluster: Cluster, tmp_path: Path) -> None:
+    with ConnectProxy().running() as proxy:
+        kubeconfig = _proxied_kubeconfig(cluster, tmp_path, f"https://127.0.0.1:{proxy.port}")
+        with KubeClient.load(kubeconfig=kubeconfig) as kube, pytest.raises(ExecError) as failed:
+            _exec_missing_pod(kube)
+        assert "https://" in str(failed.value)
+        assert "127.0.0.1" in str(failed.value)
+        assert proxy.tunnels == [] and proxy.refused == []
