@@ -30,7 +30,7 @@ from kubernetes import client as k8s
 from ark.kube import KubeApiError, KubeClient
 from ark.kube.podexec import OUTPUT_LIMIT, ExecError, ExecResult, PodExec
 from tests.conftest import Cluster
-from tests.support.proxy import ConnectProxy
+from tests.support.proxy import ConnectProxy, read_head
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 SUCCESS = orjson.dumps({"metadata": {}, "status": "Success"})
@@ -74,15 +74,10 @@ class StandInExecStream:
 
     def _one(self, conn: socket.socket) -> None:
         with conn:
-            raw = b""
-            while b"\r\n\r\n" not in raw:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                raw += chunk
-            head = raw.split(b"\r\n\r\n", 1)[0].decode()
-            request_line, *lines = head.split("\r\n")
-            headers = {k.strip().lower(): v.strip() for k, v in (h.split(":", 1) for h in lines)}
+            head = read_head(conn)
+            if head is None:
+                return
+            request_line, headers = head
             target = urlsplit(request_line.split(" ")[1])
             query: dict[str, list[str]] = {}
             for k, v in parse_qsl(target.query):

@@ -25,18 +25,11 @@ class ConnectProxy:
 
     def _handle(self, client: socket.socket) -> None:
         with client:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = client.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
-            lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-            method, target, _ = lines[0].split(" ", 2)
-            headers = {
-                k.strip().lower(): v.strip()
-                for k, _, v in (line.partition(":") for line in lines[1:])
-            }
+            head = read_head(client)
+            if head is None:
+                return
+            method, target, _ = head[0].split(" ", 2)
+            headers = head[1]
             if method != "CONNECT":
                 client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
                 return
@@ -84,6 +77,20 @@ class ConnectProxy:
                 yield self
             finally:
                 stop.set()
+
+
+def read_head(conn: socket.socket) -> tuple[str, dict[str, str]] | None:
+    """An HTTP request's line and headers (names lower-case); None if the peer hung up first.
+    Whatever came after the head is dropped: the clients here send nothing before an answer."""
+    raw = b""
+    while b"\r\n\r\n" not in raw:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return None
+        raw += chunk
+    request_line, *lines = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}
+    return request_line, headers
 
 
 def _pipe(source: socket.socket, sink: socket.socket) -> None:
