@@ -35,10 +35,10 @@ class _Held:
     @contextmanager
     def held(self) -> Iterator[None]:
         with self._lock:
-            if self._users == 0:
+            first = self._users == 0
+            if first:
                 self._undo = self._change()
             self._users += 1
-            first = self._users == 1
         if not first and self._joined is not None:
             # Outside the lock: it may collect, and a collection runs finalizers, which may be
             # another holder's (a generator's) way out through this lock, in this very thread.

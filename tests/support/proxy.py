@@ -28,8 +28,8 @@ class ConnectProxy:
             head = read_head(client)
             if head is None:
                 return
-            method, target, _ = head[0].split(" ", 2)
-            headers = head[1]
+            request_line, headers = head
+            method, target, _ = request_line.split(" ", 2)
             if method != "CONNECT":
                 client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
                 return
