@@ -213,6 +213,7 @@ def run(
     hook_run: hooks.HookRun | None = None
     failure: str | None = None
     version: str | None = None
+    cluster_uid = _cluster_uid(state)
     try:
         version = client.version().get("gitVersion")
         backup_plan = _plan(state)
@@ -259,6 +260,7 @@ def run(
         manifest=manifest,
         failure_reason=failure,
         cluster_version=version,
+        cluster_uid=cluster_uid,
         per_resource=dict(sorted(state.per_resource.items())),
         volume_snapshots=state.snapshots.records,
         snapshot_skew_seconds=state.snapshots.skew_seconds,
@@ -282,6 +284,19 @@ def run(
     if on_progress is not None:
         on_progress(state.progress)
     return result
+
+
+def _cluster_uid(state: _Run) -> str | None:
+    """The backed-up cluster's identity, recorded as the backup's writer: only ark in this
+    cluster expires the backup's data (another cluster sharing the bucket never does)."""
+    try:
+        return state.client.cluster_uid()
+    except KubeError as exc:
+        state.log.warning(
+            f"cannot read the cluster's identity (namespace kube-system): {exc}; the backup "
+            "names no writing cluster, and only its Backup in this cluster expires it"
+        )
+        return None
 
 
 def _sample(names: Sequence[str], *, shown: int = 5) -> str:

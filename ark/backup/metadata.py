@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 SPEC_ANNOTATION = "ark.dev/backup-spec"
 STATUS_ANNOTATION = "ark.dev/backup-status"
+WRITER_ANNOTATION = "ark.dev/written-by-cluster"
+"""The uid of the kube-system namespace of the cluster whose ark wrote the backup."""
 
 _VELERO_SPEC_FIELDS = (
     "includedNamespaces",
@@ -62,18 +64,18 @@ def backup_document(name: str, spec: BackupSpec, result: BackupResult) -> dict[s
         if result.hooks_attempted
         else None,
     }
+    annotations = {
+        SPEC_ANNOTATION: orjson.dumps(wire).decode(),
+        STATUS_ANNOTATION: orjson.dumps(
+            {**status, "clusterVersion": result.cluster_version}
+        ).decode(),
+    }
+    if result.cluster_uid:
+        annotations[WRITER_ANNOTATION] = result.cluster_uid
     return {
         "apiVersion": "velero.io/v1",
         "kind": "Backup",
-        "metadata": {
-            "name": name,
-            "annotations": {
-                SPEC_ANNOTATION: orjson.dumps(wire).decode(),
-                STATUS_ANNOTATION: orjson.dumps(
-                    {**status, "clusterVersion": result.cluster_version}
-                ).decode(),
-            },
-        },
+        "metadata": {"name": name, "annotations": annotations},
         "spec": {k: wire[k] for k in _VELERO_SPEC_FIELDS if k in wire},
         "status": {k: v for k, v in status.items() if v is not None},
     }
@@ -86,3 +88,17 @@ def spec_from_document(document: dict[str, Any]) -> BackupSpec:
         return BackupSpec.model_validate(orjson.loads(annotations[SPEC_ANNOTATION]))
     velero = document.get("spec") or {}
     return BackupSpec.model_validate({k: velero[k] for k in _VELERO_SPEC_FIELDS if k in velero})
+
+
+def writer_of(document: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(cluster uid, storage location) of the ark that wrote a stored backup; None for what
+    the record does not say (a Velero-written backup, or one written before ark recorded it)."""
+    metadata = document.get("metadata") or {}
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    cluster = annotations.get(WRITER_ANNOTATION) if isinstance(annotations, dict) else None
+    spec = document.get("spec") or {}
+    location = spec.get("storageLocation") if isinstance(spec, dict) else None
+    return (
+        cluster if isinstance(cluster, str) else None,
+        location if isinstance(location, str) else None,
+    )

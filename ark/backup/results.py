@@ -49,6 +49,8 @@ class BackupResult:
     manifest: archive.Manifest | None
     failure_reason: str | None = None
     cluster_version: str | None = None
+    cluster_uid: str | None = None
+    """The uid of the backed-up cluster's kube-system namespace: who wrote the backup."""
     per_resource: dict[str, int] = field(default_factory=dict)
     volume_snapshots: list[SnapshotRecord] = field(default_factory=list)
     snapshot_skew_seconds: float | None = None

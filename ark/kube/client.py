@@ -44,6 +44,7 @@ class KubeClient:
         self._host = str(api.configuration.host).rstrip("/")
         self.retries_after_throttling = 0
         self._lock = threading.Lock()
+        self._cluster_uid: str | None = None
 
     @classmethod
     def load(
@@ -169,6 +170,16 @@ class KubeClient:
         """The server's /version (gitVersion, major, minor, platform, …)."""
         data = self.get("/version")
         return {k: str(v) for k, v in data.items()}
+
+    def cluster_uid(self) -> str:
+        """The uid of the namespace kube-system: the cluster's identity, which outlives every
+        other object in it (a cluster rebuilt from scratch gets a new one). Read once."""
+        if self._cluster_uid is None:
+            uid = (self.get("/api/v1/namespaces/kube-system").get("metadata") or {}).get("uid")
+            if not uid:
+                raise KubeError("namespace kube-system has no uid: cannot identify the cluster")
+            self._cluster_uid = str(uid)
+        return self._cluster_uid
 
 
 def _retry_after(header: str | None, attempt: int) -> float:

@@ -1,7 +1,13 @@
 """Deleting a backup's data: its volume snapshots, the restores made from it, and every object
 under ``backups/<name>/`` — the completion marker (velero-backup.json) first, so a half-deleted
 backup never looks complete to backup sync. Idempotent: a retry finishes what a failed or
-interrupted attempt left."""
+interrupted attempt left.
+
+Data goes only by intent: a DeleteBackupRequest (``ark backup delete``), or expiry (TTL or a
+schedule's retention) in the cluster that wrote the backup. Deleting a Backup object removes
+the object alone (backup sync brings it back while its data is in the bucket), so another
+cluster sharing the bucket, or ark's own removal, never deletes a backup's data.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,10 @@ from typing import Any
 import orjson
 
 from ark import archive
+from ark.api.backup import BackupPhase
+from ark.backup.metadata import writer_of
 from ark.kube import KubeClient, KubeError
-from ark.operator import locations, resources
+from ark.operator import locations, resources, sync
 from ark.snapshot.errors import SnapshotError
 from ark.storage import ObjectNotFound, ObjectStore, StoreError
 
@@ -26,6 +34,9 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     location_missing: str | None = None
     """Why the data could not even be looked for (no such location); nothing was deleted."""
+    kept: str | None = None
+    """Why the data was deliberately left where it is (not this backup's, or not to be
+    touched); nothing was deleted."""
     snapshots_deleted: int = 0
     objects_deleted: int = 0
 
@@ -98,6 +109,12 @@ def delete_backup_data(client: KubeClient, namespace: str, backup: dict[str, Any
     Errors are collected (the caller retries); nothing here raises for a store or cloud error."""
     name = backup["metadata"]["name"]
     out = Outcome()
+    if (backup.get("status") or {}).get("phase") == BackupPhase.FAILED_VALIDATION:
+        out.kept = (
+            f"backup {name} failed validation and never wrote data; whatever is stored under "
+            "its name belongs to another backup and is kept"
+        )
+        return out
     try:
         bsl = locations.resolve_bsl(client, namespace, location_of(backup))
     except locations.LocationError as exc:
@@ -126,3 +143,71 @@ def delete_backup_data(client: KubeClient, namespace: str, backup: dict[str, Any
     except (locations.LocationError, StoreError, KubeError) as exc:
         out.errors.append(f"backup {name}: cannot delete its data: {exc}")
     return out
+
+
+def expire(client: KubeClient, namespace: str, backup: dict[str, Any]) -> Outcome:
+    """An expired backup (TTL, or a schedule's retention): its data and snapshots are deleted
+    only when this cluster wrote them (the stored record names it); then the Backup goes too.
+    Otherwise the data is kept and ``kept`` says why: the Backup is removed only when nothing
+    of it is left in the bucket, so backup sync does not bring it back to expire again."""
+    name = backup["metadata"]["name"]
+    out = Outcome()
+    if (backup.get("status") or {}).get("phase") == BackupPhase.FAILED_VALIDATION:
+        resources.delete(client, resources.BACKUP, namespace, name)
+        return out
+    try:
+        bsl = locations.resolve_bsl(client, namespace, location_of(backup))
+        store = locations.open_bsl(client, namespace, bsl)
+        ours, out.kept = _ownership(client, store, backup)
+    except locations.LocationError as exc:
+        out.location_missing = str(exc)
+        resources.delete(client, resources.BACKUP, namespace, name)
+        return out
+    except (StoreError, KubeError, archive.InvalidName) as exc:
+        out.errors.append(f"backup {name}: cannot look at its data: {exc}")
+        return out
+    if out.kept is None and ours and bsl.read_only:
+        out.kept = f"BackupStorageLocation {bsl.name} is ReadOnly; nothing deleted"
+    if out.kept is not None:
+        return out
+    if ours:
+        out = delete_backup_data(client, namespace, backup)
+    if not out.errors and not out.location_missing and out.kept is None:
+        resources.delete(client, resources.BACKUP, namespace, name)
+    return out
+
+
+def _ownership(
+    client: KubeClient, store: ObjectStore, backup: dict[str, Any]
+) -> tuple[bool, str | None]:
+    """(whether this cluster wrote the backup, why its stored data is kept if it is).
+    Not ours and nothing kept: nothing of it is stored, and the Backup may simply go."""
+    name = backup["metadata"]["name"]
+    here = client.cluster_uid()
+    document = sync.read_document(store, name)
+    if document is None:
+        prefix = archive.BackupKeys(archive.backup_name(name)).prefix
+        if any(True for _ in store.list(prefix)):
+            return False, (
+                f"backup {name} has files in the bucket but no record naming who wrote them; "
+                "they are kept (ark backup delete removes them)"
+            )
+        return _ran_here(backup), None  # its snapshots (in status) may still be there
+    writer, _ = writer_of(document)
+    if writer is None and _ran_here(backup):
+        writer = here  # written by an ark that did not record its cluster yet
+    if writer != here:
+        return False, (
+            f"backup {name} was written by "
+            + (f"cluster {writer}" if writer else "another cluster or tool")
+            + f", not this one ({here}): it expires there, or goes with ark backup delete"
+        )
+    return True, None
+
+
+def _ran_here(backup: dict[str, Any]) -> bool:
+    """A Backup this cluster's operator ran (not one backup sync brought in)."""
+    annotations = backup["metadata"].get("annotations") or {}
+    return resources.SYNCED_ANNOTATION not in annotations and bool(
+        (backup.get("status") or {}).get("attempt")
+    )

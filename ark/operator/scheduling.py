@@ -115,10 +115,16 @@ def tick(
 
 
 def apply_retention(
-    client: KubeClient, namespace: str, schedule: str, policy: RetentionPolicy
+    client: KubeClient,
+    namespace: str,
+    schedule: str,
+    policy: RetentionPolicy,
+    *,
+    now: dt.datetime,
 ) -> list[str]:
-    """Delete the schedule's Completed backups the policy does not keep (their finalizer
-    removes the data); returns the names deleted."""
+    """Expire the schedule's Completed backups the policy does not keep: their expiration
+    becomes ``now``, and expiry deletes them as it deletes any other (only a backup this
+    cluster wrote loses its data). Returns the names expired."""
     candidates = []
     for b in resources.list_objects(
         client, resources.BACKUP, namespace, label_selector=f"{resources.SCHEDULE_LABEL}={schedule}"
@@ -133,7 +139,9 @@ def apply_retention(
             candidates.append(retention.Candidate(b["metadata"]["name"], taken))
     doomed = retention.to_delete(candidates, policy)
     for name in doomed:
-        resources.delete(client, resources.BACKUP, namespace, name)
+        resources.patch_status(
+            client, resources.BACKUP, namespace, name, {"expiration": resources.timestamp(now)}
+        )
     return doomed
 
 
@@ -154,4 +162,10 @@ def after_backup(
     policy = (obj.get("spec") or {}).get("retention")
     if not policy:
         return []
-    return apply_retention(client, namespace, schedule, RetentionPolicy.model_validate(policy))
+    return apply_retention(
+        client,
+        namespace,
+        schedule,
+        RetentionPolicy.model_validate(policy),
+        now=dt.datetime.now(dt.UTC),
+    )

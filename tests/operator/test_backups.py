@@ -1,4 +1,5 @@
-"""Backups through the operator: run, status, events, metrics, validation, deletion, expiry."""
+"""Backups through the operator: run, status, events, metrics, validation, expiry (deletion:
+test_deletion, test_shared_bucket)."""
 
 from __future__ import annotations
 
@@ -92,24 +93,6 @@ def test_backup_without_any_location_fails_validation(
     backup(kube, op_namespace, "homeless")
     obj = wait_phase(kube, BACKUP, op_namespace, "homeless", {"FailedValidation"})
     assert "no default BackupStorageLocation" in obj["status"]["validationErrors"][0]
-
-
-def test_deleting_a_backup_removes_its_data(
-    kube: KubeClient,
-    op_namespace: str,
-    default_bsl: str,
-    operator: Operator,
-    store: ObjectStore,
-    make_namespace: NamespaceFactory,
-) -> None:
-    app = make_namespace("app")
-    configmaps(kube, app, 3)
-    backup(kube, op_namespace, "doomed", includedNamespaces=[app])
-    wait_phase(kube, BACKUP, op_namespace, "doomed", {"Completed"})
-    assert list(store.list("backups/doomed/"))
-    resources.delete(kube, BACKUP, op_namespace, "doomed")
-    wait_gone(kube, BACKUP, op_namespace, "doomed")
-    assert list(store.list("")) == []
 
 
 def test_expired_backups_are_collected(

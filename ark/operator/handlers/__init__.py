@@ -31,7 +31,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
             kopf.on.update(*_on(plural), id="update", **common)(fn)
 
     changes("backups", backups.reconcile)
-    kopf.on.delete(*_on("backups"), id="delete-data", **common)(backups.finalize)
+    # No deletion handler: deleting a Backup (or the CRDs, or ark's namespace) deletes no data.
     kopf.timer(*_on("backups"), id="expire", interval=settings.gc_interval, **common)(
         backups.collect_garbage
     )

@@ -1,4 +1,6 @@
-"""Backup handlers: run new (and interrupted) backups, delete through the finalizer, expire."""
+"""Backup handlers: run new (and interrupted) backups, expire finished ones.
+
+Deleting a Backup object deletes nothing else (see ``ark.operator.deletion``)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from ark.operator import (
 )
 
 _log = logging.getLogger("ark.operator")
+
+EXPIRED = "Expired"
 
 
 async def _get(name: str) -> dict[str, Any] | None:
@@ -138,7 +142,7 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
     else:
         kopf.info(body, reason=str(result.phase), message=message)
     if schedule:
-        deleted = await asyncio.to_thread(
+        expired = await asyncio.to_thread(
             scheduling.after_backup,
             rt.client,
             rt.namespace,
@@ -146,49 +150,52 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
             phase=str(result.phase),
             completed=result.completed,
         )
-        if deleted:
+        if expired:
             kopf.info(
                 body,
                 reason="Retention",
-                message=f"schedule {schedule} retention deletes {', '.join(deleted)}",
+                message=f"schedule {schedule} retention expires {', '.join(expired)}",
             )
 
 
-async def finalize(body: kopf.Body, name: str, **_: Any) -> None:
-    """``kubectl delete backup``: remove its data and snapshots first; retried until done."""
-    rt = runtime.current()
-    obj = dict(body)
-    outcome = await asyncio.to_thread(deletion.delete_backup_data, rt.client, rt.namespace, obj)
-    if outcome.location_missing:
-        kopf.warn(
-            body,
-            reason="DataKept",
-            message=f"backup {name} removed, its data not: {outcome.location_missing}",
-        )
-        return
-    if outcome.errors:
-        read_only = all("ReadOnly" in e for e in outcome.errors)
-        if read_only:
-            kopf.warn(body, reason="DataKept", message="; ".join(outcome.errors))
-            return
-        metrics.BACKUP_DELETION_FAILURE.inc()
-        kopf.warn(body, reason="DeletionFailed", message="; ".join(outcome.errors))
-        raise kopf.TemporaryError("; ".join(outcome.errors), delay=10)
-    metrics.BACKUP_DELETION_SUCCESS.inc()
-    _log.info(
-        "backup %s: deleted %d objects and %d snapshots",
-        name,
-        outcome.objects_deleted,
-        outcome.snapshots_deleted,
-    )
-
-
 async def collect_garbage(body: kopf.Body, name: str, **_: Any) -> None:
-    """Timer: delete a finished backup past its expiration (the finalizer removes the data)."""
+    """Timer: a finished backup past its expiration loses its data and goes, when this cluster
+    wrote it; one written elsewhere is left to its writer, and says so once."""
     rt = runtime.current()
     if not backups.expired(dict(body), now=dt.datetime.now(dt.UTC)):
         return
-    if body.get("metadata", {}).get("deletionTimestamp"):
+    obj = await _get(name)
+    if obj is None or obj["metadata"].get("deletionTimestamp"):
         return
-    kopf.info(body, reason="Expired", message=f"backup {name} expired; deleting it")
-    await asyncio.to_thread(resources.delete, rt.client, resources.BACKUP, rt.namespace, name)
+    outcome = await asyncio.to_thread(deletion.expire, rt.client, rt.namespace, obj)
+    if outcome.kept is not None:
+        await _say_kept(body, obj, outcome.kept)
+    elif outcome.errors:
+        metrics.BACKUP_DELETION_FAILURE.inc()
+        kopf.warn(body, reason="DeletionFailed", message="; ".join(outcome.errors))
+    elif outcome.location_missing:
+        kopf.warn(
+            body,
+            reason="DataKept",
+            message=f"backup {name} expired and removed, its data not: {outcome.location_missing}",
+        )
+    else:
+        metrics.BACKUP_DELETION_SUCCESS.inc()
+        kopf.info(
+            body,
+            reason="Expired",
+            message=(
+                f"backup {name} expired: {outcome.objects_deleted} objects and "
+                f"{outcome.snapshots_deleted} snapshots deleted"
+            ),
+        )
+
+
+async def _say_kept(body: kopf.Body, obj: dict[str, Any], why: str) -> None:
+    """An expired backup whose data stays: an Expired condition and an Event, once per reason."""
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    if any(c.get("type") == EXPIRED and c.get("message") == why for c in conditions):
+        return
+    kept = resources.condition(EXPIRED, True, reason="DataKept", message=why)
+    await _patch(obj["metadata"]["name"], {"conditions": resources.set_condition(conditions, kept)})
+    kopf.info(body, reason="Expired", message=f"backup {obj['metadata']['name']} expired; {why}")

@@ -35,6 +35,11 @@ async def process(body: kopf.Body, name: str, **_: Any) -> None:
         raise kopf.TemporaryError(message, delay=RETRY_DELAY)
     await rt.patch_status(resources.BACKUP, target, {"phase": "Deleting"})
     outcome = await asyncio.to_thread(deletion.delete_backup_data, rt.client, rt.namespace, backup)
+    if outcome.kept is not None:  # nothing of its own to delete: the Backup goes alone
+        await asyncio.to_thread(resources.delete, rt.client, resources.BACKUP, rt.namespace, target)
+        await _status(name, {"phase": "Processed", "errors": None})
+        kopf.info(body, reason="Deleted", message=f"backup {target} deleted; {outcome.kept}")
+        return
     if outcome.location_missing or (
         outcome.errors and all("ReadOnly" in e for e in outcome.errors)
     ):
