@@ -22,6 +22,10 @@ GROUP = "ark.dev"
 VERSION = "v1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
+EXCLUDE_LABELS = ("ark.dev/exclude-from-backup", "velero.io/exclude-from-backup")
+"""An object labelled with any of these set to "true" is never backed up (Velero's is honoured
+for migrating users); ark puts them on the objects it creates itself."""
+
 #: A name of a Kubernetes namespace, or a glob of names (``*``, ``team-?``, ``app-[ab]``).
 NamespacePattern = NewType("NamespacePattern", str)
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import orjson
 
-from ark import archive
+from ark import archive, selection
 from ark.api.backup import BackupPhase, BackupSpec
 from ark.api.types import parse_duration
-from ark.backup import filters, hooks, results
+from ark.backup import hooks, results
 from ark.backup.actions import ActionContext, BackupItemAction, ItemRef, load_actions
 from ark.backup.plan import CRDS, NAMESPACES, BackupPlan, ListTask, plan_backup
 from ark.backup.results import BackupResult, Progress, ProgressCallback, SnapshotOptions
@@ -110,7 +110,7 @@ class _Run:
         batch: list[tuple[str | None, str, bytes]] = []  # archive.NewItem's fields
         for item in items:
             meta = item.get("metadata") or {}
-            if filters.excluded_by_label(meta.get("labels")):
+            if selection.excluded_by_label(meta.get("labels")):
                 continue
             namespace = meta.get("namespace") if namespaced else None
             name = meta.get("name") or ""

@@ -43,10 +43,10 @@ from ark.api.backup import (
     HookErrorMode,
 )
 from ark.api.types import parse_duration
-from ark.backup.filters import NamespaceFilter, selector_matches
 from ark.kube import ApiResource, KubeError
 from ark.kube.podexec import ExecResult
 from ark.report import Issues, RunLog
+from ark.selection import NamespaceFilter, selector_matches
 
 #: Hook name of a hook taken from pod annotations (Velero's spelling).
 FROM_ANNOTATION = "<from-annotation>"

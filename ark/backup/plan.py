@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ark import selection
 from ark.api.backup import ResourceFilter
-from ark.backup import filters
 from ark.kube.discovery import ApiResource
 
 NAMESPACES = "namespaces"
@@ -44,7 +44,7 @@ class ListTask:
 class BackupPlan:
     tasks: list[ListTask]
     namespaces: list[str]
-    namespace_filter: filters.NamespaceFilter
+    namespace_filter: selection.NamespaceFilter
     cluster_scope: ClusterScope
     resources: list[ApiResource]
     crd_resources: frozenset[str] = frozenset()
@@ -73,7 +73,7 @@ class BackupPlan:
         Namespaced: only in a wanted namespace and of a wanted resource. Cluster-scoped: unless
         cluster resources are off — in ``auto`` this is exactly how they get in.
         """
-        if resource.qualified in filters.NEVER_BACKED_UP or resource.qualified in self.excluded:
+        if resource.qualified in selection.NEVER_BACKED_UP or resource.qualified in self.excluded:
             return False
         if resource.namespaced:
             return (
@@ -95,12 +95,12 @@ def plan_backup(
     listable = [
         r
         for r in available
-        if {"list", "get"} <= r.verbs and r.qualified not in filters.NEVER_BACKED_UP
+        if {"list", "get"} <= r.verbs and r.qualified not in selection.NEVER_BACKED_UP
     ]
-    resources, warnings = filters.select_resources(
+    resources, warnings = selection.select_resources(
         listable, included=spec.included_resources, excluded=spec.excluded_resources
     )
-    ns_filter = filters.NamespaceFilter(spec.included_namespaces, spec.excluded_namespaces)
+    ns_filter = selection.NamespaceFilter(spec.included_namespaces, spec.excluded_namespaces)
     wanted_ns = ns_filter.select(namespaces)
     warnings.extend(
         f"includedNamespaces entry {pattern!r} matches no namespace"
@@ -149,7 +149,7 @@ def plan_backup(
     )
 
 
-def _cluster_scope(spec: ResourceFilter, ns_filter: filters.NamespaceFilter) -> ClusterScope:
+def _cluster_scope(spec: ResourceFilter, ns_filter: selection.NamespaceFilter) -> ClusterScope:
     if spec.include_cluster_resources is True:
         return ClusterScope.ALL
     if spec.include_cluster_resources is False:
@@ -160,7 +160,7 @@ def _cluster_scope(spec: ResourceFilter, ns_filter: filters.NamespaceFilter) -> 
 def _selectors(spec: ResourceFilter) -> list[str | None]:
     """One LIST per selector: orLabelSelectors are ORed by listing each (results deduplicated)."""
     if spec.or_label_selectors:
-        return [filters.selector_string(s) for s in spec.or_label_selectors]
+        return [selection.selector_string(s) for s in spec.or_label_selectors]
     if spec.label_selector is not None:
-        return [filters.selector_string(spec.label_selector)]
+        return [selection.selector_string(spec.label_selector)]
     return [None]

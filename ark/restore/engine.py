@@ -21,7 +21,6 @@ from typing import Any
 
 from ark import archive
 from ark.api.restore import RestorePhase, RestoreSpec
-from ark.backup.filters import select_resources
 from ark.kube import ApiResource, KubeApiError, KubeClient, KubeError, discover
 from ark.kube.discovery import Discovery
 from ark.report import Issues, RunLog, gzip_json
@@ -31,6 +30,7 @@ from ark.restore.apply import Applied, Outcome, Writer
 from ark.restore.plan import NAMESPACES, Planned, RestorePlan, plan_restore
 from ark.restore.refs import CRDS, ItemKey
 from ark.restore.volumes import VolumeOptions
+from ark.selection import select_resources
 from ark.snapshot import errors as snapshot_errors
 from ark.storage import ObjectStore, StoreError
 

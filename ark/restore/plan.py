@@ -15,8 +15,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from ark.api.backup import ResourceFilter
-from ark.backup.filters import NEVER_BACKED_UP, selector_matches
 from ark.restore.refs import CRDS, ItemKey
+from ark.selection import NEVER_BACKED_UP, selector_matches
 
 NAMESPACES = "namespaces"
 

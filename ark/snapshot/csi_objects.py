@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from ark.api import types
 from ark.kube import object_path
 from ark.snapshot import errors
 
@@ -19,7 +20,7 @@ GROUP = "snapshot.storage.k8s.io"
 VERSION = "v1"
 API_VERSION = f"{GROUP}/{VERSION}"
 DEFAULT_CLASS_ANNOTATION = "snapshot.storage.kubernetes.io/is-default-class"
-EXCLUDE_LABELS = {"ark.dev/exclude-from-backup": "true", "velero.io/exclude-from-backup": "true"}
+EXCLUDE_LABELS = dict.fromkeys(types.EXCLUDE_LABELS, "true")
 """On every object ark makes here: later backups leave them out."""
 RESTORED_FROM = "ark.dev/restored-from"
 _PVC_BIND_ANNOTATIONS = (

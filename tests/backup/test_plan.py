@@ -6,8 +6,8 @@ import pytest
 
 from ark.api import BackupSpec, LabelSelector
 from ark.backup import ClusterScope, plan_backup
-from ark.backup.filters import NamespaceFilter, selector_matches, selector_string
 from ark.kube import ApiResource
+from ark.selection import NamespaceFilter, selector_matches, selector_string
 
 VERBS = frozenset({"list", "get", "create", "delete"})
 

@@ -1,15 +1,13 @@
-"""Pure filter logic shared by backup and restore: namespaces, resources, labels."""
+"""What a backup or restore selects: namespace, resource and label filters, the kinds never
+backed up or restored, and the labels that keep an object out. Pure; shared by both engines."""
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Sequence
 
-from ark.api.types import LabelSelector, LabelSelectorOperator
+from ark.api.types import EXCLUDE_LABELS, LabelSelector, LabelSelectorOperator
 from ark.kube.discovery import ApiResource
-
-#: Labels that keep an object out of a backup (Velero's, honoured for migrating users, and ark's).
-EXCLUDE_LABELS = ("velero.io/exclude-from-backup", "ark.dev/exclude-from-backup")
 
 #: Never backed up: recreated by the cluster, meaningless elsewhere, or ark's own transient CRs.
 NEVER_BACKED_UP = frozenset(
