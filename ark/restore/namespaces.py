@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ark.kube import KubeApiError
-from ark.restore.actions import RestoreContext, apply_actions
-from ark.restore.apply import Applied, Outcome
+from ark.api.restore import RestoreSpec
+from ark.kube import KubeApiError, KubeClient
+from ark.report import Issues, RunLog
+from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions
+from ark.restore.apply import Applied, Outcome, Writer
 from ark.restore.plan import Planned
 
 if TYPE_CHECKING:
-    from ark.restore.engine import _Run
     from ark.restore.source import OpenBackup
+
+
+class _Run(Protocol):
+    """What of a running restore the namespaces step uses (the engine's run state)."""
+
+    client: KubeClient
+    spec: RestoreSpec
+    actions: list[RestoreItemAction]
+    issues: Issues
+    log: RunLog
+    writer: Writer
+    failed_namespaces: dict[str, str]
+
+    def record(self, planned: Planned, applied: Applied) -> None: ...
 
 
 def _phase(state: _Run, name: str) -> str | None:
