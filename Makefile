@@ -11,7 +11,7 @@ setup: ## install the Python environment and build the local servers (once)
 	hack/setup
 
 lint:
-	uv run ruff format --check . && uv run ruff check . && uv run mypy
+	uv run ruff format --check . && uv run ruff check . && uv run mypy && uv run lint-imports
 
 down: ## stop every local server hack/ started
 	-hack/cluster down --all
