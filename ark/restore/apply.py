@@ -55,9 +55,13 @@ def path_of(obj: dict[str, Any], plural: str, *, namespaced: bool, name: str | N
     return object_path(group=group, version=version, plural=plural, namespace=namespace, name=name)
 
 
-def diff(live: dict[str, Any], desired: dict[str, Any], *, limit: int = 50) -> list[str]:
+def diff(
+    live: dict[str, Any], desired: dict[str, Any], *, limit: int = 50, secret: bool = False
+) -> list[str]:
     """What would change if ``desired`` were applied over ``live``: one line per changed leaf,
-    over the fields a restore sets (labels, annotations and the object's own sections)."""
+    over the fields a restore sets (labels, annotations and the object's own sections). With
+    ``secret`` the lines name the fields that change and never their values (a Secret's data,
+    and its annotations, which may hold a copy of it)."""
     lines: list[str] = []
 
     def walk(path: str, old: Any, new: Any) -> None:
@@ -67,7 +71,10 @@ def diff(live: dict[str, Any], desired: dict[str, Any], *, limit: int = 50) -> l
             for key in sorted(new):
                 walk(f"{path}.{key}" if path else key, old.get(key), new[key])
         elif old != new:
-            lines.append(f"{path}: {_short(old)} -> {_short(new)}")
+            if secret:
+                lines.append(f"{path}: " + ("set" if old is None else "changed"))
+            else:
+                lines.append(f"{path}: {_short(old)} -> {_short(new)}")
 
     for section in ("labels", "annotations"):
         walk(
@@ -78,6 +85,41 @@ def diff(live: dict[str, Any], desired: dict[str, Any], *, limit: int = 50) -> l
     for key in sorted(set(desired) - _IGNORED_TOP):
         walk(key, live.get(key), desired[key])
     return lines
+
+
+class Action(StrEnum):
+    SKIP = "skip"
+    UPDATE = "update"
+    RECREATE = "recreate"
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    warning: str | None = None
+
+
+def decide(
+    policy: ExistingResourcePolicy, *, rdir: str, live: dict[str, Any], changes: list[str]
+) -> Decision:
+    """What a restore does to an object that already exists: the one rule for the restore
+    and its dry run. An identical object is left alone under every policy; ``recreate``
+    never deletes what would take data or other objects with it (GUARDED kinds), nor an
+    object other controllers hold with finalizers: those are updated instead, with a warning."""
+    if policy is ExistingResourcePolicy.NONE or not changes:
+        return Decision(Action.SKIP)
+    if policy is ExistingResourcePolicy.UPDATE:
+        return Decision(Action.UPDATE)
+    if rdir in GUARDED:
+        return Decision(Action.UPDATE, f"not recreated ({rdir} are never deleted by a restore)")
+    finalizers = (live.get("metadata") or {}).get("finalizers") or []
+    if finalizers:
+        return Decision(
+            Action.UPDATE,
+            f"not recreated: finalizers {', '.join(map(str, finalizers))} of other controllers "
+            "hold it; updated instead",
+        )
+    return Decision(Action.RECREATE)
 
 
 def _short(value: Any) -> str:
@@ -108,13 +150,26 @@ class Writer:
         policy: ExistingResourcePolicy,
         dry_run: bool,
         wait_timeout: float = 120.0,
+        backup_name: str | None = None,
     ) -> None:
         self.client = client
         self.policy = ExistingResourcePolicy(policy)
         self.dry_run = dry_run
         self.wait_timeout = wait_timeout
+        self.backup_name = backup_name
+        """Named in the error of a recreate whose create failed after the delete."""
 
-    def apply(self, obj: dict[str, Any], *, rdir: str, plural: str, namespaced: bool) -> Applied:
+    def apply(
+        self,
+        obj: dict[str, Any],
+        *,
+        rdir: str,
+        plural: str,
+        namespaced: bool,
+        copy: str | None = None,
+    ) -> Applied:
+        """Create ``obj``, or treat the existing one by the policy. ``copy`` says where the
+        backed-up object is in the backup (named if a recreate deleted it and then failed)."""
         name = obj["metadata"]["name"]
         collection = path_of(obj, plural, namespaced=namespaced)
         item = path_of(obj, plural, namespaced=namespaced, name=name)
@@ -126,26 +181,32 @@ class Writer:
         except KubeApiError as exc:
             if not exc.already_exists:
                 return Applied(Outcome.FAILED, message=exc.message)
-        return self._existing(obj, rdir=rdir, collection=collection, item=item)
+        return self._existing(obj, rdir=rdir, collection=collection, item=item, copy=copy)
 
-    def _existing(self, obj: dict[str, Any], *, rdir: str, collection: str, item: str) -> Applied:
+    def _existing(
+        self, obj: dict[str, Any], *, rdir: str, collection: str, item: str, copy: str | None
+    ) -> Applied:
         try:
             live = self.client.get(item)
         except KubeApiError as exc:
             return Applied(Outcome.FAILED, message=f"exists, but cannot be read: {exc.message}")
         uid = live["metadata"].get("uid")
-        changes = diff(live, obj)
-        if self.policy is ExistingResourcePolicy.NONE:
+        changes = diff(live, obj, secret=rdir == "secrets")
+        decision = decide(self.policy, rdir=rdir, live=live, changes=changes)
+        if decision.action is Action.SKIP:
             note = "already exists" + (
-                f"; differs from the backup in {len(changes)} field(s)" if changes else ""
+                f"; differs from the backup in {len(changes)} field(s)"
+                if changes
+                else (", identical" if self.policy is not ExistingResourcePolicy.NONE else "")
             )
             return Applied(Outcome.SKIPPED_EXISTS, uid=uid, message=note, diff=changes)
-        # An identical object is left alone under every policy (as the dry run says).
-        if self.policy is ExistingResourcePolicy.RECREATE and changes and rdir not in GUARDED:
-            return self._recreate(obj, collection=collection, item=item, uid=uid)
+        if decision.action is Action.RECREATE:
+            return self._recreate(
+                obj, rdir=rdir, collection=collection, item=item, uid=uid, copy=copy
+            )
         result = self._update(obj, item=item, uid=uid, changes=changes)
-        if self.policy is ExistingResourcePolicy.RECREATE and changes:
-            result.warnings.insert(0, f"not recreated ({rdir} are never deleted by a restore)")
+        if decision.warning:
+            result.warnings.insert(0, decision.warning)
         return result
 
     def _update(
@@ -172,12 +233,37 @@ class Writer:
         return Applied(Outcome.UPDATED, uid=uid, diff=changes)
 
     def _recreate(
-        self, obj: dict[str, Any], *, collection: str, item: str, uid: str | None
+        self,
+        obj: dict[str, Any],
+        *,
+        rdir: str,
+        collection: str,
+        item: str,
+        uid: str | None,
+        copy: str | None,
     ) -> Applied:
+        """Delete and create again, never losing the object: right before the delete the API
+        server validates the create (a dry run: AlreadyExists comes after validation and
+        admission, so it means everything else passed), the delete names the uid that was
+        compared, and a create that still fails says where the backed-up copy is."""
         try:
-            self.client.request("DELETE", item, body={"propagationPolicy": "Background"})
+            self.client.request("POST", collection, body=obj, query={"dryRun": "All"})
         except KubeApiError as exc:
-            if not exc.not_found:
+            if not exc.already_exists:
+                return Applied(
+                    Outcome.FAILED,
+                    uid=uid,
+                    message=f"not recreated (the live object is kept): the API server would "
+                    f"refuse the backed-up one: {exc.message}",
+                )
+        try:
+            self.client.request(
+                "DELETE",
+                item,
+                body={"propagationPolicy": "Background", "preconditions": {"uid": uid}},
+            )
+        except KubeApiError as exc:
+            if not exc.not_found and exc.status != 409:  # 409: a new one took its place
                 return Applied(Outcome.FAILED, message=f"cannot delete to recreate: {exc.message}")
         deadline = time.monotonic() + self.wait_timeout
         while True:
@@ -186,7 +272,7 @@ class Writer:
                 return Applied(Outcome.RECREATED, uid=created["metadata"].get("uid"))
             except KubeApiError as exc:
                 if not exc.already_exists or time.monotonic() > deadline:
-                    return Applied(Outcome.FAILED, message=f"recreate failed: {exc.message}")
+                    return Applied(Outcome.FAILED, message=self._lost(copy, exc))
             try:
                 again = self.client.get(item)
             except KubeApiError:
@@ -195,11 +281,20 @@ class Writer:
                 # A controller made a new one at once (a namespace's default ServiceAccount):
                 # waiting cannot help; bring that one to the backup's data.
                 result = self._update(
-                    obj, item=item, uid=again["metadata"].get("uid"), changes=diff(again, obj)
+                    obj,
+                    item=item,
+                    uid=again["metadata"].get("uid"),
+                    changes=diff(again, obj, secret=rdir == "secrets"),
                 )
                 result.warnings.insert(0, "re-created by the cluster at once; updated instead")
                 return result
             time.sleep(0.2)  # the old object is still being finalized
+
+    def _lost(self, copy: str | None, exc: KubeApiError) -> str:
+        where = f"{copy} in backup {self.backup_name}" if copy and self.backup_name else copy
+        return f"deleted to recreate, but the create failed: {exc.message}" + (
+            f"; the backed-up copy is {where}" if where else ""
+        )
 
     def _dry_run(self, obj: dict[str, Any], *, rdir: str, collection: str, item: str) -> Applied:
         try:
@@ -209,12 +304,16 @@ class Writer:
                 return Applied(Outcome.FAILED, message=exc.message)
             return self._server_dry_run(obj, collection=collection)
         uid = live["metadata"].get("uid")
-        changes = diff(live, obj)
-        if self.policy is ExistingResourcePolicy.NONE or not changes:
-            return Applied(Outcome.WOULD_SKIP_EXISTS, uid=uid, diff=changes)
-        if self.policy is ExistingResourcePolicy.RECREATE and rdir not in GUARDED:
-            return Applied(Outcome.WOULD_RECREATE, uid=uid, diff=changes)
-        return Applied(Outcome.WOULD_UPDATE, uid=uid, diff=changes)
+        changes = diff(live, obj, secret=rdir == "secrets")
+        decision = decide(self.policy, rdir=rdir, live=live, changes=changes)
+        outcome = {
+            Action.SKIP: Outcome.WOULD_SKIP_EXISTS,
+            Action.UPDATE: Outcome.WOULD_UPDATE,
+            Action.RECREATE: Outcome.WOULD_RECREATE,
+        }[decision.action]
+        return Applied(
+            outcome, uid=uid, diff=changes, warnings=[decision.warning] if decision.warning else []
+        )
 
     def _server_dry_run(self, obj: dict[str, Any], *, collection: str) -> Applied:
         """Let the API server validate the create without persisting it (dryRun=All)."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from ark import archive
 from ark.api.restore import RestorePhase, RestoreSpec
+from ark.archive import layout
 from ark.kube import ApiResource, KubeApiError, KubeClient, KubeError, discover
 from ark.kube.discovery import Discovery
 from ark.report import Issues, RunLog, gzip_json
@@ -107,6 +108,7 @@ class _Run:
         client: KubeClient,
         *,
         name: str,
+        backup_name: str,
         spec: RestoreSpec,
         actions: Sequence[RestoreItemAction],
         on_progress: ProgressCallback | None,
@@ -131,7 +133,12 @@ class _Run:
         self.volume_failures: dict[str, str] = {}
         self.claim_snapshots: dict[str, volumes.ClaimSnapshot] = {}
         self.discovery = Discovery(resources=[])
-        self.writer = Writer(client, policy=spec.existing_resource_policy, dry_run=spec.dry_run)
+        self.writer = Writer(
+            client,
+            policy=spec.existing_resource_policy,
+            dry_run=spec.dry_run,
+            backup_name=backup_name,
+        )
         self._lock = threading.Lock()
         self._last = 0.0
 
@@ -190,6 +197,7 @@ def run(
     state = _Run(
         client,
         name=name,
+        backup_name=backup_name,
         spec=spec,
         actions=load_actions() if actions is None else actions,
         on_progress=on_progress,
@@ -430,7 +438,13 @@ def _apply_one(
             new = state.new_volumes[name]
             obj = new.snapshotter.set_volume_id(obj, volume_id=new.volume_id, zone=new.zone)
             obj["metadata"]["name"] = context.volume_renames.get(name, name)
-    applied = state.writer.apply(obj, rdir=rdir, plural=res.plural, namespaced=res.namespaced)
+    applied = state.writer.apply(
+        obj,
+        rdir=rdir,
+        plural=res.plural,
+        namespaced=res.namespaced,
+        copy=layout.item_path(archive.ResourceDir(rdir), ns or None, name),
+    )
     if rdir == "persistentvolumes" and applied.outcome is Outcome.SKIPPED_EXISTS:
         note = volumes.rebind_released(state.client, obj)
         if note is not None:

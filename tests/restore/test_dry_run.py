@@ -3,6 +3,7 @@ against the live object, skip) — and writes nothing."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 
 import pytest
@@ -134,3 +135,32 @@ def test_dry_run_reports_what_the_api_server_would_refuse(
     assert "exceeded quota" in settings.message
     assert result.phase is RestorePhase.PARTIALLY_FAILED
     assert restores.get(kube, f"/api/v1/namespaces/{namespace}/configmaps/settings") is None
+
+
+def test_a_secrets_diff_names_the_keys_that_change_never_the_values(
+    kube: KubeClient, namespace: str, fs_store: ObjectStore
+) -> None:
+    old, new = "backed-up-s3cr3t", "live-s3cr3t"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "annotations": {"note": old}},
+        "stringData": {"password": old, "user": "app"},
+    }
+    restores.create(kube, secret, namespace=namespace)
+    backup = restores.back_up(kube, fs_store, namespace)
+    path = f"/api/v1/namespaces/{namespace}/secrets/db"
+    merge_patch(
+        kube, path, {"stringData": {"password": new}, "metadata": {"annotations": {"note": new}}}
+    )
+
+    for policy in ("none", "update"):
+        result = restores.run_restore(
+            kube, fs_store, backup, dry_run=True, existing_resource_policy=policy
+        )
+        db = outcome(result, "secrets", "db")
+        assert set(db.diff) == {"data.password: changed", "metadata.annotations.note: changed"}
+        shown = repr(db)
+        for value in (old, new):
+            assert value not in shown
+            assert base64.b64encode(value.encode()).decode() not in shown

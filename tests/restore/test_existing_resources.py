@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ark.api import RestorePhase
-from ark.kube import KubeClient
+from ark.kube import KubeApiError, KubeClient
 from ark.storage import ObjectStore
 from tests.support import restores
 from tests.support.restores import config_map, merge_patch, outcome
@@ -283,3 +283,114 @@ def test_recreate_never_deletes_namespaces_crds_pvs_or_pvcs(
         assert outcome(result, f"gadgets.{crd_group}", "g1").outcome == "recreated"
     finally:
         restores.delete(kube, pv_path)
+
+
+def _deny_configmaps_labelled(kube: KubeClient, namespace: str, label: str, value: str) -> str:
+    """A ValidatingAdmissionPolicy (enforced by the API server itself) refusing to create
+    ConfigMaps labelled ``label=value`` in ``namespace``; returns its name once in force."""
+    name = restores.unique("deny")
+    restores.create(
+        kube,
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE"],
+                            "resources": ["configmaps"],
+                        }
+                    ]
+                },
+                "validations": [
+                    {
+                        "expression": f"!has(object.metadata.labels) || "
+                        f"object.metadata.labels[?'{label}'].orValue('') != '{value}'",
+                        "message": f"no ConfigMaps labelled {label}={value} here",
+                    }
+                ],
+            },
+        },
+    )
+    restores.create(
+        kube,
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": name},
+            "spec": {
+                "policyName": name,
+                "validationActions": ["Deny"],
+                "matchResources": {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+                },
+            },
+        },
+    )
+    probe = config_map("probe", {}, labels={label: value})
+
+    def in_force() -> bool:
+        try:
+            kube.request(
+                "POST",
+                f"/api/v1/namespaces/{namespace}/configmaps",
+                body=probe,
+                query={"dryRun": "All"},
+            )
+        except KubeApiError as exc:
+            return exc.status in (400, 403, 422)
+        return False
+
+    restores.wait_for("the admission policy in force", in_force)
+    return name
+
+
+def test_recreate_keeps_the_live_object_when_the_api_server_would_refuse_the_backed_up_one(
+    kube: KubeClient, namespace: str, fs_store: ObjectStore
+) -> None:
+    restores.create(kube, config_map("guarded", {"k": "v"}, labels={"v": "1"}), namespace=namespace)
+    backup = restores.back_up(kube, fs_store, namespace)
+    before = merge_patch(kube, _cm_path(namespace, "guarded"), {"metadata": {"labels": {"v": "2"}}})
+    policy = _deny_configmaps_labelled(kube, namespace, "v", "1")
+    try:
+        result = restores.run_restore(kube, fs_store, backup, existing_resource_policy="recreate")
+    finally:
+        admission = "/apis/admissionregistration.k8s.io/v1"
+        restores.delete(kube, f"{admission}/validatingadmissionpolicybindings/{policy}")
+        restores.delete(kube, f"{admission}/validatingadmissionpolicies/{policy}")
+
+    assert result.phase is RestorePhase.PARTIALLY_FAILED
+    guarded = outcome(result, "configmaps", "guarded")
+    assert guarded.outcome == "failed"
+    assert guarded.message is not None and "no ConfigMaps labelled v=1 here" in guarded.message
+    live = kube.get(_cm_path(namespace, "guarded"))
+    assert live["metadata"]["uid"] == before["metadata"]["uid"]
+    assert live["metadata"]["labels"]["v"] == "2"
+
+
+def test_recreate_updates_an_object_another_controller_holds_with_a_finalizer(
+    kube: KubeClient, namespace: str, fs_store: ObjectStore
+) -> None:
+    held = config_map("held", {"k": "v"})
+    held["metadata"]["finalizers"] = ["example.com/hold"]
+    restores.create(kube, held, namespace=namespace)
+    path = _cm_path(namespace, "held")
+    try:
+        backup = restores.back_up(kube, fs_store, namespace)
+        before = merge_patch(kube, path, {"data": {"k": "live"}})
+
+        result = restores.run_restore(kube, fs_store, backup, existing_resource_policy="recreate")
+
+        assert result.phase is RestorePhase.COMPLETED, result.issues
+        assert outcome(result, "configmaps", "held").outcome == "updated"
+        assert any("example.com/hold" in w for w in _warnings_about(result, "configmaps", "held"))
+        live = kube.get(path)
+        assert live["metadata"]["uid"] == before["metadata"]["uid"]
+        assert live["data"] == {"k": "v"}
+    finally:
+        merge_patch(kube, path, {"metadata": {"finalizers": None}})
