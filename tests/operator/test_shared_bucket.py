@@ -31,7 +31,7 @@ from tests.operator.harness import (
     wait_gone,
     wait_phase,
 )
-from tests.support import crds
+from tests.support import crds, restores
 
 BACKUP, BSL, DBR = resources.BACKUP, resources.BSL, resources.DBR
 
@@ -217,8 +217,8 @@ def test_removing_ark_deletes_no_data(
     minio: S3Server,
     store: ObjectStore,
 ) -> None:
-    """Its namespace and then its CRDs deleted while the operator runs: every Backup goes, and
-    every backup's data stays."""
+    """Its namespace and then its CRDs deleted while the operator runs (as an uninstall does):
+    every Backup goes, and every backup's data stays."""
     factory = _namespace_factory(second_cluster)
     app = next(factory)("app")
     create_configmaps(other_kube, app, 2)
@@ -228,9 +228,9 @@ def test_removing_ark_deletes_no_data(
     try:
         other_kube.request("DELETE", f"/api/v1/namespaces/{other_namespace}")
         wait_for(
-            lambda: not resources.list_objects(other_kube, BACKUP, other_namespace),
+            lambda: restores.get(other_kube, f"/api/v1/namespaces/{other_namespace}") is None,
             timeout=60,
-            what="the Backups of the deleted namespace gone",
+            what=f"namespace {other_namespace} gone",
         )
         assert contents(store) == stored
         for name in crds.load_crds():
