@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import kopf
 
-from ark.operator import metrics, runtime
+from ark.kube import KubeClient
+from ark.operator import leader, metrics, runtime
 from ark.operator import settings as settings_
 from ark.operator.handlers import register
 
@@ -75,14 +79,75 @@ def main(argv: Sequence[str] | None = None) -> int:
         if settings.health_port
         else None
     )
-    kopf.run(
-        registry=registry,
-        settings=kopf_settings(),
-        standalone=True,
-        namespaces=[settings.namespace],
-        liveness_endpoint=liveness,
-    )
+    election = _elect(settings)
+    try:
+        kopf.run(
+            registry=registry,
+            settings=kopf_settings(),
+            standalone=True,
+            namespaces=[settings.namespace],
+            liveness_endpoint=liveness,
+        )
+    finally:
+        if election is not None:
+            election.release()
     return 0
+
+
+def _elect(settings: settings_.Settings) -> leader.Election | None:
+    """Wait (healthy, doing nothing) until this replica holds the lease, then keep it; a
+    leader that loses it exits at once (see ``leader``)."""
+    if not settings.leader_elect:
+        return None
+    client = KubeClient(KubeClient.load(kubeconfig=settings.kubeconfig).api, max_retries=0)
+    election = leader.Election(
+        client,
+        settings.namespace,
+        settings.leader_identity,
+        timing=leader.Timing(
+            lease_duration=settings.lease_duration,
+            renew_deadline=settings.lease_renew_deadline,
+            retry_period=settings.lease_retry_period,
+        ),
+    )
+    with _standby_health(settings):
+        election.acquire()
+
+    def lost(reason: str) -> None:
+        _log.error("exiting: no longer the leader (%s); another replica takes over", reason)
+        logging.shutdown()
+        os._exit(1)
+
+    election.keep(lost)
+    return election
+
+
+@contextlib.contextmanager
+def _standby_health(settings: settings_.Settings) -> Iterator[None]:
+    """/healthz answers while a standby waits for the lease (kopf's own endpoint comes up
+    once it leads)."""
+    if not settings.health_port:
+        yield
+        return
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            ok = self.path == "/healthz"
+            self.send_response(200 if ok else 404)
+            self.end_headers()
+            self.wfile.write(b"standby\n" if ok else b"")
+
+        def log_message(self, *_: Any) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer((settings.bind_address, settings.health_port), Health)
+    thread = threading.Thread(target=server.serve_forever, name="ark-standby-health", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 if __name__ == "__main__":

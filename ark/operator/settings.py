@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -52,6 +53,13 @@ class Settings:
     """How long a backup waits for its volume snapshots to complete."""
     cron_seconds: str | None = None
     """Test-only: a cron seconds field appended to 5-field schedules."""
+    leader_elect: bool = True
+    """Replicas elect one active operator through the Lease ark-operator (see leader.py)."""
+    leader_identity: str = ""
+    """This replica's name in the lease (default: the host name, a Pod's name)."""
+    lease_duration: float = 15.0
+    lease_renew_deadline: float = 10.0
+    lease_retry_period: float = 2.0
     verbose: bool = False
 
 
@@ -137,6 +145,30 @@ def parser() -> argparse.ArgumentParser:
         kind=float,
     )
     flag("cron-seconds", help_="TEST ONLY: cron seconds field for every schedule", default=None)
+    flag(
+        "leader-elect",
+        help_="elect one active replica through the Lease ark-operator (true/false)",
+        default="true",
+    )
+    flag("leader-identity", help_="this replica's name in the lease", default="<host name>")
+    flag(
+        "lease-duration",
+        help_="seconds a standby waits for an unrenewed lease",
+        default=15.0,
+        kind=float,
+    )
+    flag(
+        "lease-renew-deadline",
+        help_="seconds the leader may fail to renew before it exits",
+        default=10.0,
+        kind=float,
+    )
+    flag(
+        "lease-retry-period",
+        help_="seconds between lease renewals and looks",
+        default=2.0,
+        kind=float,
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
@@ -152,6 +184,16 @@ def provider_locations(value: str) -> dict[str, str]:
             raise ValueError(f"provider {provider.strip()!r} given twice")
         out[provider.strip()] = name.strip()
     return out
+
+
+def _boolean(value: str | None) -> bool:
+    text = (value or "").strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    parser().error(f"--leader-elect: {value!r} is not true or false")
+    raise AssertionError("unreachable")
 
 
 def from_args(argv: Sequence[str] | None = None) -> Settings:
@@ -181,8 +223,27 @@ def from_args(argv: Sequence[str] | None = None) -> Settings:
         default_volume_snapshot_locations=vsl_defaults,
         snapshot_timeout=float(a.snapshot_timeout),
         cron_seconds=a.cron_seconds or None,
+        leader_elect=_boolean(a.leader_elect),
+        leader_identity=(
+            a.leader_identity
+            if a.leader_identity not in (None, "", "<host name>")
+            else os.environ.get("HOSTNAME") or socket.gethostname()
+        ),
+        lease_duration=float(a.lease_duration),
+        lease_renew_deadline=float(a.lease_renew_deadline),
+        lease_retry_period=float(a.lease_retry_period),
         verbose=bool(a.verbose),
     )
+    if (
+        not 0
+        < settings.lease_retry_period
+        < settings.lease_renew_deadline
+        < settings.lease_duration
+    ):
+        parser().error(
+            "lease timing must be 0 < --lease-retry-period < --lease-renew-deadline "
+            "< --lease-duration"
+        )
     if settings.client_qps < 0:
         parser().error("--client-qps must not be negative")
     for name in (

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +27,9 @@ FAST = {
     "--location-interval": "0.5",
     "--schedule-interval": "0.5",
     "--default-location-period": "2",
+    "--lease-duration": "4",
+    "--lease-renew-deadline": "3",
+    "--lease-retry-period": "0.5",
 }
 
 
@@ -49,6 +53,8 @@ class Operator:
         self.health_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.identity = f"op-{uuid.uuid4().hex[:8]}"
+        """This operator's name in the leader-election lease, the same across its restarts."""
 
     @property
     def log_path(self) -> Path:
@@ -71,6 +77,8 @@ class Operator:
             str(self.metrics_port),
             "--health-port",
             str(self.health_port),
+            "--leader-identity",
+            self.identity,
         ]
         for flag, value in self.extra.items():
             argv += [flag, value]
