@@ -16,7 +16,7 @@ from typing import Any
 
 from ark.report import Issues, RunLog
 from ark.snapshot import errors as snapshot_errors
-from ark.snapshot.interface import SnapshotPhase, VolumeRef, VolumeSnapshotter
+from ark.snapshot.interface import BACKUP_TAG, SnapshotPhase, VolumeRef, VolumeSnapshotter
 
 POLL_INTERVAL = 1.0
 
@@ -167,7 +167,7 @@ def snapshot_volumes(
         if name in adopt:
             return replace(record, snapshot_id=adopt[name], started=time.time())
         tags = {
-            "ark.dev/backup": backup_name,
+            BACKUP_TAG: backup_name,
             "ark.dev/pv": name,
             "ark.dev/pvc": record.claim or "",
         }

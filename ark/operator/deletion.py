@@ -23,7 +23,8 @@ from ark.api.backup import BackupPhase
 from ark.backup.metadata import writer_of
 from ark.kube import KubeClient, KubeError
 from ark.operator import locations, resources, sync
-from ark.snapshot.errors import SnapshotError
+from ark.snapshot.errors import NotOwned, SnapshotError
+from ark.snapshot.interface import owner_tags
 from ark.storage import ObjectNotFound, ObjectStore, StoreError
 
 _log = logging.getLogger("ark.operator")
@@ -38,6 +39,9 @@ class Outcome:
     """Why the data was deliberately left where it is (not this backup's, or not to be
     touched); nothing was deleted."""
     snapshots_deleted: int = 0
+    snapshots_kept: list[str] = field(default_factory=list)
+    """Snapshots named by the backup's records that the cloud says are not the backup's:
+    left in place, each with the reason."""
     objects_deleted: int = 0
 
 
@@ -77,8 +81,10 @@ def _delete_snapshots(
             continue
         try:
             snapshotter = locations.open_vsl_snapshotter(client, namespace, where)
-            snapshotter.delete_snapshot(snapshot_id)
+            snapshotter.delete_snapshot(snapshot_id, owner_tags=owner_tags(name))
             out.snapshots_deleted += 1
+        except NotOwned as exc:
+            out.snapshots_kept.append(f"backup {name}: {exc}")
         except (locations.LocationError, SnapshotError) as exc:
             out.errors.append(f"backup {name}: cannot delete snapshot {snapshot_id}: {exc}")
 

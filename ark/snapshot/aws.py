@@ -27,6 +27,7 @@ from ark.snapshot.interface import (
     SnapshotStatus,
     VolumeRef,
     VolumeSnapshotter,
+    check_owner,
 )
 
 if TYPE_CHECKING:
@@ -230,8 +231,13 @@ class EbsSnapshotter(VolumeSnapshotter):
             )
         return made["SnapshotId"]
 
-    def delete_snapshot(self, snapshot_id: str) -> None:
+    def delete_snapshot(
+        self, snapshot_id: str, *, owner_tags: Mapping[str, str] | None = None
+    ) -> None:
         try:
+            if owner_tags is not None:
+                tags = self._describe_snapshot(snapshot_id).get("Tags") or []
+                check_owner(snapshot_id, {t["Key"]: t["Value"] for t in tags}, owner_tags)
             with self._calling("delete", f"snapshot {snapshot_id}"):
                 self._ec2().delete_snapshot(SnapshotId=snapshot_id)
         except errors.SnapshotNotFound:

@@ -32,6 +32,7 @@ from ark.snapshot.interface import (
     SnapshotStatus,
     VolumeRef,
     VolumeSnapshotter,
+    check_owner,
 )
 
 PROVIDER = "azure"
@@ -316,11 +317,16 @@ class AzureDiskSnapshotter(VolumeSnapshotter):
         )
         return copy_id
 
-    def delete_snapshot(self, snapshot_id: str) -> None:
+    def delete_snapshot(
+        self, snapshot_id: str, *, owner_tags: Mapping[str, str] | None = None
+    ) -> None:
         """Waits until ARM reports the snapshot deleted (at most ``apiTimeout``)."""
         sub, rg, name = parse_id(snapshot_id, "snapshots")
         subject = f"snapshot {snapshot_id}"
         try:
+            if owner_tags is not None:
+                found = self._get("snapshots", snapshot_id).get("tags") or {}
+                check_owner(snapshot_id, found, _tags(owner_tags))
             with self._calling("delete", subject):
                 poller = self._compute(sub).snapshots.begin_delete(rg, name)
                 poller.result(timeout=self._timeout)

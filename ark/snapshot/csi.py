@@ -44,6 +44,7 @@ from ark.snapshot import config as settings
 from ark.snapshot import csi_objects as objects
 from ark.snapshot import errors, pvs
 from ark.snapshot.interface import (
+    BACKUP_TAG,
     MULTI_ZONE_DELIMITER,
     ClaimRestorer,
     PersistentVolume,
@@ -51,6 +52,7 @@ from ark.snapshot.interface import (
     SnapshotStatus,
     VolumeRef,
     VolumeSnapshotter,
+    check_owner,
 )
 
 PROVIDER = "csi"
@@ -153,7 +155,7 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
                 "snapshot", f"volume {volume.volume_id}", "not a CSI volume found by this provider"
             )
         namespace = volume.claim_namespace
-        backup = tags.get("ark.dev/backup", "")
+        backup = tags.get(BACKUP_TAG, "")
         name = objects.object_name(backup, volume.claim_name, prefix="ark")
         subject = f"VolumeSnapshot {namespace}/{name} of claim {volume.claim_name}"
         body = objects.backup_snapshot(
@@ -334,11 +336,21 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
         )
 
     # -- delete ----------------------------------------------------------------------------
-    def delete_snapshot(self, snapshot_id: str) -> None:
+    def delete_snapshot(
+        self, snapshot_id: str, *, owner_tags: Mapping[str, str] | None = None
+    ) -> None:
         """Delete the content and, through its driver, the snapshot; wait until it is gone.
         The contents restores made over the same snapshot (Retain, so the snapshot is left to
-        this call) go first, with their VolumeSnapshots."""
+        this call) go first, with their VolumeSnapshots. The tags are the content's
+        annotations."""
         subject = f"VolumeSnapshotContent {snapshot_id}"
+        if owner_tags is not None:
+            try:
+                found = self._content(snapshot_id, action="delete")
+            except errors.SnapshotNotFound:
+                return
+            annotations = (found.get("metadata") or {}).get("annotations") or {}
+            check_owner(snapshot_id, annotations, owner_tags)
         listed = self._call("delete", subject, lambda: self._kube.get(objects.content_path()))
         for other in listed.get("items") or []:
             annotations = (other.get("metadata") or {}).get("annotations") or {}

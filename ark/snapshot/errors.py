@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 class SnapshotError(Exception):
@@ -65,3 +65,13 @@ class NoSnapshotClass(SnapshotError):
     def __init__(self, pv: str, reason: str) -> None:
         super().__init__(f"PersistentVolume {pv}: {reason}")
         self.pv = pv
+
+
+class NotOwned(SnapshotError):
+    """A snapshot was to be deleted for a backup whose marks it does not carry: it is left."""
+
+    def __init__(self, snapshot: str, owner: Mapping[str, str], found: Mapping[str, str]) -> None:
+        wanted = " or ".join(f"{k}={v}" for k, v in owner.items())
+        has = ", ".join(f"{k}={v}" for k, v in sorted(found.items())[:8]) or "no tags"
+        super().__init__(f"snapshot {snapshot}: not deleted: it is not tagged {wanted} ({has})")
+        self.snapshot = snapshot

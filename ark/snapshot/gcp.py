@@ -36,6 +36,7 @@ from ark.snapshot.interface import (
     SnapshotStatus,
     VolumeRef,
     VolumeSnapshotter,
+    check_owner,
 )
 
 PROVIDER = "gcp"
@@ -267,11 +268,17 @@ class GcePdSnapshotter(VolumeSnapshotter):
             self._clients.get_snapshot(project=project, name=name)
         return snapshot_id
 
-    def delete_snapshot(self, snapshot_id: str) -> None:
+    def delete_snapshot(
+        self, snapshot_id: str, *, owner_tags: Mapping[str, str] | None = None
+    ) -> None:
         """Waits for the delete operation (at most ``apiTimeout``)."""
         project, name = self._snapshot_ref(snapshot_id)
         subject = f"snapshot {snapshot_id}"
         try:
+            if owner_tags is not None:
+                with self._calling("read", subject):
+                    snap = self._clients.get_snapshot(project=project, name=name)
+                check_owner(snapshot_id, dict(snap.labels), labels(owner_tags))
             with self._calling("delete", subject):
                 op = self._clients.delete_snapshot(project=project, name=name)
         except errors.SnapshotNotFound:

@@ -18,7 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from ark.snapshot import errors
+
 MULTI_ZONE_DELIMITER = "__"
+BACKUP_TAG = "ark.dev/backup"
+"""The tag naming the backup a snapshot was taken for (``create_snapshot``'s tags)."""
 
 PersistentVolume = Mapping[str, Any]
 """A PersistentVolume as the API server returns it (plain JSON, camelCase keys)."""
@@ -109,8 +113,12 @@ class VolumeSnapshotter(Protocol):
         """Start a copy of the snapshot in another region; returns the copy's id."""
         ...
 
-    def delete_snapshot(self, snapshot_id: str) -> None:
-        """Delete a snapshot; a snapshot that does not exist is not an error."""
+    def delete_snapshot(
+        self, snapshot_id: str, *, owner_tags: Mapping[str, str] | None = None
+    ) -> None:
+        """Delete a snapshot; a snapshot that does not exist is not an error. With
+        ``owner_tags``, only a snapshot the cloud says carries at least one of these tags (key
+        and value, as ``create_snapshot`` wrote them) is deleted; another raises NotOwned."""
         ...
 
     def set_volume_id(
@@ -140,3 +148,19 @@ class ClaimRestorer(Protocol):
         the completed snapshot's ``SnapshotStatus.source`` as the backup recorded it (none in
         older records)."""
         ...
+
+
+def check_owner(
+    snapshot_id: str, found: Mapping[str, str], owner_tags: Mapping[str, str] | None
+) -> None:
+    """Raise NotOwned unless ``found`` (a snapshot's tags, as its cloud reports them) has one
+    of ``owner_tags``; None asks nothing."""
+    if owner_tags is None or any(found.get(k) == v for k, v in owner_tags.items()):
+        return
+    raise errors.NotOwned(snapshot_id, owner_tags, found)
+
+
+def owner_tags(backup: str) -> dict[str, str]:
+    """The tags that mark a snapshot as taken for ``backup``: ark's, or Velero's (a backup
+    Velero wrote, synced and deleted by ark)."""
+    return {BACKUP_TAG: backup, "velero.io/backup": backup}

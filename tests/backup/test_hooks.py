@@ -341,8 +341,10 @@ class WatchedSnapshotter:
     def copy_snapshot(self, snapshot_id: str, *, to_region: str, tags: Mapping[str, str]) -> str:
         return self.real.copy_snapshot(snapshot_id, to_region=to_region, tags=tags)
 
-    def delete_snapshot(self, snapshot_id: str) -> None:
-        self.real.delete_snapshot(snapshot_id)
+    def delete_snapshot(
+        self, snapshot_id: str, *, owner_tags: Mapping[str, str] | None = None
+    ) -> None:
+        self.real.delete_snapshot(snapshot_id, owner_tags=owner_tags)
 
     def set_volume_id(self, pv: Any, *, volume_id: str, zone: str | None) -> dict[str, Any]:
         return self.real.set_volume_id(pv, volume_id=volume_id, zone=zone)

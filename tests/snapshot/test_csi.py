@@ -25,7 +25,7 @@ from ark.backup.results import BackupResult
 from ark.kube import KubeApiError, KubeClient
 from ark.operator import locations
 from ark.snapshot import csi, csi_objects, errors
-from ark.snapshot.interface import SnapshotPhase, VolumeSnapshotter
+from ark.snapshot.interface import SnapshotPhase, VolumeSnapshotter, owner_tags
 from ark.storage import ObjectStore
 from tests.conftest import Cluster, NamespaceFactory
 from tests.support import localenv, workloads
@@ -331,7 +331,10 @@ def test_statefulset_volumes_come_back_from_retained_csi_snapshots_and_deletion_
 
     for content_name in contents.values():
         assert len(restored_over(content_name)) == 2  # the restore's and the clone's
-        snapshotter.delete_snapshot(content_name)
+        with pytest.raises(errors.NotOwned):  # another backup's name: nothing is touched
+            snapshotter.delete_snapshot(content_name, owner_tags=owner_tags("csi-other"))
+        assert len(restored_over(content_name)) == 2
+        snapshotter.delete_snapshot(content_name, owner_tags=owner_tags("csi-snap"))
         assert _gone(kube, f"{SNAPSHOTS}/volumesnapshotcontents/{content_name}")
         with pytest.raises(errors.SnapshotNotFound):
             snapshotter.snapshot_status(content_name)

@@ -181,6 +181,8 @@ async def collect_garbage(body: kopf.Body, name: str, **_: Any) -> None:
         )
     else:
         metrics.BACKUP_DELETION_SUCCESS.inc()
+        if outcome.snapshots_kept:
+            kopf.warn(body, reason="SnapshotsKept", message="; ".join(outcome.snapshots_kept))
         kopf.info(
             body,
             reason="Expired",

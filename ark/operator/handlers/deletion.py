@@ -56,7 +56,9 @@ async def process(body: kopf.Body, name: str, **_: Any) -> None:
         raise kopf.TemporaryError("; ".join(outcome.errors), delay=RETRY_DELAY)
     await asyncio.to_thread(resources.delete, rt.client, resources.BACKUP, rt.namespace, target)
     metrics.BACKUP_DELETION_SUCCESS.inc()
-    await _status(name, {"phase": "Processed", "errors": None})
+    await _status(name, {"phase": "Processed", "errors": outcome.snapshots_kept or None})
+    if outcome.snapshots_kept:
+        kopf.warn(body, reason="SnapshotsKept", message="; ".join(outcome.snapshots_kept))
     kopf.info(
         body,
         reason="Deleted",
