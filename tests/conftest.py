@@ -6,6 +6,7 @@ servers this session starts are stopped when it ends.
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Generator, Iterator
@@ -78,8 +79,9 @@ def _cluster(name: str) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
-    """The main test cluster (etcd + kube-apiserver + kube-controller-manager)."""
-    yield from _cluster("ark-test")
+    """The main test cluster (etcd + kube-apiserver + kube-controller-manager); $ARK_TEST_CLUSTER
+    names another, so two checkouts can run their suites side by side."""
+    yield from _cluster(os.environ.get("ARK_TEST_CLUSTER") or "ark-test")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,14 @@ import yaml
 from tests.support.localenv import ROOT
 
 BASE = ROOT / "deploy" / "base"
-CLUSTER_KINDS = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
+CLUSTER_KINDS = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+}
 
 
 def load(*, namespace: str, suffix: str = "") -> list[dict[str, Any]]:
