@@ -299,6 +299,18 @@ def _cluster_uid(state: _Run) -> str | None:
         return None
 
 
+def _may_hold_wanted(spec: BackupSpec, group_version: str, found: Discovery) -> bool:
+    """Whether a group that failed discovery may serve resources the backup asks for: always,
+    unless the backup names its resources and each name is another group's or was found."""
+    names = [n for n in spec.included_resources or () if n]
+    if not names or "*" in names:
+        return True
+    group = group_version.rpartition("/")[0]
+    return not group or any(
+        n.endswith(f".{group}") or ("." not in n and not found.find(n)) for n in names
+    )
+
+
 def _sample(names: Sequence[str], *, shown: int = 5) -> str:
     """``a, b, c, d, e and 995 more``: a plan's namespaces, readable in a log of any size."""
     if len(names) <= shown:
@@ -345,8 +357,12 @@ def _snapshot(state: _Run, options: SnapshotOptions | None, hook_run: hooks.Hook
 
 def _plan(state: _Run) -> BackupPlan:
     found: Discovery = discover(state.client)
-    for group, reason in sorted(found.failures.items()):
-        state.issues.warn(f"API group {group} did not answer discovery, not backed up: {reason}")
+    for group_version, reason in sorted(found.failures.items()):
+        message = f"API group {group_version} did not answer discovery, not backed up: {reason}"
+        if _may_hold_wanted(state.spec, group_version, found):
+            state.issues.error(message)  # what it serves may be in the backup's scope
+        else:
+            state.issues.warn(message)
     ns_resource = found.by_qualified(NAMESPACES)
     namespaces: list[str] = []
     if ns_resource is not None:

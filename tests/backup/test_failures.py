@@ -130,6 +130,66 @@ def test_unlistable_custom_resources_make_a_partially_failed_backup(
     assert any(f"gadgets.{BROKEN_GROUP}" in m for m in stored["errors"]["cluster"])
 
 
+@pytest.fixture
+def silent_api_group(kube: KubeClient, namespace: str) -> Iterator[str]:
+    """An aggregated API group whose server never answers (an APIService over a Service with
+    no endpoints): the API server lists the group, and its discovery fails."""
+    group = f"silent{namespace.rsplit('-', 1)[-1]}.ark.test"
+    kube.request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/services",
+        body={"metadata": {"name": "nobody"}, "spec": {"ports": [{"port": 443}]}},
+    )
+    path = "/apis/apiregistration.k8s.io/v1/apiservices"
+    kube.request(
+        "POST",
+        path,
+        body={
+            "metadata": {"name": f"v1.{group}"},
+            "spec": {
+                "group": group,
+                "version": "v1",
+                "service": {"namespace": namespace, "name": "nobody", "port": 443},
+                "insecureSkipTLSVerify": True,
+                "groupPriorityMinimum": 10,
+                "versionPriority": 10,
+            },
+        },
+    )
+    try:
+        groups = lambda: {g["name"] for g in kube.get("/apis")["groups"]}
+        deadline = time.monotonic() + 30
+        while group not in groups() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        yield group
+    finally:
+        kube.request("DELETE", f"{path}/v1.{group}")
+
+
+def test_a_group_that_fails_discovery_makes_a_partially_failed_backup_naming_it(
+    kube: KubeClient, namespace: str, silent_api_group: str, fs_store: ObjectStore
+) -> None:
+    kube.request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/configmaps",
+        body={"metadata": {"name": "fine"}, "data": {"k": "v"}},
+    )
+    result = backup.run(
+        kube, fs_store, name="blind", spec=BackupSpec(included_namespaces=[namespace])
+    )
+    assert result.phase == BackupPhase.PARTIALLY_FAILED
+    assert any(silent_api_group in e.message for e in result.issues.errors), result.issues
+    # A backup that names its resources, none of them that group's, is not touched by it.
+    named = backup.run(
+        kube,
+        fs_store,
+        name="named",
+        spec=BackupSpec(included_namespaces=[namespace], included_resources=["configmaps"]),
+    )
+    assert named.phase == BackupPhase.COMPLETED, named.issues
+    assert any(silent_api_group in w.message for w in named.issues.warnings)
+
+
 def test_namespace_deleted_during_the_backup(
     cluster: Cluster,
     kube: KubeClient,
