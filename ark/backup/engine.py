@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import orjson
-
 from ark import archive, selection
 from ark.api.backup import BackupPhase, BackupSpec
 from ark.api.types import parse_duration
@@ -25,7 +23,16 @@ from ark.backup.actions import ActionContext, BackupItemAction, ItemRef, load_ac
 from ark.backup.plan import CRDS, NAMESPACES, BackupPlan, ListTask, plan_backup
 from ark.backup.results import BackupResult, Progress, ProgressCallback, SnapshotOptions
 from ark.backup.volumes import SnapshotOutcome, SnapshotRecord, snapshot_volumes
-from ark.kube import KubeApiError, KubeClient, KubeError, count, discover, list_pages
+from ark.kube import (
+    KubeApiError,
+    KubeClient,
+    KubeError,
+    TooDeep,
+    count,
+    discover,
+    encode_json,
+    list_pages,
+)
 from ark.kube.discovery import ApiResource, Discovery
 from ark.kube.listing import Page, for_each_page
 from ark.kube.podexec import PodExec
@@ -94,16 +101,11 @@ class _Run:
             self.on_progress(snapshot)
 
     # -- items ----------------------------------------------------------------------------
-    def take(
-        self,
-        writer: archive.ArchiveWriter,
-        resource: ApiResource,
-        items: Sequence[dict[str, Any]],
-        context: ActionContext,
-    ) -> int:
-        """Write items of one resource (a page; those filtered out or taken already are
-        skipped) and queue what they depend on. Returns how many were written; the caller
-        counts them (:meth:`advance`)."""
+    def _encode(
+        self, resource: ApiResource, items: Sequence[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[tuple[str | None, str, bytes]]]:
+        """The items of a page to write (excluded and terminating ones left out), each with
+        its JSON; an item too deep to encode is that item's error."""
         namespaced = resource.namespaced
         keep_deleting = self.spec.include_objects_being_deleted
         kept: list[dict[str, Any]] = []
@@ -119,8 +121,27 @@ class _Run:
                     f"{resource.qualified} {namespace or ''}/{name}: skipped, being deleted"
                 )
                 continue
+            try:
+                data = encode_json(item)
+            except TooDeep as exc:
+                where = {"namespace": namespace, "name": name}
+                self.issues.error(f"cannot back up: {exc}", resource=resource.qualified, **where)
+                continue
             kept.append(item)
-            batch.append((namespace, name, orjson.dumps(item)))
+            batch.append((namespace, name, data))
+        return kept, batch
+
+    def take(
+        self,
+        writer: archive.ArchiveWriter,
+        resource: ApiResource,
+        items: Sequence[dict[str, Any]],
+        context: ActionContext,
+    ) -> int:
+        """Write items of one resource (a page; those filtered out or taken already are
+        skipped) and queue what they depend on. Returns how many were written; the caller
+        counts them (:meth:`advance`)."""
+        kept, batch = self._encode(resource, items)
         if not batch:
             return 0
         try:

@@ -1,6 +1,6 @@
 """Cluster I/O: a fast raw-JSON client, discovery, paginated LISTs, writes and waits."""
 
-from ark.kube.client import KubeClient, object_path
+from ark.kube.client import KubeClient, TooDeep, encode_json, object_path
 from ark.kube.discovery import ApiResource, Discovery, discover
 from ark.kube.errors import KubeApiError, KubeError
 from ark.kube.listing import Page, count, list_pages
@@ -12,8 +12,10 @@ __all__ = [
     "KubeClient",
     "KubeError",
     "Page",
+    "TooDeep",
     "count",
     "discover",
+    "encode_json",
     "list_pages",
     "object_path",
 ]

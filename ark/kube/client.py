@@ -9,6 +9,7 @@ official client's, loaded from a kubeconfig or the in-cluster service account.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -125,7 +126,7 @@ class KubeClient:
             url += "?" + urlencode(
                 {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in query.items()}
             )
-        payload = body if isinstance(body, bytes) or body is None else orjson.dumps(body)
+        payload = body if isinstance(body, bytes) or body is None else encode_json(body)
         headers = self.headers(method, path, accept=accept, content_type=content_type)
         pool = self.api.rest_client.pool_manager
         for attempt in range(self._max_retries + 1):
@@ -180,6 +181,25 @@ class KubeClient:
                 raise KubeError("namespace kube-system has no uid: cannot identify the cluster")
             self._cluster_uid = str(uid)
         return self._cluster_uid
+
+
+class TooDeep(ValueError):
+    """An object nested deeper than JSON can be written here."""
+
+
+def encode_json(obj: Any) -> bytes:
+    """Compact UTF-8 JSON. orjson stops at 255 levels of nesting, which the API server allows
+    deeper (custom resources with free-form fields): those go through the standard library,
+    up to Python's recursion limit; deeper still raises TooDeep."""
+    try:
+        return orjson.dumps(obj)
+    except orjson.JSONEncodeError as exc:
+        if "recursion" not in str(exc).lower():
+            raise
+    try:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    except RecursionError:
+        raise TooDeep("nested too deep to write as JSON") from None
 
 
 def _retry_after(header: str | None, attempt: int) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from ark.api.restore import ExistingResourcePolicy
-from ark.kube import KubeApiError, KubeClient, object_path
+from ark.kube import KubeApiError, KubeClient, TooDeep, encode_json, object_path
 
 # Deleting these to "recreate" them would destroy data or everything they hold: they are
 # updated instead, with a warning.
@@ -123,7 +123,10 @@ def decide(
 
 
 def _short(value: Any) -> str:
-    text = orjson.dumps(value).decode() if value is not None else "<unset>"
+    try:
+        text = encode_json(value).decode() if value is not None else "<unset>"
+    except TooDeep:
+        text = "<nested too deep to show>"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
