@@ -25,6 +25,9 @@ _log = logging.getLogger("ark.operator")
 
 IN_STORAGE = "InStorage"
 FINISHED = ("Completed", "PartiallyFailed")
+SYNCED_PHASES = (*FINISHED, "Failed")
+"""A record in another phase is not shown as a Backup: it is unfinished (still running
+elsewhere, or cut short) or not a phase at all, and never becomes Completed by being synced."""
 _STATUS_FIELDS = set(BackupStatus.model_fields) | {
     f.alias for f in BackupStatus.model_fields.values() if f.alias
 }
@@ -63,7 +66,7 @@ def status_from_document(document: dict[str, Any], *, location: str) -> dict[str
         "itemsBackedUp": int(progress.get("itemsBackedUp") or 0),
     }
     status["storageLocation"] = location
-    status["phase"] = stored.get("phase") if stored.get("phase") in FINISHED else "Completed"
+    status["phase"] = stored.get("phase")
     status["conditions"] = [
         resources.condition(IN_STORAGE, True, reason="Synced", message=f"found in {location}")
     ]
@@ -78,7 +81,7 @@ def adopt(client: KubeClient, namespace: str, backup: dict[str, Any]) -> bool:
     )
     store = locations.open_bsl(client, namespace, bsl)
     document = read_document(store, name)
-    if document is None:
+    if document is None or (document.get("status") or {}).get("phase") not in SYNCED_PHASES:
         return False
     resources.patch_status(
         client, resources.BACKUP, namespace, name, status_from_document(document, location=bsl.name)
@@ -147,6 +150,12 @@ def sync_location(
         document = read_document(store, name)
         if document is None:
             continue  # no completion marker: in progress elsewhere, or half deleted
+        phase = (document.get("status") or {}).get("phase")
+        if phase not in SYNCED_PHASES:
+            _log.info(
+                "backup %s in %s: not synced: its record's phase is %r", name, bsl.name, phase
+            )
+            continue
         try:
             if _create_from_bucket(client, namespace, bsl.name, name, document):
                 out.created.append(name)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
+import orjson
+
+from ark import archive
 from ark import backup as engine
 from ark.api.backup import BackupSpec
 from ark.kube import KubeClient
@@ -117,3 +122,31 @@ def test_snapshot_locations_are_checked_against_installed_providers(
     wait_phase(kube, VSL, op_namespace, "ebs", {"Available"})
     odd = wait_phase(kube, VSL, op_namespace, "odd", {"Unavailable"})["status"]
     assert "example.com/nothing" in odd["message"] and "aws" in odd["message"]
+
+
+def test_sync_shows_each_backup_in_the_phase_its_record_says_and_skips_unfinished_ones(
+    kube: KubeClient,
+    op_namespace: str,
+    operator: Operator,
+    s3_bucket: str,
+    minio: S3Server,
+    store: ObjectStore,
+    make_namespace: NamespaceFactory,
+) -> None:
+    app = make_namespace("app")
+    create_configmaps(kube, app, 2)
+    phases = {"done": "Completed", "broke": "Failed", "running": "InProgress", "odd": "Weird"}
+    for name, phase in phases.items():
+        result = engine.run(kube, store, name=name, spec=BackupSpec(included_namespaces=[app]))
+        assert result.phase == "Completed"
+        key = archive.BackupKeys(archive.backup_name(name)).metadata
+        record = orjson.loads(store.get(key))
+        record["status"]["phase"] = phase
+        store.put(key, orjson.dumps(record))
+    resources.create(kube, BSL, op_namespace, bsl_body("default", s3_bucket, minio))
+    wait_phase(kube, BACKUP, op_namespace, "done", {"Completed"}, timeout=30)
+    wait_phase(kube, BACKUP, op_namespace, "broke", {"Failed"}, timeout=30)
+    wait_event(kube, op_namespace, "default", "BackupsSynced")
+    time.sleep(3)  # more sync periods (1 s): the unfinished ones stay out
+    for name in ("running", "odd"):
+        assert resources.get(kube, BACKUP, op_namespace, name) is None
