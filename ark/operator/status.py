@@ -10,9 +10,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ark import control
 from ark.api.kinds import Kind
 from ark.kube import KubeClient, KubeError
-from ark.operator import resources
 
 _log = logging.getLogger("ark.operator")
 
@@ -54,7 +54,7 @@ class ProgressReporter:
             return
         try:
             await asyncio.to_thread(
-                resources.patch_status,
+                control.patch_status,
                 self._client,
                 self._kind,
                 self._namespace,

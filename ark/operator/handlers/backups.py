@@ -14,16 +14,8 @@ from typing import Any
 import kopf
 
 from ark import backup as engine
-from ark.operator import (
-    backups,
-    deletion,
-    metrics,
-    resources,
-    runtime,
-    scheduling,
-    snapshots,
-    status,
-)
+from ark import control
+from ark.operator import backups, deletion, metrics, runtime, scheduling, snapshots, status
 
 _log = logging.getLogger("ark.operator")
 
@@ -31,11 +23,11 @@ EXPIRED = "Expired"
 
 
 async def _get(name: str) -> dict[str, Any] | None:
-    return await runtime.current().get(resources.BACKUP, name)
+    return await runtime.current().get(control.BACKUP, name)
 
 
 async def _patch(name: str, patch: dict[str, Any]) -> None:
-    await runtime.current().patch_status(resources.BACKUP, name, patch)
+    await runtime.current().patch_status(control.BACKUP, name, patch)
 
 
 async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
@@ -46,9 +38,9 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
         return
     if (obj.get("status") or {}).get("phase") == "Deleting":
         return
-    schedule = (obj["metadata"].get("labels") or {}).get(resources.SCHEDULE_LABEL, "")
+    schedule = (obj["metadata"].get("labels") or {}).get(control.SCHEDULE_LABEL, "")
     annotations = obj["metadata"].get("annotations") or {}
-    if resources.SYNCED_ANNOTATION in annotations:
+    if control.SYNCED_ANNOTATION in annotations:
         from ark.operator import sync  # noqa: PLC0415 - rare path
 
         await asyncio.to_thread(sync.adopt, rt.client, rt.namespace, obj)
@@ -93,7 +85,7 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
         await asyncio.to_thread(backups.clear_marker, store, name)
         reporter = status.ProgressReporter(
             rt.client,
-            resources.BACKUP,
+            control.BACKUP,
             rt.namespace,
             name,
             render=backups.progress_status,
@@ -121,7 +113,7 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
                 {
                     "phase": "Failed",
                     "failureReason": f"internal error: {exc}",
-                    "completionTimestamp": resources.timestamp(),
+                    "completionTimestamp": control.timestamp(),
                 },
             )
             kopf.warn(body, reason="Failed", message=f"internal error: {exc}")
@@ -196,6 +188,6 @@ async def _say_kept(body: kopf.Body, obj: dict[str, Any], why: str) -> None:
     conditions = (obj.get("status") or {}).get("conditions") or []
     if any(c.get("type") == EXPIRED and c.get("message") == why for c in conditions):
         return
-    kept = resources.condition(EXPIRED, True, reason="DataKept", message=why)
-    await _patch(obj["metadata"]["name"], {"conditions": resources.set_condition(conditions, kept)})
+    kept = control.condition(EXPIRED, True, reason="DataKept", message=why)
+    await _patch(obj["metadata"]["name"], {"conditions": control.set_condition(conditions, kept)})
     kopf.info(body, reason="Expired", message=f"backup {obj['metadata']['name']} expired; {why}")

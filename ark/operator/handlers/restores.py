@@ -13,17 +13,18 @@ from typing import Any
 import kopf
 
 import ark.restore
-from ark.operator import metrics, resources, restores, runtime, status
+from ark import control
+from ark.operator import metrics, restores, runtime, status
 
 _log = logging.getLogger("ark.operator")
 
 
 async def _get(name: str) -> dict[str, Any] | None:
-    return await runtime.current().get(resources.RESTORE, name)
+    return await runtime.current().get(control.RESTORE, name)
 
 
 async def _patch(name: str, patch: dict[str, Any]) -> None:
-    await runtime.current().patch_status(resources.RESTORE, name, patch)
+    await runtime.current().patch_status(control.RESTORE, name, patch)
 
 
 async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
@@ -54,7 +55,7 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
         metrics.RESTORE_ATTEMPTS.inc()
         reporter = status.ProgressReporter(
             rt.client,
-            resources.RESTORE,
+            control.RESTORE,
             rt.namespace,
             name,
             render=restores.progress_status,
@@ -82,7 +83,7 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
                 {
                     "phase": "Failed",
                     "failureReason": f"internal error: {exc}",
-                    "completionTimestamp": resources.timestamp(),
+                    "completionTimestamp": control.timestamp(),
                 },
             )
             kopf.warn(body, reason="Failed", message=f"internal error: {exc}")
