@@ -165,6 +165,14 @@ def progress_status(progress: RestoreProgress) -> dict[str, Any]:
     return out
 
 
+def summary(result: RestoreResult) -> str:
+    """The finished restore in one line, for its Event."""
+    return (
+        f"{result.phase}: {result.progress.items_restored} items, "
+        f"{len(result.issues.warnings)} warnings, {len(result.issues.errors)} errors"
+    )
+
+
 def final_status(result: RestoreResult) -> dict[str, Any]:
     noteworthy = [
         {

@@ -17,6 +17,15 @@ from ark.kube import KubeClient, KubeError
 _log = logging.getLogger("ark.operator")
 
 
+def internal_error(exc: Exception) -> dict[str, Any]:
+    """The status of a run whose engine raised: a bug, reported rather than retried forever."""
+    return {
+        "phase": "Failed",
+        "failureReason": f"internal error: {exc}",
+        "completionTimestamp": control.timestamp(),
+    }
+
+
 class ProgressReporter:
     """Collects the latest progress (thread-safe) and patches it into status every
     ``interval`` seconds while ``running()`` is active."""

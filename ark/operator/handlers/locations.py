@@ -47,27 +47,41 @@ async def look_at_bsl(body: kopf.Body, name: str, reason: str | None = None, **_
             now=now,
         )
     ):
-        problem = await asyncio.to_thread(control.validate_bsl, rt.client, rt.namespace, obj)
-        new_phase = "Unavailable" if problem else "Available"
-        await rt.patch_status(
-            control.BSL,
-            name,
-            {
-                "phase": new_phase,
-                "message": problem,
-                "lastValidationTime": control.timestamp(now),
-            },
-        )
-        if new_phase != phase:
-            if problem:
-                kopf.warn(body, reason="Unavailable", message=problem)
-            else:
-                kopf.info(body, reason="Available", message=f"{name} is reachable")
-        phase = new_phase
-    if phase != "Available" or not _due(
+        phase = await _validate_bsl(body, obj, now=now)
+    if phase == "Available" and _due(
         status.get("lastSyncedTime"), spec.get("backupSyncPeriod"), default=default, now=now
     ):
-        return
+        await _sync(body, obj, now=now)
+
+
+async def _validate_bsl(body: kopf.Body, obj: dict[str, Any], *, now: dt.datetime) -> str:
+    """Contact the location; its phase and message in status, an Event when the phase
+    changes. Returns the new phase."""
+    rt = runtime.current()
+    name = obj["metadata"]["name"]
+    problem = await asyncio.to_thread(control.validate_bsl, rt.client, rt.namespace, obj)
+    phase = "Unavailable" if problem else "Available"
+    await rt.patch_status(
+        control.BSL,
+        name,
+        {
+            "phase": phase,
+            "message": problem,
+            "lastValidationTime": control.timestamp(now),
+        },
+    )
+    if phase != (obj.get("status") or {}).get("phase"):
+        if problem:
+            kopf.warn(body, reason="Unavailable", message=problem)
+        else:
+            kopf.info(body, reason="Available", message=f"{name} is reachable")
+    return phase
+
+
+async def _sync(body: kopf.Body, obj: dict[str, Any], *, now: dt.datetime) -> None:
+    """One backup sync pass over the location, its time in status, what it found in Events."""
+    rt = runtime.current()
+    name = obj["metadata"]["name"]
     try:
         bsl = control.parse_bsl(obj)
         outcome = await asyncio.to_thread(sync.sync_location, rt.client, rt.namespace, bsl)
