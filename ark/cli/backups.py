@@ -10,13 +10,12 @@ from typing import Any
 
 import click
 
-from ark import archive
+from ark import archive, control
 from ark.api import kinds
 from ark.api.backup import TERMINAL_BACKUP_PHASES, BackupSpec
 from ark.cli import bucket, common, describing, output, progress
 from ark.cli.common import CliError
 from ark.cli.filters import FILTER_FLAGS, filter_options, filter_values
-from ark.operator.resources import SCHEDULE_LABEL
 from ark.storage import ObjectNotFound, StoreError
 
 BACKUP = kinds.BACKUP
@@ -134,7 +133,7 @@ def create(
             )
         schedule = common.get(kinds.SCHEDULE, from_schedule)
         spec = BackupSpec.model_validate((schedule.get("spec") or {}).get("template") or {})
-        meta_labels[SCHEDULE_LABEL] = from_schedule
+        meta_labels[control.SCHEDULE_LABEL] = from_schedule
         name = name or f"{from_schedule}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
     else:
         if not name:

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from ark import archive
+from ark import archive, control
 from ark.api import kinds
 from ark.cli import common
 from ark.cli.common import CliError, Obj
@@ -31,13 +31,11 @@ def location_name(obj: Obj) -> str | None:
 
 def open_for(location: str | None) -> ObjectStore:
     """The store of a BackupStorageLocation (the default one when ``location`` is None)."""
-    from ark.operator import locations  # noqa: PLC0415 - the cloud SDKs load only when needed
-
     s = common.settings()
     try:
-        bsl = locations.resolve_bsl(s.client(), s.namespace, location)
-        return locations.open_bsl(s.client(), s.namespace, bsl)
-    except locations.LocationError as exc:
+        bsl = control.resolve_bsl(s.client(), s.namespace, location)
+        return control.open_bsl(s.client(), s.namespace, bsl)
+    except control.LocationError as exc:
         message = str(exc)
         if "forbidden" in message or "cannot read credential Secret" in message:
             message += " (you need read access to the location's credential Secret)"

@@ -14,11 +14,11 @@ import click
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from ark import control
 from ark.api import kinds
 from ark.api.kinds import Kind
 from ark.api.types import parse_duration
 from ark.kube import KubeApiError, KubeClient, KubeError
-from ark.operator import resources
 
 DEFAULT_NAMESPACE = "ark-system"
 OUTPUTS = ("table", "yaml", "json")
@@ -123,7 +123,7 @@ def names_of(kind: Kind) -> Callable[[click.Context, click.Parameter, str], list
     def complete(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
         s = ctx.ensure_object(Settings)
         try:
-            found = resources.list_objects(s.client(), kind, s.namespace)
+            found = control.list_objects(s.client(), kind, s.namespace)
         except (KubeError, OSError):
             return []
         names = sorted(str(o["metadata"]["name"]) for o in found)
@@ -182,10 +182,10 @@ def label(kind: Kind) -> str:
 def get(kind: Kind, name: str) -> Obj:
     s = settings()
     with api_errors():
-        found = resources.get(s.client(), kind, s.namespace, name)
+        found = control.get(s.client(), kind, s.namespace, name)
     if found is None:
         with api_errors():  # a 404 for the collection too means the CRDs are not installed
-            s.client().get(resources.path(kind, s.namespace), query={"limit": 1})
+            s.client().get(control.path(kind, s.namespace), query={"limit": 1})
         raise CliError(f'{label(kind)} "{name}" not found in namespace {s.namespace}')
     return found
 
@@ -193,13 +193,13 @@ def get(kind: Kind, name: str) -> Obj:
 def find(kind: Kind, name: str) -> Obj | None:
     s = settings()
     with api_errors():
-        return resources.get(s.client(), kind, s.namespace, name)
+        return control.get(s.client(), kind, s.namespace, name)
 
 
 def list_all(kind: Kind, *, selector: str | None = None) -> list[Obj]:
     s = settings()
     with api_errors():
-        items = resources.list_objects(s.client(), kind, s.namespace, label_selector=selector)
+        items = control.list_objects(s.client(), kind, s.namespace, label_selector=selector)
     return sorted(items, key=lambda o: str(o["metadata"]["name"]))
 
 
@@ -213,7 +213,7 @@ def create(kind: Kind, obj: Obj) -> Obj:
     s = settings()
     name = obj["metadata"].get("name", "")
     with api_errors(f'{label(kind)} "{name}"'):
-        made = resources.create(s.client(), kind, s.namespace, obj)
+        made = control.create(s.client(), kind, s.namespace, obj)
     if made is None:
         raise CliError(f'{label(kind)} "{name}" already exists in namespace {s.namespace}')
     return made
@@ -222,7 +222,7 @@ def create(kind: Kind, obj: Obj) -> Obj:
 def patch(kind: Kind, name: str, body: Obj) -> None:
     s = settings()
     with api_errors(f'{label(kind)} "{name}"'):
-        found = resources.patch(s.client(), kind, s.namespace, name, body)
+        found = control.patch(s.client(), kind, s.namespace, name, body)
     if not found:
         raise CliError(f'{label(kind)} "{name}" not found in namespace {s.namespace}')
 
@@ -230,7 +230,7 @@ def patch(kind: Kind, name: str, body: Obj) -> None:
 def delete(kind: Kind, name: str) -> None:
     s = settings()
     with api_errors(f'{label(kind)} "{name}"'):
-        found = resources.delete(s.client(), kind, s.namespace, name)
+        found = control.delete(s.client(), kind, s.namespace, name)
     if not found:
         raise CliError(f'{label(kind)} "{name}" not found in namespace {s.namespace}')
 

@@ -2,6 +2,7 @@
 locations and DeleteBackupRequests, in one namespace (``python -m ark.operator``).
 
 The handlers are thin; the work lives in small modules: ``backups`` (validate, status of a run),
-``scheduling`` and ``retention``, ``locations`` and ``sync``, ``deletion``, ``status`` (throttled
-progress), ``metrics``, ``settings``.
+``restores``, ``snapshots``, ``scheduling`` and ``retention``, ``sync``, ``deletion``,
+``status`` (throttled progress), ``metrics``, ``settings``. ark's objects and locations are
+read, written and opened through ``ark.control``, which the CLI shares.
 """

@@ -14,14 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ark import archive
+from ark import archive, control
 from ark.api.backup import TERMINAL_BACKUP_PHASES, BackupPhase, BackupSpec
 from ark.api.locations import LocationPhase
 from ark.api.types import parse_duration
 from ark.archive import layout
 from ark.backup import BackupResult, Progress, SnapshotLocation, SnapshotOptions
 from ark.kube import KubeClient
-from ark.operator import locations, resources, snapshots
+from ark.operator import snapshots
 from ark.storage import ObjectStore, StoreError
 
 TERMINAL = {str(p) for p in TERMINAL_BACKUP_PHASES}
@@ -36,7 +36,7 @@ class Plan:
     """A validated backup: what to take, where to, through which store."""
 
     spec: BackupSpec | None = None
-    location: locations.StorageLocation | None = None
+    location: control.StorageLocation | None = None
     store: ObjectStore | None = None
     snapshot_locations: list[SnapshotLocation] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -64,8 +64,8 @@ def validate(
         plan.errors.append(f"invalid spec: {exc}")
         return plan
     try:
-        bsl = locations.resolve_bsl(client, namespace, plan.spec.storage_location)
-    except locations.LocationError as exc:
+        bsl = control.resolve_bsl(client, namespace, plan.spec.storage_location)
+    except control.LocationError as exc:
         plan.errors.append(str(exc))
         bsl = None
     if bsl is not None:
@@ -75,8 +75,8 @@ def validate(
         if bsl.phase == LocationPhase.UNAVAILABLE:
             plan.errors.append(f"BackupStorageLocation {bsl.name} is Unavailable")
         try:
-            plan.store = locations.open_bsl(client, namespace, bsl)
-        except locations.LocationError as exc:
+            plan.store = control.open_bsl(client, namespace, bsl)
+        except control.LocationError as exc:
             plan.errors.append(str(exc))
     if plan.spec.snapshot_volumes is not False:
         resolved = snapshots.resolve(
@@ -105,7 +105,7 @@ def failed_validation_status(errors: list[str]) -> dict[str, Any]:
     return {
         "phase": BackupPhase.FAILED_VALIDATION.value,
         "validationErrors": errors,
-        "completionTimestamp": resources.timestamp(),
+        "completionTimestamp": control.timestamp(),
     }
 
 
@@ -116,8 +116,8 @@ def start_status(obj: dict[str, Any], plan: Plan, *, now: dt.datetime) -> dict[s
     return {
         "phase": BackupPhase.IN_PROGRESS.value,
         "attempt": attempt,
-        "startTimestamp": resources.timestamp(now),
-        "expiration": resources.timestamp(now + ttl) if ttl else None,
+        "startTimestamp": control.timestamp(now),
+        "expiration": control.timestamp(now + ttl) if ttl else None,
         "storageLocation": plan.location.name,
         "formatVersion": layout.FORMAT_VERSION,
         "progress": {"totalItems": 0, "itemsBackedUp": 0},
@@ -167,8 +167,8 @@ def final_status(
             earlier=earlier_snapshots or [],
         ),
         "phase": str(result.phase),
-        "completionTimestamp": resources.timestamp(result.completed),
-        "expiration": resources.timestamp(result.expiration) if result.expiration else None,
+        "completionTimestamp": control.timestamp(result.completed),
+        "expiration": control.timestamp(result.expiration) if result.expiration else None,
         "progress": {
             "totalItems": result.progress.total_items,
             "itemsBackedUp": result.progress.items_backed_up,
@@ -204,5 +204,5 @@ def clear_marker(store: ObjectStore, name: str) -> None:
 
 def expired(obj: dict[str, Any], *, now: dt.datetime) -> bool:
     status = obj.get("status") or {}
-    when = resources.parse_time(status.get("expiration"))
+    when = control.parse_time(status.get("expiration"))
     return when is not None and when <= now and status.get("phase") in TERMINAL

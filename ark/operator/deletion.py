@@ -18,11 +18,11 @@ from typing import Any
 
 import orjson
 
-from ark import archive
+from ark import archive, control
 from ark.api.backup import BackupPhase
 from ark.backup.metadata import writer_of
 from ark.kube import KubeClient, KubeError
-from ark.operator import locations, resources, sync
+from ark.operator import sync
 from ark.snapshot.errors import NotOwned, SnapshotError
 from ark.snapshot.interface import owner_tags
 from ark.storage import ObjectNotFound, ObjectStore, StoreError
@@ -80,12 +80,12 @@ def _delete_snapshots(
             out.errors.append(f"backup {name}: snapshot {snapshot_id} names no location")
             continue
         try:
-            snapshotter = locations.open_vsl_snapshotter(client, namespace, where)
+            snapshotter = control.open_vsl_snapshotter(client, namespace, where)
             snapshotter.delete_snapshot(snapshot_id, owner_tags=owner_tags(name))
             out.snapshots_deleted += 1
         except NotOwned as exc:
             out.snapshots_kept.append(f"backup {name}: {exc}")
-        except (locations.LocationError, SnapshotError) as exc:
+        except (control.LocationError, SnapshotError) as exc:
             out.errors.append(f"backup {name}: cannot delete snapshot {snapshot_id}: {exc}")
 
 
@@ -104,7 +104,7 @@ def _delete_prefix(store: ObjectStore, prefix: str, *, first: str | None = None)
 def restores_of(client: KubeClient, namespace: str, backup: str) -> list[dict[str, Any]]:
     return [
         r
-        for r in resources.list_objects(client, resources.RESTORE, namespace)
+        for r in control.list_objects(client, control.RESTORE, namespace)
         if ((r.get("status") or {}).get("backupName") or (r.get("spec") or {}).get("backupName"))
         == backup
     ]
@@ -122,8 +122,8 @@ def delete_backup_data(client: KubeClient, namespace: str, backup: dict[str, Any
         )
         return out
     try:
-        bsl = locations.resolve_bsl(client, namespace, location_of(backup))
-    except locations.LocationError as exc:
+        bsl = control.resolve_bsl(client, namespace, location_of(backup))
+    except control.LocationError as exc:
         out.location_missing = str(exc)
         return out
     except KubeError as exc:
@@ -135,7 +135,7 @@ def delete_backup_data(client: KubeClient, namespace: str, backup: dict[str, Any
         )
         return out
     try:
-        store = locations.open_bsl(client, namespace, bsl)
+        store = control.open_bsl(client, namespace, bsl)
         _delete_snapshots(client, namespace, name, _snapshots(backup, store, name), out)
         if out.errors:
             return out  # keep the data (and the snapshot list) for the retry
@@ -143,10 +143,10 @@ def delete_backup_data(client: KubeClient, namespace: str, backup: dict[str, Any
             rname = restore["metadata"]["name"]
             keys = archive.RestoreKeys(archive.restore_name(rname))
             out.objects_deleted += _delete_prefix(store, keys.prefix)
-            resources.delete(client, resources.RESTORE, namespace, rname)
+            control.delete(client, control.RESTORE, namespace, rname)
         keys_ = archive.BackupKeys(archive.backup_name(name))
         out.objects_deleted += _delete_prefix(store, keys_.prefix, first=keys_.metadata)
-    except (locations.LocationError, StoreError, KubeError) as exc:
+    except (control.LocationError, StoreError, KubeError) as exc:
         out.errors.append(f"backup {name}: cannot delete its data: {exc}")
     return out
 
@@ -159,15 +159,15 @@ def expire(client: KubeClient, namespace: str, backup: dict[str, Any]) -> Outcom
     name = backup["metadata"]["name"]
     out = Outcome()
     if (backup.get("status") or {}).get("phase") == BackupPhase.FAILED_VALIDATION:
-        resources.delete(client, resources.BACKUP, namespace, name)
+        control.delete(client, control.BACKUP, namespace, name)
         return out
     try:
-        bsl = locations.resolve_bsl(client, namespace, location_of(backup))
-        store = locations.open_bsl(client, namespace, bsl)
+        bsl = control.resolve_bsl(client, namespace, location_of(backup))
+        store = control.open_bsl(client, namespace, bsl)
         ours, out.kept = _ownership(client, store, backup)
-    except locations.LocationError as exc:
+    except control.LocationError as exc:
         out.location_missing = str(exc)
-        resources.delete(client, resources.BACKUP, namespace, name)
+        control.delete(client, control.BACKUP, namespace, name)
         return out
     except (StoreError, KubeError, archive.InvalidName) as exc:
         out.errors.append(f"backup {name}: cannot look at its data: {exc}")
@@ -179,7 +179,7 @@ def expire(client: KubeClient, namespace: str, backup: dict[str, Any]) -> Outcom
     if ours:
         out = delete_backup_data(client, namespace, backup)
     if not out.errors and not out.location_missing and out.kept is None:
-        resources.delete(client, resources.BACKUP, namespace, name)
+        control.delete(client, control.BACKUP, namespace, name)
     return out
 
 
@@ -214,6 +214,6 @@ def _ownership(
 def _ran_here(backup: dict[str, Any]) -> bool:
     """A Backup this cluster's operator ran (not one backup sync brought in)."""
     annotations = backup["metadata"].get("annotations") or {}
-    return resources.SYNCED_ANNOTATION not in annotations and bool(
+    return control.SYNCED_ANNOTATION not in annotations and bool(
         (backup.get("status") or {}).get("attempt")
     )

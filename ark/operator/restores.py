@@ -16,10 +16,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ark import archive
+from ark import archive, control
 from ark.api.restore import TERMINAL_RESTORE_PHASES, RestorePhase, RestoreSpec
 from ark.kube import KubeClient
-from ark.operator import locations, resources, snapshots
+from ark.operator import snapshots
 from ark.operator.runtime import EVERYTHING
 from ark.restore.volumes import VolumeOptions
 from ark.storage import ObjectStore
@@ -59,11 +59,11 @@ class Plan:
 def newest_of_schedule(client: KubeClient, namespace: str, schedule: str) -> str | None:
     finished = [
         b
-        for b in resources.list_objects(
+        for b in control.list_objects(
             client,
-            resources.BACKUP,
+            control.BACKUP,
             namespace,
-            label_selector=f"{resources.SCHEDULE_LABEL}={schedule}",
+            label_selector=f"{control.SCHEDULE_LABEL}={schedule}",
         )
         if (b.get("status") or {}).get("phase") == "Completed"
     ]
@@ -95,7 +95,7 @@ def validate(client: KubeClient, namespace: str, obj: dict[str, Any]) -> Plan:
             return plan
     assert chosen is not None
     plan.backup_name = chosen
-    backup = resources.get(client, resources.BACKUP, namespace, chosen)
+    backup = control.get(client, control.BACKUP, namespace, chosen)
     if backup is None:
         plan.errors.append(f"backup {namespace}/{chosen} not found")
         return plan
@@ -110,9 +110,9 @@ def validate(client: KubeClient, namespace: str, obj: dict[str, Any]) -> Plan:
         "storageLocation"
     )
     try:
-        bsl = locations.resolve_bsl(client, namespace, where)
-        plan.store = locations.open_bsl(client, namespace, bsl)
-    except locations.LocationError as exc:
+        bsl = control.resolve_bsl(client, namespace, where)
+        plan.store = control.open_bsl(client, namespace, bsl)
+    except control.LocationError as exc:
         plan.errors.append(f"backup {chosen}: {exc}")
         return plan
     found = snapshots.restore_volumes(
@@ -137,7 +137,7 @@ def failed_validation_status(errors: list[str], backup: str | None) -> dict[str,
         "phase": RestorePhase.FAILED_VALIDATION.value,
         "validationErrors": errors,
         "backupName": backup,
-        "completionTimestamp": resources.timestamp(),
+        "completionTimestamp": control.timestamp(),
     }
 
 
@@ -147,7 +147,7 @@ def start_status(obj: dict[str, Any], plan: Plan, *, now: dt.datetime) -> dict[s
         "phase": RestorePhase.IN_PROGRESS.value,
         "attempt": attempt,
         "backupName": plan.backup_name,
-        "startTimestamp": resources.timestamp(now),
+        "startTimestamp": control.timestamp(now),
         "progress": {"totalItems": 0, "itemsRestored": 0},
         "validationErrors": None,
         "failureReason": None,
@@ -165,6 +165,14 @@ def progress_status(progress: RestoreProgress) -> dict[str, Any]:
     return out
 
 
+def summary(result: RestoreResult) -> str:
+    """The finished restore in one line, for its Event."""
+    return (
+        f"{result.phase}: {result.progress.items_restored} items, "
+        f"{len(result.issues.warnings)} warnings, {len(result.issues.errors)} errors"
+    )
+
+
 def final_status(result: RestoreResult) -> dict[str, Any]:
     noteworthy = [
         {
@@ -179,7 +187,7 @@ def final_status(result: RestoreResult) -> dict[str, Any]:
     ]
     return {
         "phase": str(result.phase),
-        "completionTimestamp": resources.timestamp(result.completed),
+        "completionTimestamp": control.timestamp(result.completed),
         "progress": progress_status(result.progress),
         "warnings": len(result.issues.warnings),
         "errors": len(result.issues.errors),

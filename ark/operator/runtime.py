@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from ark import control
 from ark.api.kinds import Kind
 from ark.kube import KubeClient
 from ark.kube.ratelimit import TokenBucket
-from ark.operator import resources
 from ark.operator.settings import Settings
 
 EVERYTHING = "*"
@@ -63,14 +63,14 @@ class Runtime:
     def namespace(self) -> str:
         return self.settings.namespace
 
-    async def get(self, kind: Kind, name: str) -> resources.Obj | None:
+    async def get(self, kind: Kind, name: str) -> control.Obj | None:
         """One of ark's objects in the operator's namespace (off the event loop)."""
-        return await asyncio.to_thread(resources.get, self.client, kind, self.namespace, name)
+        return await asyncio.to_thread(control.get, self.client, kind, self.namespace, name)
 
-    async def patch_status(self, kind: Kind, name: str, patch: resources.Obj) -> None:
+    async def patch_status(self, kind: Kind, name: str, patch: control.Obj) -> None:
         """A merge patch of its status (off the event loop)."""
         await asyncio.to_thread(
-            resources.patch_status, self.client, kind, self.namespace, name, patch
+            control.patch_status, self.client, kind, self.namespace, name, patch
         )
 
 

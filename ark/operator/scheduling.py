@@ -14,9 +14,10 @@ from typing import Any
 
 from croniter import croniter
 
+from ark import control
 from ark.api.schedule import RetentionPolicy, ScheduleSpec
 from ark.kube import KubeClient
-from ark.operator import backups, resources, retention
+from ark.operator import backups, retention
 
 _MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -74,43 +75,43 @@ def tick(
     if spec.paused:
         upcoming = next_after(spec.schedule, now, cron_seconds=cron_seconds)
         return Tick(
-            {"phase": "Enabled", "validationErrors": None, "nextRun": resources.timestamp(upcoming)}
+            {"phase": "Enabled", "validationErrors": None, "nextRun": control.timestamp(upcoming)}
         )
-    created = resources.parse_time(obj["metadata"].get("creationTimestamp")) or now
-    due = resources.parse_time(status.get("nextRun")) or next_after(
+    created = control.parse_time(obj["metadata"].get("creationTimestamp")) or now
+    due = control.parse_time(status.get("nextRun")) or next_after(
         spec.schedule, created, cron_seconds=cron_seconds
     )
     out: dict[str, Any] = {
         "phase": "Enabled",
         "validationErrors": None,
-        "nextRun": resources.timestamp(due),
+        "nextRun": control.timestamp(due),
     }
     if now < due:
         return Tick(out)
-    out["nextRun"] = resources.timestamp(next_after(spec.schedule, now, cron_seconds=cron_seconds))
+    out["nextRun"] = control.timestamp(next_after(spec.schedule, now, cron_seconds=cron_seconds))
     previous = status.get("lastBackupName")
     if previous:
-        prev = resources.get(client, resources.BACKUP, namespace, previous)
+        prev = control.get(client, control.BACKUP, namespace, previous)
         if prev is not None and not backups.is_finished(prev):
             out["skippedTicks"] = int(status.get("skippedTicks") or 0) + 1
             return Tick(out, skipped=previous)
     backup = backup_name(name, due)
     body: dict[str, Any] = {
-        "metadata": {"name": backup, "labels": {resources.SCHEDULE_LABEL: name}},
+        "metadata": {"name": backup, "labels": {control.SCHEDULE_LABEL: name}},
         "spec": (obj.get("spec") or {}).get("template") or {},
     }
     if spec.use_owner_references_in_backup:
         body["metadata"]["ownerReferences"] = [
             {
-                "apiVersion": resources.SCHEDULE.api_version,
-                "kind": resources.SCHEDULE.kind,
+                "apiVersion": control.SCHEDULE.api_version,
+                "kind": control.SCHEDULE.kind,
                 "name": name,
                 "uid": obj["metadata"]["uid"],
                 "controller": True,
             }
         ]
-    resources.create(client, resources.BACKUP, namespace, body)  # None: made before a restart
-    out.update(lastBackup=resources.timestamp(now), lastBackupName=backup)
+    control.create(client, control.BACKUP, namespace, body)  # None: made before a restart
+    out.update(lastBackup=control.timestamp(now), lastBackupName=backup)
     return Tick(out, created=backup)
 
 
@@ -126,21 +127,21 @@ def apply_retention(
     becomes ``now``, and expiry deletes them as it deletes any other (only a backup this
     cluster wrote loses its data). Returns the names expired."""
     candidates = []
-    for b in resources.list_objects(
-        client, resources.BACKUP, namespace, label_selector=f"{resources.SCHEDULE_LABEL}={schedule}"
+    for b in control.list_objects(
+        client, control.BACKUP, namespace, label_selector=f"{control.SCHEDULE_LABEL}={schedule}"
     ):
         status = b.get("status") or {}
         if status.get("phase") != "Completed" or b["metadata"].get("deletionTimestamp"):
             continue
-        taken = resources.parse_time(status.get("startTimestamp")) or resources.parse_time(
+        taken = control.parse_time(status.get("startTimestamp")) or control.parse_time(
             b["metadata"].get("creationTimestamp")
         )
         if taken is not None:
             candidates.append(retention.Candidate(b["metadata"]["name"], taken))
     doomed = retention.to_delete(candidates, policy)
     for name in doomed:
-        resources.patch_status(
-            client, resources.BACKUP, namespace, name, {"expiration": resources.timestamp(now)}
+        control.patch_status(
+            client, control.BACKUP, namespace, name, {"expiration": control.timestamp(now)}
         )
     return doomed
 
@@ -149,15 +150,15 @@ def after_backup(
     client: KubeClient, namespace: str, schedule: str, *, phase: str, completed: dt.datetime
 ) -> list[str]:
     """Record a finished backup of ``schedule``; on success apply its retention policy."""
-    obj = resources.get(client, resources.SCHEDULE, namespace, schedule)
+    obj = control.get(client, control.SCHEDULE, namespace, schedule)
     if obj is None or phase != "Completed":
         return []
-    resources.patch_status(
+    control.patch_status(
         client,
-        resources.SCHEDULE,
+        control.SCHEDULE,
         namespace,
         schedule,
-        {"lastSuccessfulBackup": resources.timestamp(completed)},
+        {"lastSuccessfulBackup": control.timestamp(completed)},
     )
     policy = (obj.get("spec") or {}).get("retention")
     if not policy:

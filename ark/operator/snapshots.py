@@ -18,12 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ark import control
 from ark.api.locations import LocationPhase
 from ark.api.restore import RestoreSpec
 from ark.api.types import parse_duration
 from ark.backup import SnapshotLocation, SnapshotOptions, SnapshotRecord
 from ark.kube import KubeClient, KubeError
-from ark.operator import locations, resources
 from ark.restore.volumes import VolumeOptions, load_snapshot_records
 from ark.snapshot.interface import VolumeSnapshotter
 from ark.storage import ObjectStore, StoreError
@@ -58,8 +58,8 @@ def _open(
         out.errors.append(problem)
         return
     try:
-        snapshotter = locations.open_vsl(client, namespace, obj)
-    except locations.LocationError as exc:
+        snapshotter = control.open_vsl(client, namespace, obj)
+    except control.LocationError as exc:
         out.errors.append(str(exc))
         return
     out.locations.append(SnapshotLocation(obj["metadata"]["name"], snapshotter))
@@ -75,7 +75,7 @@ def resolve(
     """The VolumeSnapshotLocations a backup snapshots in (``names`` as its spec lists them;
     ``defaults`` maps a provider to its default location's name)."""
     out = Resolved()
-    every = resources.list_objects(client, resources.VSL, namespace)
+    every = control.list_objects(client, control.VSL, namespace)
     by_name = {o["metadata"]["name"]: o for o in every}
     covered: set[str] = set()
     for name in dict.fromkeys(names or ()):
@@ -185,7 +185,7 @@ def status_recorder(
         patch = started_status(records)
         for attempt in range(1, STATUS_RETRIES + 1):
             try:
-                resources.patch_status(client, resources.BACKUP, namespace, name, patch)
+                control.patch_status(client, control.BACKUP, namespace, name, patch)
                 return
             except KubeError as exc:
                 if attempt == STATUS_RETRIES:
@@ -226,13 +226,13 @@ class RestoreVolumes:
 
 
 def _target(client: KubeClient, namespace: str, name: str) -> VolumeSnapshotter:
-    obj = resources.get(client, resources.VSL, namespace, name)
+    obj = control.get(client, control.VSL, namespace, name)
     if obj is None:
-        raise locations.LocationError(f"VolumeSnapshotLocation {namespace}/{name} not found")
+        raise control.LocationError(f"VolumeSnapshotLocation {namespace}/{name} not found")
     problem = _unavailable(obj)
     if problem is not None:
-        raise locations.LocationError(problem)
-    return locations.open_vsl(client, namespace, obj)
+        raise control.LocationError(problem)
+    return control.open_vsl(client, namespace, obj)
 
 
 def restore_volumes(
@@ -254,7 +254,7 @@ def restore_volumes(
     if spec.volume_snapshot_location:
         try:
             target = _target(client, namespace, spec.volume_snapshot_location)
-        except locations.LocationError as exc:
+        except control.LocationError as exc:
             out.errors.append(f"volumeSnapshotLocation: {exc}")
     try:
         records = load_snapshot_records(store, backup_name)
@@ -266,8 +266,8 @@ def restore_volumes(
     snapshotters: dict[str, VolumeSnapshotter] = {}
     for where in sorted({r.location for r in records if r.location}):
         try:
-            snapshotters[where] = locations.open_vsl_snapshotter(client, namespace, where)
-        except locations.LocationError as exc:
+            snapshotters[where] = control.open_vsl_snapshotter(client, namespace, where)
+        except control.LocationError as exc:
             if spec.restore_pvs:
                 out.errors.append(f"backup {backup_name}'s snapshots: {exc}")
     if out.errors:

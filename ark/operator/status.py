@@ -10,11 +10,20 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ark import control
 from ark.api.kinds import Kind
 from ark.kube import KubeClient, KubeError
-from ark.operator import resources
 
 _log = logging.getLogger("ark.operator")
+
+
+def internal_error(exc: Exception) -> dict[str, Any]:
+    """The status of a run whose engine raised: a bug, reported rather than retried forever."""
+    return {
+        "phase": "Failed",
+        "failureReason": f"internal error: {exc}",
+        "completionTimestamp": control.timestamp(),
+    }
 
 
 class ProgressReporter:
@@ -54,7 +63,7 @@ class ProgressReporter:
             return
         try:
             await asyncio.to_thread(
-                resources.patch_status,
+                control.patch_status,
                 self._client,
                 self._kind,
                 self._namespace,

@@ -14,11 +14,10 @@ from typing import Any
 
 import orjson
 
-from ark import archive
+from ark import archive, control
 from ark.api.backup import BackupStatus
 from ark.backup.metadata import spec_from_document
 from ark.kube import KubeClient
-from ark.operator import locations, resources
 from ark.storage import ObjectNotFound, ObjectStore
 
 _log = logging.getLogger("ark.operator")
@@ -68,7 +67,7 @@ def status_from_document(document: dict[str, Any], *, location: str) -> dict[str
     status["storageLocation"] = location
     status["phase"] = stored.get("phase")
     status["conditions"] = [
-        resources.condition(IN_STORAGE, True, reason="Synced", message=f"found in {location}")
+        control.condition(IN_STORAGE, True, reason="Synced", message=f"found in {location}")
     ]
     return status
 
@@ -76,15 +75,15 @@ def status_from_document(document: dict[str, Any], *, location: str) -> dict[str
 def adopt(client: KubeClient, namespace: str, backup: dict[str, Any]) -> bool:
     """Set a synced Backup's status from the bucket; False when its data is not there."""
     name = backup["metadata"]["name"]
-    bsl = locations.get_bsl(
-        client, namespace, backup["metadata"]["annotations"][resources.SYNCED_ANNOTATION]
+    bsl = control.get_bsl(
+        client, namespace, backup["metadata"]["annotations"][control.SYNCED_ANNOTATION]
     )
-    store = locations.open_bsl(client, namespace, bsl)
+    store = control.open_bsl(client, namespace, bsl)
     document = read_document(store, name)
     if document is None or (document.get("status") or {}).get("phase") not in SYNCED_PHASES:
         return False
-    resources.patch_status(
-        client, resources.BACKUP, namespace, name, status_from_document(document, location=bsl.name)
+    control.patch_status(
+        client, control.BACKUP, namespace, name, status_from_document(document, location=bsl.name)
     )
     return True
 
@@ -96,15 +95,15 @@ def _create_from_bucket(
     body = {
         "metadata": {
             "name": name,
-            "labels": {resources.LOCATION_LABEL: bsl},
-            "annotations": {resources.SYNCED_ANNOTATION: bsl},
+            "labels": {control.LOCATION_LABEL: bsl},
+            "annotations": {control.SYNCED_ANNOTATION: bsl},
         },
         "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
     }
-    if resources.create(client, resources.BACKUP, namespace, body) is None:
+    if control.create(client, control.BACKUP, namespace, body) is None:
         return False
-    resources.patch_status(
-        client, resources.BACKUP, namespace, name, status_from_document(document, location=bsl)
+    control.patch_status(
+        client, control.BACKUP, namespace, name, status_from_document(document, location=bsl)
     )
     return True
 
@@ -123,28 +122,25 @@ def _mark(
         if present
         else (f"velero-backup.json of this backup is not in BackupStorageLocation {location}")
     )
-    new = resources.condition(
+    new = control.condition(
         IN_STORAGE, present, reason="Found" if present else "NotFoundInStorage", message=message
     )
-    return resources.patch_status(
+    return control.patch_status(
         client,
-        resources.BACKUP,
+        control.BACKUP,
         namespace,
         backup["metadata"]["name"],
-        {"conditions": resources.set_condition(status.get("conditions"), new)},
+        {"conditions": control.set_condition(status.get("conditions"), new)},
     )
 
 
-def sync_location(
-    client: KubeClient, namespace: str, bsl: locations.StorageLocation
-) -> SyncOutcome:
+def sync_location(client: KubeClient, namespace: str, bsl: control.StorageLocation) -> SyncOutcome:
     """One sync pass over one location. Raises StoreError/KubeError when it cannot start."""
     out = SyncOutcome()
-    store = locations.open_bsl(client, namespace, bsl)
+    store = control.open_bsl(client, namespace, bsl)
     in_bucket = stored_names(store)
     in_cluster = {
-        b["metadata"]["name"]: b
-        for b in resources.list_objects(client, resources.BACKUP, namespace)
+        b["metadata"]["name"]: b for b in control.list_objects(client, control.BACKUP, namespace)
     }
     for name in sorted(in_bucket - set(in_cluster)):
         document = read_document(store, name)

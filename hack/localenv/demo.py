@@ -35,9 +35,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ark import control
 from ark.api.kinds import Kind
 from ark.kube import KubeApiError, KubeClient, discover
-from ark.operator import resources
 from localenv import cluster, objstore, procs
 from tests.support import workloads
 
@@ -214,7 +214,7 @@ def _deploy_app(kube: KubeClient) -> dict[str, dict[str, Any]]:
 
 
 def _phase(kube: KubeClient, kind: Kind, name: str) -> str:
-    obj = resources.get(kube, kind, ARK_NAMESPACE, name) or {}
+    obj = control.get(kube, kind, ARK_NAMESPACE, name) or {}
     return str((obj.get("status") or {}).get("phase") or "missing")
 
 
@@ -263,9 +263,9 @@ def _cycle(kube: KubeClient, inst: procs.Instance, s3: dict[str, str]) -> bool:
 
     step("verification: every object compared with the original")
     phases = {
-        f"backup {name}": _phase(kube, resources.BACKUP, name),
-        f"restore {restored}": _phase(kube, resources.RESTORE, restored),
-        f"restore {cloned_name}": _phase(kube, resources.RESTORE, cloned_name),
+        f"backup {name}": _phase(kube, control.BACKUP, name),
+        f"restore {restored}": _phase(kube, control.RESTORE, restored),
+        f"restore {cloned_name}": _phase(kube, control.RESTORE, cloned_name),
     }
     problems = [f"{what} is {p}, not Completed" for what, p in phases.items() if p != "Completed"]
     problems += verify(before, after) + [f"clone {p}" for p in verify(before, cloned)]

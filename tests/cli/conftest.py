@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from ark import control
 from ark.kube import KubeClient
-from ark.operator import resources
 from tests.conftest import Cluster, NamespaceFactory, S3Server
 from tests.operator.conftest import bsl_body, create_secret
 from tests.operator.harness import Operator, strip_finalizers, wait_phase
@@ -154,8 +154,8 @@ def default_location(
 ) -> str:
     """A credential Secret and an Available default BackupStorageLocation on MinIO."""
     create_secret(kube, ark_ns, minio)
-    resources.create(kube, resources.BSL, ark_ns, bsl_body("default", s3_bucket, minio))
-    wait_phase(kube, resources.BSL, ark_ns, "default", {"Available"}, timeout=30)
+    control.create(kube, control.BSL, ark_ns, bsl_body("default", s3_bucket, minio))
+    wait_phase(kube, control.BSL, ark_ns, "default", {"Available"}, timeout=30)
     return "default"
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ark import control
 from ark.kube import KubeClient
-from ark.operator import resources
 from tests.cli.conftest import Ark
 from tests.conftest import S3Server
 from tests.operator.conftest import credentials_file
@@ -135,7 +135,7 @@ def test_install_applies_everything_twice_and_version_sees_it(
     ark.ok(*args)  # again: server-side apply updates in place
     stored = kube.get(f"/api/v1/namespaces/{ark_ns}/secrets/ark-credentials")["data"]["cloud"]
     assert base64.b64decode(stored).decode() == credentials_file(minio)
-    bsl = resources.get(kube, resources.BSL, ark_ns, "default")
+    bsl = control.get(kube, control.BSL, ark_ns, "default")
     assert bsl is not None and bsl["spec"]["objectStorage"]["bucket"] == s3_bucket
     deployment = kube.get(f"/apis/apps/v1/namespaces/{ark_ns}/deployments/ark")
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "ark"

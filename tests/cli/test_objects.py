@@ -10,24 +10,23 @@ from pathlib import Path
 import orjson
 import yaml
 
-from ark import archive
+from ark import archive, control
 from ark.kube import KubeClient
-from ark.operator import locations, resources
 from tests.cli.conftest import ANSI, Ark
 from tests.conftest import Cluster, S3Server
 from tests.operator.conftest import bsl_body, create_secret
 
 
 def finished_backup(kube: KubeClient, namespace: str, name: str) -> None:
-    resources.create(
+    control.create(
         kube,
-        resources.BACKUP,
+        control.BACKUP,
         namespace,
         {"metadata": {"name": name}, "spec": {"includedNamespaces": ["shop"], "ttl": "24h"}},
     )
-    resources.patch_status(
+    control.patch_status(
         kube,
-        resources.BACKUP,
+        control.BACKUP,
         namespace,
         name,
         {
@@ -79,7 +78,7 @@ def test_create_writes_the_spec_the_flags_say(ark: Ark, kube: KubeClient, ark_ns
         "--volume-snapshot-locations", "v1,v2",
     )  # fmt: skip
     assert 'Backup "b1" submitted' in result.out
-    spec = resources.get(kube, resources.BACKUP, ark_ns, "b1")["spec"]  # type: ignore[index]
+    spec = control.get(kube, control.BACKUP, ark_ns, "b1")["spec"]  # type: ignore[index]
     assert spec["includedNamespaces"] == ["shop", "shop-*"]
     assert spec["excludedResources"] == ["events"]
     assert spec["includeClusterResources"] is False
@@ -109,10 +108,10 @@ def test_create_with_output_prints_and_does_not_create(
         "namespaceMapping": {"shop": "shop-2"},
         "dryRun": True,
     }
-    assert resources.get(kube, resources.RESTORE, ark_ns, "r1") is None
+    assert control.get(kube, control.RESTORE, ark_ns, "r1") is None
     doc = json.loads(ark.ok("backup", "create", "b9", "--ttl", "1h", "-o", "json").out)
     assert doc["spec"]["ttl"] == "1h"
-    assert resources.get(kube, resources.BACKUP, ark_ns, "b9") is None
+    assert control.get(kube, control.BACKUP, ark_ns, "b9") is None
 
 
 def test_get_table_yaml_and_json(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
@@ -167,10 +166,8 @@ def section(out: str, title: str) -> list[str]:
 def test_describe_says_none_without_snapshots_or_hooks(
     ark: Ark, kube: KubeClient, ark_ns: str
 ) -> None:
-    resources.create(kube, resources.BACKUP, ark_ns, {"metadata": {"name": "old"}, "spec": {}})
-    resources.patch_status(
-        kube, resources.BACKUP, ark_ns, "old", {"phase": "InProgress", "attempt": 1}
-    )
+    control.create(kube, control.BACKUP, ark_ns, {"metadata": {"name": "old"}, "spec": {}})
+    control.patch_status(kube, control.BACKUP, ark_ns, "old", {"phase": "InProgress", "attempt": 1})
     out = ark.ok("backup", "describe", "old").out
     assert section(out, "Volume snapshots") == ["  none"]
     assert section(out, "Hooks") == ["  none"]
@@ -180,19 +177,19 @@ def test_restore_describe_shows_what_became_of_the_volumes(
     ark: Ark, kube: KubeClient, ark_ns: str, minio: S3Server, s3_bucket: str
 ) -> None:
     create_secret(kube, ark_ns, minio)
-    resources.create(kube, resources.BSL, ark_ns, bsl_body("default", s3_bucket, minio))
+    control.create(kube, control.BSL, ark_ns, bsl_body("default", s3_bucket, minio))
     finished_backup(kube, ark_ns, "b1")
     for name in ("r1", "r2"):
-        resources.create(
+        control.create(
             kube,
-            resources.RESTORE,
+            control.RESTORE,
             ark_ns,
             {"metadata": {"name": name}, "spec": {"backupName": "b1"}},
         )
-        resources.patch_status(
-            kube, resources.RESTORE, ark_ns, name, {"phase": "Completed", "backupName": "b1"}
+        control.patch_status(
+            kube, control.RESTORE, ark_ns, name, {"phase": "Completed", "backupName": "b1"}
         )
-    store = locations.open_bsl(kube, ark_ns, locations.resolve_bsl(kube, ark_ns, "default"))
+    store = control.open_bsl(kube, ark_ns, control.resolve_bsl(kube, ark_ns, "default"))
     outcomes = [
         {"resource": "persistentvolumes", "name": "pv-1", "outcome": "created"},
         {
@@ -218,7 +215,7 @@ def test_restore_describe_shows_what_became_of_the_volumes(
 def test_schedule_lifecycle(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
     ark.ok("schedule", "create", "nightly", "--schedule", "0 3 * * *",
            "--include-namespaces", "shop", "--keep-daily", "7", "--ttl", "48h")  # fmt: skip
-    spec = resources.get(kube, resources.SCHEDULE, ark_ns, "nightly")["spec"]  # type: ignore[index]
+    spec = control.get(kube, control.SCHEDULE, ark_ns, "nightly")["spec"]  # type: ignore[index]
     assert spec["schedule"] == "0 3 * * *"
     assert spec["template"]["includedNamespaces"] == ["shop"]
     assert spec["template"]["ttl"] == "48h"
@@ -226,10 +223,10 @@ def test_schedule_lifecycle(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
     ark.ok("schedule", "pause", "nightly")
     assert ark.ok("schedule", "get").lines[1].split()[:4] == ["nightly", "0", "3", "*"]
     assert "Paused:" in ark.ok("schedule", "describe", "nightly").out
-    obj = resources.get(kube, resources.SCHEDULE, ark_ns, "nightly")
+    obj = control.get(kube, control.SCHEDULE, ark_ns, "nightly")
     assert obj is not None and obj["spec"]["paused"] is True
     ark.ok("schedule", "unpause", "nightly")
-    obj = resources.get(kube, resources.SCHEDULE, ark_ns, "nightly")
+    obj = control.get(kube, control.SCHEDULE, ark_ns, "nightly")
     assert obj is not None and obj["spec"]["paused"] is False
     from_schedule = yaml.safe_load(
         ark.ok("backup", "create", "--from-schedule", "nightly", "-o", "yaml").out
@@ -237,7 +234,7 @@ def test_schedule_lifecycle(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
     assert from_schedule["metadata"]["labels"] == {"ark.dev/schedule-name": "nightly"}
     assert from_schedule["spec"]["includedNamespaces"] == ["shop"]
     ark.ok("schedule", "delete", "nightly", "--confirm")
-    assert resources.get(kube, resources.SCHEDULE, ark_ns, "nightly") is None
+    assert control.get(kube, control.SCHEDULE, ark_ns, "nightly") is None
 
 
 def test_locations(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
@@ -247,14 +244,14 @@ def test_locations(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
     ark.ok("backup-location", "create", "two", "--provider", "fs", "--bucket", "/srv/backups")
     bad = ark("backup-location", "create", "three", "--provider", "fs", "--bucket", "relative")
     assert bad.code == 2 and "absolute directory" in bad.err
-    one = resources.get(kube, resources.BSL, ark_ns, "one")
+    one = control.get(kube, control.BSL, ark_ns, "one")
     assert one is not None
     assert one["spec"]["credential"] == {"name": "creds", "key": "cloud"}
     assert one["spec"]["config"] == {"region": "us-east-1", "s3ForcePathStyle": "true"}
     ark.ok("backup-location", "set-default", "two")
     defaults = {
         o["metadata"]["name"]: o["spec"]["default"]
-        for o in resources.list_objects(kube, resources.BSL, ark_ns)
+        for o in control.list_objects(kube, control.BSL, ark_ns)
     }
     assert defaults == {"one": False, "two": True}
     rows = [line.split()[0] for line in ark.ok("backup-location", "get").lines[1:]]
@@ -268,7 +265,7 @@ def test_delete_with_confirm_creates_a_delete_request(
 ) -> None:
     finished_backup(kube, ark_ns, "b1")
     ark.ok("backup", "delete", "b1", "--confirm")
-    requests = resources.list_objects(kube, resources.DBR, ark_ns)
+    requests = control.list_objects(kube, control.DBR, ark_ns)
     assert [r["spec"]["backupName"] for r in requests] == ["b1"]
 
 
@@ -312,9 +309,9 @@ def test_a_user_who_cannot_read_the_credential_secret_is_told_so(
     ark: Ark, kube: KubeClient, cluster: Cluster, ark_ns: str, tmp_path: Path
 ) -> None:
     finished_backup(kube, ark_ns, "b1")
-    resources.create(
+    control.create(
         kube,
-        resources.BSL,
+        control.BSL,
         ark_ns,
         {
             "metadata": {"name": "default"},

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import pytest
 from rich.console import Console
@@ -151,3 +153,27 @@ def test_durations_from_whole_second_timestamps() -> None:
     assert output.took(at, "2026-01-01T00:00:12Z") == "12s"
     assert output.took(at, "2026-01-01T00:04:05Z") == "4m05s"
     assert output.took(at, None) is None
+
+
+def _packages_loaded_by(module: str) -> set[str]:
+    """The ``ark.*`` packages importing ``module`` loads, in a fresh interpreter."""
+    code = (
+        f"import sys, {module}; "
+        "print(' '.join({'.'.join(m.split('.')[:2]) for m in sys.modules if m.startswith('ark.')}))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(run.stdout.split())
+
+
+def test_the_cli_does_not_load_the_operator() -> None:
+    assert "ark.operator" not in _packages_loaded_by("ark.cli.main")
+
+
+def test_the_control_layer_loads_only_the_layers_below_it() -> None:
+    assert _packages_loaded_by("ark.control") <= {
+        "ark.api",
+        "ark.control",
+        "ark.kube",
+        "ark.snapshot",
+        "ark.storage",
+    }

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from ark import control
 from ark.kube import KubeClient
-from ark.operator import resources
 from ark.storage import ObjectStore, StoreLocation, open_store
 from tests.conftest import Cluster, NamespaceFactory, S3Server
 from tests.operator.harness import Operator, strip_finalizers, wait_phase
@@ -115,6 +115,6 @@ def operator(
 def default_bsl(
     kube: KubeClient, op_namespace: str, s3_bucket: str, minio: S3Server, operator: Operator
 ) -> str:
-    resources.create(kube, resources.BSL, op_namespace, bsl_body("default", s3_bucket, minio))
-    wait_phase(kube, resources.BSL, op_namespace, "default", {"Available"}, timeout=30)
+    control.create(kube, control.BSL, op_namespace, bsl_body("default", s3_bucket, minio))
+    wait_phase(kube, control.BSL, op_namespace, "default", {"Available"}, timeout=30)
     return "default"

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ark import control
 from ark.api import kinds
 from ark.kube import KubeClient
-from ark.operator import resources
 from tests.support.localenv import ROOT
 
 T = TypeVar("T")
@@ -141,11 +141,11 @@ def wait_for(check: Callable[[], T | None], *, timeout: float, what: str, every:
 
 
 def get(kube: KubeClient, kind: kinds.Kind, namespace: str, name: str) -> dict[str, Any] | None:
-    return resources.get(kube, kind, namespace, name)
+    return control.get(kube, kind, namespace, name)
 
 
 def status(kube: KubeClient, kind: kinds.Kind, namespace: str, name: str) -> dict[str, Any]:
-    obj = resources.get(kube, kind, namespace, name)
+    obj = control.get(kube, kind, namespace, name)
     return (obj or {}).get("status") or {}
 
 
@@ -164,7 +164,7 @@ def wait_phase(
     timeout: float = 60,
 ) -> dict[str, Any]:
     def reached() -> dict[str, Any] | None:
-        obj = resources.get(kube, kind, namespace, name)
+        obj = control.get(kube, kind, namespace, name)
         if obj and (obj.get("status") or {}).get("phase") in phases:
             return obj
         return None
@@ -179,7 +179,7 @@ def wait_gone(
     kube: KubeClient, kind: kinds.Kind, namespace: str, name: str, *, timeout: float = 60
 ) -> None:
     wait_for(
-        lambda: resources.get(kube, kind, namespace, name) is None,
+        lambda: control.get(kube, kind, namespace, name) is None,
         timeout=timeout,
         what=f"{kind.kind} {name} deleted",
     )
@@ -200,9 +200,9 @@ def event_reasons(kube: KubeClient, namespace: str, name: str) -> set[str]:
 def strip_finalizers(kube: KubeClient, namespace: str) -> None:
     """Let a test namespace go even when its operator is gone."""
     for kind in kinds.ALL_KINDS:
-        for obj in resources.list_objects(kube, kind, namespace):
+        for obj in control.list_objects(kube, kind, namespace):
             if obj["metadata"].get("finalizers"):
-                resources.patch(
+                control.patch(
                     kube,
                     kind,
                     namespace,

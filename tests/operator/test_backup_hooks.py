@@ -4,12 +4,12 @@ Pending), and the status counts the hooks the way Velero's hookStatus does."""
 
 from __future__ import annotations
 
+from ark import control
 from ark.kube import KubeClient
-from ark.operator import resources
 from tests.conftest import NamespaceFactory
 from tests.operator.harness import Operator, wait_phase
 
-BACKUP = resources.BACKUP
+BACKUP = control.BACKUP
 
 
 def test_a_failing_hook_leaves_the_backup_partially_failed_with_hook_status(
@@ -26,7 +26,7 @@ def test_a_failing_hook_leaves_the_backup_partially_failed_with_hook_status(
         body={"metadata": {"name": "db-0"}, "spec": {"containers": [{"name": "db", "image": "x"}]}},
     )
     hook = {"name": "freeze", "pre": [{"exec": {"command": ["fsfreeze", "--freeze", "/data"]}}]}
-    resources.create(
+    control.create(
         kube,
         BACKUP,
         op_namespace,

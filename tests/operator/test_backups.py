@@ -6,9 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from ark import archive
+from ark import archive, control
 from ark.kube import KubeClient
-from ark.operator import resources
 from ark.storage import ObjectStore
 from tests.conftest import NamespaceFactory
 from tests.operator.harness import (
@@ -20,7 +19,7 @@ from tests.operator.harness import (
     wait_phase,
 )
 
-BACKUP = resources.BACKUP
+BACKUP = control.BACKUP
 
 
 def configmaps(kube: KubeClient, namespace: str, count: int) -> None:
@@ -38,7 +37,7 @@ def configmaps(kube: KubeClient, namespace: str, count: int) -> None:
 
 
 def backup(kube: KubeClient, namespace: str, name: str, **spec: object) -> None:
-    resources.create(kube, BACKUP, namespace, {"metadata": {"name": name}, "spec": spec})
+    control.create(kube, BACKUP, namespace, {"metadata": {"name": name}, "spec": spec})
 
 
 def test_backup_completes_with_status_events_and_metrics(
@@ -58,8 +57,8 @@ def test_backup_completes_with_status_events_and_metrics(
     assert status["attempt"] == 1
     assert status["storageLocation"] == "default"
     assert status["progress"]["itemsBackedUp"] == status["progress"]["totalItems"] >= 6
-    started = resources.parse_time(status["startTimestamp"])
-    expires = resources.parse_time(status["expiration"])
+    started = control.parse_time(status["startTimestamp"])
+    expires = control.parse_time(status["expiration"])
     assert started is not None and expires is not None
     assert abs((expires - started) - dt.timedelta(hours=24)) < dt.timedelta(seconds=2)
     assert store.exists(archive.BackupKeys(archive.backup_name("b1")).metadata)
@@ -111,7 +110,7 @@ def test_expired_backups_are_collected(
     wait_gone(kube, BACKUP, op_namespace, "shortlived", timeout=30)
     assert not list(store.list("backups/shortlived/"))
     assert list(store.list("backups/forever/"))
-    assert resources.get(kube, BACKUP, op_namespace, "forever") is not None
+    assert control.get(kube, BACKUP, op_namespace, "forever") is not None
     wait_for(
         lambda: "Expired" in event_reasons(kube, op_namespace, "shortlived"),
         timeout=10,
@@ -138,7 +137,7 @@ def test_backups_beyond_the_limit_wait_their_turn(
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         phases = [
-            (resources.get(kube, BACKUP, op_namespace, n) or {}).get("status", {}).get("phase")
+            (control.get(kube, BACKUP, op_namespace, n) or {}).get("status", {}).get("phase")
             for n in names
         ]
         most = max(most, phases.count("InProgress"))

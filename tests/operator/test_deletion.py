@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ark import control
 from ark.kube import KubeClient
-from ark.operator import resources
 from ark.storage import ObjectStore
 from tests.conftest import NamespaceFactory
 from tests.operator.bulk import create_configmaps
@@ -16,11 +16,11 @@ from tests.operator.harness import (
     wait_phase,
 )
 
-BACKUP, DBR, BSL = resources.BACKUP, resources.DBR, resources.BSL
+BACKUP, DBR, BSL = control.BACKUP, control.DBR, control.BSL
 
 
 def _backup(kube: KubeClient, ns: str, name: str, app: str) -> None:
-    resources.create(
+    control.create(
         kube, BACKUP, ns, {"metadata": {"name": name}, "spec": {"includedNamespaces": [app]}}
     )
     wait_phase(kube, BACKUP, ns, name, {"Completed"})
@@ -38,7 +38,7 @@ def test_delete_request_removes_data_and_backup(
     create_configmaps(kube, app, 3)
     _backup(kube, op_namespace, "old", app)
     _backup(kube, op_namespace, "keep", app)
-    resources.create(
+    control.create(
         kube, DBR, op_namespace, {"metadata": {"name": "del-old"}, "spec": {"backupName": "old"}}
     )
     wait_phase(kube, DBR, op_namespace, "del-old", {"Processed"})
@@ -60,12 +60,12 @@ def test_failed_deletion_is_reported_and_retried(
     app = make_namespace("app")
     create_configmaps(kube, app, 2)
     _backup(kube, op_namespace, "stuck", app)
-    good = resources.get(kube, BSL, op_namespace, "default")
+    good = control.get(kube, BSL, op_namespace, "default")
     assert good is not None
-    resources.patch(
+    control.patch(
         kube, BSL, op_namespace, "default", {"spec": {"config": {"s3Url": "http://127.0.0.1:9"}}}
     )
-    resources.create(
+    control.create(
         kube,
         DBR,
         op_namespace,
@@ -78,9 +78,7 @@ def test_failed_deletion_is_reported_and_retried(
     )
     wait_event(kube, op_namespace, "del-stuck", "DeletionFailed")
     assert list(store.list("backups/stuck/"))
-    resources.patch(
-        kube, BSL, op_namespace, "default", {"spec": {"config": good["spec"]["config"]}}
-    )
+    control.patch(kube, BSL, op_namespace, "default", {"spec": {"config": good["spec"]["config"]}})
     wait_phase(kube, DBR, op_namespace, "del-stuck", {"Processed"}, timeout=60)
     wait_gone(kube, BACKUP, op_namespace, "stuck")
     assert list(store.list("")) == []
@@ -93,7 +91,7 @@ def test_delete_request_for_a_missing_backup_is_processed_with_an_error(
     default_bsl: str,
     operator: Operator,
 ) -> None:
-    resources.create(
+    control.create(
         kube,
         DBR,
         op_namespace,

@@ -12,8 +12,8 @@ import orjson
 import pytest
 import yaml
 
+from ark import control
 from ark.kube import KubeApiError, KubeClient, discover, podexec
-from ark.operator import resources
 from ark.storage import ObjectStore
 from tests.conftest import Cluster, NamespaceFactory, S3Server
 from tests.operator.bulk import create_configmaps
@@ -23,7 +23,7 @@ from tests.operator.manifests import BASE, kubeconfig_for_token, load
 from tests.support import workloads
 from tests.support.localenv import ROOT
 
-BACKUP, RESTORE, DBR, BSL = resources.BACKUP, resources.RESTORE, resources.DBR, resources.BSL
+BACKUP, RESTORE, DBR, BSL = control.BACKUP, control.RESTORE, control.DBR, control.BSL
 # An HTTP 403 as ark ("GET /x: 403 Forbidden") or kopf/aiohttp ("403, message=...") write it;
 # not the digits inside a timestamp's milliseconds (",403") or a port (":44039").
 _HTTP_403 = re.compile(r"(?<![\w,.:])403(?![\w]|[.:]\w)")
@@ -92,9 +92,9 @@ def test_the_operator_works_with_the_rbac_in_deploy(
     try:
         workloads.deploy_shop(kube, app)
         create_configmaps(kube, app, 3)
-        resources.create(kube, BSL, op_namespace, bsl_body("default", s3_bucket, minio))
+        control.create(kube, BSL, op_namespace, bsl_body("default", s3_bucket, minio))
         wait_phase(kube, BSL, op_namespace, "default", {"Available"}, timeout=30)
-        resources.create(
+        control.create(
             kube,
             BACKUP,
             op_namespace,
@@ -106,7 +106,7 @@ def test_the_operator_works_with_the_rbac_in_deploy(
         assert st["phase"] == "Completed", st
         assert st["warnings"] == 0, "the ServiceAccount could not read something"
         target = f"{app}-sa"
-        resources.create(
+        control.create(
             kube,
             RESTORE,
             op_namespace,
@@ -127,7 +127,7 @@ def test_the_operator_works_with_the_rbac_in_deploy(
             assert rst["phase"] == "Completed", rst
         finally:
             kube.request("DELETE", f"/api/v1/namespaces/{target}")
-        resources.create(
+        control.create(
             kube, DBR, op_namespace, {"metadata": {"name": "sa-del"}, "spec": {"backupName": "sa"}}
         )
         wait_phase(kube, DBR, op_namespace, "sa-del", {"Processed"}, timeout=60)

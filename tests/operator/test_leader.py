@@ -6,14 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ark import control
 from ark.kube import KubeClient
-from ark.operator import leader, resources
+from ark.operator import leader
 from tests.conftest import Cluster, NamespaceFactory, S3Server
 from tests.operator.bulk import create_configmaps
 from tests.operator.conftest import bsl_body
 from tests.operator.harness import Operator, events, strip_finalizers, wait_for, wait_phase
 
-BACKUP, BSL = resources.BACKUP, resources.BSL
+BACKUP, BSL = control.BACKUP, control.BSL
 
 
 def _lease(kube: KubeClient, namespace: str) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def _held_by(kube: KubeClient, namespace: str, op: Operator) -> bool:
 
 
 def _backup(kube: KubeClient, namespace: str, name: str, app: str) -> dict[str, Any]:
-    resources.create(
+    control.create(
         kube, BACKUP, namespace, {"metadata": {"name": name}, "spec": {"includedNamespaces": [app]}}
     )
     return wait_phase(kube, BACKUP, namespace, name, {"Completed", "PartiallyFailed", "Failed"})
@@ -58,7 +59,7 @@ def test_one_replica_leads_and_the_standby_takes_over_when_it_dies(
         op.start()  # the standby answers /healthz too
     try:
         assert _held_by(kube, op_namespace, first)
-        resources.create(kube, BSL, op_namespace, bsl_body("default", s3_bucket, minio))
+        control.create(kube, BSL, op_namespace, bsl_body("default", s3_bucket, minio))
         wait_phase(kube, BSL, op_namespace, "default", {"Available"}, timeout=30)
         app = make_namespace("app")
         create_configmaps(kube, app, 3)

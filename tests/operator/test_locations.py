@@ -6,18 +6,17 @@ import time
 
 import orjson
 
-from ark import archive
+from ark import archive, control
 from ark import backup as engine
 from ark.api.backup import BackupSpec
 from ark.kube import KubeClient
-from ark.operator import resources
 from ark.storage import ObjectStore
 from tests.conftest import NamespaceFactory, S3Server
 from tests.operator.bulk import create_configmaps
 from tests.operator.conftest import bsl_body
 from tests.operator.harness import Operator, status, wait_event, wait_for, wait_phase
 
-BSL, VSL, BACKUP = resources.BSL, resources.VSL, resources.BACKUP
+BSL, VSL, BACKUP = control.BSL, control.VSL, control.BACKUP
 
 
 def test_unreachable_location_is_unavailable_with_the_reason_then_recovers(
@@ -28,11 +27,11 @@ def test_unreachable_location_is_unavailable_with_the_reason_then_recovers(
     minio: S3Server,
 ) -> None:
     body = bsl_body("main", "no-such-bucket-here", minio)
-    resources.create(kube, BSL, op_namespace, body)
+    control.create(kube, BSL, op_namespace, body)
     st = wait_phase(kube, BSL, op_namespace, "main", {"Unavailable"})["status"]
     assert "no-such-bucket-here" in st["message"]
     wait_event(kube, op_namespace, "main", "Unavailable")
-    resources.patch(
+    control.patch(
         kube, BSL, op_namespace, "main", {"spec": {"objectStorage": {"bucket": s3_bucket}}}
     )
     st = wait_phase(kube, BSL, op_namespace, "main", {"Available"})["status"]
@@ -48,7 +47,7 @@ def test_missing_credential_secret_is_named(
 ) -> None:
     body = bsl_body("nocreds", s3_bucket, minio)
     body["spec"]["credential"] = {"name": "absent", "key": "cloud"}
-    resources.create(kube, BSL, op_namespace, body)
+    control.create(kube, BSL, op_namespace, body)
     st = wait_phase(kube, BSL, op_namespace, "nocreds", {"Unavailable"})["status"]
     assert "credential Secret" in st["message"] and "absent" in st["message"]
 
@@ -69,7 +68,7 @@ def test_backup_sync_brings_in_backups_written_by_another_cluster(
         kube, store, name="elsewhere", spec=BackupSpec(included_namespaces=[app], ttl="48h")
     )
     assert result.phase == "Completed"
-    resources.create(
+    control.create(
         kube, BSL, op_namespace, bsl_body("shared", s3_bucket, minio, accessMode="ReadOnly")
     )
     synced = wait_phase(kube, BACKUP, op_namespace, "elsewhere", {"Completed"}, timeout=30)
@@ -77,10 +76,10 @@ def test_backup_sync_brings_in_backups_written_by_another_cluster(
     assert st["storageLocation"] == "shared"
     assert st["progress"]["itemsBackedUp"] == result.progress.items_backed_up
     assert synced["spec"]["includedNamespaces"] == [app]
-    assert synced["metadata"]["annotations"][resources.SYNCED_ANNOTATION] == "shared"
+    assert synced["metadata"]["annotations"][control.SYNCED_ANNOTATION] == "shared"
     wait_event(kube, op_namespace, "shared", "BackupsSynced")
     # A ReadOnly location takes no backups.
-    resources.create(
+    control.create(
         kube,
         BACKUP,
         op_namespace,
@@ -104,7 +103,7 @@ def test_snapshot_locations_are_checked_against_installed_providers(
     op_namespace: str,
     operator: Operator,
 ) -> None:
-    resources.create(
+    control.create(
         kube,
         VSL,
         op_namespace,
@@ -113,7 +112,7 @@ def test_snapshot_locations_are_checked_against_installed_providers(
             "spec": {"provider": "aws", "config": {"region": "us-east-1"}},
         },
     )
-    resources.create(
+    control.create(
         kube,
         VSL,
         op_namespace,
@@ -143,10 +142,10 @@ def test_sync_shows_each_backup_in_the_phase_its_record_says_and_skips_unfinishe
         record = orjson.loads(store.get(key))
         record["status"]["phase"] = phase
         store.put(key, orjson.dumps(record))
-    resources.create(kube, BSL, op_namespace, bsl_body("default", s3_bucket, minio))
+    control.create(kube, BSL, op_namespace, bsl_body("default", s3_bucket, minio))
     wait_phase(kube, BACKUP, op_namespace, "done", {"Completed"}, timeout=30)
     wait_phase(kube, BACKUP, op_namespace, "broke", {"Failed"}, timeout=30)
     wait_event(kube, op_namespace, "default", "BackupsSynced")
     time.sleep(3)  # more sync periods (1 s): the unfinished ones stay out
     for name in ("running", "odd"):
-        assert resources.get(kube, BACKUP, op_namespace, name) is None
+        assert control.get(kube, BACKUP, op_namespace, name) is None

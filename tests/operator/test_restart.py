@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ark import archive
+from ark import archive, control
 from ark.kube import KubeClient
-from ark.operator import resources
 from ark.storage import ObjectStore
 from tests.conftest import TEST_LABEL, Cluster
 from tests.operator.bulk import create_configmaps
@@ -22,7 +21,7 @@ from tests.operator.harness import Operator, status, wait_event, wait_phase
 from tests.support.backups import item_keys, open_backup
 
 COUNT = 5000
-BACKUP, RESTORE = resources.BACKUP, resources.RESTORE
+BACKUP, RESTORE = control.BACKUP, control.RESTORE
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +78,7 @@ def test_killed_mid_backup_it_finishes_correctly_after_a_restart(
     kill_at: int,
 ) -> None:
     name = "big"
-    resources.create(
+    control.create(
         kube,
         BACKUP,
         op_namespace,
@@ -130,7 +129,7 @@ def test_killed_mid_restore_it_finishes_without_duplicates(
     slow_operator: Operator,
     bulk_namespace: str,
 ) -> None:
-    resources.create(
+    control.create(
         kube,
         BACKUP,
         op_namespace,
@@ -138,7 +137,7 @@ def test_killed_mid_restore_it_finishes_without_duplicates(
     )
     wait_phase(kube, BACKUP, op_namespace, "src", {"Completed"}, timeout=120)
     target = f"{bulk_namespace}-r"
-    resources.create(
+    control.create(
         kube,
         RESTORE,
         op_namespace,

@@ -3,15 +3,14 @@ backup, validation, and deletion of the backup taking its restores along."""
 
 from __future__ import annotations
 
-from ark import archive
+from ark import archive, control
 from ark.kube import KubeClient
-from ark.operator import resources
 from ark.storage import ObjectStore
 from tests.conftest import NamespaceFactory
 from tests.operator.bulk import create_configmaps
 from tests.operator.harness import Operator, wait_event, wait_gone, wait_phase
 
-BACKUP, RESTORE, DBR = resources.BACKUP, resources.RESTORE, resources.DBR
+BACKUP, RESTORE, DBR = control.BACKUP, control.RESTORE, control.DBR
 
 
 def configmap_names(kube: KubeClient, namespace: str) -> set[str]:
@@ -29,7 +28,7 @@ def test_restore_clones_a_namespace_and_goes_with_its_backup(
 ) -> None:
     app = make_namespace("app")
     create_configmaps(kube, app, 5)
-    resources.create(
+    control.create(
         kube,
         BACKUP,
         op_namespace,
@@ -37,7 +36,7 @@ def test_restore_clones_a_namespace_and_goes_with_its_backup(
     )
     wait_phase(kube, BACKUP, op_namespace, "src", {"Completed"})
     clone = f"{app}-clone"
-    resources.create(
+    control.create(
         kube,
         RESTORE,
         op_namespace,
@@ -64,7 +63,7 @@ def test_restore_clones_a_namespace_and_goes_with_its_backup(
         wait_event(kube, op_namespace, "r1", "Started", "Completed")
         assert "ark_restore_success_total 1.0" in operator.metrics()
         # Deleting the backup takes the restore's results and the Restore along.
-        resources.create(
+        control.create(
             kube,
             DBR,
             op_namespace,
@@ -87,18 +86,18 @@ def test_restore_by_schedule_takes_its_newest_completed_backup(
     app = make_namespace("app")
     create_configmaps(kube, app, 1)
     for name in ("daily-20260101000000", "daily-20260102000000"):
-        resources.create(
+        control.create(
             kube,
             BACKUP,
             op_namespace,
             {
-                "metadata": {"name": name, "labels": {resources.SCHEDULE_LABEL: "daily"}},
+                "metadata": {"name": name, "labels": {control.SCHEDULE_LABEL: "daily"}},
                 "spec": {"includedNamespaces": [app]},
             },
         )
         wait_phase(kube, BACKUP, op_namespace, name, {"Completed"})
     target = f"{app}-latest"
-    resources.create(
+    control.create(
         kube,
         RESTORE,
         op_namespace,
@@ -128,7 +127,7 @@ def test_restore_of_an_unknown_backup_fails_validation(
     default_bsl: str,
     operator: Operator,
 ) -> None:
-    resources.create(
+    control.create(
         kube,
         RESTORE,
         op_namespace,
@@ -136,7 +135,7 @@ def test_restore_of_an_unknown_backup_fails_validation(
     )
     st = wait_phase(kube, RESTORE, op_namespace, "nothing", {"FailedValidation"})["status"]
     assert st["validationErrors"] == [f"backup {op_namespace}/absent not found"]
-    resources.create(
+    control.create(
         kube,
         RESTORE,
         op_namespace,

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from ark import control
 from ark.kube import KubeClient
-from ark.operator import resources
 from ark.storage import ObjectStore
 from tests.conftest import Cluster, NamespaceFactory, S3Server
 from tests.operator.bulk import create_configmaps
@@ -29,7 +29,7 @@ from tests.operator.harness import (
     wait_phase,
 )
 
-SCHEDULE, BACKUP = resources.SCHEDULE, resources.BACKUP
+SCHEDULE, BACKUP = control.SCHEDULE, control.BACKUP
 
 
 @pytest.fixture
@@ -48,8 +48,8 @@ def fast_operator(
         extra={"--cron-seconds": "*/2"},
     )
     op.start()
-    resources.create(kube, resources.BSL, op_namespace, bsl_body("default", s3_bucket, minio))
-    wait_phase(kube, resources.BSL, op_namespace, "default", {"Available"}, timeout=30)
+    control.create(kube, control.BSL, op_namespace, bsl_body("default", s3_bucket, minio))
+    wait_phase(kube, control.BSL, op_namespace, "default", {"Available"}, timeout=30)
     yield op
     op.stop()
     strip_finalizers(kube, op_namespace)
@@ -60,12 +60,12 @@ def schedule(kube: KubeClient, namespace: str, name: str, app: str, **spec: obje
         "metadata": {"name": name},
         "spec": {"schedule": "* * * * *", "template": {"includedNamespaces": [app]}, **spec},
     }
-    resources.create(kube, SCHEDULE, namespace, body)
+    control.create(kube, SCHEDULE, namespace, body)
 
 
 def of_schedule(kube: KubeClient, namespace: str, name: str) -> list[dict[str, Any]]:
-    return resources.list_objects(
-        kube, BACKUP, namespace, label_selector=f"{resources.SCHEDULE_LABEL}={name}"
+    return control.list_objects(
+        kube, BACKUP, namespace, label_selector=f"{control.SCHEDULE_LABEL}={name}"
     )
 
 
@@ -100,7 +100,7 @@ def test_ticks_create_named_backups_and_retention_keeps_the_last(
         return len(done) <= 2
 
     wait_for(settled, timeout=20, what="retention to keep 2")
-    resources.patch(kube, SCHEDULE, op_namespace, "nightly", {"spec": {"paused": True}})
+    control.patch(kube, SCHEDULE, op_namespace, "nightly", {"spec": {"paused": True}})
     time.sleep(3)  # let the last created backup finish and retention apply
     names = {b["metadata"]["name"] for b in of_schedule(kube, op_namespace, "nightly")}
     stored = {p.split("/")[1] for p in (o.key for o in store.list("backups/"))}
@@ -130,7 +130,7 @@ def test_paused_schedule_makes_no_backups(
     )
     time.sleep(5)
     assert of_schedule(kube, op_namespace, "held") == []
-    resources.patch(kube, SCHEDULE, op_namespace, "held", {"spec": {"paused": False}})
+    control.patch(kube, SCHEDULE, op_namespace, "held", {"spec": {"paused": False}})
     wait_for(lambda: of_schedule(kube, op_namespace, "held"), timeout=20, what="a backup")
 
 
@@ -148,13 +148,13 @@ def test_a_tick_while_the_previous_backup_runs_is_skipped(
         what="a first backup",
     )
     # Make the previous backup look long-running (as a backup waiting for its turn would).
-    resources.patch(kube, SCHEDULE, op_namespace, "busy", {"spec": {"paused": True}})
+    control.patch(kube, SCHEDULE, op_namespace, "busy", {"spec": {"paused": True}})
     time.sleep(1)  # a tick being handled finishes
     previous = status(kube, SCHEDULE, op_namespace, "busy")["lastBackupName"]
     wait_phase(kube, BACKUP, op_namespace, previous, {"Completed"})
-    resources.patch_status(kube, BACKUP, op_namespace, previous, {"phase": "InProgress"})
+    control.patch_status(kube, BACKUP, op_namespace, previous, {"phase": "InProgress"})
     made = len(of_schedule(kube, op_namespace, "busy"))
-    resources.patch(kube, SCHEDULE, op_namespace, "busy", {"spec": {"paused": False}})
+    control.patch(kube, SCHEDULE, op_namespace, "busy", {"spec": {"paused": False}})
     wait_for(
         lambda: status(kube, SCHEDULE, op_namespace, "busy").get("skippedTicks"),
         timeout=20,
@@ -162,7 +162,7 @@ def test_a_tick_while_the_previous_backup_runs_is_skipped(
     )
     wait_event(kube, op_namespace, "busy", "TickSkipped")
     assert len(of_schedule(kube, op_namespace, "busy")) == made
-    resources.patch_status(kube, BACKUP, op_namespace, previous, {"phase": "Completed"})
+    control.patch_status(kube, BACKUP, op_namespace, previous, {"phase": "Completed"})
     wait_for(
         lambda: len(of_schedule(kube, op_namespace, "busy")) > made,
         timeout=20,

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from ark import archive
+from ark import archive, control
 from ark import backup as engine
 from ark.api.backup import BackupSpec
 from ark.backup.metadata import WRITER_ANNOTATION
 from ark.kube import KubeClient
-from ark.operator import resources, sync
+from ark.operator import sync
 from ark.storage import ObjectStore
 from tests.conftest import Cluster, NamespaceFactory, S3Server, _namespace_factory
 from tests.operator.bulk import create_configmaps
@@ -33,7 +33,7 @@ from tests.operator.harness import (
 )
 from tests.support import crds, restores
 
-BACKUP, BSL, DBR = resources.BACKUP, resources.BSL, resources.DBR
+BACKUP, BSL, DBR = control.BACKUP, control.BSL, control.DBR
 
 
 def contents(store: ObjectStore) -> set[tuple[str, int]]:
@@ -73,12 +73,12 @@ def other_operator(
 
 
 def _shared_bsl(kube: KubeClient, namespace: str, bucket: str, minio: S3Server) -> None:
-    resources.create(kube, BSL, namespace, bsl_body("default", bucket, minio))
+    control.create(kube, BSL, namespace, bsl_body("default", bucket, minio))
     wait_phase(kube, BSL, namespace, "default", {"Available"}, timeout=30)
 
 
 def _backup(kube: KubeClient, namespace: str, name: str, app: str, **spec: str) -> None:
-    resources.create(
+    control.create(
         kube,
         BACKUP,
         namespace,
@@ -112,20 +112,20 @@ def test_deleting_a_backup_object_in_either_cluster_keeps_the_data(
 
     _shared_bsl(other_kube, other_namespace, s3_bucket, minio)
     wait_phase(other_kube, BACKUP, other_namespace, "precious", {"Completed"}, timeout=30)
-    resources.delete(other_kube, BACKUP, other_namespace, "precious")
+    control.delete(other_kube, BACKUP, other_namespace, "precious")
     wait_gone(other_kube, BACKUP, other_namespace, "precious", timeout=30)
     assert contents(store) == stored
     # Sync brings it back in the second cluster, and the first never noticed anything.
     back = wait_phase(other_kube, BACKUP, other_namespace, "precious", {"Completed"}, timeout=30)
-    assert back["metadata"]["annotations"][resources.SYNCED_ANNOTATION] == "default"
+    assert back["metadata"]["annotations"][control.SYNCED_ANNOTATION] == "default"
     assert status(kube, BACKUP, op_namespace, "precious")["phase"] == "Completed"
 
     # The writer's own Backup object, deleted: the data stays there too.
-    resources.delete(kube, BACKUP, op_namespace, "precious")
+    control.delete(kube, BACKUP, op_namespace, "precious")
     wait_gone(kube, BACKUP, op_namespace, "precious", timeout=30)
     assert contents(store) == stored
     again = wait_phase(kube, BACKUP, op_namespace, "precious", {"Completed"}, timeout=30)
-    assert again["metadata"]["annotations"][resources.SYNCED_ANNOTATION] == "default"
+    assert again["metadata"]["annotations"][control.SYNCED_ANNOTATION] == "default"
 
 
 def test_expiry_deletes_data_only_in_the_cluster_that_wrote_it(
@@ -181,22 +181,22 @@ def test_a_backup_that_failed_validation_never_deletes_the_data_under_its_name(
     result = engine.run(kube, store, name="taken", spec=BackupSpec(included_namespaces=[app]))
     assert result.phase == "Completed"
     stored = contents(store)
-    resources.create(
+    control.create(
         kube, BSL, op_namespace, bsl_body("default", s3_bucket, minio, backupSyncPeriod="0")
     )
     wait_phase(kube, BSL, op_namespace, "default", {"Available"}, timeout=30)
 
     def collide() -> None:
-        resources.create(kube, BACKUP, op_namespace, {"metadata": {"name": "taken"}, "spec": {}})
+        control.create(kube, BACKUP, op_namespace, {"metadata": {"name": "taken"}, "spec": {}})
         refused = wait_phase(kube, BACKUP, op_namespace, "taken", {"FailedValidation"})
         assert "already exists" in refused["status"]["validationErrors"][0]
 
     collide()
-    resources.delete(kube, BACKUP, op_namespace, "taken")
+    control.delete(kube, BACKUP, op_namespace, "taken")
     wait_gone(kube, BACKUP, op_namespace, "taken", timeout=30)
     assert contents(store) == stored
     collide()
-    resources.create(
+    control.create(
         kube,
         DBR,
         op_namespace,

@@ -19,14 +19,13 @@ import boto3
 import orjson
 import pytest
 
-from ark import archive
+from ark import archive, control
 from ark.kube import KubeApiError, KubeClient
-from ark.operator import resources
 from ark.storage import ObjectStore
 from tests.conftest import NamespaceFactory
 from tests.operator.harness import Operator, wait_event, wait_for, wait_gone, wait_phase
 
-BACKUP, RESTORE, DBR, VSL = resources.BACKUP, resources.RESTORE, resources.DBR, resources.VSL
+BACKUP, RESTORE, DBR, VSL = control.BACKUP, control.RESTORE, control.DBR, control.VSL
 EAST, WEST = "us-east-1", "us-west-2"
 CLAIMS = ("data-0", "data-1")
 CREDENTIALS = "[default]\naws_access_key_id = ark-test\naws_secret_access_key = ark-secret\n"
@@ -71,7 +70,7 @@ def _create_vsl(
     except KubeApiError as exc:
         if exc.status != 409:  # the second location shares the Secret
             raise
-    resources.create(
+    control.create(
         kube,
         VSL,
         namespace,
@@ -182,7 +181,7 @@ def app(kube: KubeClient, make_namespace: NamespaceFactory, moto_endpoint: str) 
 
 
 def _backup(kube: KubeClient, namespace: str, name: str, app: str, **spec: Any) -> None:
-    resources.create(
+    control.create(
         kube,
         BACKUP,
         namespace,
@@ -238,7 +237,7 @@ def test_backup_snapshots_its_volumes_and_deleting_it_deletes_them(
     assert {e["status"]["providerSnapshotID"] for e in stored} == {s["SnapshotId"] for s in in_moto}
     wait_event(kube, op_namespace, "snap", "Completed")
 
-    resources.create(
+    control.create(
         kube, DBR, op_namespace, {"metadata": {"name": "del-snap"}, "spec": {"backupName": "snap"}}
     )
     wait_phase(kube, DBR, op_namespace, "del-snap", {"Processed"}, timeout=60)
@@ -264,7 +263,7 @@ def test_restore_brings_volumes_back_from_snapshots_and_clones_into_another_regi
     # A clone into another namespace, in another region: the snapshots are copied there.
     _create_vsl(kube, op_namespace, "ebs-west", moto_endpoint, region=WEST)
     clone = f"{app.namespace}-west"
-    resources.create(
+    control.create(
         kube,
         RESTORE,
         op_namespace,
@@ -305,7 +304,7 @@ def test_restore_brings_volumes_back_from_snapshots_and_clones_into_another_regi
         _delete_pv(kube, pv)
         _ec2(moto_endpoint).delete_volume(VolumeId=volume_id)
 
-    resources.create(
+    control.create(
         kube, RESTORE, op_namespace, {"metadata": {"name": "db-back"}, "spec": {"backupName": "db"}}
     )
     rst = _finished(kube, RESTORE, op_namespace, "db-back")
@@ -349,7 +348,7 @@ def test_backup_naming_an_unavailable_location_fails_validation_saying_why(
     default_bsl: str,
     operator: Operator,
 ) -> None:
-    resources.create(
+    control.create(
         kube,
         VSL,
         op_namespace,
@@ -498,7 +497,7 @@ def test_operator_killed_after_recording_snapshot_ids_adopts_them_on_restart(
     _backup(kube, op_namespace, "killed", app.namespace)
 
     def ids_recorded() -> dict[str, str] | None:
-        obj = resources.get(kube, BACKUP, op_namespace, "killed") or {}
+        obj = control.get(kube, BACKUP, op_namespace, "killed") or {}
         entries = (obj.get("status") or {}).get("volumeSnapshots") or []
         ids = {e["persistentVolume"]: e["snapshotId"] for e in entries if e.get("snapshotId")}
         return ids if len(ids) == 2 else None
@@ -506,7 +505,7 @@ def test_operator_killed_after_recording_snapshot_ids_adopts_them_on_restart(
     before = wait_for(ids_recorded, timeout=60, what="snapshot ids in status")
     assert ebs_gate.held.wait(timeout=30), "the operator never waited for its snapshots"
     operator.kill()
-    assert (resources.get(kube, BACKUP, op_namespace, "killed") or {})["status"][
+    assert (control.get(kube, BACKUP, op_namespace, "killed") or {})["status"][
         "phase"
     ] == "InProgress"
     ebs_gate.open.set()
@@ -531,7 +530,7 @@ def test_restore_naming_a_missing_target_location_fails_validation_naming_it(
 ) -> None:
     _backup(kube, op_namespace, "plain", make_namespace("empty"))
     assert _finished(kube, BACKUP, op_namespace, "plain")["phase"] == "Completed"
-    resources.create(
+    control.create(
         kube,
         RESTORE,
         op_namespace,

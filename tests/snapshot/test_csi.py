@@ -18,12 +18,11 @@ from typing import Any
 
 import pytest
 
-from ark import backup, restore, snapshot
+from ark import backup, control, restore, snapshot
 from ark.api import BackupPhase, BackupSpec, RestorePhase, RestoreSpec
 from ark.backup import SnapshotLocation, SnapshotOptions
 from ark.backup.results import BackupResult
 from ark.kube import KubeApiError, KubeClient
-from ark.operator import locations
 from ark.snapshot import csi, csi_objects, errors
 from ark.snapshot.interface import SnapshotPhase, VolumeSnapshotter, owner_tags
 from ark.storage import ObjectStore
@@ -419,12 +418,12 @@ def test_the_operator_opens_a_csi_location_with_its_own_cluster_client(
         return body
 
     good = location("in-cluster", {"volumeSnapshotClass": CLASS})
-    assert locations.validate_vsl(kube, namespace, good) is None
-    opened = locations.open_vsl_snapshotter(kube, namespace, "in-cluster")
+    assert control.validate_vsl(kube, namespace, good) is None
+    opened = control.open_vsl_snapshotter(kube, namespace, "in-cluster")
     assert isinstance(opened, csi.CsiSnapshotter)
     assert opened.volume_of(_pv(driver)) is not None  # it reads this cluster's classes
     bad = location("typo", {"snapshotClass": CLASS})
-    problem = locations.validate_vsl(kube, namespace, bad)
+    problem = control.validate_vsl(kube, namespace, bad)
     assert problem is not None and "VolumeSnapshotLocation typo" in problem
     assert "'snapshotClass'" in problem
 

@@ -1,7 +1,8 @@
 """kopf handlers, registered on a registry with the intervals the settings name.
 
-Every handler is thin: it reads the object fresh, hands the work to a module of
-``ark.operator`` in a thread, writes status, and posts Events.
+Every handler is thin: it reads the object fresh, hands the work to an engine, a module of
+``ark.operator`` or ``ark.control`` in a thread (``asyncio.to_thread``: nothing blocks the event
+loop), writes status, and posts Events.
 """
 
 from __future__ import annotations

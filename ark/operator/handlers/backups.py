@@ -14,16 +14,9 @@ from typing import Any
 import kopf
 
 from ark import backup as engine
-from ark.operator import (
-    backups,
-    deletion,
-    metrics,
-    resources,
-    runtime,
-    scheduling,
-    snapshots,
-    status,
-)
+from ark import control
+from ark.backup import BackupResult, SnapshotOptions
+from ark.operator import backups, deletion, metrics, runtime, scheduling, snapshots, status
 
 _log = logging.getLogger("ark.operator")
 
@@ -31,24 +24,24 @@ EXPIRED = "Expired"
 
 
 async def _get(name: str) -> dict[str, Any] | None:
-    return await runtime.current().get(resources.BACKUP, name)
+    return await runtime.current().get(control.BACKUP, name)
 
 
 async def _patch(name: str, patch: dict[str, Any]) -> None:
-    await runtime.current().patch_status(resources.BACKUP, name, patch)
+    await runtime.current().patch_status(control.BACKUP, name, patch)
 
 
 async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
-    """Run the backup unless it already finished (on create, and on resume after a restart)."""
+    """Run the backup unless it already finished (on create, and on resume after a restart);
+    a Backup backup sync made takes its status from the bucket instead."""
     rt = runtime.current()
     obj = await _get(name)
     if obj is None or backups.is_finished(obj) or obj["metadata"].get("deletionTimestamp"):
         return
     if (obj.get("status") or {}).get("phase") == "Deleting":
         return
-    schedule = (obj["metadata"].get("labels") or {}).get(resources.SCHEDULE_LABEL, "")
-    annotations = obj["metadata"].get("annotations") or {}
-    if resources.SYNCED_ANNOTATION in annotations:
+    schedule = (obj["metadata"].get("labels") or {}).get(control.SCHEDULE_LABEL, "")
+    if control.SYNCED_ANNOTATION in (obj["metadata"].get("annotations") or {}):
         from ark.operator import sync  # noqa: PLC0415 - rare path
 
         await asyncio.to_thread(sync.adopt, rt.client, rt.namespace, obj)
@@ -67,64 +60,27 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
         metrics.BACKUP_VALIDATION_FAILURE.labels(schedule).inc()
         kopf.warn(body, reason="FailedValidation", message="; ".join(plan.errors))
         return
-    assert plan.store is not None and plan.spec is not None and plan.location is not None
+    await _take(body, name, plan, schedule)
+
+
+async def _take(body: kopf.Body, name: str, plan: backups.Plan, schedule: str) -> None:
+    """A validated backup, once one of the ``--max-concurrent-backups`` slots is free: its
+    status before, during and after the engine, then the schedule's retention."""
+    rt = runtime.current()
     async with rt.backups:
         obj = await _get(name)
         if obj is None or backups.is_finished(obj):
             return
         earlier = snapshots.recorded(obj.get("status"))
-        volume_snapshots = backups.snapshot_options(
+        options = backups.snapshot_options(
             rt.client, rt.namespace, obj, plan, timeout=rt.settings.snapshot_timeout
         )
-        start = backups.start_status(obj, plan, now=dt.datetime.now(dt.UTC))
-        await _patch(name, start)
-        attempt = start["attempt"]
-        kopf.info(
-            body,
-            reason="Started" if attempt == 1 else "Restarted",
-            message=f"backup to {plan.location.name}"
-            + (f" (attempt {attempt}, the previous one was interrupted)" if attempt > 1 else ""),
-        )
-        metrics.BACKUP_ATTEMPTS.labels(schedule).inc()
-        store, spec = (
-            plan.store,
-            plan.spec.model_copy(update={"storage_location": plan.location.name}),
-        )
-        await asyncio.to_thread(backups.clear_marker, store, name)
-        reporter = status.ProgressReporter(
-            rt.client,
-            resources.BACKUP,
-            rt.namespace,
-            name,
-            render=backups.progress_status,
-            interval=rt.settings.progress_interval,
-        )
+        await _start(body, obj, plan, schedule)
+        assert plan.store is not None
+        await asyncio.to_thread(backups.clear_marker, plan.store, name)
         began = time.monotonic()
-        try:
-            result = await reporter.run_while(
-                functools.partial(
-                    engine.run,
-                    rt.client,
-                    store,
-                    name=name,
-                    spec=spec,
-                    on_progress=reporter.update,
-                    workers=rt.settings.backup_workers,
-                    snapshots=volume_snapshots,
-                    page_size=rt.settings.client_page_size,
-                )
-            )
-        except Exception as exc:  # a bug, not a cluster or store problem: report, do not loop
-            _log.exception("backup %s: the engine failed", name)
-            await _patch(
-                name,
-                {
-                    "phase": "Failed",
-                    "failureReason": f"internal error: {exc}",
-                    "completionTimestamp": resources.timestamp(),
-                },
-            )
-            kopf.warn(body, reason="Failed", message=f"internal error: {exc}")
+        result = await _run(body, name, plan, options)
+        if result is None:
             return
         await _patch(name, backups.final_status(result, earlier_snapshots=earlier))
     metrics.backup_finished(
@@ -134,6 +90,65 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
         items=result.progress.items_backed_up,
         completed=result.completed,
     )
+    _say_finished(body, result)
+    if schedule:
+        await _retain(body, schedule, result)
+
+
+async def _start(body: kopf.Body, obj: dict[str, Any], plan: backups.Plan, schedule: str) -> None:
+    """Status InProgress with the next attempt's number, its Event and its metric."""
+    assert plan.location is not None
+    start = backups.start_status(obj, plan, now=dt.datetime.now(dt.UTC))
+    await _patch(obj["metadata"]["name"], start)
+    attempt = start["attempt"]
+    kopf.info(
+        body,
+        reason="Started" if attempt == 1 else "Restarted",
+        message=f"backup to {plan.location.name}"
+        + (f" (attempt {attempt}, the previous one was interrupted)" if attempt > 1 else ""),
+    )
+    metrics.BACKUP_ATTEMPTS.labels(schedule).inc()
+
+
+async def _run(
+    body: kopf.Body, name: str, plan: backups.Plan, options: SnapshotOptions | None
+) -> BackupResult | None:
+    """The engine in a thread, its progress written to status as it goes; None when it
+    raised (a bug, not a cluster or store problem: reported, not retried)."""
+    rt = runtime.current()
+    assert plan.store is not None and plan.spec is not None and plan.location is not None
+    spec = plan.spec.model_copy(update={"storage_location": plan.location.name})
+    reporter = status.ProgressReporter(
+        rt.client,
+        control.BACKUP,
+        rt.namespace,
+        name,
+        render=backups.progress_status,
+        interval=rt.settings.progress_interval,
+    )
+    try:
+        result: BackupResult = await reporter.run_while(
+            functools.partial(
+                engine.run,
+                rt.client,
+                plan.store,
+                name=name,
+                spec=spec,
+                on_progress=reporter.update,
+                workers=rt.settings.backup_workers,
+                snapshots=options,
+                page_size=rt.settings.client_page_size,
+            )
+        )
+    except Exception as exc:
+        _log.exception("backup %s: the engine failed", name)
+        await _patch(name, status.internal_error(exc))
+        kopf.warn(body, reason="Failed", message=f"internal error: {exc}")
+        return None
+    return result
+
+
+def _say_finished(body: kopf.Body, result: BackupResult) -> None:
     message = backups.summary(result)
     if result.failure_reason:
         kopf.warn(body, reason=str(result.phase), message=result.failure_reason)
@@ -141,21 +156,25 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
         kopf.warn(body, reason=str(result.phase), message=message)
     else:
         kopf.info(body, reason=str(result.phase), message=message)
-    if schedule:
-        expired = await asyncio.to_thread(
-            scheduling.after_backup,
-            rt.client,
-            rt.namespace,
-            schedule,
-            phase=str(result.phase),
-            completed=result.completed,
+
+
+async def _retain(body: kopf.Body, schedule: str, result: BackupResult) -> None:
+    """The schedule records its finished backup; a Completed one applies its retention."""
+    rt = runtime.current()
+    expired = await asyncio.to_thread(
+        scheduling.after_backup,
+        rt.client,
+        rt.namespace,
+        schedule,
+        phase=str(result.phase),
+        completed=result.completed,
+    )
+    if expired:
+        kopf.info(
+            body,
+            reason="Retention",
+            message=f"schedule {schedule} retention expires {', '.join(expired)}",
         )
-        if expired:
-            kopf.info(
-                body,
-                reason="Retention",
-                message=f"schedule {schedule} retention expires {', '.join(expired)}",
-            )
 
 
 async def collect_garbage(body: kopf.Body, name: str, **_: Any) -> None:
@@ -198,6 +217,6 @@ async def _say_kept(body: kopf.Body, obj: dict[str, Any], why: str) -> None:
     conditions = (obj.get("status") or {}).get("conditions") or []
     if any(c.get("type") == EXPIRED and c.get("message") == why for c in conditions):
         return
-    kept = resources.condition(EXPIRED, True, reason="DataKept", message=why)
-    await _patch(obj["metadata"]["name"], {"conditions": resources.set_condition(conditions, kept)})
+    kept = control.condition(EXPIRED, True, reason="DataKept", message=why)
+    await _patch(obj["metadata"]["name"], {"conditions": control.set_condition(conditions, kept)})
     kopf.info(body, reason="Expired", message=f"backup {obj['metadata']['name']} expired; {why}")

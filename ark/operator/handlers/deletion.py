@@ -8,23 +8,24 @@ from typing import Any
 
 import kopf
 
-from ark.operator import backups, deletion, metrics, resources, runtime
+from ark import control
+from ark.operator import backups, deletion, metrics, runtime
 
 RETRY_DELAY = 10.0
 
 
 async def _status(name: str, patch: dict[str, Any]) -> None:
-    await runtime.current().patch_status(resources.DBR, name, patch)
+    await runtime.current().patch_status(control.DBR, name, patch)
 
 
 async def process(body: kopf.Body, name: str, **_: Any) -> None:
     rt = runtime.current()
-    request = await rt.get(resources.DBR, name)
+    request = await rt.get(control.DBR, name)
     if request is None or (request.get("status") or {}).get("phase") == "Processed":
         return
     target = request["spec"]["backupName"]
     await _status(name, {"phase": "InProgress"})
-    backup = await rt.get(resources.BACKUP, target)
+    backup = await rt.get(control.BACKUP, target)
     if backup is None:
         await _status(name, {"phase": "Processed", "errors": [f"backup {target} not found"]})
         kopf.warn(body, reason="NotFound", message=f"backup {target} not found")
@@ -33,10 +34,10 @@ async def process(body: kopf.Body, name: str, **_: Any) -> None:
         message = f"backup {target} is still running; deletion waits for it"
         await _status(name, {"errors": [message]})
         raise kopf.TemporaryError(message, delay=RETRY_DELAY)
-    await rt.patch_status(resources.BACKUP, target, {"phase": "Deleting"})
+    await rt.patch_status(control.BACKUP, target, {"phase": "Deleting"})
     outcome = await asyncio.to_thread(deletion.delete_backup_data, rt.client, rt.namespace, backup)
     if outcome.kept is not None:  # nothing of its own to delete: the Backup goes alone
-        await asyncio.to_thread(resources.delete, rt.client, resources.BACKUP, rt.namespace, target)
+        await asyncio.to_thread(control.delete, rt.client, control.BACKUP, rt.namespace, target)
         await _status(name, {"phase": "Processed", "errors": None})
         kopf.info(body, reason="Deleted", message=f"backup {target} deleted; {outcome.kept}")
         return
@@ -45,7 +46,7 @@ async def process(body: kopf.Body, name: str, **_: Any) -> None:
     ):
         errors = [outcome.location_missing] if outcome.location_missing else outcome.errors
         previous = (backup.get("status") or {}).get("phase")
-        await rt.patch_status(resources.BACKUP, target, {"phase": previous})
+        await rt.patch_status(control.BACKUP, target, {"phase": previous})
         await _status(name, {"phase": "Processed", "errors": errors})
         kopf.warn(body, reason="DeletionRefused", message="; ".join(e or "" for e in errors))
         return
@@ -54,7 +55,7 @@ async def process(body: kopf.Body, name: str, **_: Any) -> None:
         await _status(name, {"errors": outcome.errors})
         kopf.warn(body, reason="DeletionFailed", message="; ".join(outcome.errors))
         raise kopf.TemporaryError("; ".join(outcome.errors), delay=RETRY_DELAY)
-    await asyncio.to_thread(resources.delete, rt.client, resources.BACKUP, rt.namespace, target)
+    await asyncio.to_thread(control.delete, rt.client, control.BACKUP, rt.namespace, target)
     metrics.BACKUP_DELETION_SUCCESS.inc()
     await _status(name, {"phase": "Processed", "errors": outcome.snapshots_kept or None})
     if outcome.snapshots_kept:

@@ -10,9 +10,10 @@ from typing import Any
 
 import kopf
 
+from ark import control
 from ark.api.types import parse_duration
 from ark.kube import KubeError
-from ark.operator import locations, resources, runtime, sync
+from ark.operator import runtime, sync
 from ark.storage import StoreError
 
 _log = logging.getLogger("ark.operator")
@@ -22,14 +23,14 @@ def _due(last: str | None, period: str | None, *, default: float, now: dt.dateti
     seconds = parse_duration(period).total_seconds() if period else default
     if period is not None and seconds == 0:
         return False  # "0" turns it off
-    when = resources.parse_time(last)
+    when = control.parse_time(last)
     return when is None or (now - when).total_seconds() >= seconds
 
 
 async def look_at_bsl(body: kopf.Body, name: str, reason: str | None = None, **_: Any) -> None:
     """Validate when due (or on any change), then sync when due and Available."""
     rt = runtime.current()
-    obj = await rt.get(resources.BSL, name)
+    obj = await rt.get(control.BSL, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         return
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
@@ -46,37 +47,51 @@ async def look_at_bsl(body: kopf.Body, name: str, reason: str | None = None, **_
             now=now,
         )
     ):
-        problem = await asyncio.to_thread(locations.validate_bsl, rt.client, rt.namespace, obj)
-        new_phase = "Unavailable" if problem else "Available"
-        await rt.patch_status(
-            resources.BSL,
-            name,
-            {
-                "phase": new_phase,
-                "message": problem,
-                "lastValidationTime": resources.timestamp(now),
-            },
-        )
-        if new_phase != phase:
-            if problem:
-                kopf.warn(body, reason="Unavailable", message=problem)
-            else:
-                kopf.info(body, reason="Available", message=f"{name} is reachable")
-        phase = new_phase
-    if phase != "Available" or not _due(
+        phase = await _validate_bsl(body, obj, now=now)
+    if phase == "Available" and _due(
         status.get("lastSyncedTime"), spec.get("backupSyncPeriod"), default=default, now=now
     ):
-        return
+        await _sync(body, obj, now=now)
+
+
+async def _validate_bsl(body: kopf.Body, obj: dict[str, Any], *, now: dt.datetime) -> str:
+    """Contact the location; its phase and message in status, an Event when the phase
+    changes. Returns the new phase."""
+    rt = runtime.current()
+    name = obj["metadata"]["name"]
+    problem = await asyncio.to_thread(control.validate_bsl, rt.client, rt.namespace, obj)
+    phase = "Unavailable" if problem else "Available"
+    await rt.patch_status(
+        control.BSL,
+        name,
+        {
+            "phase": phase,
+            "message": problem,
+            "lastValidationTime": control.timestamp(now),
+        },
+    )
+    if phase != (obj.get("status") or {}).get("phase"):
+        if problem:
+            kopf.warn(body, reason="Unavailable", message=problem)
+        else:
+            kopf.info(body, reason="Available", message=f"{name} is reachable")
+    return phase
+
+
+async def _sync(body: kopf.Body, obj: dict[str, Any], *, now: dt.datetime) -> None:
+    """One backup sync pass over the location, its time in status, what it found in Events."""
+    rt = runtime.current()
+    name = obj["metadata"]["name"]
     try:
-        bsl = locations.parse_bsl(obj)
+        bsl = control.parse_bsl(obj)
         outcome = await asyncio.to_thread(sync.sync_location, rt.client, rt.namespace, bsl)
-    except (locations.LocationError, StoreError, KubeError) as exc:
+    except (control.LocationError, StoreError, KubeError) as exc:
         kopf.warn(body, reason="SyncFailed", message=f"backup sync from {name} failed: {exc}")
         return
     await rt.patch_status(
-        resources.BSL,
+        control.BSL,
         name,
-        {"lastSyncedTime": resources.timestamp(now)},
+        {"lastSyncedTime": control.timestamp(now)},
     )
     if outcome.created:
         kopf.info(
@@ -96,16 +111,16 @@ async def look_at_bsl(body: kopf.Body, name: str, reason: str | None = None, **_
 
 async def look_at_vsl(body: kopf.Body, name: str, **_: Any) -> None:
     rt = runtime.current()
-    obj = await rt.get(resources.VSL, name)
+    obj = await rt.get(control.VSL, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         return
-    problem = await asyncio.to_thread(locations.validate_vsl, rt.client, rt.namespace, obj)
+    problem = await asyncio.to_thread(control.validate_vsl, rt.client, rt.namespace, obj)
     status = obj.get("status") or {}
     phase = "Unavailable" if problem else "Available"
     if status.get("phase") == phase and status.get("message") == problem:
         return
     await rt.patch_status(
-        resources.VSL,
+        control.VSL,
         name,
         {"phase": phase, "message": problem},
     )

@@ -13,20 +13,23 @@ from typing import Any
 import kopf
 
 import ark.restore
-from ark.operator import metrics, resources, restores, runtime, status
+from ark import control
+from ark.operator import metrics, restores, runtime, status
+from ark.restore import RestoreResult
 
 _log = logging.getLogger("ark.operator")
 
 
 async def _get(name: str) -> dict[str, Any] | None:
-    return await runtime.current().get(resources.RESTORE, name)
+    return await runtime.current().get(control.RESTORE, name)
 
 
 async def _patch(name: str, patch: dict[str, Any]) -> None:
-    await runtime.current().patch_status(resources.RESTORE, name, patch)
+    await runtime.current().patch_status(control.RESTORE, name, patch)
 
 
 async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
+    """Run the restore unless it already finished (on create, and on resume after a restart)."""
     rt = runtime.current()
     obj = await _get(name)
     if obj is None or restores.is_finished(obj) or obj["metadata"].get("deletionTimestamp"):
@@ -37,55 +40,15 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
         metrics.RESTORE_VALIDATION_FAILURE.inc()
         kopf.warn(body, reason="FailedValidation", message="; ".join(plan.errors))
         return
-    assert plan.spec is not None and plan.store is not None and plan.backup_name is not None
+    assert plan.spec is not None
     async with rt.restores, rt.restore_targets.hold(restores.targets(plan.spec)):
         obj = await _get(name)
         if obj is None or restores.is_finished(obj):
             return
-        start = restores.start_status(obj, plan, now=dt.datetime.now(dt.UTC))
-        await _patch(name, start)
-        attempt = start["attempt"]
-        kopf.info(
-            body,
-            reason="Started" if attempt == 1 else "Restarted",
-            message=f"restoring backup {plan.backup_name}"
-            + (f" (attempt {attempt})" if attempt > 1 else ""),
-        )
-        metrics.RESTORE_ATTEMPTS.inc()
-        reporter = status.ProgressReporter(
-            rt.client,
-            resources.RESTORE,
-            rt.namespace,
-            name,
-            render=restores.progress_status,
-            interval=rt.settings.progress_interval,
-        )
+        await _start(body, obj, plan)
         began = time.monotonic()
-        try:
-            result = await reporter.run_while(
-                functools.partial(
-                    ark.restore.run,
-                    rt.client,
-                    plan.store,
-                    name=name,
-                    backup_name=plan.backup_name,
-                    spec=plan.spec,
-                    on_progress=reporter.update,
-                    workers=rt.settings.restore_workers,
-                    volumes=plan.volumes,
-                )
-            )
-        except Exception as exc:  # a bug: report it rather than retry forever
-            _log.exception("restore %s: the engine failed", name)
-            await _patch(
-                name,
-                {
-                    "phase": "Failed",
-                    "failureReason": f"internal error: {exc}",
-                    "completionTimestamp": resources.timestamp(),
-                },
-            )
-            kopf.warn(body, reason="Failed", message=f"internal error: {exc}")
+        result = await _run(body, name, plan)
+        if result is None:
             return
         await _patch(name, restores.final_status(result))
     metrics.restore_finished(
@@ -93,10 +56,60 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
         seconds=time.monotonic() - began,
         items=result.progress.items_restored,
     )
-    message = (
-        f"{result.phase}: {result.progress.items_restored} items, "
-        f"{len(result.issues.warnings)} warnings, {len(result.issues.errors)} errors"
+    _say_finished(body, result)
+
+
+async def _start(body: kopf.Body, obj: dict[str, Any], plan: restores.Plan) -> None:
+    """Status InProgress with the next attempt's number, its Event and its metric."""
+    start = restores.start_status(obj, plan, now=dt.datetime.now(dt.UTC))
+    await _patch(obj["metadata"]["name"], start)
+    attempt = start["attempt"]
+    kopf.info(
+        body,
+        reason="Started" if attempt == 1 else "Restarted",
+        message=f"restoring backup {plan.backup_name}"
+        + (f" (attempt {attempt})" if attempt > 1 else ""),
     )
+    metrics.RESTORE_ATTEMPTS.inc()
+
+
+async def _run(body: kopf.Body, name: str, plan: restores.Plan) -> RestoreResult | None:
+    """The engine in a thread, its progress written to status as it goes; None when it
+    raised (a bug: reported rather than retried forever)."""
+    rt = runtime.current()
+    assert plan.spec is not None and plan.store is not None and plan.backup_name is not None
+    reporter = status.ProgressReporter(
+        rt.client,
+        control.RESTORE,
+        rt.namespace,
+        name,
+        render=restores.progress_status,
+        interval=rt.settings.progress_interval,
+    )
+    try:
+        result: RestoreResult = await reporter.run_while(
+            functools.partial(
+                ark.restore.run,
+                rt.client,
+                plan.store,
+                name=name,
+                backup_name=plan.backup_name,
+                spec=plan.spec,
+                on_progress=reporter.update,
+                workers=rt.settings.restore_workers,
+                volumes=plan.volumes,
+            )
+        )
+    except Exception as exc:
+        _log.exception("restore %s: the engine failed", name)
+        await _patch(name, status.internal_error(exc))
+        kopf.warn(body, reason="Failed", message=f"internal error: {exc}")
+        return None
+    return result
+
+
+def _say_finished(body: kopf.Body, result: RestoreResult) -> None:
+    message = restores.summary(result)
     if result.failure_reason:
         kopf.warn(body, reason=str(result.phase), message=result.failure_reason)
     elif result.issues.errors:

@@ -8,12 +8,13 @@ from typing import Any
 
 import kopf
 
-from ark.operator import resources, runtime, scheduling
+from ark import control
+from ark.operator import runtime, scheduling
 
 
 async def look(body: kopf.Body, name: str, **_: Any) -> None:
     rt = runtime.current()
-    obj = await rt.get(resources.SCHEDULE, name)
+    obj = await rt.get(control.SCHEDULE, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         return
     outcome = await asyncio.to_thread(
@@ -27,7 +28,7 @@ async def look(body: kopf.Body, name: str, **_: Any) -> None:
     current = obj.get("status") or {}
     changed = {k: v for k, v in outcome.status.items() if current.get(k) != v}
     if changed:
-        await rt.patch_status(resources.SCHEDULE, name, changed)
+        await rt.patch_status(control.SCHEDULE, name, changed)
     if outcome.invalid and current.get("phase") != "FailedValidation":
         kopf.warn(body, reason="FailedValidation", message="; ".join(outcome.invalid))
     if outcome.created:

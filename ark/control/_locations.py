@@ -1,18 +1,21 @@
 """Storage and snapshot locations: from the custom resources to stores and snapshotters.
 
-A location's credential Secret lives in the operator's namespace; its keys are decoded here and
-handed to the provider, never logged. Errors name the location and the cause.
+A location's credential Secret lives in ark's namespace, next to the location; its keys are
+decoded here and handed to the provider, never logged. Opening a location loads no cloud SDK:
+the provider's plugin loads its own when a store or snapshotter is opened. Errors name the
+location and the cause.
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
 from ark import snapshot
 from ark.api.locations import AccessMode, BackupStorageLocationSpec, VolumeSnapshotLocationSpec
-from ark.kube import KubeApiError, KubeClient
-from ark.operator import resources
+from ark.control import _resources
+from ark.kube import KubeApiError, KubeClient, object_path
 from ark.snapshot.errors import SnapshotError
 from ark.snapshot.interface import VolumeSnapshotter
 from ark.storage import ObjectStore, StoreError, StoreLocation, open_store
@@ -44,11 +47,22 @@ def parse_bsl(obj: dict[str, Any]) -> StorageLocation:
     return StorageLocation(name=name, spec=spec, phase=(obj.get("status") or {}).get("phase"))
 
 
+def _secret_data(client: KubeClient, namespace: str, name: str) -> dict[str, str]:
+    """The decoded keys of a Secret. Values are never logged."""
+    secret = client.get(
+        object_path(group="", version="v1", plural="secrets", namespace=namespace, name=name)
+    )
+    return {
+        key: base64.b64decode(value).decode("utf-8", "replace")
+        for key, value in (secret.get("data") or {}).items()
+    }
+
+
 def _credentials(client: KubeClient, namespace: str, what: str, ref: Any | None) -> dict[str, str]:
     if ref is None:
         return {}
     try:
-        data = resources.secret_data(client, namespace, ref.name)
+        data = _secret_data(client, namespace, ref.name)
     except KubeApiError as exc:
         if exc.not_found:
             raise LocationError(
@@ -68,7 +82,7 @@ def _credentials(client: KubeClient, namespace: str, what: str, ref: Any | None)
     )
 
 
-def store_location(client: KubeClient, namespace: str, bsl: StorageLocation) -> StoreLocation:
+def _store_location(client: KubeClient, namespace: str, bsl: StorageLocation) -> StoreLocation:
     spec = bsl.spec
     return StoreLocation(
         provider=spec.provider,
@@ -83,13 +97,13 @@ def store_location(client: KubeClient, namespace: str, bsl: StorageLocation) -> 
 
 def open_bsl(client: KubeClient, namespace: str, bsl: StorageLocation) -> ObjectStore:
     try:
-        return open_store(store_location(client, namespace, bsl))
+        return open_store(_store_location(client, namespace, bsl))
     except StoreError as exc:
         raise LocationError(f"BackupStorageLocation {bsl.name}: {exc}") from None
 
 
 def get_bsl(client: KubeClient, namespace: str, name: str) -> StorageLocation:
-    obj = resources.get(client, resources.BSL, namespace, name)
+    obj = _resources.get(client, _resources.BSL, namespace, name)
     if obj is None:
         raise LocationError(f"BackupStorageLocation {namespace}/{name} not found")
     return parse_bsl(obj)
@@ -101,7 +115,7 @@ def resolve_bsl(client: KubeClient, namespace: str, name: str | None) -> Storage
         return get_bsl(client, namespace, name)
     defaults = [
         parse_bsl(o)
-        for o in resources.list_objects(client, resources.BSL, namespace)
+        for o in _resources.list_objects(client, _resources.BSL, namespace)
         if (o.get("spec") or {}).get("default")
     ]
     if not defaults:
@@ -164,7 +178,7 @@ def open_vsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> VolumeS
 
 
 def open_vsl_snapshotter(client: KubeClient, namespace: str, name: str) -> VolumeSnapshotter:
-    obj = resources.get(client, resources.VSL, namespace, name)
+    obj = _resources.get(client, _resources.VSL, namespace, name)
     if obj is None:
         raise LocationError(f"VolumeSnapshotLocation {namespace}/{name} not found")
     return open_vsl(client, namespace, obj)
