@@ -51,6 +51,9 @@ class Settings:
     provider has several), as Velero's server flag."""
     snapshot_timeout: float = 3600.0
     """How long a backup waits for its volume snapshots to complete."""
+    max_attempts: int = 3
+    """A backup or restore interrupted this many times (the operator stopped while it ran)
+    is Failed instead of started again."""
     cron_seconds: str | None = None
     """Test-only: a cron seconds field appended to 5-field schedules."""
     leader_elect: bool = True
@@ -144,6 +147,12 @@ def parser() -> argparse.ArgumentParser:
         default=d.snapshot_timeout,
         kind=float,
     )
+    flag(
+        "max-attempts",
+        help_="a backup or restore interrupted this many times ends Failed",
+        default=d.max_attempts,
+        kind=int,
+    )
     flag("cron-seconds", help_="TEST ONLY: cron seconds field for every schedule", default=None)
     flag(
         "leader-elect",
@@ -222,6 +231,7 @@ def from_args(argv: Sequence[str] | None = None) -> Settings:
         default_location_period=float(a.default_location_period),
         default_volume_snapshot_locations=vsl_defaults,
         snapshot_timeout=float(a.snapshot_timeout),
+        max_attempts=int(a.max_attempts),
         cron_seconds=a.cron_seconds or None,
         leader_elect=_boolean(a.leader_elect),
         leader_identity=(
@@ -251,6 +261,7 @@ def from_args(argv: Sequence[str] | None = None) -> Settings:
         "max_concurrent_restores",
         "client_page_size",
         "client_burst",
+        "max_attempts",
     ):
         if getattr(settings, name) < 1:
             parser().error(f"--{name.replace('_', '-')} must be at least 1")

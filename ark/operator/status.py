@@ -26,6 +26,24 @@ def internal_error(exc: Exception) -> dict[str, Any]:
     }
 
 
+def interrupted_too_often(obj: dict[str, Any], *, limit: int) -> dict[str, Any] | None:
+    """The Failed status of a run found InProgress after ``limit`` attempts: each was cut short
+    with the operator (killed for memory, say, by what this run reads); running it again
+    would only do that again. None while attempts remain."""
+    st = obj.get("status") or {}
+    attempts = int(st.get("attempt") or 0)
+    if st.get("phase") != "InProgress" or attempts < limit:
+        return None
+    return {
+        "phase": "Failed",
+        "failureReason": (
+            f"interrupted {attempts} times: the operator stopped while it ran, each time "
+            "(see its restarts and their reason, e.g. OOMKilled); not tried again"
+        ),
+        "completionTimestamp": control.timestamp(),
+    }
+
+
 class ProgressReporter:
     """Collects the latest progress (thread-safe) and patches it into status every
     ``interval`` seconds while ``running()`` is active."""

@@ -173,3 +173,46 @@ def test_killed_mid_restore_it_finishes_without_duplicates(
         wait_event(kube, op_namespace, "back", "Restarted")
     finally:
         kube.request("DELETE", f"/api/v1/namespaces/{target}")
+
+
+def _kill_in_attempt(
+    op: Operator, kube: KubeClient, namespace: str, name: str, attempt: int
+) -> None:
+    """SIGKILL ``op`` once attempt ``attempt`` of the backup has taken items."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        st = status(kube, BACKUP, namespace, name)
+        running = st.get("phase") == "InProgress" and st.get("attempt") == attempt
+        if running and ((st.get("progress") or {}).get("itemsBackedUp") or 0) > 0:
+            break
+        time.sleep(0.02)
+    op.kill()
+    st = status(kube, BACKUP, namespace, name)
+    assert (st["phase"], st["attempt"]) == ("InProgress", attempt), st
+
+
+@pytest.mark.slow
+def test_a_backup_interrupted_max_attempts_times_ends_failed_with_the_reason(
+    kube: KubeClient,
+    op_namespace: str,
+    slow_operator: Operator,
+    bulk_namespace: str,
+) -> None:
+    slow_operator.stop()
+    slow_operator.extra["--max-attempts"] = "2"
+    slow_operator.start()
+    name = "doomed"
+    control.create(
+        kube,
+        BACKUP,
+        op_namespace,
+        {"metadata": {"name": name}, "spec": {"includedNamespaces": [bulk_namespace]}},
+    )
+    _kill_in_attempt(slow_operator, kube, op_namespace, name, 1)
+    slow_operator.start()
+    _kill_in_attempt(slow_operator, kube, op_namespace, name, 2)
+    slow_operator.start()
+    st = wait_phase(kube, BACKUP, op_namespace, name, {"Failed"}, timeout=60)["status"]
+    assert "interrupted 2 times" in st["failureReason"]
+    assert st["attempt"] == 2
+    wait_event(kube, op_namespace, name, "Failed")

@@ -40,6 +40,10 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
         return
     if (obj.get("status") or {}).get("phase") == "Deleting":
         return
+    if (given_up := status.interrupted_too_often(obj, limit=rt.settings.max_attempts)) is not None:
+        await _patch(name, given_up)
+        kopf.warn(body, reason="Failed", message=given_up["failureReason"])
+        return
     schedule = (obj["metadata"].get("labels") or {}).get(control.SCHEDULE_LABEL, "")
     if control.SYNCED_ANNOTATION in (obj["metadata"].get("annotations") or {}):
         from ark.operator import sync  # noqa: PLC0415 - rare path

@@ -34,6 +34,10 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
     obj = await _get(name)
     if obj is None or restores.is_finished(obj) or obj["metadata"].get("deletionTimestamp"):
         return
+    if (given_up := status.interrupted_too_often(obj, limit=rt.settings.max_attempts)) is not None:
+        await _patch(name, given_up)
+        kopf.warn(body, reason="Failed", message=given_up["failureReason"])
+        return
     plan = await asyncio.to_thread(restores.validate, rt.client, rt.namespace, obj)
     if plan.errors:
         await _patch(name, restores.failed_validation_status(plan.errors, plan.backup_name))
