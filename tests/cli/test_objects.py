@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import yaml
 
-from ark import archive
+from ark import archive, persistence
 from ark.kube import KubeClient
 from ark.operator import locations, resources
 from tests.cli.conftest import ANSI, Ark
@@ -205,7 +205,7 @@ def test_restore_describe_shows_what_became_of_the_volumes(
     ]
     for name, items in (("r1", outcomes), ("r2", outcomes[2:])):
         document = {"summary": {"counts": {"created": 2}}, "outcomes": items}
-        key = archive.RestoreKeys(archive.restore_name(name)).results
+        key = persistence.RestoreKeys(archive.restore_name(name)).results
         store.put(key, gzip.compress(orjson.dumps(document)))
     volumes = section(ark.ok("restore", "describe", "r1").out, "Persistent volumes")
     assert volumes == [

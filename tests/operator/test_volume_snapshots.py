@@ -19,7 +19,7 @@ import boto3
 import orjson
 import pytest
 
-from ark import archive
+from ark import archive, persistence
 from ark.kube import KubeApiError, KubeClient
 from ark.operator import resources
 from ark.storage import ObjectStore
@@ -233,7 +233,9 @@ def test_backup_snapshots_its_volumes_and_deleting_it_deletes_them(
         assert app.volumes[tags["ark.dev/pv"]] == snap["VolumeId"]
         assert tags["ark.dev/pvc"] == recorded[tags["ark.dev/pv"]]["persistentVolumeClaim"]
     stored = orjson.loads(
-        gzip.decompress(store.get(archive.BackupKeys(archive.backup_name("snap")).volume_snapshots))
+        gzip.decompress(
+            store.get(persistence.BackupKeys(archive.backup_name("snap")).volume_snapshots)
+        )
     )
     assert {e["status"]["providerSnapshotID"] for e in stored} == {s["SnapshotId"] for s in in_moto}
     wait_event(kube, op_namespace, "snap", "Completed")
