@@ -82,9 +82,7 @@ def upload(
             snapshots=result.volume_snapshots,
             record=persistence.backup_record(result.name, spec, record_status(result)),
         )
-    store.put_backup(
-        result.name, results=issues.results_document(), log=log.gzipped_chunks(), complete=complete
-    )
+    store.put_backup(result.name, results=issues.results_document(), log=log, complete=complete)
 
 
 def record_status(result: BackupResult) -> persistence.RecordStatus:

@@ -91,7 +91,7 @@ def _inflate(src: BinaryIO, key: str, *, what: str, limit: int, cap: int, openin
                 inflater = zlib.decompressobj(_GZIP_WBITS)
             started = True
             try:
-                piece = inflater.decompress(data, cap + 1 - size)
+                piece = inflater.decompress(data, min(_CHUNK, cap + 1 - size))
             except zlib.error as exc:
                 raise StoredFileError(key, what, f"not gzip ({exc})") from None
             size += len(piece)

@@ -9,7 +9,7 @@ results and log. Every whole-file read goes through ``reading`` with its limit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -22,7 +22,7 @@ from ark.persistence import keys, reading
 from ark.persistence.errors import StoredFileError
 from ark.persistence.limits import DEFAULT, FileLimit, Limits
 from ark.persistence.snapshots import SnapshotRecord
-from ark.report import gzip_json
+from ark.report import RunLog, gzip_json
 from ark.storage import ObjectNotFound, ObjectStore, StoreError, StoreLocation, Writer
 
 _log = logging.getLogger("ark.persistence")
@@ -111,7 +111,7 @@ class BackupStore:
         name: str,
         *,
         results: Mapping[str, Any],
-        log: Iterable[bytes],
+        log: RunLog,
         complete: CompleteBackup | None = None,
     ) -> None:
         """Results, log and, for a complete backup, snapshot records, manifest and resource
@@ -122,7 +122,7 @@ class BackupStore:
 
         def small_ones() -> None:
             self.objects.put(k.results, gzip_json(results))
-            self.objects.put(k.logs, log)
+            self.objects.put(k.logs, log.gzipped_chunks())
             if complete is not None:
                 entries = [r.to_velero(name) for r in complete.snapshots]
                 self.objects.put(k.volume_snapshots, gzip_json(entries))
@@ -199,10 +199,10 @@ class BackupStore:
         return self._delete_prefix(k.prefix, first=k.metadata)
 
     # -- restores -----------------------------------------------------------------------
-    def put_restore(self, name: str, *, results: Mapping[str, Any], log: Iterable[bytes]) -> None:
+    def put_restore(self, name: str, *, results: Mapping[str, Any], log: RunLog) -> None:
         k = _restore(name)
         self.objects.put(k.results, gzip_json(results))
-        self.objects.put(k.logs, log)
+        self.objects.put(k.logs, log.gzipped_chunks())
 
     def restore_results(self, name: str) -> dict[str, Any]:
         key = _restore(name).results
