@@ -1,7 +1,7 @@
-"""The on-store backup format: paths and keys, ark's manifest, a streaming writer and a
+"""The backup archive format: tar paths, ark's manifest, a streaming writer and a
 two-phase (check everything, then read) reader. Velero-compatible; see DESIGN.md.
 
-Modules: ``layout`` (tar paths, object-store keys, name checks), ``manifest`` (checksums per
+Modules: ``layout`` (tar paths, name checks), ``manifest`` (checksums per
 item, Velero's resource list), ``writer`` (``ArchiveWriter``), ``reader`` (``spool`` ->
 ``ArchiveIndex``), ``tarread`` (safe streaming walk over an untrusted tar.gz), ``errors``.
 """
@@ -16,10 +16,8 @@ from ark.archive.errors import (
     WriterClosed,
 )
 from ark.archive.layout import (
-    BackupKeys,
     BackupName,
     ResourceDir,
-    RestoreKeys,
     RestoreName,
     TarPath,
     backup_name,
@@ -47,7 +45,6 @@ __all__ = [
     "ArchiveError",
     "ArchiveIndex",
     "ArchiveWriter",
-    "BackupKeys",
     "BackupName",
     "CorruptArchive",
     "DuplicateItem",
@@ -62,7 +59,6 @@ __all__ = [
     "NewItem",
     "OwnerRef",
     "ResourceDir",
-    "RestoreKeys",
     "RestoreName",
     "Sink",
     "TarPath",

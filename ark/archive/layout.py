@@ -1,7 +1,6 @@
-"""Where things live: tar entry paths inside a backup and object-store keys of a backup or restore.
-
-Velero-compatible (see DESIGN.md "Object-store layout"). Keys are relative to the storage
-location's prefix. Everything here is a pure function of names.
+"""Where things live inside a backup archive: tar entry paths, and the checks of the names
+that become paths. Velero-compatible (see DESIGN.md "Object-store layout"); the object-store
+keys of a backup are ``ark.persistence``'s. Everything here is a pure function of names.
 """
 
 from __future__ import annotations
@@ -174,73 +173,3 @@ def parse_item_path(path: str) -> ItemLocation:
         raise InvalidName("item path", path, "item files must end in .json")
     name = check_object_name(filename.removesuffix(".json"))
     return ItemLocation(ResourceDir(rdir), namespace, name, preferred)
-
-
-@dataclass(frozen=True)
-class BackupKeys:
-    """Object-store keys of one backup, relative to the storage location's prefix."""
-
-    name: BackupName
-
-    def __post_init__(self) -> None:
-        backup_name(self.name)
-
-    @property
-    def prefix(self) -> str:
-        return f"backups/{self.name}/"
-
-    def _key(self, suffix: str) -> str:
-        return f"backups/{self.name}/{self.name}{suffix}"
-
-    @property
-    def metadata(self) -> str:
-        """The Velero Backup object (``velero-backup.json``)."""
-        return f"backups/{self.name}/velero-backup.json"
-
-    @property
-    def contents(self) -> str:
-        """The items tarball (``<name>.tar.gz``)."""
-        return self._key(".tar.gz")
-
-    @property
-    def logs(self) -> str:
-        return self._key("-logs.gz")
-
-    @property
-    def volume_snapshots(self) -> str:
-        return self._key("-volumesnapshots.json.gz")
-
-    @property
-    def resource_list(self) -> str:
-        return self._key("-resource-list.json.gz")
-
-    @property
-    def results(self) -> str:
-        return self._key("-results.gz")
-
-    @property
-    def manifest(self) -> str:
-        """ark's own manifest (checksums per item); Velero ignores it."""
-        return self._key("-manifest.json.gz")
-
-
-@dataclass(frozen=True)
-class RestoreKeys:
-    """Object-store keys of one restore, relative to the storage location's prefix."""
-
-    name: RestoreName
-
-    def __post_init__(self) -> None:
-        restore_name(self.name)
-
-    @property
-    def prefix(self) -> str:
-        return f"restores/{self.name}/"
-
-    @property
-    def logs(self) -> str:
-        return f"restores/{self.name}/restore-{self.name}-logs.gz"
-
-    @property
-    def results(self) -> str:
-        return f"restores/{self.name}/restore-{self.name}-results.gz"

@@ -1,8 +1,8 @@
 """ark's manifest of a backup (a SHA-256 per item) and Velero's resource list.
 
 The manifest is stored twice: inside the tar as ``metadata/ark-manifest.json`` (last entry) and
-next to it as ``<name>-manifest.json.gz``. A restore reads the separate object first, so every
-item can be checked while the tar streams in. Items are kept in the order they were written.
+next to the tar, gzip'd (by ``ark.persistence``). A restore reads the separate object first, so
+every item can be checked while the tar streams in. Items are kept in the order they were written.
 
 JSON shape (camelCase like the Kubernetes objects around it; items as rows to stay compact)::
 
@@ -426,7 +426,7 @@ def _grouped_entries(manifest: Manifest) -> dict[str, _KindEntries]:
 
 
 def resource_list(manifest: Manifest) -> dict[str, list[str]]:
-    """Velero's ``<name>-resource-list.json.gz`` content for an ark backup:
+    """Velero's resource list (kept next to the archive) for an ark backup:
     ``{"apps/v1/Deployment": ["ns/name", ...], "v1/Namespace": ["name"]}``, names sorted as
     Velero writes them. (:func:`encode_manifest_resource_list` writes it without this
     string per item.)"""
@@ -498,7 +498,7 @@ def build_resource_list(
 
 
 def encode_manifest(manifest: Manifest) -> bytes:
-    """The ``<name>-manifest.json.gz`` object, whole (small manifests, tests)."""
+    """The manifest as kept next to the archive (gzip'd JSON), whole (small manifests, tests)."""
     return b"".join(encode_manifest_chunks(manifest))
 
 
@@ -521,7 +521,7 @@ def decode_manifest(data: bytes) -> Manifest:
 
 
 def encode_resource_list(listing: Mapping[str, list[str]]) -> bytes:
-    """The ``<name>-resource-list.json.gz`` object, whole."""
+    """Velero's resource list as kept next to the archive (gzip'd JSON), whole."""
     return b"".join(encode_resource_list_chunks(listing))
 
 

@@ -1,6 +1,6 @@
 """Writing a backup's ``<name>.tar.gz`` as a stream, one item at a time, with bounded memory.
 
-    with store.open_write(keys.contents) as upload, ArchiveWriter(upload, backup_name=n) as w:
+    with store.open_write(key) as upload, ArchiveWriter(upload, backup_name=n) as w:
         w.add_item(resource="deployments", group="apps", version="v1", kind="Deployment",
                    namespace="web", name="front", data=orjson.dumps(obj))
     manifest = w.manifest

@@ -8,7 +8,7 @@ from ark.backup.actions import ActionContext, BackupItemAction, ItemRef, load_ac
 from ark.backup.engine import run
 from ark.backup.plan import BackupPlan, ClusterScope, ListTask, plan_backup
 from ark.backup.results import BackupResult, Progress, SnapshotOptions
-from ark.backup.volumes import SnapshotLocation, SnapshotRecord
+from ark.backup.volumes import SnapshotLocation
 
 __all__ = [
     "ActionContext",
@@ -21,7 +21,6 @@ __all__ = [
     "Progress",
     "SnapshotLocation",
     "SnapshotOptions",
-    "SnapshotRecord",
     "load_actions",
     "plan_backup",
     "run",

@@ -2,7 +2,7 @@
 
 Items flow from paginated LISTs (several resources in parallel, a bounded pool) through
 ``ArchiveWriter`` straight into the object store's streaming upload: nothing holds the whole
-backup in memory. ``velero-backup.json`` is uploaded last, so a backup that failed part-way
+backup in memory. The backup's record is uploaded last, so a backup that failed part-way
 never looks complete to a reader or to backup sync.
 """
 
@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ark import archive, selection
+from ark import archive, persistence, selection
 from ark.api.backup import BackupPhase, BackupSpec
 from ark.api.types import parse_duration
 from ark.backup import hooks, results
 from ark.backup.actions import ActionContext, BackupItemAction, ItemRef, load_actions
 from ark.backup.plan import CRDS, NAMESPACES, BackupPlan, ListTask, plan_backup
 from ark.backup.results import BackupResult, Progress, ProgressCallback, SnapshotOptions
-from ark.backup.volumes import SnapshotOutcome, SnapshotRecord, snapshot_volumes
+from ark.backup.volumes import SnapshotOutcome, snapshot_volumes
 from ark.kube import (
     KubeApiError,
     KubeClient,
@@ -36,6 +36,7 @@ from ark.kube import (
 from ark.kube.discovery import ApiResource, Discovery
 from ark.kube.listing import Page, for_each_page
 from ark.kube.podexec import PodExec
+from ark.persistence import SnapshotRecord
 from ark.report import Issues, RunLog
 from ark.storage import ObjectStore, StoreError
 
@@ -60,14 +61,14 @@ class _Run:
         workers: int,
     ) -> None:
         self.client = client
-        self.store = store
+        self.store = persistence.BackupStore(store)
         self.name = name
         self.spec = spec
         self.actions = actions
         self.on_progress = on_progress
         self.page_size = page_size
         self.workers = workers
-        self.keys = archive.BackupKeys(archive.backup_name(name))
+        archive.backup_name(name)  # a name that cannot be stored fails the run at once
         self.issues = Issues()
         self.log = RunLog(f"backup {name}")
         self.progress = Progress()
@@ -291,7 +292,6 @@ def run(
     try:
         results.upload(
             state.store,
-            state.keys,
             result,
             spec=state.spec,
             issues=state.issues,
@@ -457,7 +457,7 @@ def _write_archive(
     compress_level: int,
 ) -> archive.Manifest:
     context = ActionContext(crd_resources=backup_plan.crd_resources)
-    with state.store.open_write(state.keys.contents) as sink:
+    with state.store.open_archive_write(state.name) as sink:
         writer = archive.ArchiveWriter(
             sink,
             backup_name=state.name,

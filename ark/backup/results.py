@@ -1,21 +1,17 @@
-"""What a backup run produces: progress, the result, and the files uploaded next to the
-archive (``velero-backup.json`` last, and only for a backup whose archive is complete)."""
+"""What a backup run produces: progress, the result, and the files kept next to the archive
+(the record last, and only for a backup whose archive is complete)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import orjson
-
-from ark import archive
+from ark import archive, persistence
 from ark.api.backup import BackupPhase, BackupSpec
-from ark.backup.metadata import backup_document
-from ark.backup.volumes import SnapshotLocation, SnapshotRecord
-from ark.report import Issues, RunLog, gzip_json
-from ark.storage import ObjectStore
+from ark.backup.volumes import SnapshotLocation
+from ark.persistence import SnapshotRecord
+from ark.report import Issues, RunLog
 
 
 @dataclass
@@ -70,39 +66,37 @@ ProgressCallback = Callable[[Progress], None]
 
 
 def upload(
-    store: ObjectStore,
-    keys: archive.BackupKeys,
+    store: persistence.BackupStore,
     result: BackupResult,
     *,
     spec: BackupSpec,
     issues: Issues,
     log: RunLog,
 ) -> None:
-    """Results, logs and snapshot records next to the manifest and the resource list (each
-    is a request of its own, and gzip releases the GIL), then the Backup record, last. The
-    manifest and the resource list, the big ones, go one after the other: each holds up to a
-    part of its bytes in memory."""
-    manifest = result.manifest
+    """Results and log; for a backup whose archive is complete, its snapshot records,
+    manifest and resource list, then its record, last."""
+    complete: persistence.CompleteBackup | None = None
+    if result.manifest is not None:
+        complete = persistence.CompleteBackup(
+            manifest=result.manifest,
+            snapshots=result.volume_snapshots,
+            record=persistence.backup_record(result.name, spec, record_status(result)),
+        )
+    store.put_backup(result.name, results=issues.results_document(), log=log, complete=complete)
 
-    def small_ones() -> None:
-        store.put(keys.results, gzip_json(issues.results_document()))
-        store.put(keys.logs, log.gzipped_chunks())
-        if manifest is not None:
-            snapshots = [r.to_velero(result.name) for r in result.volume_snapshots]
-            store.put(keys.volume_snapshots, gzip_json(snapshots))
 
-    def big_ones(m: archive.Manifest) -> None:
-        # Level 1 as the archive: 13 MB of rows at 100,000 items take 0.3 s at the default.
-        store.put(keys.manifest, archive.encode_manifest_chunks(m, compress_level=1))
-        store.put(keys.resource_list, archive.encode_manifest_resource_list(m))
-
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ark-results") as pool:
-        futures = [pool.submit(small_ones)]
-        if manifest is not None:
-            futures.append(pool.submit(big_ones, manifest))
-        for future in futures:
-            future.result()  # the first failure (a StoreError) fails the backup
-    if manifest is None:
-        return
-    document = backup_document(result.name, spec, result)
-    store.put(keys.metadata, orjson.dumps(document, option=orjson.OPT_INDENT_2))
+def record_status(result: BackupResult) -> persistence.RecordStatus:
+    return persistence.RecordStatus(
+        phase=result.phase,
+        started=result.started,
+        completed=result.completed,
+        expiration=result.expiration,
+        total_items=result.progress.total_items,
+        items_backed_up=result.progress.items_backed_up,
+        warnings=result.warnings,
+        errors=result.errors,
+        hooks_attempted=result.hooks_attempted,
+        hooks_failed=result.hooks_failed,
+        cluster_version=result.cluster_version,
+        cluster_uid=result.cluster_uid,
+    )

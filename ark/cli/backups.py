@@ -215,8 +215,8 @@ def logs(*, name: str) -> None:
     """Print the backup's log (from the bucket; needs read access to the credential Secret)."""
     obj = common.get(BACKUP, name)
     store = bucket.open_for(bucket.location_name(obj))
-    keys = archive.BackupKeys(archive.backup_name(name))
-    for line in bucket.log_lines(store, keys.logs, what=f'the log of backup "{name}"'):
+    log = bucket.log_lines(lambda: store.backup_log(name), what=f'the log of backup "{name}"')
+    for line in log:
         output.echo(line)
 
 
@@ -235,14 +235,13 @@ def download(*, name: str, target: Path | None, force: bool) -> None:
     """Download the backup's archive (the tar.gz of its items)."""
     obj = common.get(BACKUP, name)
     store = bucket.open_for(bucket.location_name(obj))
-    key = archive.BackupKeys(archive.backup_name(name)).contents
     path = target or Path(f"{name}-data.tar.gz")
     to_stdout = str(path) == "-"
     if not to_stdout and path.exists() and not force:
         raise CliError(f"{path} exists; use --force to overwrite it")
     written = 0
     try:
-        with store.open_read(key) as src:
+        with store.open_archive(name) as src:
             out = sys.stdout.buffer if to_stdout else path.open("wb")
             try:
                 while chunk := src.read(1 << 20):
@@ -250,8 +249,8 @@ def download(*, name: str, target: Path | None, force: bool) -> None:
             finally:
                 if not to_stdout:
                     out.close()
-    except ObjectNotFound:
-        raise CliError(f'backup "{name}" has no archive in the bucket ({key})') from None
+    except ObjectNotFound as exc:
+        raise CliError(f'backup "{name}" has no archive in the bucket ({exc.key})') from None
     except StoreError as exc:
         raise CliError(f'cannot download backup "{name}": {exc}') from None
     if not to_stdout:

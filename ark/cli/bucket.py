@@ -3,19 +3,20 @@ location's own credentials — which the user must be allowed to read."""
 
 from __future__ import annotations
 
-import gzip
 import io
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import orjson
 
-from ark import archive, control
+from ark import control, persistence
 from ark.api import kinds
 from ark.cli import common
 from ark.cli.common import CliError, Obj
 from ark.kube import KubeError
-from ark.storage import ObjectNotFound, ObjectStore, StoreError
+from ark.storage import ObjectNotFound, StoreError
+
+T = TypeVar("T")
 
 
 class Unreadable(CliError):
@@ -29,12 +30,12 @@ def location_name(obj: Obj) -> str | None:
     return None if name is None else str(name)
 
 
-def open_for(location: str | None) -> ObjectStore:
+def open_for(location: str | None) -> persistence.BackupStore:
     """The store of a BackupStorageLocation (the default one when ``location`` is None)."""
     s = common.settings()
     try:
         bsl = control.resolve_bsl(s.client(), s.namespace, location)
-        return control.open_bsl(s.client(), s.namespace, bsl)
+        return persistence.BackupStore(control.open_bsl(s.client(), s.namespace, bsl))
     except control.LocationError as exc:
         message = str(exc)
         if "forbidden" in message or "cannot read credential Secret" in message:
@@ -57,35 +58,31 @@ def restore_location(restore: Obj) -> str | None:
     return location_name(backup)
 
 
-def read_gzip_json(store: ObjectStore, key: str, *, what: str) -> Any:
+def read(reader: Callable[[], T], *, what: str, missing: str = "") -> T:
+    """What ``reader`` reads from the bucket; Unreadable, saying why, when it cannot."""
     try:
-        return orjson.loads(gzip.decompress(store.get(key)))
-    except ObjectNotFound:
-        raise Unreadable(f"{what} not found in the bucket ({key})") from None
-    except (StoreError, OSError, orjson.JSONDecodeError) as exc:
+        return reader()
+    except ObjectNotFound as exc:
+        raise Unreadable(f"{what} not found in the bucket ({exc.key}){missing}") from None
+    except StoreError as exc:
         raise Unreadable(f"cannot read {what}: {exc}") from None
 
 
 def backup_results(backup: Obj) -> Any:
     store = open_for(location_name(backup))
-    keys = archive.BackupKeys(archive.backup_name(backup["metadata"]["name"]))
-    return read_gzip_json(store, keys.results, what="the backup's results file")
+    name = backup["metadata"]["name"]
+    return read(lambda: store.backup_results(name), what="the backup's results file")
 
 
 def restore_results(restore: Obj) -> Any:
     store = open_for(restore_location(restore))
-    keys = archive.RestoreKeys(archive.restore_name(restore["metadata"]["name"]))
-    return read_gzip_json(store, keys.results, what="the restore's results file")
+    name = restore["metadata"]["name"]
+    return read(lambda: store.restore_results(name), what="the restore's results file")
 
 
-def log_lines(store: ObjectStore, key: str, *, what: str) -> Iterator[str]:
+def log_lines(reader: Callable[[], bytes], *, what: str) -> Iterator[str]:
     """The run log, one readable line per record: ``time level message``."""
-    try:
-        data = gzip.decompress(store.get(key))
-    except ObjectNotFound:
-        raise Unreadable(f"{what} not found in the bucket ({key}); has the run finished?") from None
-    except (StoreError, OSError) as exc:
-        raise Unreadable(f"cannot read {what}: {exc}") from None
+    data = read(reader, what=what, missing="; has the run finished?")
     for raw in io.BytesIO(data):
         try:
             record = orjson.loads(raw)

@@ -187,6 +187,6 @@ def logs(*, name: str) -> None:
     """Print the restore's log (from the bucket; needs read access to the credential Secret)."""
     obj = common.get(RESTORE, name)
     store = bucket.open_for(bucket.restore_location(obj))
-    keys = archive.RestoreKeys(archive.restore_name(name))
-    for line in bucket.log_lines(store, keys.logs, what=f'the log of restore "{name}"'):
+    log = bucket.log_lines(lambda: store.restore_log(name), what=f'the log of restore "{name}"')
+    for line in log:
         output.echo(line)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ark.control._locations import (
     LocationError,
+    LocationNotFound,
     StorageLocation,
     get_bsl,
     open_bsl,
@@ -60,6 +61,7 @@ __all__ = [
     "SYNCED_ANNOTATION",
     "VSL",
     "LocationError",
+    "LocationNotFound",
     "Obj",
     "StorageLocation",
     "condition",

@@ -25,6 +25,10 @@ class LocationError(Exception):
     """A location cannot be used; the message says which and why."""
 
 
+class LocationNotFound(LocationError):
+    """No location of that name (in this cluster)."""
+
+
 @dataclass(frozen=True)
 class StorageLocation:
     """A BackupStorageLocation, parsed, with its name."""
@@ -105,7 +109,7 @@ def open_bsl(client: KubeClient, namespace: str, bsl: StorageLocation) -> Object
 def get_bsl(client: KubeClient, namespace: str, name: str) -> StorageLocation:
     obj = _resources.get(client, _resources.BSL, namespace, name)
     if obj is None:
-        raise LocationError(f"BackupStorageLocation {namespace}/{name} not found")
+        raise LocationNotFound(f"BackupStorageLocation {namespace}/{name} not found")
     return parse_bsl(obj)
 
 
@@ -180,5 +184,5 @@ def open_vsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> VolumeS
 def open_vsl_snapshotter(client: KubeClient, namespace: str, name: str) -> VolumeSnapshotter:
     obj = _resources.get(client, _resources.VSL, namespace, name)
     if obj is None:
-        raise LocationError(f"VolumeSnapshotLocation {namespace}/{name} not found")
+        raise LocationNotFound(f"VolumeSnapshotLocation {namespace}/{name} not found")
     return open_vsl(client, namespace, obj)

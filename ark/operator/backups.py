@@ -2,7 +2,7 @@
 
 Restart safety: the status records ``attempt``; a Backup found InProgress after a restart is
 run again from scratch as attempt N+1. The engine overwrites its own archive and writes
-velero-backup.json last, and the stale marker of an earlier attempt is deleted before the
+the backup's record last, and the stale marker of an earlier attempt is deleted before the
 engine starts, so a half-written archive is never marked Completed. The volume snapshots an
 interrupted attempt started are recorded in status, and adopted, not taken again (``snapshots``).
 """
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ark import archive, control
+from ark import archive, control, persistence
 from ark.api.backup import TERMINAL_BACKUP_PHASES, BackupPhase, BackupSpec
 from ark.api.locations import LocationPhase
 from ark.api.types import parse_duration
@@ -89,9 +89,8 @@ def validate(
         plan.errors.extend(resolved.errors)
     status = obj.get("status") or {}
     if plan.store is not None and not plan.errors and not status.get("attempt"):
-        keys = archive.BackupKeys(archive.backup_name(name))
         try:
-            if plan.store.exists(keys.metadata):
+            if persistence.BackupStore(plan.store).has_record(name):
                 plan.errors.append(
                     f"a backup named {name} already exists in BackupStorageLocation "
                     f"{plan.location.name if plan.location else ''}"
@@ -198,8 +197,8 @@ def summary(result: BackupResult) -> str:
 
 
 def clear_marker(store: ObjectStore, name: str) -> None:
-    """Delete an earlier attempt's velero-backup.json before writing again."""
-    store.delete(archive.BackupKeys(archive.backup_name(name)).metadata)
+    """Delete an earlier attempt's record before writing again."""
+    persistence.BackupStore(store).delete_record(name)
 
 
 def expired(obj: dict[str, Any], *, now: dt.datetime) -> bool:

@@ -1,5 +1,5 @@
 """Deleting a backup's data: its volume snapshots, the restores made from it, and every object
-under ``backups/<name>/`` — the completion marker (velero-backup.json) first, so a half-deleted
+under ``backups/<name>/`` — the completion marker (the backup's record) first, so a half-deleted
 backup never looks complete to backup sync. Idempotent: a retry finishes what a failed or
 interrupted attempt left.
 
@@ -11,21 +11,17 @@ cluster sharing the bucket, or ark's own removal, never deletes a backup's data.
 
 from __future__ import annotations
 
-import gzip
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from ark import archive, control
+from ark import archive, control, persistence
 from ark.api.backup import BackupPhase
-from ark.backup.metadata import writer_of
 from ark.kube import KubeClient, KubeError
-from ark.operator import sync
+from ark.persistence import writer_of
 from ark.snapshot.errors import NotOwned, SnapshotError
 from ark.snapshot.interface import owner_tags
-from ark.storage import ObjectNotFound, ObjectStore, StoreError
+from ark.storage import StoreError
 
 _log = logging.getLogger("ark.operator")
 
@@ -51,21 +47,20 @@ def location_of(backup: dict[str, Any]) -> str | None:
     return status.get("storageLocation") or spec.get("storageLocation")
 
 
-def _snapshots(backup: dict[str, Any], store: ObjectStore, name: str) -> list[dict[str, Any]]:
+def _snapshots(
+    backup: dict[str, Any], store: persistence.BackupStore, name: str
+) -> list[dict[str, Any]]:
     """Snapshots recorded in status, plus those in the stored list (a synced backup's)."""
     found = list((backup.get("status") or {}).get("volumeSnapshots") or [])
-    keys = archive.BackupKeys(archive.backup_name(name))
     try:
-        stored = orjson.loads(gzip.decompress(store.get(keys.volume_snapshots)))
-    except ObjectNotFound:
-        stored = []
-    except (StoreError, OSError, orjson.JSONDecodeError) as exc:
+        stored = store.snapshots(name)
+    except StoreError as exc:
         _log.warning("backup %s: cannot read its volume-snapshot list: %s", name, exc)
         stored = []
     known = {s.get("snapshotId") for s in found}
-    for entry in stored if isinstance(stored, list) else []:
-        if isinstance(entry, dict) and entry.get("snapshotId") not in known:
-            found.append(entry)
+    for record in stored:
+        if record.snapshot_id and record.snapshot_id not in known:
+            found.append({"snapshotId": record.snapshot_id, "location": record.location})
     return found
 
 
@@ -85,20 +80,10 @@ def _delete_snapshots(
             out.snapshots_deleted += 1
         except NotOwned as exc:
             out.snapshots_kept.append(f"backup {name}: {exc}")
+        except control.LocationNotFound as exc:  # a synced backup's, taken in another cluster
+            out.snapshots_kept.append(f"backup {name}: snapshot {snapshot_id} left: {exc}")
         except (control.LocationError, SnapshotError) as exc:
             out.errors.append(f"backup {name}: cannot delete snapshot {snapshot_id}: {exc}")
-
-
-def _delete_prefix(store: ObjectStore, prefix: str, *, first: str | None = None) -> int:
-    if first is not None:
-        store.delete(first)
-    count = 0
-    for info in list(store.list(prefix)):
-        store.delete(info.key)
-        count += 1
-    if any(True for _ in store.list(prefix)):
-        raise StoreError(f"objects remain under {prefix} after deleting them")
-    return count
 
 
 def restores_of(client: KubeClient, namespace: str, backup: str) -> list[dict[str, Any]]:
@@ -135,17 +120,15 @@ def delete_backup_data(client: KubeClient, namespace: str, backup: dict[str, Any
         )
         return out
     try:
-        store = control.open_bsl(client, namespace, bsl)
+        store = persistence.BackupStore(control.open_bsl(client, namespace, bsl))
         _delete_snapshots(client, namespace, name, _snapshots(backup, store, name), out)
         if out.errors:
             return out  # keep the data (and the snapshot list) for the retry
         for restore in restores_of(client, namespace, name):
             rname = restore["metadata"]["name"]
-            keys = archive.RestoreKeys(archive.restore_name(rname))
-            out.objects_deleted += _delete_prefix(store, keys.prefix)
+            out.objects_deleted += store.delete_restore(rname)
             control.delete(client, control.RESTORE, namespace, rname)
-        keys_ = archive.BackupKeys(archive.backup_name(name))
-        out.objects_deleted += _delete_prefix(store, keys_.prefix, first=keys_.metadata)
+        out.objects_deleted += store.delete_backup(name)
     except (control.LocationError, StoreError, KubeError) as exc:
         out.errors.append(f"backup {name}: cannot delete its data: {exc}")
     return out
@@ -163,7 +146,7 @@ def expire(client: KubeClient, namespace: str, backup: dict[str, Any]) -> Outcom
         return out
     try:
         bsl = control.resolve_bsl(client, namespace, location_of(backup))
-        store = control.open_bsl(client, namespace, bsl)
+        store = persistence.BackupStore(control.open_bsl(client, namespace, bsl))
         ours, out.kept = _ownership(client, store, backup)
     except control.LocationError as exc:
         out.location_missing = str(exc)
@@ -184,16 +167,15 @@ def expire(client: KubeClient, namespace: str, backup: dict[str, Any]) -> Outcom
 
 
 def _ownership(
-    client: KubeClient, store: ObjectStore, backup: dict[str, Any]
+    client: KubeClient, store: persistence.BackupStore, backup: dict[str, Any]
 ) -> tuple[bool, str | None]:
     """(whether this cluster wrote the backup, why its stored data is kept if it is).
     Not ours and nothing kept: nothing of it is stored, and the Backup may simply go."""
     name = backup["metadata"]["name"]
     here = client.cluster_uid()
-    document = sync.read_document(store, name)
+    document = store.complete_record(name)
     if document is None:
-        prefix = archive.BackupKeys(archive.backup_name(name)).prefix
-        if any(True for _ in store.list(prefix)):
+        if store.has_files(name):
             return False, (
                 f"backup {name} has files in the bucket but no record naming who wrote them; "
                 "they are kept (ark backup delete removes them)"

@@ -18,13 +18,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ark import control
+from ark import control, persistence
 from ark.api.locations import LocationPhase
 from ark.api.restore import RestoreSpec
 from ark.api.types import parse_duration
-from ark.backup import SnapshotLocation, SnapshotOptions, SnapshotRecord
+from ark.backup import SnapshotLocation, SnapshotOptions
 from ark.kube import KubeClient, KubeError
-from ark.restore.volumes import VolumeOptions, load_snapshot_records
+from ark.persistence import SnapshotRecord
+from ark.restore.volumes import VolumeOptions
 from ark.snapshot.interface import VolumeSnapshotter
 from ark.storage import ObjectStore, StoreError
 
@@ -257,8 +258,8 @@ def restore_volumes(
         except control.LocationError as exc:
             out.errors.append(f"volumeSnapshotLocation: {exc}")
     try:
-        records = load_snapshot_records(store, backup_name)
-    except (StoreError, OSError, ValueError) as exc:
+        records = persistence.BackupStore(store).snapshots(backup_name)
+    except (StoreError, ValueError) as exc:
         out.errors.append(f"backup {backup_name}: cannot read its volume snapshots: {exc}")
         return out
     if not records:

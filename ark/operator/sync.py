@@ -1,6 +1,6 @@
 """Backup sync: make the cluster's Backups match a storage location's bucket.
 
-A backup found in the bucket (its velero-backup.json present) with no Backup in the cluster
+A backup found in the bucket (its record present) with no Backup in the cluster
 appears as a Backup, already finished, with the status the bucket records: that is how another
 cluster restores it. A finished Backup whose data vanished from the bucket gets the condition
 ``InStorage=False``.
@@ -12,13 +12,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from ark import archive, control
+from ark import control, persistence
 from ark.api.backup import BackupStatus
-from ark.backup.metadata import spec_from_document
 from ark.kube import KubeClient
-from ark.storage import ObjectNotFound, ObjectStore
+from ark.persistence import spec_from_document
 
 _log = logging.getLogger("ark.operator")
 
@@ -37,23 +34,6 @@ class SyncOutcome:
     created: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-
-def stored_names(store: ObjectStore) -> set[str]:
-    """Names of the backups with a folder under backups/."""
-    return {p.rstrip("/").rsplit("/", 1)[-1] for p in store.list_level("backups/").prefixes}
-
-
-def read_document(store: ObjectStore, name: str) -> dict[str, Any] | None:
-    """The stored velero-backup.json of ``name``, or None when the backup is not complete."""
-    try:
-        keys = archive.BackupKeys(archive.backup_name(name))
-        document: dict[str, Any] = orjson.loads(store.get(keys.metadata))
-    except ObjectNotFound:
-        return None
-    except (archive.InvalidName, orjson.JSONDecodeError):
-        return None
-    return document
 
 
 def status_from_document(document: dict[str, Any], *, location: str) -> dict[str, Any]:
@@ -78,8 +58,8 @@ def adopt(client: KubeClient, namespace: str, backup: dict[str, Any]) -> bool:
     bsl = control.get_bsl(
         client, namespace, backup["metadata"]["annotations"][control.SYNCED_ANNOTATION]
     )
-    store = control.open_bsl(client, namespace, bsl)
-    document = read_document(store, name)
+    store = persistence.BackupStore(control.open_bsl(client, namespace, bsl))
+    document = store.complete_record(name)
     if document is None or (document.get("status") or {}).get("phase") not in SYNCED_PHASES:
         return False
     control.patch_status(
@@ -120,7 +100,7 @@ def _mark(
     message = (
         f"found in {location}"
         if present
-        else (f"velero-backup.json of this backup is not in BackupStorageLocation {location}")
+        else f"{persistence.RECORD_FILE} of this backup is not in BackupStorageLocation {location}"
     )
     new = control.condition(
         IN_STORAGE, present, reason="Found" if present else "NotFoundInStorage", message=message
@@ -137,13 +117,13 @@ def _mark(
 def sync_location(client: KubeClient, namespace: str, bsl: control.StorageLocation) -> SyncOutcome:
     """One sync pass over one location. Raises StoreError/KubeError when it cannot start."""
     out = SyncOutcome()
-    store = control.open_bsl(client, namespace, bsl)
-    in_bucket = stored_names(store)
+    store = persistence.BackupStore(control.open_bsl(client, namespace, bsl))
+    in_bucket = store.backup_names()
     in_cluster = {
         b["metadata"]["name"]: b for b in control.list_objects(client, control.BACKUP, namespace)
     }
     for name in sorted(in_bucket - set(in_cluster)):
-        document = read_document(store, name)
+        document = store.complete_record(name)
         if document is None:
             continue  # no completion marker: in progress elsewhere, or half deleted
         phase = (document.get("status") or {}).get("phase")
@@ -163,7 +143,7 @@ def sync_location(client: KubeClient, namespace: str, bsl: control.StorageLocati
             continue
         if backup["metadata"].get("deletionTimestamp"):
             continue
-        present = name in in_bucket and read_document(store, name) is not None
+        present = name in in_bucket and store.complete_record(name) is not None
         if _mark(client, namespace, backup, present=present, location=bsl.name) and not present:
             out.missing.append(name)
     return out

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ark import archive
+from ark import archive, persistence
 from ark.api.restore import RestorePhase, RestoreSpec
 from ark.archive import layout
 from ark.kube import ApiResource, KubeApiError, KubeClient, KubeError, discover
 from ark.kube.discovery import Discovery
-from ark.report import Issues, RunLog, gzip_json
+from ark.report import Issues, RunLog
 from ark.restore import namespaces, source, volumes
 from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions, load_actions
 from ark.restore.apply import Applied, Outcome, Writer
@@ -193,6 +193,7 @@ def run(
     missing, incomplete or hostile fails the restore before anything is written (Failed).
     """
     archive.restore_name(name)
+    backups = persistence.BackupStore(store)
     started = dt.datetime.now(dt.UTC)
     state = _Run(
         client,
@@ -208,10 +209,10 @@ def run(
     try:
         with (
             tempfile.TemporaryDirectory(dir=spool_dir, prefix=f"ark-restore-{name}-") as tmp,
-            source.open_backup(store, backup_name, spool_dir=Path(tmp), limits=limits) as opened,
+            source.open_backup(backups, backup_name, spool_dir=Path(tmp), limits=limits) as opened,
         ):
             restore_plan = _restore(
-                state, opened, store=store, volumes=volumes, namespace_timeout=namespace_timeout
+                state, opened, store=backups, volumes=volumes, namespace_timeout=namespace_timeout
             )
     except (source.BackupUnavailable, KubeError, StoreError, archive.ArchiveError, OSError) as exc:
         failure = f"restore {name} of backup {backup_name} failed: {exc}"
@@ -235,7 +236,7 @@ def run(
         plan=restore_plan,
     )
     try:
-        _upload(store, state, result)
+        _upload(backups, state, result)
     except StoreError as exc:
         state.issues.warn(f"cannot upload the restore's results: {exc}")
     finally:
@@ -249,7 +250,7 @@ def _restore(
     state: _Run,
     opened: source.OpenBackup,
     *,
-    store: ObjectStore,
+    store: persistence.BackupStore,
     volumes: VolumeOptions | None,
     namespace_timeout: float,
 ) -> RestorePlan:
@@ -320,7 +321,7 @@ def _restore(
 
 def _volumes_from_snapshots(
     state: _Run,
-    store: ObjectStore,
+    store: persistence.BackupStore,
     backup_name: str,
     pvs: frozenset[str],
     options: VolumeOptions | None,
@@ -329,7 +330,7 @@ def _volumes_from_snapshots(
     name is taken in the target cluster (a clone beside the original) gets a new name."""
     if options is None or state.spec.restore_pvs is False or state.spec.dry_run or not pvs:
         return {}
-    records = volumes.load_snapshot_records(store, backup_name)
+    records = store.snapshots(backup_name)
     state.claim_snapshots = volumes.claim_snapshots(records, set(pvs), options)
     made, failed = volumes.create_volumes(records, set(pvs), options, restore_name=state.name)
     state.new_volumes, state.volume_failures = made, failed
@@ -521,8 +522,7 @@ def _after_crds(state: _Run, wave: list[Planned], *, timeout: float = 60.0) -> N
         time.sleep(0.2)
 
 
-def _upload(store: ObjectStore, state: _Run, result: RestoreResult) -> None:
-    keys = archive.RestoreKeys(archive.restore_name(result.name))
+def _upload(store: persistence.BackupStore, state: _Run, result: RestoreResult) -> None:
     document = state.issues.results_document()
     document["summary"] = {
         "backup": result.backup_name,
@@ -532,5 +532,4 @@ def _upload(store: ObjectStore, state: _Run, result: RestoreResult) -> None:
         "waves": [len(w) for w in result.plan.waves] if result.plan else [],
     }
     document["outcomes"] = [o.to_json() for o in result.outcomes]
-    store.put(keys.results, gzip_json(document))
-    store.put(keys.logs, state.log.gzipped_chunks())
+    store.put_restore(result.name, results=document, log=state.log)

@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from ark import archive
+from ark import archive, persistence
 from ark.kube.discovery import Discovery
 from ark.restore.plan import Candidate
 from ark.restore.refs import CRDS, ItemKey, intrinsic_skip, references
-from ark.storage import ObjectNotFound, ObjectStore
+from ark.storage import ObjectNotFound
 
 
 class BackupUnavailable(Exception):
@@ -39,24 +37,25 @@ class OpenBackup:
 
 @contextlib.contextmanager
 def open_backup(
-    store: ObjectStore, name: str, *, spool_dir: Path, limits: archive.Limits | None = None
+    store: persistence.BackupStore,
+    name: str,
+    *,
+    spool_dir: Path,
+    limits: archive.Limits | None = None,
 ) -> Iterator[OpenBackup]:
-    keys = archive.BackupKeys(archive.backup_name(name))
     try:
-        document = orjson.loads(store.get(keys.metadata))
-    except ObjectNotFound:
+        document = store.record(name)
+    except ObjectNotFound as exc:
         raise BackupUnavailable(
             f"backup {name} not found in {store.location.provider} bucket "
-            f"{store.location.bucket!r} (no {keys.metadata}; incomplete or never written)"
+            f"{store.location.bucket!r} (no {exc.key}; incomplete or never written)"
         ) from None
     phase = (document.get("status") or {}).get("phase")
     if phase not in (None, "Completed", "PartiallyFailed"):
         raise BackupUnavailable(f"backup {name} is {phase}, not restorable")
-    manifest: archive.Manifest | None = None
-    if store.exists(keys.manifest):
-        manifest = archive.decode_manifest(store.get(keys.manifest))
+    manifest = store.manifest(name)
     try:
-        with store.open_read(keys.contents) as src:
+        with store.open_archive(name) as src:
             index = archive.spool(
                 src, spool_dir=spool_dir, manifest=manifest, limits=limits or archive.Limits()
             )

@@ -8,21 +8,16 @@ cleared and the volume binds to the restored claim.
 
 from __future__ import annotations
 
-import gzip
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from ark import archive
-from ark.backup.volumes import SnapshotRecord
 from ark.kube import KubeApiError, KubeClient
+from ark.persistence import SnapshotRecord
 from ark.snapshot import errors as snapshot_errors
 from ark.snapshot.interface import ClaimRestorer, SnapshotPhase, VolumeSnapshotter
-from ark.storage import ObjectStore
 
 
 def rebind_released(client: KubeClient, desired: dict[str, Any]) -> str | None:
@@ -111,14 +106,6 @@ def claim_snapshots(
         ):
             out[r.claim] = ClaimSnapshot(snapshotter, r.snapshot_id, r.persistent_volume, r.source)
     return out
-
-
-def load_snapshot_records(store: ObjectStore, backup_name: str) -> list[SnapshotRecord]:
-    keys = archive.BackupKeys(archive.backup_name(backup_name))
-    if not store.exists(keys.volume_snapshots):
-        return []
-    entries = orjson.loads(gzip.decompress(store.get(keys.volume_snapshots)))
-    return [SnapshotRecord.from_velero(e) for e in entries or ()]
 
 
 def _wait_snapshot(snapshotter: VolumeSnapshotter, snapshot_id: str, *, timeout: float) -> None:

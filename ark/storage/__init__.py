@@ -2,7 +2,7 @@
 
     store = storage.open_store(StoreLocation(provider="aws", bucket="b", prefix="cluster-a",
                                              config={"region": "eu-west-1"}, credentials=...))
-    with store.open_write("backups/b1/b1.tar.gz") as out:
+    with store.open_write("some/key") as out:
         out.write(chunk)
 
 Providers are found through the entry-point group ``ark.object_stores`` (built in: ``fs``,

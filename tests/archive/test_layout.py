@@ -70,34 +70,10 @@ def test_parse_item_path_rejects_other_shapes(path: str) -> None:
         layout.parse_item_path(path)
 
 
-def test_backup_keys_follow_velero_layout() -> None:
-    keys = archive.BackupKeys(archive.backup_name("nightly-1"))
-    assert keys.prefix == "backups/nightly-1/"
-    assert keys.metadata == "backups/nightly-1/velero-backup.json"
-    assert keys.contents == "backups/nightly-1/nightly-1.tar.gz"
-    assert keys.logs == "backups/nightly-1/nightly-1-logs.gz"
-    assert keys.volume_snapshots == "backups/nightly-1/nightly-1-volumesnapshots.json.gz"
-    assert keys.resource_list == "backups/nightly-1/nightly-1-resource-list.json.gz"
-    assert keys.results == "backups/nightly-1/nightly-1-results.gz"
-    assert keys.manifest == "backups/nightly-1/nightly-1-manifest.json.gz"
-
-
-def test_restore_keys_follow_velero_layout() -> None:
-    keys = archive.RestoreKeys(archive.restore_name("r1"))
-    assert keys.prefix == "restores/r1/"
-    assert keys.logs == "restores/r1/restore-r1-logs.gz"
-    assert keys.results == "restores/r1/restore-r1-results.gz"
-
-
 @pytest.mark.parametrize("name", ["", "Upper", "-lead", "trail-", "a/b", "a..b", "x" * 254, "a_b"])
 def test_invalid_backup_names_are_refused_with_the_reason(name: str) -> None:
     with pytest.raises(archive.InvalidName, match="backup name"):
         archive.backup_name(name)
-
-
-def test_backup_keys_validate_their_name() -> None:
-    with pytest.raises(archive.InvalidName, match="DNS-1123 subdomain"):
-        archive.BackupKeys(archive.BackupName("../etc"))
 
 
 def test_api_version_and_group() -> None:

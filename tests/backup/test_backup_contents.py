@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from kubernetes import dynamic
 
-from ark import archive, backup
+from ark import archive, backup, persistence
 from ark.api import BackupPhase, BackupSpec
 from ark.kube import KubeClient
 from ark.storage import ObjectStore
@@ -125,7 +125,7 @@ def test_checksums_and_side_files(
         kube, store, name="shop-2", spec=BackupSpec(included_namespaces=[namespace])
     )
     assert result.phase == BackupPhase.COMPLETED
-    keys = archive.BackupKeys(archive.backup_name("shop-2"))
+    keys = persistence.BackupKeys(archive.backup_name("shop-2"))
     present = {o.key for o in store.list("backups/shop-2/")}
     assert present == {
         keys.metadata,

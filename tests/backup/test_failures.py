@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ark import archive, backup
+from ark import archive, backup, persistence
 from ark.api import BackupPhase, BackupSpec
 from ark.kube import KubeApiError, KubeClient
 from ark.storage import ObjectStore, StoreLocation, open_store
@@ -328,7 +328,7 @@ def test_object_store_dying_mid_upload_fails_clearly_and_leaves_nothing_complete
 
     # The store comes back with what it had: nothing that looks like a finished backup.
     localenv.objstore_restart("minio", "ark-crash")
-    keys = archive.BackupKeys(archive.backup_name("crashed"))
+    keys = persistence.BackupKeys(archive.backup_name("crashed"))
     store = open_store(location)
     assert not store.exists(keys.contents)
     assert not store.exists(keys.metadata)

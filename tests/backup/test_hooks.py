@@ -27,7 +27,7 @@ import boto3
 import orjson
 import pytest
 
-from ark import archive, backup, snapshot
+from ark import archive, backup, persistence, snapshot
 from ark.api import BackupPhase, BackupSpec
 from ark.backup import SnapshotLocation, SnapshotOptions
 from ark.kube import KubeClient
@@ -126,7 +126,7 @@ def test_failing_pre_hook_makes_the_backup_partially_failed_with_the_servers_ans
     # The results file and the stored Backup say the same; the archive is still complete.
     stored = backups.results(fs_store, made.name)
     assert pre in stored["errors"]["namespaces"][namespace]
-    keys = archive.BackupKeys(archive.backup_name(made.name))
+    keys = persistence.BackupKeys(archive.backup_name(made.name))
     record = orjson.loads(fs_store.get(keys.metadata))
     assert record["status"]["phase"] == "PartiallyFailed"
     assert record["status"]["hookStatus"] == {"hooksAttempted": 2, "hooksFailed": 2}

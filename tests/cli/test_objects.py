@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import yaml
 
-from ark import archive, control
+from ark import archive, control, persistence
 from ark.kube import KubeClient
 from tests.cli.conftest import ANSI, Ark
 from tests.conftest import Cluster, S3Server
@@ -202,7 +202,7 @@ def test_restore_describe_shows_what_became_of_the_volumes(
     ]
     for name, items in (("r1", outcomes), ("r2", outcomes[2:])):
         document = {"summary": {"counts": {"created": 2}}, "outcomes": items}
-        key = archive.RestoreKeys(archive.restore_name(name)).results
+        key = persistence.RestoreKeys(archive.restore_name(name)).results
         store.put(key, gzip.compress(orjson.dumps(document)))
     volumes = section(ark.ok("restore", "describe", "r1").out, "Persistent volumes")
     assert volumes == [

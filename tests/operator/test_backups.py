@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from ark import archive, control
+from ark import archive, control, persistence
 from ark.kube import KubeClient
 from ark.storage import ObjectStore
 from tests.conftest import NamespaceFactory
@@ -61,7 +61,7 @@ def test_backup_completes_with_status_events_and_metrics(
     expires = control.parse_time(status["expiration"])
     assert started is not None and expires is not None
     assert abs((expires - started) - dt.timedelta(hours=24)) < dt.timedelta(seconds=2)
-    assert store.exists(archive.BackupKeys(archive.backup_name("b1")).metadata)
+    assert store.exists(persistence.BackupKeys(archive.backup_name("b1")).metadata)
     wait_event(kube, op_namespace, "b1", "Started", "Completed")
     text = operator.metrics()
     assert 'ark_backup_success_total{schedule=""} 1.0' in text

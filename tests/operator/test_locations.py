@@ -6,7 +6,7 @@ import time
 
 import orjson
 
-from ark import archive, control
+from ark import archive, control, persistence
 from ark import backup as engine
 from ark.api.backup import BackupSpec
 from ark.kube import KubeClient
@@ -138,7 +138,7 @@ def test_sync_shows_each_backup_in_the_phase_its_record_says_and_skips_unfinishe
     for name, phase in phases.items():
         result = engine.run(kube, store, name=name, spec=BackupSpec(included_namespaces=[app]))
         assert result.phase == "Completed"
-        key = archive.BackupKeys(archive.backup_name(name)).metadata
+        key = persistence.BackupKeys(archive.backup_name(name)).metadata
         record = orjson.loads(store.get(key))
         record["status"]["phase"] = phase
         store.put(key, orjson.dumps(record))

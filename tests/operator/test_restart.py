@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ark import archive, control
+from ark import archive, control, persistence
 from ark.kube import KubeClient
 from ark.storage import ObjectStore
 from tests.conftest import TEST_LABEL, Cluster
@@ -94,7 +94,7 @@ def test_killed_mid_backup_it_finishes_correctly_after_a_restart(
     slow_operator.kill()
     frozen = status(kube, BACKUP, op_namespace, name)
     assert frozen["phase"] == "InProgress", f"the backup finished before the kill: {frozen}"
-    keys = archive.BackupKeys(archive.backup_name(name))
+    keys = persistence.BackupKeys(archive.backup_name(name))
     assert not store.exists(keys.metadata), "an interrupted backup looks complete"
 
     slow_operator.start()

@@ -3,7 +3,7 @@ backup, validation, and deletion of the backup taking its restores along."""
 
 from __future__ import annotations
 
-from ark import archive, control
+from ark import archive, control, persistence
 from ark.kube import KubeClient
 from ark.storage import ObjectStore
 from tests.conftest import NamespaceFactory
@@ -58,7 +58,7 @@ def test_restore_clones_a_namespace_and_goes_with_its_backup(
         assert st["backupName"] == "src" and st["attempt"] == 1
         assert st["progress"]["itemsRestored"] >= 5
         assert configmap_names(kube, clone) == configmap_names(kube, app)
-        keys = archive.RestoreKeys(archive.restore_name("r1"))
+        keys = persistence.RestoreKeys(archive.restore_name("r1"))
         assert store.exists(keys.results)
         wait_event(kube, op_namespace, "r1", "Started", "Completed")
         assert "ark_restore_success_total 1.0" in operator.metrics()

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from ark import archive, control
+from ark import archive, control, persistence
 from ark import backup as engine
 from ark.api.backup import BackupSpec
-from ark.backup.metadata import WRITER_ANNOTATION
 from ark.kube import KubeClient
-from ark.operator import sync
+from ark.persistence import WRITER_ANNOTATION
 from ark.storage import ObjectStore
 from tests.conftest import Cluster, NamespaceFactory, S3Server, _namespace_factory
 from tests.operator.bulk import create_configmaps
@@ -103,7 +102,7 @@ def test_deleting_a_backup_object_in_either_cluster_keeps_the_data(
     app = make_namespace("app")
     create_configmaps(kube, app, 3)
     _backup(kube, op_namespace, "precious", app)
-    record = sync.read_document(store, "precious")
+    record = persistence.BackupStore(store).complete_record("precious")
     assert record is not None
     assert record["metadata"]["annotations"][WRITER_ANNOTATION] == kube.cluster_uid()
     assert kube.cluster_uid() != other_kube.cluster_uid()
@@ -205,7 +204,7 @@ def test_a_backup_that_failed_validation_never_deletes_the_data_under_its_name(
     wait_phase(kube, DBR, op_namespace, "del-taken", {"Processed"})
     wait_gone(kube, BACKUP, op_namespace, "taken", timeout=30)
     assert contents(store) == stored
-    assert store.exists(archive.BackupKeys(archive.backup_name("taken")).metadata)
+    assert store.exists(persistence.BackupKeys(archive.backup_name("taken")).metadata)
 
 
 def test_removing_ark_deletes_no_data(

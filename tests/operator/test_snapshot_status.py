@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ark.backup import SnapshotRecord
 from ark.operator import settings, snapshots
+from ark.persistence import SnapshotRecord
 
 
 def _record(pv: str, snapshot_id: str, *, phase: str = "Completed") -> SnapshotRecord:

@@ -19,7 +19,7 @@ import boto3
 import orjson
 import pytest
 
-from ark import archive, control
+from ark import archive, control, persistence
 from ark.kube import KubeApiError, KubeClient
 from ark.storage import ObjectStore
 from tests.conftest import NamespaceFactory
@@ -232,7 +232,9 @@ def test_backup_snapshots_its_volumes_and_deleting_it_deletes_them(
         assert app.volumes[tags["ark.dev/pv"]] == snap["VolumeId"]
         assert tags["ark.dev/pvc"] == recorded[tags["ark.dev/pv"]]["persistentVolumeClaim"]
     stored = orjson.loads(
-        gzip.decompress(store.get(archive.BackupKeys(archive.backup_name("snap")).volume_snapshots))
+        gzip.decompress(
+            store.get(persistence.BackupKeys(archive.backup_name("snap")).volume_snapshots)
+        )
     )
     assert {e["status"]["providerSnapshotID"] for e in stored} == {s["SnapshotId"] for s in in_moto}
     wait_event(kube, op_namespace, "snap", "Completed")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import orjson
 import pytest
 
-from ark import archive
+from ark import archive, persistence
 from ark.api import RestorePhase
 from ark.archive import layout
 from ark.kube import KubeClient
@@ -159,7 +159,7 @@ CASES: dict[str, Callable[[str], Crafted]] = {
 
 
 def _put_backup(store: ObjectStore, name: str, crafted: Crafted) -> None:
-    keys = archive.BackupKeys(archive.backup_name(name))
+    keys = persistence.BackupKeys(archive.backup_name(name))
     document = {
         "apiVersion": "velero.io/v1",
         "kind": "Backup",

@@ -14,10 +14,11 @@ import orjson
 import pytest
 from kubernetes import client
 
-from ark import archive, backup, restore, snapshot
+from ark import archive, backup, persistence, restore, snapshot
 from ark.api import BackupPhase, BackupSpec, RestorePhase, RestoreSpec
-from ark.backup import SnapshotLocation, SnapshotOptions, SnapshotRecord
+from ark.backup import SnapshotLocation, SnapshotOptions
 from ark.kube import KubeClient
+from ark.persistence import SnapshotRecord
 from ark.snapshot.interface import VolumeSnapshotter
 from ark.storage import ObjectStore
 from tests.conftest import Cluster
@@ -163,7 +164,7 @@ def test_volumes_come_back_from_snapshots_here_and_in_another_region(
     assert all(r.phase == "Completed" and r.snapshot_id for r in made.volume_snapshots)
     assert started and all(r.snapshot_id for r in started[0])  # ids known before waiting
     assert made.snapshot_skew_seconds is not None and made.snapshot_skew_seconds < 5
-    keys = archive.BackupKeys(archive.backup_name("db-snap"))
+    keys = persistence.BackupKeys(archive.backup_name("db-snap"))
     stored = orjson.loads(gzip.decompress(s3_store.get(keys.volume_snapshots)))
     assert {e["spec"]["providerVolumeID"] for e in stored} == set(old_volumes.values())
     snapshots = {r.persistent_volume: r.snapshot_id for r in made.volume_snapshots}

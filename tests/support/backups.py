@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from ark import archive
+from ark import archive, persistence
 from ark.storage import ObjectStore
 
 
 def open_backup(store: ObjectStore, name: str, spool_dir: Path) -> archive.ArchiveIndex:
-    keys = archive.BackupKeys(archive.backup_name(name))
-    manifest = archive.decode_manifest(store.get(keys.manifest))
-    with store.open_read(keys.contents) as src:
+    backups = persistence.BackupStore(store)
+    manifest = backups.manifest(name)
+    assert manifest is not None, f"backup {name} has no manifest"
+    with backups.open_archive(name) as src:
         return archive.spool(src, spool_dir=spool_dir, manifest=manifest)
 
 
 def results(store: ObjectStore, name: str) -> dict[str, Any]:
-    keys = archive.BackupKeys(archive.backup_name(name))
-    data: dict[str, Any] = orjson.loads(gzip.decompress(store.get(keys.results)))
-    return data
+    return persistence.BackupStore(store).backup_results(name)
 
 
 def item_keys(index: archive.ArchiveIndex, *, namespace: str | None = None) -> set[str]:

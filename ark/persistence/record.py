@@ -7,15 +7,14 @@ ark Backup exactly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
-from ark.api.backup import BackupSpec
+from ark.api.backup import BackupPhase, BackupSpec
 from ark.archive import layout
-
-if TYPE_CHECKING:
-    from ark.backup.results import BackupResult
 
 SPEC_ANNOTATION = "ark.dev/backup-spec"
 STATUS_ANNOTATION = "ark.dev/backup-status"
@@ -38,11 +37,31 @@ _VELERO_SPEC_FIELDS = (
 )
 
 
-def _ts(value: Any) -> str | None:
+@dataclass(frozen=True)
+class RecordStatus:
+    """What the record says about how a backup ran."""
+
+    phase: BackupPhase
+    started: dt.datetime
+    completed: dt.datetime
+    expiration: dt.datetime | None
+    total_items: int
+    items_backed_up: int
+    warnings: int
+    errors: int
+    hooks_attempted: int = 0
+    hooks_failed: int = 0
+    cluster_version: str | None = None
+    cluster_uid: str | None = None
+    """The uid of the backed-up cluster's kube-system namespace: who wrote the backup."""
+
+
+def _ts(value: dt.datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def backup_document(name: str, spec: BackupSpec, result: BackupResult) -> dict[str, Any]:
+def backup_record(name: str, spec: BackupSpec, result: RecordStatus) -> dict[str, Any]:
+    """The ``velero.io/v1`` Backup kept as ``velero-backup.json``."""
     wire = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     status = {
         "phase": result.phase,
@@ -52,8 +71,8 @@ def backup_document(name: str, spec: BackupSpec, result: BackupResult) -> dict[s
         "completionTimestamp": _ts(result.completed),
         "expiration": _ts(result.expiration),
         "progress": {
-            "totalItems": result.progress.total_items,
-            "itemsBackedUp": result.progress.items_backed_up,
+            "totalItems": result.total_items,
+            "itemsBackedUp": result.items_backed_up,
         },
         "warnings": result.warnings,
         "errors": result.errors,

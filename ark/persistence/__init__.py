@@ -1,0 +1,48 @@
+"""What a backup and a restore keep in a storage location, and the one way to read and write it.
+
+    store = persistence.BackupStore(objects)      # objects: an ark.storage.ObjectStore
+    record = store.complete_record("nightly-1")   # velero-backup.json, or None
+    with store.open_archive("nightly-1") as src: ...
+
+Velero's layout (``backups/<name>/...``, ``restores/<name>/...``), so Velero reads ark's
+backups and ark reads Velero's. Every read is bounded (``Limits``); a file over its limit or
+garbage raises ``StoredFileError`` naming the file. No other package composes these keys.
+
+Modules: ``store`` (``BackupStore``), ``keys`` (the layout, pure), ``record`` (the
+``velero-backup.json`` document), ``snapshots`` (``SnapshotRecord``), ``reading`` (bounded
+reads), ``limits``, ``errors``.
+"""
+
+from ark.persistence.errors import StoredFileError
+from ark.persistence.keys import RECORD_FILE, BackupKeys, RestoreKeys
+from ark.persistence.limits import FileLimit, Limits
+from ark.persistence.record import (
+    SPEC_ANNOTATION,
+    STATUS_ANNOTATION,
+    WRITER_ANNOTATION,
+    RecordStatus,
+    backup_record,
+    spec_from_document,
+    writer_of,
+)
+from ark.persistence.snapshots import SnapshotRecord
+from ark.persistence.store import BackupStore, CompleteBackup
+
+__all__ = [
+    "RECORD_FILE",
+    "SPEC_ANNOTATION",
+    "STATUS_ANNOTATION",
+    "WRITER_ANNOTATION",
+    "BackupKeys",
+    "BackupStore",
+    "CompleteBackup",
+    "FileLimit",
+    "Limits",
+    "RecordStatus",
+    "RestoreKeys",
+    "SnapshotRecord",
+    "StoredFileError",
+    "backup_record",
+    "spec_from_document",
+    "writer_of",
+]

@@ -1,0 +1,41 @@
+"""How much of each file kept next to a backup or a restore a read accepts.
+
+A file is untrusted input (another cluster or tool may have written it, or an attacker with
+write access to the bucket): no read holds more than its limit in memory. ``stored`` bounds
+the bytes read from the bucket; ``decompressed`` bounds what a gzip file inflates to, and is
+enforced while inflating, so a gzip bomb stops at the limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+@dataclass(frozen=True)
+class FileLimit:
+    stored: int
+    decompressed: int | None = None
+    """None for a file that is not gzip."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    record: FileLimit = FileLimit(stored=4 * MiB)
+    """velero-backup.json: one Backup object (spec, status and ark's annotations)."""
+    results: FileLimit = FileLimit(stored=64 * MiB, decompressed=64 * MiB)
+    """Results: a few hundred bytes per warning or error, per-item outcomes of a restore."""
+    log: FileLimit = FileLimit(stored=64 * MiB, decompressed=64 * MiB)
+    """A run's log: lines about the run, never one per item."""
+    snapshots: FileLimit = FileLimit(stored=16 * MiB, decompressed=16 * MiB)
+    """Volume snapshot records: under 1 KiB per volume."""
+    resource_list: FileLimit = FileLimit(stored=1 * GiB, decompressed=2 * GiB)
+    """Velero's resource list: a name per item."""
+    manifest: FileLimit = FileLimit(stored=1 * GiB, decompressed=2 * GiB)
+    """ark's manifest: a row (path, size, sha256) per item, about 13 MB of gzip at 100,000
+    items; parsed whole, so the limit is generous but finite."""
+
+
+DEFAULT = Limits()

@@ -1,0 +1,236 @@
+"""``BackupStore``: everything a backup and a restore keep in one storage location.
+
+The one module that knows which file of a backup or restore holds what: the record
+(``velero-backup.json``, written last: its presence says the backup is complete), results,
+log, volume snapshot records, resource list, ark's manifest and the archive; a restore's
+results and log. Every whole-file read goes through ``reading`` with its limit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import orjson
+
+from ark import archive
+from ark.persistence import keys, reading
+from ark.persistence.errors import StoredFileError
+from ark.persistence.limits import DEFAULT, FileLimit, Limits
+from ark.persistence.snapshots import SnapshotRecord
+from ark.report import RunLog, gzip_json
+from ark.storage import ObjectNotFound, ObjectStore, StoreError, StoreLocation, Writer
+
+_log = logging.getLogger("ark.persistence")
+
+
+@dataclass(frozen=True)
+class CompleteBackup:
+    """The files of a backup whose archive is complete, besides results and log."""
+
+    manifest: archive.Manifest
+    snapshots: Sequence[SnapshotRecord]
+    record: Mapping[str, Any]
+    """The ``velero-backup.json`` document (``record.backup_record``)."""
+
+
+def _backup(name: str) -> keys.BackupKeys:
+    return keys.BackupKeys(archive.backup_name(name))
+
+
+def _restore(name: str) -> keys.RestoreKeys:
+    return keys.RestoreKeys(archive.restore_name(name))
+
+
+class BackupStore:
+    """A storage location's backups and restores. Names are checked (InvalidName, a
+    ValueError); reads raise ObjectNotFound for a missing file, StoredFileError for one over
+    its limit or garbage, another StoreError for a store that cannot be reached."""
+
+    def __init__(self, objects: ObjectStore, *, limits: Limits = DEFAULT) -> None:
+        self.objects = objects
+        self.limits = limits
+
+    @property
+    def location(self) -> StoreLocation:
+        return self.objects.location
+
+    # -- backups ------------------------------------------------------------------------
+    def backup_names(self) -> set[str]:
+        """Names of the backups with a folder under ``backups/`` (complete or not)."""
+        listing = self.objects.list_level(keys.BACKUPS)
+        return {p.rstrip("/").rsplit("/", 1)[-1] for p in listing.prefixes}
+
+    def has_record(self, name: str) -> bool:
+        """Whether the backup's record is there (a backup by that name was completed)."""
+        return self.objects.exists(_backup(name).metadata)
+
+    def record(self, name: str) -> dict[str, Any]:
+        """The backup's record (the ``velero.io/v1`` Backup document)."""
+        key = _backup(name).metadata
+        document = reading.read_json(
+            self.objects, key, what=f"record of backup {name}", limit=self.limits.record
+        )
+        if not isinstance(document, dict):
+            raise StoredFileError(key, f"record of backup {name}", "not a JSON object")
+        return document
+
+    def complete_record(self, name: str) -> dict[str, Any] | None:
+        """The record of a complete backup; None when there is none, or it cannot be read
+        (a bad name, a bad file: logged) — such a backup is not complete."""
+        try:
+            return self.record(name)
+        except (ObjectNotFound, archive.InvalidName):
+            return None
+        except StoredFileError as exc:
+            _log.warning("backup %s is not complete: %s", name, exc)
+            return None
+
+    def delete_record(self, name: str) -> None:
+        """Delete the record (an earlier attempt's, before writing the backup again)."""
+        self.objects.delete(_backup(name).metadata)
+
+    def has_files(self, name: str) -> bool:
+        """Whether anything of the backup is stored, complete or not."""
+        return any(True for _ in self.objects.list(_backup(name).prefix))
+
+    def open_archive_write(self, name: str) -> AbstractContextManager[Writer]:
+        """Stream the archive (``<name>.tar.gz``) in; see ``ObjectStore.open_write``."""
+        return self.objects.open_write(_backup(name).contents)
+
+    def open_archive(self, name: str) -> AbstractContextManager[BinaryIO]:
+        """Stream the archive out (it is checked by the archive reader, not here)."""
+        return self.objects.open_read(_backup(name).contents)
+
+    def put_backup(
+        self,
+        name: str,
+        *,
+        results: Mapping[str, Any],
+        log: RunLog,
+        complete: CompleteBackup | None = None,
+    ) -> None:
+        """Results, log and, for a complete backup, snapshot records, manifest and resource
+        list (each a request of its own, and gzip releases the GIL), then the record, last.
+        The manifest and the resource list, the big ones, go one after the other: each holds
+        a part of its bytes in memory. The first failure (a StoreError) is raised."""
+        k = _backup(name)
+
+        def small_ones() -> None:
+            self.objects.put(k.results, gzip_json(results))
+            self.objects.put(k.logs, log.gzipped_chunks())
+            if complete is not None:
+                entries = [r.to_velero(name) for r in complete.snapshots]
+                self.objects.put(k.volume_snapshots, gzip_json(entries))
+
+        def big_ones(m: archive.Manifest) -> None:
+            # Level 1 as the archive: 13 MB of rows at 100,000 items take 0.3 s at the default.
+            self.objects.put(k.manifest, archive.encode_manifest_chunks(m, compress_level=1))
+            self.objects.put(k.resource_list, archive.encode_manifest_resource_list(m))
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ark-results") as pool:
+            futures = [pool.submit(small_ones)]
+            if complete is not None:
+                futures.append(pool.submit(big_ones, complete.manifest))
+            for future in futures:
+                future.result()
+        if complete is not None:
+            self.objects.put(k.metadata, orjson.dumps(complete.record, option=orjson.OPT_INDENT_2))
+
+    def backup_results(self, name: str) -> dict[str, Any]:
+        key = _backup(name).results
+        return self._json_object(key, f"results of backup {name}", self.limits.results)
+
+    def backup_log(self, name: str) -> bytes:
+        """The backup's log, inflated: JSON lines."""
+        key = _backup(name).logs
+        return reading.read(self.objects, key, what=f"log of backup {name}", limit=self.limits.log)
+
+    def snapshots(self, name: str) -> list[SnapshotRecord]:
+        """The backup's volume snapshot records; none when it keeps no list."""
+        key = _backup(name).volume_snapshots
+        what = f"volume snapshot list of backup {name}"
+        try:
+            entries = reading.read_json(self.objects, key, what=what, limit=self.limits.snapshots)
+        except ObjectNotFound:
+            return []
+        if entries is None:
+            return []
+        if not isinstance(entries, list):
+            raise StoredFileError(key, what, "not a JSON list")
+        try:
+            return [SnapshotRecord.from_velero(e) for e in entries]
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise StoredFileError(key, what, f"not a list of snapshot records ({exc!r})") from None
+
+    def manifest(self, name: str) -> archive.Manifest | None:
+        """ark's manifest of the backup; None for a backup without one (written by Velero)."""
+        key = _backup(name).manifest
+        what = f"manifest of backup {name}"
+        try:
+            data = reading.read(
+                self.objects, key, what=what, limit=self.limits.manifest, opening=b"{"
+            )
+        except ObjectNotFound:
+            return None
+        try:
+            return archive.Manifest.from_json(data)
+        except archive.InvalidArchive as exc:
+            raise StoredFileError(key, what, exc.cause) from None
+
+    def resource_list(self, name: str) -> dict[str, list[str]]:
+        """Velero's resource list of the backup: ``apiVersion/Kind`` -> names."""
+        key = _backup(name).resource_list
+        what = f"resource list of backup {name}"
+        doc = self._json_object(key, what, self.limits.resource_list)
+        names = doc.values()
+        if not all(isinstance(v, list) and all(isinstance(n, str) for n in v) for v in names):
+            raise StoredFileError(key, what, "not a map of lists of names")
+        return doc
+
+    def delete_backup(self, name: str) -> int:
+        """Delete every file of the backup, the record first (so a half-deleted backup never
+        looks complete); returns how many were deleted. Idempotent."""
+        k = _backup(name)
+        return self._delete_prefix(k.prefix, first=k.metadata)
+
+    # -- restores -----------------------------------------------------------------------
+    def put_restore(self, name: str, *, results: Mapping[str, Any], log: RunLog) -> None:
+        k = _restore(name)
+        self.objects.put(k.results, gzip_json(results))
+        self.objects.put(k.logs, log.gzipped_chunks())
+
+    def restore_results(self, name: str) -> dict[str, Any]:
+        key = _restore(name).results
+        return self._json_object(key, f"results of restore {name}", self.limits.results)
+
+    def restore_log(self, name: str) -> bytes:
+        """The restore's log, inflated: JSON lines."""
+        key = _restore(name).logs
+        return reading.read(self.objects, key, what=f"log of restore {name}", limit=self.limits.log)
+
+    def delete_restore(self, name: str) -> int:
+        """Delete every file of the restore; returns how many were deleted. Idempotent."""
+        return self._delete_prefix(_restore(name).prefix)
+
+    # -- helpers ------------------------------------------------------------------------
+    def _json_object(self, key: str, what: str, limit: FileLimit) -> dict[str, Any]:
+        document = reading.read_json(self.objects, key, what=what, limit=limit)
+        if not isinstance(document, dict):
+            raise StoredFileError(key, what, "not a JSON object")
+        return document
+
+    def _delete_prefix(self, prefix: str, *, first: str | None = None) -> int:
+        if first is not None:
+            self.objects.delete(first)
+        count = 0
+        for info in list(self.objects.list(prefix)):
+            self.objects.delete(info.key)
+            count += 1
+        if any(True for _ in self.objects.list(prefix)):
+            raise StoreError(f"objects remain under {prefix} after deleting them")
+        return count
