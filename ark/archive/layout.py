@@ -98,9 +98,9 @@ def resource_dir(resource: str, group: str) -> ResourceDir:
     return ResourceDir(f"{resource}.{_check_subdomain('API group', group)}")
 
 
-def split_resource_dir(rdir: str) -> tuple[str, str]:
+def split_resource_dir(resource_dir: str) -> tuple[str, str]:
     """``deployments.apps`` -> (``deployments``, ``apps``); ``pods`` -> (``pods``, ``""``)."""
-    resource, _, group = rdir.partition(".")
+    resource, _, group = resource_dir.partition(".")
     return resource, group
 
 
@@ -115,20 +115,20 @@ def api_group(api_version_: str) -> str:
     return group if sep else ""
 
 
-def item_path(rdir: ResourceDir, namespace: str | None, name: str) -> TarPath:
+def item_path(resource_dir: ResourceDir, namespace: str | None, name: str) -> TarPath:
     """Where an object lives in the tar; ``namespace`` None means cluster-scoped."""
     if namespace is None:
-        return TarPath(f"{RESOURCES_ROOT}/{rdir}/cluster/{name}.json")
-    return TarPath(f"{RESOURCES_ROOT}/{rdir}/namespaces/{namespace}/{name}.json")
+        return TarPath(f"{RESOURCES_ROOT}/{resource_dir}/cluster/{name}.json")
+    return TarPath(f"{RESOURCES_ROOT}/{resource_dir}/namespaces/{namespace}/{name}.json")
 
 
 def preferred_version_path(
-    rdir: ResourceDir, version: str, namespace: str | None, name: str
+    resource_dir: ResourceDir, version: str, namespace: str | None, name: str
 ) -> TarPath:
     """Velero's second copy of every item, under ``<version>-preferredversion/``."""
     scope = "cluster" if namespace is None else f"namespaces/{namespace}"
     return TarPath(
-        f"{RESOURCES_ROOT}/{rdir}/{version}{PREFERRED_VERSION_SUFFIX}/{scope}/{name}.json"
+        f"{RESOURCES_ROOT}/{resource_dir}/{version}{PREFERRED_VERSION_SUFFIX}/{scope}/{name}.json"
     )
 
 
@@ -151,8 +151,8 @@ def parse_item_path(path: str) -> ItemLocation:
     parts = path.split("/")
     if len(parts) < 4 or parts[0] != RESOURCES_ROOT:
         raise InvalidName("item path", path, "expected resources/<resource>/<scope>/<name>.json")
-    rdir = parts[1]
-    resource, group = split_resource_dir(rdir)
+    directory = parts[1]
+    resource, group = split_resource_dir(directory)
     resource_dir(resource, group)  # validates both
     rest = parts[2:]
     preferred: str | None = None
@@ -172,4 +172,4 @@ def parse_item_path(path: str) -> ItemLocation:
     if not filename.endswith(".json"):
         raise InvalidName("item path", path, "item files must end in .json")
     name = check_object_name(filename.removesuffix(".json"))
-    return ItemLocation(ResourceDir(rdir), namespace, name, preferred)
+    return ItemLocation(ResourceDir(directory), namespace, name, preferred)

@@ -406,16 +406,16 @@ def _grouped_entries(manifest: Manifest) -> dict[str, _KindEntries]:
     """The entries per ``apiVersion/Kind`` key, in key order: about the entries' own bytes
     in memory, not an object per item."""
     kinds = {
-        rdir: f"{api}/{manifest.kinds[rdir]}"
-        for rdir, api in manifest.api_versions.items()
-        if rdir in manifest.kinds
+        resource_dir: f"{api}/{manifest.kinds[resource_dir]}"
+        for resource_dir, api in manifest.api_versions.items()
+        if resource_dir in manifest.kinds
     }
     out: dict[str, _KindEntries] = {}
     for path in manifest.compact_items.paths():
-        rdir, entry = _entry(path)
-        key = kinds.get(rdir)
+        resource_dir, entry = _entry(path)
+        key = kinds.get(resource_dir)
         if key is None:
-            raise _bad(f"item {path!r}: no apiVersion/kind for {rdir!r}")
+            raise _bad(f"item {path!r}: no apiVersion/kind for {resource_dir!r}")
         if "\0" in entry:
             raise _bad(f"item {path!r}: NUL in a name")
         group = out.get(key)

@@ -159,8 +159,8 @@ class ArchiveIndex:
         """The distinct resource dirs present, sorted."""
         return sorted({item.resource_dir for item in self._items})
 
-    def get(self, rdir: str, namespace: str | None, name: str) -> IndexedItem | None:
-        key = (rdir, namespace or "", name)
+    def get(self, resource_dir: str, namespace: str | None, name: str) -> IndexedItem | None:
+        key = (resource_dir, namespace or "", name)
         at = bisect.bisect_left(self._items, key, key=_sort_key)
         if at < len(self._items) and _sort_key(self._items[at]) == key:
             return self._items[at]

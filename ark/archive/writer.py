@@ -170,13 +170,13 @@ class ArchiveWriter:
         """
         layout.check_version(version)
         layout.check_kind(kind)
-        rdir = layout.resource_dir(resource, group)
+        resource_dir = layout.resource_dir(resource, group)
         api = layout.api_version(group, version)
         outcomes: list[ItemRecord | DuplicateItem | InvalidName | None] = []
         ready: list[tuple[int, str | None, str, bytes, layout.TarPath, int, bytes, bytes]] = []
         for namespace, name, data in items:  # hashing and headers outside the lock
             try:
-                path = _item_path_in(rdir, namespace, name)
+                path = _item_path_in(resource_dir, namespace, name)
             except InvalidName as exc:
                 outcomes.append(exc)
                 continue
@@ -188,8 +188,8 @@ class ArchiveWriter:
             outcomes.append(None)
         with self._lock:
             self._check_open()
-            if self._kinds.get(rdir) != kind or self._api_versions.get(rdir) != api:
-                self._check_consistent(rdir, api, kind)
+            if self._kinds.get(resource_dir) != kind or self._api_versions.get(resource_dir) != api:
+                self._check_consistent(resource_dir, api, kind)
             paths, stream, spool = self._paths, self._stream, self._items
             written = 0
             for index, namespace, name, data, path, key, digest, head in ready:
@@ -200,15 +200,17 @@ class ArchiveWriter:
                 try:
                     stream.add_one(head, data)
                     if self._preferred_copies:
-                        copy = layout.preferred_version_path(rdir, version, namespace, name)
+                        copy = layout.preferred_version_path(resource_dir, version, namespace, name)
                         stream.add(tarwrite.header(copy, len(data)), (data,))
                 except BaseException as exc:
                     self._cut_off(f"failed writing {path!r}: {exc!r}")
                     raise
                 spool.append(path, len(data), digest)
-                outcomes[index] = ItemRecord(path, rdir, namespace, name, len(data), digest.hex())
+                outcomes[index] = ItemRecord(
+                    path, resource_dir, namespace, name, len(data), digest.hex()
+                )
                 written += 1
-            self._counts[rdir] = self._counts.get(rdir, 0) + written
+            self._counts[resource_dir] = self._counts.get(resource_dir, 0) + written
         return cast("list[ItemRecord | DuplicateItem | InvalidName]", outcomes)  # all set now
 
     def has_item(self, *, resource: str, group: str, namespace: str | None, name: str) -> bool:
@@ -281,13 +283,13 @@ class ArchiveWriter:
         if self._manifest is not None:
             raise WriterClosed(f"backup {self._backup_name}: archive already closed")
 
-    def _check_consistent(self, rdir: str, api: str, kind: str) -> None:
-        known_api = self._api_versions.setdefault(rdir, api)
-        known_kind = self._kinds.setdefault(rdir, kind)
+    def _check_consistent(self, resource_dir: str, api: str, kind: str) -> None:
+        known_api = self._api_versions.setdefault(resource_dir, api)
+        known_kind = self._kinds.setdefault(resource_dir, kind)
         if (known_api, known_kind) != (api, kind):
             raise ArchiveError(
-                f"backup {self._backup_name}: items of {rdir!r} must share one apiVersion and "
-                f"kind; got {api}/{kind} after {known_api}/{known_kind}"
+                f"backup {self._backup_name}: items of {resource_dir!r} must share one "
+                f"apiVersion and kind; got {api}/{kind} after {known_api}/{known_kind}"
             )
 
     def _write(self, path: str, parts: Iterable[bytes], *, head: bytes | None = None) -> None:
@@ -310,11 +312,13 @@ class ArchiveWriter:
         self._paths = set()
 
 
-def _item_path_in(rdir: layout.ResourceDir, namespace: str | None, name: str) -> layout.TarPath:
+def _item_path_in(
+    resource_dir: layout.ResourceDir, namespace: str | None, name: str
+) -> layout.TarPath:
     if namespace is not None:
         layout.check_namespace(namespace)
     layout.check_object_name(name)
-    return layout.item_path(rdir, namespace, name)
+    return layout.item_path(resource_dir, namespace, name)
 
 
 def _fingerprint(path: str) -> int:

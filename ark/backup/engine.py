@@ -132,7 +132,7 @@ class _Run:
             batch.append((namespace, name, data))
         return kept, batch
 
-    def take(
+    def write_items(
         self,
         writer: archive.ArchiveWriter,
         resource: ApiResource,
@@ -539,7 +539,7 @@ def _list_task(
                 for i in items
                 if backup_plan.wants_namespace(i["metadata"].get("namespace") or "")
             ]
-        written = state.take(writer, res, items, context)
+        written = state.write_items(writer, res, items, context)
         written_total += written
         grow = max(0, written_total - accounted)  # never let done exceed the total
         accounted += grow
@@ -617,5 +617,5 @@ def _take_related(
                 )
                 continue
             item["apiVersion"], item["kind"] = res.group_version, res.kind
-            if state.take(writer, res, [item], context):
+            if state.write_items(writer, res, [item], context):
                 state.advance(items=1, total=1, resource=res.qualified)

@@ -93,19 +93,18 @@ _COLLECTOR = _CollectorPause()
 responsive_switching = _Held(_short_switch_interval).held
 """A short thread switch interval, for a thread reading ahead while another computes.
 
-The API server sends a page in small TLS records (its HTTP server writes chunks of 2 KiB), and
-the thread reading it needs the GIL back after each. While the caller works on the current page
-in Python, each of those waits up to the switch interval (5 ms by default): a 250 KiB page then
-comes in more slowly than the server sends it and reading ahead gains little (measured: a
-fetch took 118 ms instead of 6 next to a busy thread). At 0.2 ms it comes in meanwhile.
+The API server sends a page in small TLS records, and the thread reading it needs the GIL back
+after each; with the default switch interval a page read ahead next to a busy thread comes in
+far more slowly than the server sends it. A short interval lets it come in meanwhile
+(docs/performance.md has the figures).
 """
 
 collector_paused = _Held(_COLLECTOR.change, joined=_COLLECTOR.joined).held
 """The cyclic garbage collector paused while a page is parsed and worked on, until its
 objects are freed.
 
-A page of 500 objects is thousands of new dicts and lists, none in a cycle. Without the pause
-each 700 of them start a collection that walks them all again, and now and then one that walks
-every live object of a process with the kubernetes client loaded (measured, a 100,000-item
-backup: 300 collections, 0.45 s). Freed before the collector resumes, they cost none.
+A page of objects is thousands of new dicts and lists, none in a cycle. Without the pause
+every few hundred of them start a collection that walks them all again, and now and then one
+that walks every live object of the process. Freed before the collector resumes, they cost
+none (docs/performance.md has the figures).
 """

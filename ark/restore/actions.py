@@ -54,9 +54,9 @@ class RestoreContext:
 class RestoreItemAction(Protocol):
     name: str
 
-    def applies_to(self, rdir: str) -> bool: ...
+    def applies_to(self, resource_dir: str) -> bool: ...
 
-    def execute(self, obj: dict[str, Any], *, rdir: str, context: RestoreContext) -> None:
+    def execute(self, obj: dict[str, Any], *, resource_dir: str, context: RestoreContext) -> None:
         """Rewrite ``obj`` in place."""
         ...
 
@@ -67,10 +67,10 @@ class StripServerFields:
 
     name = "strip-server-fields"
 
-    def applies_to(self, rdir: str) -> bool:
+    def applies_to(self, resource_dir: str) -> bool:
         return True
 
-    def execute(self, obj: dict[str, Any], *, rdir: str, context: RestoreContext) -> None:
+    def execute(self, obj: dict[str, Any], *, resource_dir: str, context: RestoreContext) -> None:
         meta = obj.setdefault("metadata", {})
         for key in _SERVER_METADATA:
             meta.pop(key, None)
@@ -82,22 +82,24 @@ class MapNamespace:
 
     name = "namespace-mapping"
 
-    def applies_to(self, rdir: str) -> bool:
+    def applies_to(self, resource_dir: str) -> bool:
         return True
 
-    def execute(self, obj: dict[str, Any], *, rdir: str, context: RestoreContext) -> None:
+    def execute(self, obj: dict[str, Any], *, resource_dir: str, context: RestoreContext) -> None:
         if not context.namespace_mapping:
             return
         meta = obj.setdefault("metadata", {})
         if meta.get("namespace"):
             meta["namespace"] = context.map_namespace(meta["namespace"])
-        if rdir == "namespaces":
+        if resource_dir == "namespaces":
             meta["name"] = context.map_namespace(meta["name"])
             obj.get("spec", {}).pop("finalizers", None)
         for subject in obj.get("subjects") or ():
             if subject.get("namespace"):
                 subject["namespace"] = context.map_namespace(subject["namespace"])
-        claim = (obj.get("spec") or {}).get("claimRef") if rdir == "persistentvolumes" else None
+        claim = (
+            (obj.get("spec") or {}).get("claimRef") if resource_dir == "persistentvolumes" else None
+        )
         if claim and claim.get("namespace"):
             claim["namespace"] = context.map_namespace(claim["namespace"])
 
@@ -107,10 +109,10 @@ class ServiceAddresses:
 
     name = "service-addresses"
 
-    def applies_to(self, rdir: str) -> bool:
-        return rdir == "services"
+    def applies_to(self, resource_dir: str) -> bool:
+        return resource_dir == "services"
 
-    def execute(self, obj: dict[str, Any], *, rdir: str, context: RestoreContext) -> None:
+    def execute(self, obj: dict[str, Any], *, resource_dir: str, context: RestoreContext) -> None:
         spec = obj.get("spec") or {}
         if spec.get("clusterIP") != "None":
             spec.pop("clusterIP", None)
@@ -126,10 +128,10 @@ class PodNode:
 
     name = "pod-node"
 
-    def applies_to(self, rdir: str) -> bool:
-        return rdir == "pods"
+    def applies_to(self, resource_dir: str) -> bool:
+        return resource_dir == "pods"
 
-    def execute(self, obj: dict[str, Any], *, rdir: str, context: RestoreContext) -> None:
+    def execute(self, obj: dict[str, Any], *, resource_dir: str, context: RestoreContext) -> None:
         (obj.get("spec") or {}).pop("nodeName", None)
 
 
@@ -139,10 +141,10 @@ class JobSelector:
 
     name = "job-selector"
 
-    def applies_to(self, rdir: str) -> bool:
-        return rdir == "jobs.batch"
+    def applies_to(self, resource_dir: str) -> bool:
+        return resource_dir == "jobs.batch"
 
-    def execute(self, obj: dict[str, Any], *, rdir: str, context: RestoreContext) -> None:
+    def execute(self, obj: dict[str, Any], *, resource_dir: str, context: RestoreContext) -> None:
         spec = obj.get("spec") or {}
         if spec.get("manualSelector"):
             return
@@ -157,12 +159,12 @@ class VolumeBinding:
 
     name = "volume-binding"
 
-    def applies_to(self, rdir: str) -> bool:
-        return rdir in ("persistentvolumes", "persistentvolumeclaims")
+    def applies_to(self, resource_dir: str) -> bool:
+        return resource_dir in ("persistentvolumes", "persistentvolumeclaims")
 
-    def execute(self, obj: dict[str, Any], *, rdir: str, context: RestoreContext) -> None:
+    def execute(self, obj: dict[str, Any], *, resource_dir: str, context: RestoreContext) -> None:
         spec = obj.get("spec") or {}
-        if rdir == "persistentvolumes":
+        if resource_dir == "persistentvolumes":
             claim = spec.get("claimRef")
             if claim:
                 for key in ("uid", "resourceVersion"):
@@ -181,10 +183,10 @@ class VolumeBinding:
 class StorageClassMapping:
     name = "storage-class-mapping"
 
-    def applies_to(self, rdir: str) -> bool:
-        return rdir in ("persistentvolumes", "persistentvolumeclaims")
+    def applies_to(self, resource_dir: str) -> bool:
+        return resource_dir in ("persistentvolumes", "persistentvolumeclaims")
 
-    def execute(self, obj: dict[str, Any], *, rdir: str, context: RestoreContext) -> None:
+    def execute(self, obj: dict[str, Any], *, resource_dir: str, context: RestoreContext) -> None:
         spec = obj.get("spec") or {}
         old = spec.get("storageClassName")
         if old and old in context.storage_class_mapping:
@@ -196,13 +198,13 @@ class ImageRegistryMapping:
 
     name = "image-registry-mapping"
 
-    def applies_to(self, rdir: str) -> bool:
+    def applies_to(self, resource_dir: str) -> bool:
         return True
 
-    def execute(self, obj: dict[str, Any], *, rdir: str, context: RestoreContext) -> None:
+    def execute(self, obj: dict[str, Any], *, resource_dir: str, context: RestoreContext) -> None:
         if not context.image_registry_mapping:
             return
-        pspec = pod_spec(rdir, obj)
+        pspec = pod_spec(resource_dir, obj)
         if pspec is None:
             return
         for section in ("initContainers", "containers", "ephemeralContainers"):
@@ -238,9 +240,13 @@ def load_actions() -> list[RestoreItemAction]:
 
 
 def apply_actions(
-    actions: list[RestoreItemAction], obj: dict[str, Any], *, rdir: str, context: RestoreContext
+    actions: list[RestoreItemAction],
+    obj: dict[str, Any],
+    *,
+    resource_dir: str,
+    context: RestoreContext,
 ) -> dict[str, Any]:
     for action in actions:
-        if action.applies_to(rdir):
-            action.execute(obj, rdir=rdir, context=context)
+        if action.applies_to(resource_dir):
+            action.execute(obj, resource_dir=resource_dir, context=context)
     return obj

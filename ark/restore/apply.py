@@ -100,7 +100,7 @@ class Decision:
 
 
 def decide(
-    policy: ExistingResourcePolicy, *, rdir: str, live: dict[str, Any], changes: list[str]
+    policy: ExistingResourcePolicy, *, resource_dir: str, live: dict[str, Any], changes: list[str]
 ) -> Decision:
     """What a restore does to an object that already exists: the one rule for the restore
     and its dry run. An identical object is left alone under every policy; ``recreate``
@@ -110,8 +110,10 @@ def decide(
         return Decision(Action.SKIP)
     if policy is ExistingResourcePolicy.UPDATE:
         return Decision(Action.UPDATE)
-    if rdir in GUARDED:
-        return Decision(Action.UPDATE, f"not recreated ({rdir} are never deleted by a restore)")
+    if resource_dir in GUARDED:
+        return Decision(
+            Action.UPDATE, f"not recreated ({resource_dir} are never deleted by a restore)"
+        )
     finalizers = (live.get("metadata") or {}).get("finalizers") or []
     if finalizers:
         return Decision(
@@ -166,7 +168,7 @@ class Writer:
         self,
         obj: dict[str, Any],
         *,
-        rdir: str,
+        resource_dir: str,
         plural: str,
         namespaced: bool,
         copy: str | None = None,
@@ -177,25 +179,33 @@ class Writer:
         collection = path_of(obj, plural, namespaced=namespaced)
         item = path_of(obj, plural, namespaced=namespaced, name=name)
         if self.dry_run:
-            return self._dry_run(obj, rdir=rdir, collection=collection, item=item)
+            return self._dry_run(obj, resource_dir=resource_dir, collection=collection, item=item)
         try:
             created = orjson.loads(self.client.request("POST", collection, body=obj))
             return Applied(Outcome.CREATED, uid=created["metadata"].get("uid"))
         except KubeApiError as exc:
             if not exc.already_exists:
                 return Applied(Outcome.FAILED, message=exc.message)
-        return self._existing(obj, rdir=rdir, collection=collection, item=item, copy=copy)
+        return self._existing(
+            obj, resource_dir=resource_dir, collection=collection, item=item, copy=copy
+        )
 
     def _existing(
-        self, obj: dict[str, Any], *, rdir: str, collection: str, item: str, copy: str | None
+        self,
+        obj: dict[str, Any],
+        *,
+        resource_dir: str,
+        collection: str,
+        item: str,
+        copy: str | None,
     ) -> Applied:
         try:
             live = self.client.get(item)
         except KubeApiError as exc:
             return Applied(Outcome.FAILED, message=f"exists, but cannot be read: {exc.message}")
         uid = live["metadata"].get("uid")
-        changes = diff(live, obj, secret=rdir == "secrets")
-        decision = decide(self.policy, rdir=rdir, live=live, changes=changes)
+        changes = diff(live, obj, secret=resource_dir == "secrets")
+        decision = decide(self.policy, resource_dir=resource_dir, live=live, changes=changes)
         if decision.action is Action.SKIP:
             note = "already exists" + (
                 f"; differs from the backup in {len(changes)} field(s)"
@@ -205,7 +215,7 @@ class Writer:
             return Applied(Outcome.SKIPPED_EXISTS, uid=uid, message=note, diff=changes)
         if decision.action is Action.RECREATE:
             return self._recreate(
-                obj, rdir=rdir, collection=collection, item=item, uid=uid, copy=copy
+                obj, resource_dir=resource_dir, collection=collection, item=item, uid=uid, copy=copy
             )
         result = self._update(obj, item=item, uid=uid, changes=changes)
         if decision.warning:
@@ -239,7 +249,7 @@ class Writer:
         self,
         obj: dict[str, Any],
         *,
-        rdir: str,
+        resource_dir: str,
         collection: str,
         item: str,
         uid: str | None,
@@ -287,7 +297,7 @@ class Writer:
                     obj,
                     item=item,
                     uid=again["metadata"].get("uid"),
-                    changes=diff(again, obj, secret=rdir == "secrets"),
+                    changes=diff(again, obj, secret=resource_dir == "secrets"),
                 )
                 result.warnings.insert(0, "re-created by the cluster at once; updated instead")
                 return result
@@ -299,7 +309,9 @@ class Writer:
             f"; the backed-up copy is {where}" if where else ""
         )
 
-    def _dry_run(self, obj: dict[str, Any], *, rdir: str, collection: str, item: str) -> Applied:
+    def _dry_run(
+        self, obj: dict[str, Any], *, resource_dir: str, collection: str, item: str
+    ) -> Applied:
         try:
             live = self.client.get(item)
         except KubeApiError as exc:
@@ -307,8 +319,8 @@ class Writer:
                 return Applied(Outcome.FAILED, message=exc.message)
             return self._server_dry_run(obj, collection=collection)
         uid = live["metadata"].get("uid")
-        changes = diff(live, obj, secret=rdir == "secrets")
-        decision = decide(self.policy, rdir=rdir, live=live, changes=changes)
+        changes = diff(live, obj, secret=resource_dir == "secrets")
+        decision = decide(self.policy, resource_dir=resource_dir, live=live, changes=changes)
         outcome = {
             Action.SKIP: Outcome.WOULD_SKIP_EXISTS,
             Action.UPDATE: Outcome.WOULD_UPDATE,

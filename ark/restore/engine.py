@@ -143,9 +143,9 @@ class _Run:
         self._last = 0.0
 
     def record(self, planned: Planned, applied: Applied) -> None:
-        rdir, ns, name = planned.key
+        resource_dir, ns, name = planned.key
         outcome = ItemOutcome(
-            rdir,
+            resource_dir,
             ns or None,
             name,
             planned.target_namespace,
@@ -153,7 +153,7 @@ class _Run:
             applied.message,
             tuple(applied.diff),
         )
-        where = {"resource": rdir, "namespace": planned.target_namespace, "name": name}
+        where = {"resource": resource_dir, "namespace": planned.target_namespace, "name": name}
         if applied.outcome is Outcome.FAILED:
             self.issues.error(f"cannot restore: {applied.message}", **where)
         for warning in applied.warnings:
@@ -261,8 +261,10 @@ def _restore(
             "item checksums could not be verified"
         )
     state.discovery = discover(state.client)
-    for rdir in source.check_kinds(opened, state.discovery):
-        state.issues.warn(f"{rdir}: not served by the target cluster and no CRD in the backup")
+    for resource_dir in source.check_kinds(opened, state.discovery):
+        state.issues.warn(
+            f"{resource_dir}: not served by the target cluster and no CRD in the backup"
+        )
     state.kind_dirs = {v: k for k, v in source.kinds_by_dir(opened).items()}
     state.owner_keys = _owner_keys(state, opened)
     included, excluded = _resolve_resources(state, opened)
@@ -351,9 +353,9 @@ def _volumes_from_snapshots(
 def _resolve_resources(state: _Run, opened: source.OpenBackup) -> tuple[set[str] | None, set[str]]:
     known = list(state.discovery.resources)
     served = {r.qualified for r in known}
-    for rdir, kind in source.kinds_by_dir(opened).items():
-        if rdir not in served:
-            plural, _, group = rdir.partition(".")
+    for resource_dir, kind in source.kinds_by_dir(opened).items():
+        if resource_dir not in served:
+            plural, _, group = resource_dir.partition(".")
             known.append(
                 ApiResource(
                     group=group,
@@ -398,27 +400,30 @@ def _apply_wave(
 def _apply_one(
     state: _Run, opened: source.OpenBackup, planned: Planned, context: RestoreContext
 ) -> None:
-    rdir, ns, name = planned.key
+    resource_dir, ns, name = planned.key
     if planned.target_namespace in state.failed_namespaces:
         state.record(
             planned,
             Applied(Outcome.FAILED, message=state.failed_namespaces[planned.target_namespace]),
         )
         return
-    item = opened.index.get(rdir, ns or None, name)
-    res = state.discovery.by_qualified(rdir)
+    item = opened.index.get(resource_dir, ns or None, name)
+    res = state.discovery.by_qualified(resource_dir)
     if item is None or res is None:
         state.record(
-            planned, Applied(Outcome.FAILED, message=f"{rdir} is not served by the target cluster")
+            planned,
+            Applied(Outcome.FAILED, message=f"{resource_dir} is not served by the target cluster"),
         )
         return
     try:
-        obj = apply_actions(state.actions, opened.index.load(item), rdir=rdir, context=context)
+        obj = apply_actions(
+            state.actions, opened.index.load(item), resource_dir=resource_dir, context=context
+        )
     except (KeyError, TypeError, ValueError) as exc:
         state.record(planned, Applied(Outcome.FAILED, message=f"cannot transform: {exc!r}"))
         return
     _rewrite_owners(state, obj, ns)
-    if rdir == "persistentvolumeclaims" and f"{ns}/{name}" in state.claim_snapshots:
+    if resource_dir == "persistentvolumeclaims" and f"{ns}/{name}" in state.claim_snapshots:
         claim = state.claim_snapshots[f"{ns}/{name}"]
         tags = {"ark.dev/restore": state.name, "ark.dev/pv": claim.persistent_volume}
         try:
@@ -426,7 +431,7 @@ def _apply_one(
         except snapshot_errors.SnapshotError as exc:
             state.record(planned, Applied(Outcome.FAILED, message=str(exc)))
             return
-    if rdir == "persistentvolumes":
+    if resource_dir == "persistentvolumes":
         csi = [c for c in state.claim_snapshots.values() if c.persistent_volume == name]
         if csi:
             message = f"provisioned anew by its CSI driver from snapshot {csi[0].snapshot_id}"
@@ -441,12 +446,12 @@ def _apply_one(
             obj["metadata"]["name"] = context.volume_renames.get(name, name)
     applied = state.writer.apply(
         obj,
-        rdir=rdir,
+        resource_dir=resource_dir,
         plural=res.plural,
         namespaced=res.namespaced,
-        copy=layout.item_path(archive.ResourceDir(rdir), ns or None, name),
+        copy=layout.item_path(archive.ResourceDir(resource_dir), ns or None, name),
     )
-    if rdir == "persistentvolumes" and applied.outcome is Outcome.SKIPPED_EXISTS:
+    if resource_dir == "persistentvolumes" and applied.outcome is Outcome.SKIPPED_EXISTS:
         note = volumes.rebind_released(state.client, obj)
         if note is not None:
             applied.message = f"{applied.message}; {note}"
@@ -459,10 +464,10 @@ def _owner_keys(state: _Run, opened: source.OpenBackup) -> frozenset[ItemKey]:
     keys: set[ItemKey] = set()
     for item in opened.index:
         for ref in item.owners:
-            rdir = state.kind_dirs.get(ref.kind)
-            if rdir is not None:
-                keys.add((rdir, item.namespace or "", ref.name))
-                keys.add((rdir, "", ref.name))
+            resource_dir = state.kind_dirs.get(ref.kind)
+            if resource_dir is not None:
+                keys.add((resource_dir, item.namespace or "", ref.name))
+                keys.add((resource_dir, "", ref.name))
     return frozenset(keys)
 
 
@@ -475,11 +480,11 @@ def _rewrite_owners(state: _Run, obj: dict[str, Any], ns: str) -> None:
         return
     kept = []
     for ref in refs:
-        rdir = state.kind_dirs.get(ref.get("kind", ""))
+        resource_dir = state.kind_dirs.get(ref.get("kind", ""))
         uid = None
-        if rdir is not None:
-            uid = state.uids.get((rdir, ns, ref.get("name", ""))) or state.uids.get(
-                (rdir, "", ref.get("name", ""))
+        if resource_dir is not None:
+            uid = state.uids.get((resource_dir, ns, ref.get("name", ""))) or state.uids.get(
+                (resource_dir, "", ref.get("name", ""))
             )
         if uid:
             kept.append({**ref, "uid": uid})

@@ -92,9 +92,14 @@ def ensure(
             item = opened.index.get("namespaces", None, planned.key[2])
             if item is not None:
                 body = apply_actions(
-                    state.actions, opened.index.load(item), rdir="namespaces", context=context
+                    state.actions,
+                    opened.index.load(item),
+                    resource_dir="namespaces",
+                    context=context,
                 )
-        applied = state.writer.apply(body, rdir="namespaces", plural="namespaces", namespaced=False)
+        applied = state.writer.apply(
+            body, resource_dir="namespaces", plural="namespaces", namespaced=False
+        )
         if applied.outcome is Outcome.FAILED:
             state.failed_namespaces[target] = f"namespace {target!r}: {applied.message}"
         if planned is not None:

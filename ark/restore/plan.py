@@ -56,11 +56,11 @@ _REST = len(_PRIORITY)  # workloads, custom resources and everything else
 _PODS = _REST + 1
 
 
-def base_wave(rdir: str) -> int:
+def base_wave(resource_dir: str) -> int:
     for wave, group in enumerate(_PRIORITY):
-        if rdir in group:
+        if resource_dir in group:
             return wave
-    return _PODS if rdir == "pods" else _REST
+    return _PODS if resource_dir == "pods" else _REST
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +106,9 @@ def _matches_filter(
     spec: ResourceFilter, c: Candidate, *, resources: AbstractSet[str] | None
 ) -> str | None:
     """Why the spec's filters leave this item out, or None."""
-    rdir, ns, _ = c.key
+    resource_dir, ns, _ = c.key
     labels = dict(c.labels)
-    if resources is not None and rdir not in resources:
+    if resources is not None and resource_dir not in resources:
         return "not in includedResources"
     if ns and not _namespace_wanted(spec, ns):
         return f"namespace {ns} not included"
@@ -183,15 +183,15 @@ def _select(
     whole = not spec.included_namespaces and not spec.excluded_namespaces
     mode = spec.include_cluster_resources
     for key, c in items.items():
-        rdir, ns, name = key
+        resource_dir, ns, name = key
         reason: str | None
-        if rdir in NEVER_RESTORED:
+        if resource_dir in NEVER_RESTORED:
             reason = "never restored"
-        elif rdir in excluded:
+        elif resource_dir in excluded:
             reason = "in excludedResources"
         elif c.skip:
             reason = c.skip
-        elif rdir == NAMESPACES:
+        elif resource_dir == NAMESPACES:
             reason = None if _namespace_wanted(spec, name) else f"namespace {name} not included"
         elif ns or mode is True or (mode is None and whole):
             reason = _matches_filter(spec, c, resources=included)

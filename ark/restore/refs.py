@@ -23,12 +23,12 @@ _POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
-def pod_spec(rdir: str, obj: Mapping[str, Any]) -> dict[str, Any] | None:
+def pod_spec(resource_dir: str, obj: Mapping[str, Any]) -> dict[str, Any] | None:
     """The pod spec inside a Pod or a workload's template, if it has one."""
     node: Any = obj
-    for step in _POD_SPEC_PATHS.get(rdir, ()):
+    for step in _POD_SPEC_PATHS.get(resource_dir, ()):
         node = node.get(step) if isinstance(node, Mapping) else None
-    return node if isinstance(node, dict) and rdir in _POD_SPEC_PATHS else None
+    return node if isinstance(node, dict) and resource_dir in _POD_SPEC_PATHS else None
 
 
 def _pod_refs(pspec: Mapping[str, Any], ns: str) -> Iterator[ItemKey]:
@@ -51,49 +51,51 @@ _BINDINGS = frozenset(
 )
 
 
-def _kind_refs(rdir: str, obj: Mapping[str, Any], ns: str) -> Iterator[ItemKey]:
+def _kind_refs(resource_dir: str, obj: Mapping[str, Any], ns: str) -> Iterator[ItemKey]:
     spec = obj.get("spec") or {}
-    if rdir == "persistentvolumeclaims" and spec.get("volumeName"):
+    if resource_dir == "persistentvolumeclaims" and spec.get("volumeName"):
         yield ("persistentvolumes", "", spec["volumeName"])
-    if rdir in ("persistentvolumeclaims", "persistentvolumes") and spec.get("storageClassName"):
+    if resource_dir in ("persistentvolumeclaims", "persistentvolumes") and spec.get(
+        "storageClassName"
+    ):
         yield ("storageclasses.storage.k8s.io", "", spec["storageClassName"])
-    if rdir in _BINDINGS:
+    if resource_dir in _BINDINGS:
         role = obj.get("roleRef") or {}
         if role.get("kind") == "ClusterRole":
             yield ("clusterroles.rbac.authorization.k8s.io", "", role.get("name", ""))
         elif role.get("kind") == "Role":
             yield ("roles.rbac.authorization.k8s.io", ns, role.get("name", ""))
-    if rdir == "serviceaccounts":
+    if resource_dir == "serviceaccounts":
         for ref in obj.get("imagePullSecrets") or ():
             if ref.get("name"):
                 yield ("secrets", ns, ref["name"])
 
 
 def references(
-    rdir: str, obj: Mapping[str, Any], *, crd_of: Mapping[str, str]
+    resource_dir: str, obj: Mapping[str, Any], *, crd_of: Mapping[str, str]
 ) -> Iterator[ItemKey]:
     """Objects this one needs to exist first: claims, mounts, its service account, bound
     volumes and roles, its CRD. ``crd_of`` maps a custom resource dir to its CRD's name."""
     ns = (obj.get("metadata") or {}).get("namespace") or ""
-    pspec = pod_spec(rdir, obj)
+    pspec = pod_spec(resource_dir, obj)
     if pspec is not None:
         yield from _pod_refs(pspec, ns)
-    yield from _kind_refs(rdir, obj, ns)
-    if rdir in crd_of:
-        yield (CRDS, "", crd_of[rdir])
+    yield from _kind_refs(resource_dir, obj, ns)
+    if resource_dir in crd_of:
+        yield (CRDS, "", crd_of[resource_dir])
 
 
-def intrinsic_skip(rdir: str, obj: Mapping[str, Any]) -> str | None:
+def intrinsic_skip(resource_dir: str, obj: Mapping[str, Any]) -> str | None:
     """Why this object must not be restored whatever the spec says, or None."""
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
-    if rdir == "configmaps" and meta.get("name") == "kube-root-ca.crt":
+    if resource_dir == "configmaps" and meta.get("name") == "kube-root-ca.crt":
         return "created by the cluster in every namespace"
-    if rdir == "secrets" and obj.get("type") == "kubernetes.io/service-account-token":
+    if resource_dir == "secrets" and obj.get("type") == "kubernetes.io/service-account-token":
         return "service-account token: the target cluster issues its own"
-    if rdir == "endpoints" and labels.get("endpoints.kubernetes.io/managed-by"):
+    if resource_dir == "endpoints" and labels.get("endpoints.kubernetes.io/managed-by"):
         return "managed by the endpoints controller of its Service"
-    if rdir == "endpointslices.discovery.k8s.io" and labels.get(
+    if resource_dir == "endpointslices.discovery.k8s.io" and labels.get(
         "endpointslice.kubernetes.io/managed-by"
     ):
         return "managed by the EndpointSlice controller of its Service"

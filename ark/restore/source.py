@@ -68,9 +68,9 @@ def open_backup(
                 crd = index.load(item)
                 spec = crd.get("spec") or {}
                 names = spec.get("names") or {}
-                rdir = f"{names.get('plural')}.{spec.get('group')}"
-                opened.crd_kinds[rdir] = str(names.get("kind"))
-                opened.crd_of[rdir] = item.name
+                resource_dir = f"{names.get('plural')}.{spec.get('group')}"
+                opened.crd_kinds[resource_dir] = str(names.get("kind"))
+                opened.crd_of[resource_dir] = item.name
         yield opened
 
 
@@ -82,18 +82,18 @@ def check_kinds(opened: OpenBackup, discovery: Discovery) -> list[str]:
     unknown: set[str] = set()
     expected: dict[str, str] = {}
     for item in opened.index:
-        rdir = item.resource_dir
-        if rdir not in expected:
-            served = discovery.by_qualified(rdir)
-            kind = served.kind if served is not None else opened.crd_kinds.get(rdir)
+        resource_dir = item.resource_dir
+        if resource_dir not in expected:
+            served = discovery.by_qualified(resource_dir)
+            kind = served.kind if served is not None else opened.crd_kinds.get(resource_dir)
             if kind is None:
-                unknown.add(rdir)
+                unknown.add(resource_dir)
                 continue
-            expected[rdir] = kind
-        if rdir in expected and item.kind != expected[rdir]:
+            expected[resource_dir] = kind
+        if resource_dir in expected and item.kind != expected[resource_dir]:
             raise BackupUnavailable(
                 f"backup {opened.name} rejected, nothing restored: {item.path} holds a "
-                f"{item.kind}, but {rdir} holds {expected[rdir]} objects"
+                f"{item.kind}, but {resource_dir} holds {expected[resource_dir]} objects"
             )
     return sorted(unknown)
 
@@ -109,11 +109,13 @@ def candidates(opened: OpenBackup) -> Iterator[Candidate]:
         owners: list[ItemKey] = []
         controller: ItemKey | None = None
         for ref in item.owners:
-            rdir = kind_dirs.get(ref.kind)
-            if rdir is None:
+            resource_dir = kind_dirs.get(ref.kind)
+            if resource_dir is None:
                 continue
-            owner_ns = ns if opened.index.get(rdir, item.namespace, ref.name) is not None else ""
-            key = (rdir, owner_ns, ref.name)
+            owner_ns = (
+                ns if opened.index.get(resource_dir, item.namespace, ref.name) is not None else ""
+            )
+            key = (resource_dir, owner_ns, ref.name)
             owners.append(key)
             if ref.controller:
                 controller = key

@@ -62,8 +62,8 @@ SUFFIXES = {
 }
 MIN_BLOCK, MAX_BLOCK = 1024 * 1024, 100 * 1024 * 1024
 GET_CHUNK = 1024 * 1024
-"""Download range size. The SDK holds several times a range while decoding it (measured: a
-4 MiB range peaks near 40 MiB of Python memory, 1 MiB near 10 MiB) at no loss of speed."""
+"""Download range size: the SDK holds several times a range in memory while decoding it, and
+a small range costs no speed (docs/performance.md)."""
 
 
 @dataclass(frozen=True)

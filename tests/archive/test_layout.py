@@ -7,25 +7,25 @@ from ark.archive import layout
 
 
 def test_namespaced_item_path_has_resource_dot_group() -> None:
-    rdir = layout.resource_dir("deployments", "apps")
-    assert layout.item_path(rdir, "web", "front") == (
+    resource_dir = layout.resource_dir("deployments", "apps")
+    assert layout.item_path(resource_dir, "web", "front") == (
         "resources/deployments.apps/namespaces/web/front.json"
     )
 
 
 def test_core_group_item_path_is_just_the_resource() -> None:
-    rdir = layout.resource_dir("secrets", "")
-    assert layout.item_path(rdir, "web", "db") == "resources/secrets/namespaces/web/db.json"
+    resource_dir = layout.resource_dir("secrets", "")
+    assert layout.item_path(resource_dir, "web", "db") == "resources/secrets/namespaces/web/db.json"
 
 
 def test_cluster_scoped_item_path() -> None:
-    rdir = layout.resource_dir("namespaces", "")
-    assert layout.item_path(rdir, None, "web") == "resources/namespaces/cluster/web.json"
+    resource_dir = layout.resource_dir("namespaces", "")
+    assert layout.item_path(resource_dir, None, "web") == "resources/namespaces/cluster/web.json"
 
 
 def test_preferred_version_path_matches_velero() -> None:
-    rdir = layout.resource_dir("customresourcedefinitions", "apiextensions.k8s.io")
-    assert layout.preferred_version_path(rdir, "v1", None, "a.b") == (
+    resource_dir = layout.resource_dir("customresourcedefinitions", "apiextensions.k8s.io")
+    assert layout.preferred_version_path(resource_dir, "v1", None, "a.b") == (
         "resources/customresourcedefinitions.apiextensions.k8s.io/v1-preferredversion/"
         "cluster/a.b.json"
     )

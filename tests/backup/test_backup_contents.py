@@ -48,11 +48,11 @@ def _oracle(cluster: Cluster, namespace: str) -> dict[str, dict[str, Any]]:
             or res.preferred is False
         ):
             continue
-        rdir = f"{res.name}.{res.group}" if res.group else res.name
-        if rdir in NEVER:
+        resource_dir = f"{res.name}.{res.group}" if res.group else res.name
+        if resource_dir in NEVER:
             continue
         for item in dyn.get(res, namespace=namespace).to_dict()["items"]:
-            out[f"{rdir}/{item['metadata']['name']}"] = item
+            out[f"{resource_dir}/{item['metadata']['name']}"] = item
     return out
 
 

@@ -10,8 +10,8 @@ from ark.restore.actions import apply_actions
 ACTIONS = load_actions()
 
 
-def _run(rdir: str, obj: dict[str, Any], **context: Any) -> dict[str, Any]:
-    return apply_actions(ACTIONS, obj, rdir=rdir, context=RestoreContext(**context))
+def _run(resource_dir: str, obj: dict[str, Any], **context: Any) -> dict[str, Any]:
+    return apply_actions(ACTIONS, obj, resource_dir=resource_dir, context=RestoreContext(**context))
 
 
 def test_built_ins_are_registered_as_entry_points() -> None:

@@ -33,8 +33,8 @@ class Crafted:
     limits: archive.Limits | None = None
 
 
-def _cm_path(ns: str, name: str, rdir: str = "configmaps") -> str:
-    return f"resources/{rdir}/namespaces/{ns}/{name}.json"
+def _cm_path(ns: str, name: str, resource_dir: str = "configmaps") -> str:
+    return f"resources/{resource_dir}/namespaces/{ns}/{name}.json"
 
 
 def _good(ns: str) -> list[tuple[str, bytes]]:

@@ -10,7 +10,7 @@ NS = "shop"
 
 
 def _c(
-    rdir: str,
+    resource_dir: str,
     name: str,
     *,
     ns: str = NS,
@@ -21,8 +21,8 @@ def _c(
     skip: str | None = None,
 ) -> Candidate:
     return Candidate(
-        key=(rdir, ns, name),
-        kind=kind or rdir.title(),
+        key=(resource_dir, ns, name),
+        kind=kind or resource_dir.title(),
         labels=labels or {},
         controller=controller,
         owners=(controller,) if controller else (),
@@ -90,7 +90,7 @@ def _wave_of(plan: object, key: ItemKey) -> int:
 
 def test_waves_follow_priorities_and_references() -> None:
     plan = plan_restore(ITEMS, RestoreSpec(backup_name="b", included_namespaces=[NS]))
-    w = lambda rdir, name, ns=NS: _wave_of(plan, (rdir, ns, name))
+    w = lambda resource_dir, name, ns=NS: _wave_of(plan, (resource_dir, ns, name))
     assert w(CRDS, "widgets.shop.test", "") < w("namespaces", NS, "")
     assert w("namespaces", NS, "") < w("storageclasses.storage.k8s.io", "fast", "")
     assert w("storageclasses.storage.k8s.io", "fast", "") < w("persistentvolumes", "pv-1", "")

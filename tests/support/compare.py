@@ -15,7 +15,8 @@ GENERATED_CONFIGMAPS = {"kube-root-ca.crt"}
 
 
 def snapshot_namespace(cluster: Cluster, namespace: str) -> dict[str, dict[str, Any]]:
-    """Every object in ``namespace`` through the official dynamic client, keyed rdir/name."""
+    """Every object in ``namespace`` through the official dynamic client, keyed
+    resource_dir/name."""
     dyn = dynamic.DynamicClient(cluster.api)
     out: dict[str, dict[str, Any]] = {}
     for res in dyn.resources.search():
@@ -23,11 +24,11 @@ def snapshot_namespace(cluster: Cluster, namespace: str) -> dict[str, dict[str, 
             continue
         if res.preferred is False:
             continue
-        rdir = f"{res.name}.{res.group}" if res.group else res.name
-        if rdir in NEVER:
+        resource_dir = f"{res.name}.{res.group}" if res.group else res.name
+        if resource_dir in NEVER:
             continue
         for item in dyn.get(res, namespace=namespace).to_dict()["items"]:
-            out[f"{rdir}/{item['metadata']['name']}"] = item
+            out[f"{resource_dir}/{item['metadata']['name']}"] = item
     return out
 
 

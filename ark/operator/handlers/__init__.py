@@ -37,15 +37,15 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         backups.collect_garbage
     )
     kopf.timer(*_on("schedules"), id="tick", interval=settings.schedule_interval, **common)(
-        schedules.look
+        schedules.tick
     )
-    changes("backupstoragelocations", locations.look_at_bsl, update=True)
+    changes("backupstoragelocations", locations.reconcile_bsl, update=True)
     kopf.timer(
         *_on("backupstoragelocations"), id="check", interval=settings.location_interval, **common
-    )(locations.look_at_bsl)
-    changes("volumesnapshotlocations", locations.look_at_vsl, update=True)
+    )(locations.reconcile_bsl)
+    changes("volumesnapshotlocations", locations.reconcile_vsl, update=True)
     kopf.timer(
         *_on("volumesnapshotlocations"), id="check", interval=settings.location_interval, **common
-    )(locations.look_at_vsl)
+    )(locations.reconcile_vsl)
     changes("deletebackuprequests", deletion.process)
     changes("restores", restores.reconcile)

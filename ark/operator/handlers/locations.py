@@ -27,7 +27,7 @@ def _due(last: str | None, period: str | None, *, default: float, now: dt.dateti
     return when is None or (now - when).total_seconds() >= seconds
 
 
-async def look_at_bsl(body: kopf.Body, name: str, reason: str | None = None, **_: Any) -> None:
+async def reconcile_bsl(body: kopf.Body, name: str, reason: str | None = None, **_: Any) -> None:
     """Validate when due (or on any change), then sync when due and Available."""
     rt = runtime.current()
     obj = await rt.get(control.BSL, name)
@@ -109,7 +109,7 @@ async def _sync(body: kopf.Body, obj: dict[str, Any], *, now: dt.datetime) -> No
         kopf.warn(body, reason="SyncFailed", message=error)
 
 
-async def look_at_vsl(body: kopf.Body, name: str, **_: Any) -> None:
+async def reconcile_vsl(body: kopf.Body, name: str, **_: Any) -> None:
     rt = runtime.current()
     obj = await rt.get(control.VSL, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):

@@ -12,7 +12,8 @@ from ark import control
 from ark.operator import runtime, scheduling
 
 
-async def look(body: kopf.Body, name: str, **_: Any) -> None:
+async def tick(body: kopf.Body, name: str, **_: Any) -> None:
+    """Timer: a Schedule's due backup, if its cron time has come, and its status."""
     rt = runtime.current()
     obj = await rt.get(control.SCHEDULE, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
