@@ -4,7 +4,6 @@ BackupStorageLocation and its credential Secret, applied with server-side apply.
 from __future__ import annotations
 
 import base64
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +13,11 @@ from ark.api import crdgen, kinds
 from ark.cli import common, kustomize, locations, output
 from ark.cli.common import CliError, Obj
 from ark.kube import KubeClient, discover
+from ark.kube import crds as kube_crds
 
 FIELD_MANAGER = "ark-install"
 APPLY_PATCH = "application/apply-patch+yaml"
 SECRET_KEY = "cloud"  # noqa: S105 - the key name in the Secret, not a secret
-_CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 def crds() -> list[Obj]:
@@ -155,7 +154,7 @@ def install(
 def apply_all(client: KubeClient, objs: list[Obj]) -> None:
     crd_objs = [o for o in objs if o["kind"] == "CustomResourceDefinition"]
     for obj in crd_objs:
-        _apply(client, f"{_CRD_PATH}/{obj['metadata']['name']}", obj)
+        _apply(client, f"{kube_crds.CRD_PATH}/{obj['metadata']['name']}", obj)
     wait_established(client, [o["metadata"]["name"] for o in crd_objs])
     found = discover(client)
     for obj in objs:
@@ -184,20 +183,6 @@ def _apply(client: KubeClient, path: str, obj: Obj) -> Any:
 
 
 def wait_established(client: KubeClient, names: list[str], *, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    pending = set(names)
-    while pending:
-        for name in sorted(pending):
-            crd = client.get(f"{_CRD_PATH}/{name}")
-            conditions = (crd.get("status") or {}).get("conditions") or []
-            if any(
-                c.get("type") == "Established" and c.get("status") == "True" for c in conditions
-            ):
-                pending.discard(name)
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            raise CliError(
-                f"CRDs not Established after {timeout:.0f}s: {', '.join(sorted(pending))}"
-            )
-        time.sleep(0.2)
+    pending = kube_crds.wait_established(client, names, timeout=timeout)
+    if pending:
+        raise CliError(f"CRDs not Established after {timeout:.0f}s: {', '.join(sorted(pending))}")

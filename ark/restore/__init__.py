@@ -7,8 +7,9 @@ recreates the objects in the target cluster — the same one, or another (pass i
 
 from ark.restore.actions import RestoreContext, RestoreItemAction, load_actions
 from ark.restore.apply import Outcome
-from ark.restore.engine import ItemOutcome, RestoreProgress, RestoreResult, run
+from ark.restore.engine import run
 from ark.restore.plan import Candidate, Planned, RestorePlan, plan_restore
+from ark.restore.results import ItemOutcome, RestoreProgress, RestoreResult
 from ark.restore.source import BackupUnavailable
 from ark.restore.volumes import VolumeOptions
 

@@ -12,10 +12,9 @@ import hashlib
 import tempfile
 import threading
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,15 @@ from ark import archive, persistence
 from ark.api.restore import RestorePhase, RestoreSpec
 from ark.archive import layout
 from ark.kube import ApiResource, KubeApiError, KubeClient, KubeError, discover
+from ark.kube.crds import wait_established
 from ark.kube.discovery import Discovery
 from ark.report import Issues, RunLog
 from ark.restore import namespaces, source, volumes
 from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions, load_actions
 from ark.restore.apply import Applied, Outcome, Writer
-from ark.restore.plan import NAMESPACES, Planned, RestorePlan, plan_restore
+from ark.restore.plan import Planned, RestorePlan, plan_restore
 from ark.restore.refs import CRDS, ItemKey
+from ark.restore.results import ItemOutcome, ProgressCallback, RestoreProgress, RestoreResult
 from ark.restore.volumes import VolumeOptions
 from ark.selection import select_resources
 from ark.snapshot import errors as snapshot_errors
@@ -37,69 +38,6 @@ from ark.storage import ObjectStore, StoreError
 
 DEFAULT_WORKERS = 32
 PROGRESS_INTERVAL = 0.5
-
-
-@dataclass
-class RestoreProgress:
-    total_items: int = 0
-    items_restored: int = 0
-    current_wave: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ItemOutcome:
-    resource: str
-    namespace: str | None
-    name: str
-    target_namespace: str | None
-    outcome: str
-    message: str | None = None
-    diff: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "resource": self.resource,
-            "name": self.name,
-            "outcome": self.outcome,
-        }
-        if self.namespace:
-            out["namespace"] = self.namespace
-        if self.target_namespace and self.target_namespace != self.namespace:
-            out["targetNamespace"] = self.target_namespace
-        if self.message:
-            out["message"] = self.message
-        if self.diff:
-            out["diff"] = list(self.diff)
-        return out
-
-
-@dataclass
-class RestoreResult:
-    name: str
-    backup_name: str
-    phase: RestorePhase
-    started: dt.datetime
-    completed: dt.datetime
-    progress: RestoreProgress
-    issues: Issues
-    failure_reason: str | None = None
-    outcomes: list[ItemOutcome] = field(default_factory=list)
-    plan: RestorePlan | None = None
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return dict(Counter(o.outcome for o in self.outcomes))
-
-    @property
-    def warnings(self) -> int:
-        return len(self.issues.warnings)
-
-    @property
-    def errors(self) -> int:
-        return len(self.issues.errors)
-
-
-ProgressCallback = Callable[[RestoreProgress], None]
 
 
 class _Run:
@@ -281,9 +219,7 @@ def _restore(
         f"{len(restore_plan.skipped)} skipped; namespaces "
         f"{restore_plan.target_namespaces}"
     )
-    restored_pvs = frozenset(
-        p.key[2] for p in restore_plan.planned() if p.key[0] == "persistentvolumes"
-    )
+    restored_pvs = restore_plan.restored_volumes()
     renames = _volumes_from_snapshots(state, store, opened.name, restored_pvs, volumes)
     context = RestoreContext(
         namespace_mapping=spec.namespace_mapping or {},
@@ -296,28 +232,20 @@ def _restore(
     )
     for key, reason in sorted(restore_plan.skipped.items()):
         state.outcomes.append(ItemOutcome(key[0], key[1] or None, key[2], None, "skipped", reason))
-    namespaces_ensured = False
-    for wave in restore_plan.waves:
-        state.progress.current_wave = wave[0].wave if wave else None
-        if wave and wave[0].key[0] == CRDS and all(p.key[0] == CRDS for p in wave):
-            _apply_wave(state, opened, wave, context)
-            _after_crds(state, wave)
-        elif not namespaces_ensured and any(p.key[0] == NAMESPACES or p.key[1] for p in wave):
-            # The target namespaces exist before anything goes into them, also when the
-            # backup holds no Namespace objects (includedResources without namespaces).
-            namespaces_ensured = True
-            ns_items = [p for p in wave if p.key[0] == NAMESPACES]
+    for stage in restore_plan.stages():
+        state.progress.current_wave = stage.wave
+        if stage.namespaces is not None:
             namespaces.ensure(
                 state,
                 opened,
-                ns_items,
+                stage.namespaces,
                 restore_plan.target_namespaces,
                 context,
                 timeout=namespace_timeout,
             )
-            _apply_wave(state, opened, [p for p in wave if p.key[0] != NAMESPACES], context)
-        else:
-            _apply_wave(state, opened, wave, context)
+        _apply_wave(state, opened, stage.items, context)
+        if stage.crds:
+            _after_crds(state, stage.items)
     return restore_plan
 
 
@@ -500,20 +428,7 @@ def _after_crds(state: _Run, wave: list[Planned], *, timeout: float = 60.0) -> N
         return
     names = [p.key[2] for p in wave]
     deadline = time.monotonic() + timeout
-    pending = set(names)
-    while pending and time.monotonic() < deadline:
-        for crd in sorted(pending):
-            try:
-                obj = state.client.get(
-                    f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}"
-                )
-            except KubeApiError:
-                continue
-            conds = (obj.get("status") or {}).get("conditions") or []
-            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conds):
-                pending.discard(crd)
-        if pending:
-            time.sleep(0.2)
+    pending = wait_established(state.client, names, timeout=timeout)
     for crd in sorted(pending):
         state.issues.error(
             f"not Established after {timeout:.0f}s; its resources will fail",

@@ -10,7 +10,7 @@ is created in parallel; the engine waits only where a dependency needs it.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
@@ -19,6 +19,7 @@ from ark.restore.refs import CRDS, ItemKey
 from ark.selection import NEVER_BACKED_UP, selector_matches
 
 NAMESPACES = "namespaces"
+PERSISTENT_VOLUMES = "persistentvolumes"
 
 #: Never restored: cluster-specific, recreated by the cluster, or the DR tools' own records —
 #: the same set a backup never takes (a Velero backup may still hold some of them).
@@ -100,6 +101,40 @@ class RestorePlan:
     def planned(self) -> Iterable[Planned]:
         for wave in self.waves:
             yield from wave
+
+    def restored_volumes(self) -> frozenset[str]:
+        """Names of the PersistentVolumes the restore writes."""
+        return frozenset(p.key[2] for p in self.planned() if p.key[0] == PERSISTENT_VOLUMES)
+
+    def stages(self) -> Iterator[Stage]:
+        """The waves as the restore applies them: a wave of CRDs alone is waited for (until
+        its resources serve) before the next; the first wave that writes into namespaces
+        has the target namespaces made before its items."""
+        ensured = False
+        for wave in self.waves:
+            number = wave[0].wave if wave else None
+            if wave and all(p.key[0] == CRDS for p in wave):
+                yield Stage(number, wave, crds=True)
+            elif not ensured and any(p.key[0] == NAMESPACES or p.key[1] for p in wave):
+                ensured = True
+                yield Stage(
+                    number,
+                    [p for p in wave if p.key[0] != NAMESPACES],
+                    namespaces=[p for p in wave if p.key[0] == NAMESPACES],
+                )
+            else:
+                yield Stage(number, wave)
+
+
+@dataclass(frozen=True)
+class Stage:
+    wave: int | None
+    items: list[Planned]
+    crds: bool = False
+    """CRDs only: wait until they serve before the next stage."""
+    namespaces: list[Planned] | None = None
+    """On the first stage that writes into namespaces: its Namespace items (maybe none); the
+    target namespaces are made first, also when the backup holds no Namespace objects."""
 
 
 def _matches_filter(

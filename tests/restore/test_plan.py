@@ -210,3 +210,19 @@ def test_intrinsic_skips() -> None:
         {"metadata": {"labels": {"endpoints.kubernetes.io/managed-by": "endpoint-controller"}}},
     )
     assert intrinsic_skip("secrets", {"type": "Opaque", "metadata": {}}) is None
+
+
+def test_stages_wait_for_crds_and_make_namespaces_before_the_first_namespaced_wave() -> None:
+    plan = plan_restore(ITEMS, RestoreSpec(backup_name="b"))
+    stages = list(plan.stages())
+    assert [s.wave for s in stages] == [w[0].wave for w in plan.waves]
+    crds = [s for s in stages if s.crds]
+    assert [[p.key for p in s.items] for s in crds] == [[CRD_KEY]]
+    first_namespaced = [s for s in stages if s.namespaces is not None]
+    assert len(first_namespaced) == 1
+    [stage] = first_namespaced
+    assert [p.key for p in stage.namespaces or []] == [("namespaces", "", NS)]
+    assert all(p.key[0] != "namespaces" for p in stage.items)
+    assert stages.index(stage) > stages.index(crds[0])
+    assert sum(len(s.items) + len(s.namespaces or []) for s in stages) == plan.total
+    assert plan.restored_volumes() == frozenset({"pv-1"})

@@ -1,0 +1,77 @@
+"""What a restore produces: its progress while it runs, and its result with an outcome per
+item (what the Restore's status and results file say)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ark.api.restore import RestorePhase
+from ark.report import Issues
+from ark.restore.plan import RestorePlan
+
+
+@dataclass
+class RestoreProgress:
+    total_items: int = 0
+    items_restored: int = 0
+    current_wave: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    resource: str
+    namespace: str | None
+    name: str
+    target_namespace: str | None
+    outcome: str
+    message: str | None = None
+    diff: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "resource": self.resource,
+            "name": self.name,
+            "outcome": self.outcome,
+        }
+        if self.namespace:
+            out["namespace"] = self.namespace
+        if self.target_namespace and self.target_namespace != self.namespace:
+            out["targetNamespace"] = self.target_namespace
+        if self.message:
+            out["message"] = self.message
+        if self.diff:
+            out["diff"] = list(self.diff)
+        return out
+
+
+@dataclass
+class RestoreResult:
+    name: str
+    backup_name: str
+    phase: RestorePhase
+    started: dt.datetime
+    completed: dt.datetime
+    progress: RestoreProgress
+    issues: Issues
+    failure_reason: str | None = None
+    outcomes: list[ItemOutcome] = field(default_factory=list)
+    plan: RestorePlan | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(o.outcome for o in self.outcomes))
+
+    @property
+    def warnings(self) -> int:
+        return len(self.issues.warnings)
+
+    @property
+    def errors(self) -> int:
+        return len(self.issues.errors)
+
+
+ProgressCallback = Callable[[RestoreProgress], None]
