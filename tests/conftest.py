@@ -92,8 +92,9 @@ def ark_crds(cluster: Cluster) -> list[str]:
 
 @pytest.fixture(scope="session")
 def second_cluster() -> Iterator[Cluster]:
-    """An independent second cluster, for cross-cluster restores."""
-    yield from _cluster("ark-test-2")
+    """An independent second cluster, for cross-cluster restores ($ARK_TEST_CLUSTER-2 when
+    that names the first)."""
+    yield from _cluster(f"{os.environ.get('ARK_TEST_CLUSTER') or 'ark-test'}-2")
 
 
 NamespaceFactory = Callable[..., str]

@@ -15,6 +15,7 @@ import click
 from ark.cli import backups, common, locations, restores, schedules
 from ark.cli.common import CliError
 from ark.cli.install import install
+from ark.cli.uninstall import uninstall
 from ark.cli.version import version
 from ark.kube import KubeError
 from ark.storage import StoreError
@@ -38,6 +39,7 @@ def cli() -> None:
 
 
 cli.add_command(install)
+cli.add_command(uninstall)
 cli.add_command(version)
 cli.add_command(backups.group)
 cli.add_command(restores.group)
