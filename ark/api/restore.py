@@ -98,6 +98,14 @@ class RestoreSpec(ResourceFilter):
         default=ExistingResourcePolicy.NONE,
         description="none: keep live objects; update: patch them; recreate: delete and create.",
     )
+    recreate_finalized: bool = Field(
+        default=False,
+        description=(
+            "With existingResourcePolicy recreate, also recreate objects other controllers "
+            "hold with finalizers (each waits for its controller to let the old one go); "
+            "by default those are updated instead."
+        ),
+    )
     preserve_node_ports: bool = Field(default=False, description="Keep Services' nodePorts.")
     dry_run: bool = Field(default=False, description="Plan and diff only; write nothing.")
     item_operation_timeout: Duration = Field(

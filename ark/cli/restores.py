@@ -21,6 +21,7 @@ RESTORE_FLAGS = {
     "scheduleName": "--from-schedule",
     "namespaceMapping": "--namespace-mappings",
     "existingResourcePolicy": "--existing-resource-policy",
+    "recreateFinalized": "--recreate-finalized",
     "restorePVs": "--restore-volumes",
     "preserveNodePorts": "--preserve-nodeports",
     "storageClassMapping": "--storage-class-mappings",
@@ -65,6 +66,13 @@ def group() -> None:
     metavar="none|update|recreate",
     help="What to do with objects that already exist: keep them (none, the default), patch "
     "them (update), or delete and create them (recreate).",
+)
+@click.option(
+    "--recreate-finalized",
+    is_flag=True,
+    default=None,
+    help="With recreate, also recreate objects other controllers hold with finalizers (by "
+    "default those are updated).",
 )
 @click.option("--restore-volumes", metavar="true|false", help="Create volumes from snapshots.")
 @click.option("--preserve-nodeports", is_flag=True, default=None, help="Keep Services' nodePorts.")
@@ -112,6 +120,7 @@ def create(*, name: str | None, wait: bool, **flags: Any) -> None:
             flags["namespace_mappings"], flag="--namespace-mappings", sep=":"
         ),
         existingResourcePolicy=flags["existing_resource_policy"],
+        recreateFinalized=flags["recreate_finalized"],
         restorePVs=common.bool_flag(flags["restore_volumes"], flag="--restore-volumes"),
         preserveNodePorts=flags["preserve_nodeports"],
         storageClassMapping=common.key_values(

@@ -100,12 +100,18 @@ class Decision:
 
 
 def decide(
-    policy: ExistingResourcePolicy, *, resource_dir: str, live: dict[str, Any], changes: list[str]
+    policy: ExistingResourcePolicy,
+    *,
+    resource_dir: str,
+    live: dict[str, Any],
+    changes: list[str],
+    recreate_finalized: bool = False,
 ) -> Decision:
     """What a restore does to an object that already exists: the one rule for the restore
     and its dry run. An identical object is left alone under every policy; ``recreate``
     never deletes what would take data or other objects with it (GUARDED kinds), nor an
-    object other controllers hold with finalizers: those are updated instead, with a warning."""
+    object other controllers hold with finalizers unless ``recreate_finalized``: those are
+    updated instead, with a warning."""
     if policy is ExistingResourcePolicy.NONE or not changes:
         return Decision(Action.SKIP)
     if policy is ExistingResourcePolicy.UPDATE:
@@ -115,7 +121,7 @@ def decide(
             Action.UPDATE, f"not recreated ({resource_dir} are never deleted by a restore)"
         )
     finalizers = (live.get("metadata") or {}).get("finalizers") or []
-    if finalizers:
+    if finalizers and not recreate_finalized:
         return Decision(
             Action.UPDATE,
             f"not recreated: finalizers {', '.join(map(str, finalizers))} of other controllers "
@@ -156,12 +162,14 @@ class Writer:
         dry_run: bool,
         wait_timeout: float = 120.0,
         backup_name: str | None = None,
+        recreate_finalized: bool = False,
     ) -> None:
         self.client = client
         self.policy = ExistingResourcePolicy(policy)
         self.dry_run = dry_run
         self.wait_timeout = wait_timeout
         self.backup_name = backup_name
+        self.recreate_finalized = recreate_finalized
         """Named in the error of a recreate whose create failed after the delete."""
 
     def apply(
@@ -205,7 +213,13 @@ class Writer:
             return Applied(Outcome.FAILED, message=f"exists, but cannot be read: {exc.message}")
         uid = live["metadata"].get("uid")
         changes = diff(live, obj, secret=resource_dir == "secrets")
-        decision = decide(self.policy, resource_dir=resource_dir, live=live, changes=changes)
+        decision = decide(
+            self.policy,
+            resource_dir=resource_dir,
+            live=live,
+            changes=changes,
+            recreate_finalized=self.recreate_finalized,
+        )
         if decision.action is Action.SKIP:
             note = "already exists" + (
                 f"; differs from the backup in {len(changes)} field(s)"
@@ -320,7 +334,13 @@ class Writer:
             return self._server_dry_run(obj, collection=collection)
         uid = live["metadata"].get("uid")
         changes = diff(live, obj, secret=resource_dir == "secrets")
-        decision = decide(self.policy, resource_dir=resource_dir, live=live, changes=changes)
+        decision = decide(
+            self.policy,
+            resource_dir=resource_dir,
+            live=live,
+            changes=changes,
+            recreate_finalized=self.recreate_finalized,
+        )
         outcome = {
             Action.SKIP: Outcome.WOULD_SKIP_EXISTS,
             Action.UPDATE: Outcome.WOULD_UPDATE,

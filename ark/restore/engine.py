@@ -76,6 +76,7 @@ class _Run:
             policy=spec.existing_resource_policy,
             dry_run=spec.dry_run,
             backup_name=backup_name,
+            recreate_finalized=spec.recreate_finalized,
         )
         self._lock = threading.Lock()
         self._last = 0.0

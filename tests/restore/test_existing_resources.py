@@ -4,6 +4,7 @@ except kinds whose deletion would destroy data or everything they hold."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -394,3 +395,41 @@ def test_recreate_updates_an_object_another_controller_holds_with_a_finalizer(
         assert live["data"] == {"k": "v"}
     finally:
         merge_patch(kube, path, {"metadata": {"finalizers": None}})
+
+
+def test_recreate_finalized_recreates_once_the_holding_controller_lets_go(
+    kube: KubeClient, namespace: str, fs_store: ObjectStore
+) -> None:
+    held = config_map("held", {"k": "v"})
+    held["metadata"]["finalizers"] = ["example.com/hold"]
+    restores.create(kube, held, namespace=namespace)
+    path = _cm_path(namespace, "held")
+    backup = restores.back_up(kube, fs_store, namespace)
+    before = merge_patch(kube, path, {"data": {"k": "live"}})
+    stop = threading.Event()
+
+    def controller() -> None:
+        """The other controller: finalizes an object of its being deleted."""
+        while not stop.wait(0.1):
+            live = restores.get(kube, path)
+            if live and live["metadata"].get("deletionTimestamp"):
+                merge_patch(kube, path, {"metadata": {"finalizers": None}})
+
+    worker = threading.Thread(target=controller, daemon=True)
+    worker.start()
+    try:
+        result = restores.run_restore(
+            kube, fs_store, backup, existing_resource_policy="recreate", recreate_finalized=True
+        )
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+        live = restores.get(kube, path)
+        if live and live["metadata"].get("finalizers"):
+            merge_patch(kube, path, {"metadata": {"finalizers": None}})
+
+    assert result.phase is RestorePhase.COMPLETED, result.issues
+    assert outcome(result, "configmaps", "held").outcome == "recreated"
+    live = kube.get(path)
+    assert live["metadata"]["uid"] != before["metadata"]["uid"]
+    assert live["data"] == {"k": "v"}
