@@ -106,7 +106,15 @@ class RestoreSpec(ResourceFilter):
             "by default those are updated instead."
         ),
     )
-    preserve_node_ports: bool = Field(default=False, description="Keep Services' nodePorts.")
+    preserve_node_ports: bool | None = Field(
+        default=None,
+        description=(
+            "Services' nodePorts. Unset: each is kept when it is free in the target cluster, "
+            "else the API server assigns another and the restore names the change (and is "
+            "PartiallyFailed). true: kept, and a Service whose port is taken fails. false: "
+            "every nodePort is assigned anew (a clone beside its original)."
+        ),
+    )
     dry_run: bool = Field(default=False, description="Plan and diff only; write nothing.")
     item_operation_timeout: Duration = Field(
         default="4h", description="How long to wait for volumes and waits of one item."

@@ -75,7 +75,12 @@ def group() -> None:
     "default those are updated).",
 )
 @click.option("--restore-volumes", metavar="true|false", help="Create volumes from snapshots.")
-@click.option("--preserve-nodeports", is_flag=True, default=None, help="Keep Services' nodePorts.")
+@click.option(
+    "--preserve-nodeports/--no-preserve-nodeports",
+    default=None,
+    help="Services' nodePorts: kept, a taken one failing the Service (--preserve-nodeports), "
+    "or all assigned anew (--no-…). Default: kept where free, a taken one reassigned and named.",
+)
 @click.option(
     "--storage-class-mappings", metavar="OLD:NEW,...", help="Rewrite storage class names."
 )

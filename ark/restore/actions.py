@@ -37,7 +37,8 @@ _JOB_CONTROLLER_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid"
 @dataclass(frozen=True)
 class RestoreContext:
     namespace_mapping: Mapping[str, str] = field(default_factory=dict)
-    preserve_node_ports: bool = False
+    preserve_node_ports: bool | None = None
+    """None: keep nodePorts (the engine handles one that is taken); False: drop them."""
     storage_class_mapping: Mapping[str, str] = field(default_factory=dict)
     image_registry_mapping: Mapping[str, str] = field(default_factory=dict)
     restored_volumes: frozenset[str] = frozenset()
@@ -105,7 +106,8 @@ class MapNamespace:
 
 
 class ServiceAddresses:
-    """Services get new cluster IPs; nodePorts are kept only with preserveNodePorts."""
+    """Services get new cluster IPs; nodePorts are dropped only with preserveNodePorts false
+    (unset keeps them where they are free: see ``ark.restore.services``)."""
 
     name = "service-addresses"
 
@@ -117,7 +119,7 @@ class ServiceAddresses:
         if spec.get("clusterIP") != "None":
             spec.pop("clusterIP", None)
             spec.pop("clusterIPs", None)
-        if not context.preserve_node_ports:
+        if context.preserve_node_ports is False:
             spec.pop("healthCheckNodePort", None)
             for port in spec.get("ports") or ():
                 port.pop("nodePort", None)

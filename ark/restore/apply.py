@@ -46,6 +46,9 @@ class Applied:
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
     diff: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+    """How the object as restored differs from the backed-up one: each is named in the results
+    and makes the restore PartiallyFailed (a restore is exact or explained)."""
 
 
 def path_of(obj: dict[str, Any], plural: str, *, namespaced: bool, name: str | None = None) -> str:

@@ -8,6 +8,7 @@ passed its checks (paths, links, sizes, JSON, checksums, kinds). Every item gets
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import tempfile
 import threading
@@ -25,7 +26,7 @@ from ark.kube import ApiResource, KubeApiError, KubeClient, KubeError, discover
 from ark.kube.crds import wait_established
 from ark.kube.discovery import Discovery
 from ark.report import Issues, RunLog
-from ark.restore import namespaces, source, volumes
+from ark.restore import namespaces, services, source, volumes
 from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions, load_actions
 from ark.restore.apply import Applied, Outcome, Writer
 from ark.restore.plan import Planned, RestorePlan, plan_restore
@@ -97,6 +98,8 @@ class _Run:
             self.issues.error(f"cannot restore: {applied.message}", **where)
         for warning in applied.warnings:
             self.issues.warn(warning, **where)
+        for difference in applied.differences:
+            self.issues.error(f"restored, but different from the backup: {difference}", **where)
         with self._lock:
             self.outcomes.append(outcome)
             if applied.uid and planned.key in self.owner_keys:
@@ -352,39 +355,55 @@ def _apply_one(
         state.record(planned, Applied(Outcome.FAILED, message=f"cannot transform: {exc!r}"))
         return
     _rewrite_owners(state, obj, ns)
-    if resource_dir == "persistentvolumeclaims" and f"{ns}/{name}" in state.claim_snapshots:
-        claim = state.claim_snapshots[f"{ns}/{name}"]
-        tags = {"ark.dev/restore": state.name, "ark.dev/pv": claim.persistent_volume}
-        try:
-            obj = claim.restore_claim(obj, tags=tags)
-        except snapshot_errors.SnapshotError as exc:
-            state.record(planned, Applied(Outcome.FAILED, message=str(exc)))
-            return
-    if resource_dir == "persistentvolumes":
-        csi = [c for c in state.claim_snapshots.values() if c.persistent_volume == name]
-        if csi:
-            message = f"provisioned anew by its CSI driver from snapshot {csi[0].snapshot_id}"
-            state.record(planned, Applied(Outcome.SKIPPED, message=message))
-            return
-        if name in state.volume_failures:
-            state.record(planned, Applied(Outcome.FAILED, message=state.volume_failures[name]))
-            return
-        if name in state.new_volumes:
-            new = state.new_volumes[name]
-            obj = new.snapshotter.set_volume_id(obj, volume_id=new.volume_id, zone=new.zone)
-            obj["metadata"]["name"] = context.volume_renames.get(name, name)
-    applied = state.writer.apply(
-        obj,
+    volume = _with_volume(state, planned, obj, context)
+    if isinstance(volume, Applied):
+        state.record(planned, volume)
+        return
+    obj = volume
+    write = functools.partial(
+        state.writer.apply,
         resource_dir=resource_dir,
         plural=res.plural,
         namespaced=res.namespaced,
         copy=layout.item_path(archive.ResourceDir(resource_dir), ns or None, name),
     )
+    if resource_dir == "services" and state.spec.preserve_node_ports is None:
+        path = res.path(namespace=obj["metadata"].get("namespace"), name=obj["metadata"]["name"])
+        applied = services.apply_keeping_free_ports(state.client, obj, write, path=path)
+    else:
+        applied = write(obj)
     if resource_dir == "persistentvolumes" and applied.outcome is Outcome.SKIPPED_EXISTS:
         note = volumes.rebind_released(state.client, obj)
         if note is not None:
             applied.message = f"{applied.message}; {note}"
     state.record(planned, applied)
+
+
+def _with_volume(
+    state: _Run, planned: Planned, obj: dict[str, Any], context: RestoreContext
+) -> dict[str, Any] | Applied:
+    """A claim or volume as restored from the backup's snapshots (a claim from its CSI
+    snapshot, a PersistentVolume on its new disk), or what to record instead of writing it."""
+    resource_dir, ns, name = planned.key
+    if resource_dir == "persistentvolumeclaims" and f"{ns}/{name}" in state.claim_snapshots:
+        claim = state.claim_snapshots[f"{ns}/{name}"]
+        tags = {"ark.dev/restore": state.name, "ark.dev/pv": claim.persistent_volume}
+        try:
+            return claim.restore_claim(obj, tags=tags)
+        except snapshot_errors.SnapshotError as exc:
+            return Applied(Outcome.FAILED, message=str(exc))
+    if resource_dir == "persistentvolumes":
+        csi = [c for c in state.claim_snapshots.values() if c.persistent_volume == name]
+        if csi:
+            message = f"provisioned anew by its CSI driver from snapshot {csi[0].snapshot_id}"
+            return Applied(Outcome.SKIPPED, message=message)
+        if name in state.volume_failures:
+            return Applied(Outcome.FAILED, message=state.volume_failures[name])
+        if name in state.new_volumes:
+            new = state.new_volumes[name]
+            obj = new.snapshotter.set_volume_id(obj, volume_id=new.volume_id, zone=new.zone)
+            obj["metadata"]["name"] = context.volume_renames.get(name, name)
+    return obj
 
 
 def _owner_keys(state: _Run, opened: source.OpenBackup) -> frozenset[ItemKey]:

@@ -15,7 +15,8 @@ user drives ark — the operator running as a process, everything else through t
 5. ``ark backup create ... --wait``
 6. deletes the namespace (the disaster) and waits until it is gone
 7. ``ark restore create --from-backup ... --wait``, then the same with
-   ``--namespace-mappings shop:shop-staging`` (a clone)
+   ``--namespace-mappings shop:shop-staging --no-preserve-nodeports`` (a clone beside the
+   original: its NodePort Service gets a port of its own)
 8. compares every object before and after, prints a verified summary, stops the operator
 
 Exits non-zero if anything does not come back as it was.
@@ -256,7 +257,8 @@ def _cycle(kube: KubeClient, inst: procs.Instance, s3: dict[str, str]) -> bool:
     t = step(f"clone {NAMESPACE} as {CLONE}")
     cloned_name = f"{name}-clone"
     ark(kubeconfig, "restore", "create", cloned_name, "--from-backup", name,
-        "--namespace-mappings", f"{NAMESPACE}:{CLONE}", "--wait")  # fmt: skip
+        "--namespace-mappings", f"{NAMESPACE}:{CLONE}", "--no-preserve-nodeports",
+        "--wait")  # fmt: skip
     done(t)
     cloned = namespace_objects(kube, CLONE)
     ark(kubeconfig, "restore", "get", restored, cloned_name)

@@ -112,7 +112,11 @@ def test_the_operator_works_with_the_rbac_in_deploy(
             op_namespace,
             {
                 "metadata": {"name": "sa-r"},
-                "spec": {"backupName": "sa", "namespaceMapping": {app: target}},
+                "spec": {
+                    "backupName": "sa",
+                    "namespaceMapping": {app: target},
+                    "preserveNodePorts": False,  # beside its original: the port is taken
+                },
             },
         )
         try:

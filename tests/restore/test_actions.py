@@ -52,7 +52,7 @@ def test_server_fields_and_status_are_dropped() -> None:
     }
 
 
-def test_services_get_new_ips_and_node_ports_unless_preserved() -> None:
+def test_services_get_new_ips_and_keep_node_ports_unless_told_not_to() -> None:
     svc = lambda: {
         "metadata": {"name": "s"},
         "spec": {
@@ -62,10 +62,12 @@ def test_services_get_new_ips_and_node_ports_unless_preserved() -> None:
             "ports": [{"port": 80, "nodePort": 30080}],
         },
     }
-    fresh = _run("services", svc())
+    fresh = _run("services", svc(), preserve_node_ports=False)
     assert "clusterIP" not in fresh["spec"] and "nodePort" not in fresh["spec"]["ports"][0]
-    kept = _run("services", svc(), preserve_node_ports=True)
-    assert kept["spec"]["ports"][0]["nodePort"] == 30080
+    for preserve in (None, True):  # unset: asked for, reassigned by the engine when taken
+        kept = _run("services", svc(), preserve_node_ports=preserve)
+        assert "clusterIP" not in kept["spec"]
+        assert kept["spec"]["ports"][0]["nodePort"] == 30080
     headless = _run("services", {"metadata": {}, "spec": {"clusterIP": "None"}})
     assert headless["spec"]["clusterIP"] == "None"
 

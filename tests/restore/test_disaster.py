@@ -106,7 +106,11 @@ def test_clone_into_a_new_namespace_leaves_the_original_untouched(
             s3_store,
             name="clone",
             backup_name="to-clone",
-            spec=RestoreSpec(backup_name="to-clone", namespace_mapping={namespace: clone}),
+            spec=RestoreSpec(
+                backup_name="to-clone",
+                namespace_mapping={namespace: clone},
+                preserve_node_ports=False,  # beside its original: its nodePort is taken
+            ),
         )
         assert result.phase in (RestorePhase.COMPLETED, RestorePhase.PARTIALLY_FAILED)
         assert not result.issues.errors, [str(e) for e in result.issues.errors]
