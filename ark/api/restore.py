@@ -59,6 +59,13 @@ class RestoreSpec(ResourceFilter):
             ".namespaceMapping",
         ),
         CelRule(
+            "!has(self.namespaceMapping) || self.namespaceMapping.all(k,"
+            " self.namespaceMapping.all(j, j == k ||"
+            " self.namespaceMapping[j] != self.namespaceMapping[k]))",
+            "namespaceMapping maps two namespaces onto one",
+            ".namespaceMapping",
+        ),
+        CelRule(
             "!has(self.namespaceMapping) || !has(self.excludedNamespaces) ||"
             " self.namespaceMapping.all(k, !(k in self.excludedNamespaces))",
             "namespaceMapping maps a namespace that excludedNamespaces excludes",
@@ -74,7 +81,7 @@ class RestoreSpec(ResourceFilter):
     )
     namespace_mapping: dict[Annotated[str, _NAMESPACE], Annotated[str, _NAMESPACE]] | None = Field(
         default=None,
-        max_length=256,
+        max_length=64,
         description="Restore namespace A as B (clone): {A: B}. Several mappings at once.",
     )
     restore_pvs: bool | None = Field(
@@ -132,7 +139,15 @@ class RestoreSpec(ResourceFilter):
             raise ValueError(RestoreSpec.cel_rules[0].message)
         excluded = set(self.excluded_namespaces or ())
         if excluded.intersection(self.namespace_mapping or {}):
-            raise ValueError(RestoreSpec.cel_rules[2].message)
+            raise ValueError(RestoreSpec.cel_rules[3].message)
+        onto: dict[str, list[str]] = {}
+        for source, target in sorted((self.namespace_mapping or {}).items()):
+            onto.setdefault(target, []).append(source)
+        for target, sources in onto.items():
+            if len(sources) > 1:
+                raise ValueError(
+                    f"namespaceMapping maps {' and '.join(sources)} onto one namespace, {target}"
+                )
         return self
 
 

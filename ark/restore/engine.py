@@ -29,7 +29,7 @@ from ark.report import Issues, RunLog
 from ark.restore import namespaces, services, source, volumes
 from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions, load_actions
 from ark.restore.apply import Applied, Outcome, Writer
-from ark.restore.plan import Planned, RestorePlan, plan_restore
+from ark.restore.plan import NAMESPACES, Planned, RestorePlan, plan_restore
 from ark.restore.refs import CRDS, ItemKey
 from ark.restore.results import ItemOutcome, ProgressCallback, RestoreProgress, RestoreResult
 from ark.restore.volumes import VolumeOptions
@@ -223,6 +223,7 @@ def _restore(
         f"{len(restore_plan.skipped)} skipped; namespaces "
         f"{restore_plan.target_namespaces}"
     )
+    _say_existing_targets(state, restore_plan)
     restored_pvs = restore_plan.restored_volumes()
     renames = _volumes_from_snapshots(state, store, opened.name, restored_pvs, volumes)
     context = RestoreContext(
@@ -251,6 +252,25 @@ def _restore(
         if stage.crds:
             _after_crds(state, stage.items)
     return restore_plan
+
+
+def _say_existing_targets(state: _Run, restore_plan: RestorePlan) -> None:
+    """A mapping onto a namespace that exists already: the restore writes beside what it holds
+    (objects of the same name follow existingResourcePolicy); the plan and the results say so."""
+    mapped = set((state.spec.namespace_mapping or {}).values())
+    for target in sorted(mapped & set(restore_plan.target_namespaces)):
+        try:
+            state.client.get(f"/api/v1/namespaces/{target}")
+        except KubeApiError as exc:
+            if exc.not_found:
+                continue
+            raise
+        message = (
+            f"namespace {target} (a mapping's target) exists already: the restore writes beside "
+            "what it holds"
+        )
+        state.log.info(f"plan: {message}")
+        state.issues.warn(message, resource=NAMESPACES, name=target)
 
 
 def _volumes_from_snapshots(

@@ -74,6 +74,12 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
         "spec.namespaceMapping",
     ),
     (
+        "restore-mapping-two-onto-one",
+        "Restore",
+        {"backupName": "a", "namespaceMapping": {"shop": "both", "db": "both", "x": "y"}},
+        "namespaceMapping maps two namespaces onto one",
+    ),
+    (
         "restore-mapping-to-invalid-name",
         "Restore",
         {"backupName": "a", "namespaceMapping": {"shop": "Shop_2"}},
