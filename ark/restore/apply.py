@@ -3,6 +3,7 @@ what would happen (dry run)."""
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -59,25 +60,35 @@ def path_of(obj: dict[str, Any], plural: str, *, namespaced: bool, name: str | N
 
 
 def diff(
-    live: dict[str, Any], desired: dict[str, Any], *, limit: int = 50, secret: bool = False
+    live: dict[str, Any],
+    desired: dict[str, Any],
+    *,
+    limit: int = 50,
+    secret: bool = False,
 ) -> list[str]:
-    """What would change if ``desired`` were applied over ``live``: one line per changed leaf,
-    over the fields a restore sets (labels, annotations and the object's own sections). With
-    ``secret`` the lines name the fields that change and never their values (a Secret's data,
-    and its annotations, which may hold a copy of it)."""
+    """What would change if ``desired`` replaced ``live``: one line per changed leaf, added
+    or removed, over the fields a restore sets (labels, annotations and the object's own
+    sections). With ``secret`` the
+    lines name the fields that change and never their values (a Secret's data, and its
+    annotations, which may hold a copy of it)."""
     lines: list[str] = []
+
+    def say(path: str, old: Any, new: Any) -> None:
+        if secret:
+            lines.append(
+                f"{path}: " + ("set" if old is None else "removed" if new is None else "changed")
+            )
+        else:
+            lines.append(f"{path}: {_short(old)} -> {_short(new)}")
 
     def walk(path: str, old: Any, new: Any) -> None:
         if len(lines) >= limit:
             return
         if isinstance(old, dict) and isinstance(new, dict):
-            for key in sorted(new):
-                walk(f"{path}.{key}" if path else key, old.get(key), new[key])
+            for key in sorted(set(new) | set(old)):
+                walk(f"{path}.{key}" if path else key, old.get(key), new.get(key))
         elif old != new:
-            if secret:
-                lines.append(f"{path}: " + ("set" if old is None else "changed"))
-            else:
-                lines.append(f"{path}: {_short(old)} -> {_short(new)}")
+            say(path, old, new)
 
     for section in ("labels", "annotations"):
         walk(
@@ -85,9 +96,62 @@ def diff(
             (live.get("metadata") or {}).get(section) or {},
             (desired.get("metadata") or {}).get(section) or {},
         )
-    for key in sorted(set(desired) - _IGNORED_TOP):
-        walk(key, live.get(key), desired[key])
+    for key in sorted((set(desired) | set(live)) - _IGNORED_TOP):
+        walk(key, live.get(key), desired.get(key))
     return lines
+
+
+CLUSTER_OWNED: dict[str, frozenset[str]] = {
+    "services": frozenset(
+        {
+            "spec.clusterIP",
+            "spec.clusterIPs",
+            "spec.healthCheckNodePort",
+            "spec.ipFamilies",
+            "spec.ipFamilyPolicy",
+        }
+    ),
+    "persistentvolumeclaims": frozenset({"spec.volumeName"}),
+    "persistentvolumes": frozenset({"spec.claimRef"}),
+    "jobs.batch": frozenset({"spec.selector"}),
+}
+"""Fields the target cluster assigned to a live object (a Service's address, the binding of a
+claim and its volume): an update keeps the live ones."""
+
+
+def replacement(
+    live: dict[str, Any], desired: dict[str, Any], *, resource_dir: str
+) -> dict[str, Any]:
+    """``desired`` as a whole replacement of ``live`` (an update: fields added since the backup
+    go): the live object's identity and what the cluster owns kept, the rest the backup's."""
+    body = copy.deepcopy({k: v for k, v in desired.items() if k != "status"})
+    meta = body.setdefault("metadata", {})
+    live_meta = live.get("metadata") or {}
+    for key in ("uid", "resourceVersion", "creationTimestamp", "finalizers"):
+        if key in live_meta:
+            meta[key] = live_meta[key]
+    if "ownerReferences" not in meta and live_meta.get("ownerReferences"):
+        meta["ownerReferences"] = live_meta["ownerReferences"]
+    for dotted in CLUSTER_OWNED.get(resource_dir, ()):
+        section, field_ = dotted.split(".", 1)
+        live_value = (live.get(section) or {}).get(field_)
+        if live_value is not None:
+            body.setdefault(section, {})[field_] = live_value
+    if resource_dir == "services":
+        _keep_node_ports(live, body)
+    return body
+
+
+def _keep_node_ports(live: dict[str, Any], body: dict[str, Any]) -> None:
+    """The live Service's nodePorts for the ports the backup asks none for."""
+    assigned = {
+        (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+        for p in (live.get("spec") or {}).get("ports") or []
+    }
+    for port in (body.get("spec") or {}).get("ports") or []:
+        got = assigned.get((port.get("port"), port.get("protocol", "TCP")))
+        if "nodePort" not in port and got:
+            port["nodePort"] = got
 
 
 class Action(StrEnum):
@@ -139,13 +203,6 @@ def _short(value: Any) -> str:
     except TooDeep:
         text = "<nested too deep to show>"
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _patch_body(desired: dict[str, Any]) -> dict[str, Any]:
-    meta = desired.get("metadata") or {}
-    body: dict[str, Any] = {k: v for k, v in desired.items() if k not in _IGNORED_TOP}
-    body["metadata"] = {k: meta[k] for k in ("labels", "annotations") if meta.get(k)}
-    return body
 
 
 def _invalid_fields(exc: KubeApiError) -> str:
@@ -215,7 +272,7 @@ class Writer:
         except KubeApiError as exc:
             return Applied(Outcome.FAILED, message=f"exists, but cannot be read: {exc.message}")
         uid = live["metadata"].get("uid")
-        changes = diff(live, obj, secret=resource_dir == "secrets")
+        changes = self._changes(live, obj, resource_dir)
         decision = decide(
             self.policy,
             resource_dir=resource_dir,
@@ -234,30 +291,49 @@ class Writer:
             return self._recreate(
                 obj, resource_dir=resource_dir, collection=collection, item=item, uid=uid, copy=copy
             )
-        result = self._update(obj, item=item, uid=uid, changes=changes)
+        result = self._update(obj, item=item, live=live, changes=changes, resource_dir=resource_dir)
         if decision.warning:
             result.warnings.insert(0, decision.warning)
         return result
 
+    def _changes(self, live: dict[str, Any], obj: dict[str, Any], resource_dir: str) -> list[str]:
+        """What replacing ``live`` with the backup's object changes (what the cluster owns
+        kept, as the update keeps it)."""
+        desired = replacement(live, obj, resource_dir=resource_dir)
+        return diff(live, desired, secret=resource_dir == "secrets")
+
     def _update(
-        self, obj: dict[str, Any], *, item: str, uid: str | None, changes: list[str]
+        self,
+        obj: dict[str, Any],
+        *,
+        item: str,
+        live: dict[str, Any],
+        changes: list[str],
+        resource_dir: str,
     ) -> Applied:
+        """Make the live object the backup's: a replacement (PUT with the live
+        resourceVersion), so fields added since the backup go too. A field the cluster
+        refuses to change stays as it is and is named as a difference."""
+        uid = live["metadata"].get("uid")
         if not changes:
             return Applied(Outcome.SKIPPED_EXISTS, uid=uid, message="already exists, identical")
+        body = replacement(live, obj, resource_dir=resource_dir)
         try:
-            self.client.request(
-                "PATCH", item, body=_patch_body(obj), content_type="application/merge-patch+json"
-            )
+            self.client.request("PUT", item, body=body)
         except KubeApiError as exc:
             if exc.invalid:
                 return Applied(
                     Outcome.SKIPPED_EXISTS,
                     uid=uid,
                     message="already exists; not updated",
-                    warnings=[
+                    differences=[
                         f"cannot update immutable field(s) {_invalid_fields(exc)}: {exc.message}"
                     ],
                     diff=changes,
+                )
+            if exc.status == 409:
+                return Applied(
+                    Outcome.FAILED, uid=uid, message="changed while being updated; not updated"
                 )
             return Applied(Outcome.FAILED, uid=uid, message=f"update failed: {exc.message}")
         return Applied(Outcome.UPDATED, uid=uid, diff=changes)
@@ -313,8 +389,9 @@ class Writer:
                 result = self._update(
                     obj,
                     item=item,
-                    uid=again["metadata"].get("uid"),
-                    changes=diff(again, obj, secret=resource_dir == "secrets"),
+                    live=again,
+                    changes=self._changes(again, obj, resource_dir),
+                    resource_dir=resource_dir,
                 )
                 result.warnings.insert(0, "re-created by the cluster at once; updated instead")
                 return result
@@ -336,7 +413,7 @@ class Writer:
                 return Applied(Outcome.FAILED, message=exc.message)
             return self._server_dry_run(obj, collection=collection)
         uid = live["metadata"].get("uid")
-        changes = diff(live, obj, secret=resource_dir == "secrets")
+        changes = self._changes(live, obj, resource_dir)
         decision = decide(
             self.policy,
             resource_dir=resource_dir,

@@ -48,7 +48,7 @@ def test_none_keeps_live_objects_and_says_which_differ(
     assert kube.get(_cm_path(namespace, "changed"))["data"] == {"k": "live"}
 
 
-def test_update_patches_live_objects_to_the_backup(
+def test_update_makes_live_objects_equal_to_the_backup(
     kube: KubeClient, namespace: str, fs_store: ObjectStore
 ) -> None:
     restores.create(
@@ -58,19 +58,55 @@ def test_update_patches_live_objects_to_the_backup(
     before = merge_patch(
         kube,
         _cm_path(namespace, "settings"),
-        {"data": {"k": "live"}, "metadata": {"labels": {"tier": "db"}}},
+        {"data": {"k": "live", "added": "x"}, "metadata": {"labels": {"tier": "db", "new": "y"}}},
     )
+    expected = {
+        'data.k: "live" -> "v"',
+        'data.added: "x" -> <unset>',
+        'metadata.labels.tier: "db" -> "web"',
+        'metadata.labels.new: "y" -> <unset>',
+    }
 
+    planned = restores.run_restore(
+        kube, fs_store, backup, existing_resource_policy="update", dry_run=True
+    )
+    assert set(outcome(planned, "configmaps", "settings").diff) == expected
     result = restores.run_restore(kube, fs_store, backup, existing_resource_policy="update")
 
     assert result.phase is RestorePhase.COMPLETED, result.issues
     settings = outcome(result, "configmaps", "settings")
     assert settings.outcome == "updated"
-    assert set(settings.diff) == {'data.k: "live" -> "v"', 'metadata.labels.tier: "db" -> "web"'}
+    assert set(settings.diff) == expected
     live = kube.get(_cm_path(namespace, "settings"))
-    assert live["data"] == {"k": "v"}
-    assert live["metadata"]["labels"]["tier"] == "web"
+    assert live["data"] == {"k": "v"}  # the key added since the backup is gone
+    assert live["metadata"]["labels"] == {"tier": "web"}
     assert live["metadata"]["uid"] == before["metadata"]["uid"]
+
+
+def test_update_keeps_what_the_cluster_assigned(
+    kube: KubeClient, namespace: str, fs_store: ObjectStore
+) -> None:
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "labels": {"v": "1"}},
+        "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }
+    path = f"/api/v1/namespaces/{namespace}/services/web"
+    restores.create(kube, service, namespace=namespace)
+    backup = restores.back_up(kube, fs_store, namespace)
+    live = merge_patch(kube, path, {"metadata": {"labels": {"v": "2"}}})
+
+    result = restores.run_restore(
+        kube, fs_store, backup, existing_resource_policy="update", preserve_node_ports=False
+    )
+
+    assert result.phase is RestorePhase.COMPLETED, result.issues
+    assert set(outcome(result, "services", "web").diff) == {'metadata.labels.v: "2" -> "1"'}
+    after = kube.get(path)
+    assert after["metadata"]["labels"] == {"v": "1"}
+    assert after["spec"]["clusterIP"] == live["spec"]["clusterIP"]
+    assert after["spec"]["ports"][0]["nodePort"] == live["spec"]["ports"][0]["nodePort"]
 
 
 def _deployment(name: str, app: str) -> dict[str, Any]:
@@ -124,7 +160,7 @@ def _job(name: str, image: str) -> dict[str, Any]:
     ],
     ids=["deployment-selector", "job-template"],
 )
-def test_update_reports_an_immutable_field_as_a_warning(
+def test_update_names_an_immutable_field_as_a_difference(
     kube: KubeClient,
     namespace: str,
     fs_store: ObjectStore,
@@ -142,14 +178,14 @@ def test_update_reports_an_immutable_field_as_a_warning(
 
     result = restores.run_restore(kube, fs_store, backup, existing_resource_policy="update")
 
-    assert result.phase is RestorePhase.COMPLETED, result.issues
+    assert result.phase is RestorePhase.PARTIALLY_FAILED, result.issues
     name = old["metadata"]["name"]
     item = outcome(result, resource, name)
     assert item.outcome == "skipped-exists"
     assert item.diff
-    warnings = _warnings_about(result, resource, name)
-    assert len(warnings) == 1, result.issues.warnings
-    assert f"cannot update immutable field(s) {immutable}" in warnings[0]
+    errors = [e.message for e in result.issues.errors if (e.resource, e.name) == (resource, name)]
+    assert len(errors) == 1, result.issues.errors
+    assert f"cannot update immutable field(s) {immutable}" in errors[0]
     after = kube.get(path)
     assert after["metadata"]["uid"] == live["metadata"]["uid"]
     assert after["spec"]["template"] == live["spec"]["template"]
