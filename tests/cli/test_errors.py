@@ -63,6 +63,11 @@ def test_bad_boolean_and_policy_and_mapping(ark: Ark) -> None:
         code=2,
         contains="--namespace-mappings: 'a' is not key:value",
     )
+    assert_one_line(
+        ark("restore", "create", "--from-backup", "b", "--resource-modifier-configmap", ""),
+        code=2,
+        contains="--resource-modifier-configmap",
+    )
 
 
 def test_bad_cron_and_invalid_backup_name(ark: Ark) -> None:

@@ -100,12 +100,14 @@ def test_create_with_output_prints_and_does_not_create(
     ark: Ark, kube: KubeClient, ark_ns: str
 ) -> None:
     out = ark.ok("restore", "create", "r1", "--from-backup", "b1",
-                 "--namespace-mappings", "shop:shop-2", "--dry-run", "-o", "yaml").out  # fmt: skip
+                 "--namespace-mappings", "shop:shop-2", "--dry-run",
+                 "--resource-modifier-configmap", "clone-rules", "-o", "yaml").out  # fmt: skip
     obj = yaml.safe_load(out)
     assert obj["kind"] == "Restore"
     assert obj["spec"] == {
         "backupName": "b1",
         "namespaceMapping": {"shop": "shop-2"},
+        "resourceModifier": {"kind": "ConfigMap", "name": "clone-rules"},
         "dryRun": True,
     }
     assert control.get(kube, control.RESTORE, ark_ns, "r1") is None
