@@ -22,7 +22,6 @@ own restore item actions.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -198,11 +197,7 @@ class ModifierRule:
             self.label_selector, meta.get("labels") or {}
         ):
             return False
-        try:
-            patches.apply_json_patch(obj, self.matches)
-        except patches.PatchError:
-            return False
-        return True
+        return patches.holds(obj, self.matches)
 
     def patch(self, obj: dict[str, Any]) -> dict[str, Any]:
         """``obj`` with this rule's patches applied (``obj`` itself when a ``test`` fails);
@@ -237,7 +232,7 @@ class Modifiers:
     ) -> tuple[dict[str, Any], list[int]]:
         """``obj`` after every matching rule, and the indexes of the rules that changed it.
         ``namespace`` is the one ``obj`` was backed up in (rules name that one)."""
-        original = copy.deepcopy(obj) if len(self.rules) > 1 else obj
+        original = obj  # never changed: each patch returns a new object
         changed: list[int] = []
         for rule in self.rules:
             if not rule.matches_item(original, resource=resource, namespace=namespace):

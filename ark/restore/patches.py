@@ -55,6 +55,17 @@ def json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def holds(doc: Any, tests: Sequence[Operation]) -> bool:
+    """Whether every ``test`` operation holds on ``doc`` (a missing path does not), without
+    copying ``doc``."""
+    for test in tests:
+        try:
+            _op_test(doc, parse_pointer(test.path), test)
+        except PatchError:
+            return False
+    return True
+
+
 def apply_json_patch(doc: Any, operations: Sequence[Operation]) -> Any:
     """``doc`` with ``operations`` applied in order, all or nothing: raises TestFailed when a
     ``test`` does not hold (or tests a path that does not exist), PatchError for the rest."""

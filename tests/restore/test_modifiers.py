@@ -293,10 +293,12 @@ resourceModifierRules:
   patches: [{operation: replace, path: /spec/storageClassName, value: gold}]
 """
     )
-    out, changed = apply(rules, pvc("a"), "persistentvolumeclaims")
+    given = pvc("a")
+    out, changed = apply(rules, given, "persistentvolumeclaims")
     assert out["spec"]["storageClassName"] == "gold"
     assert out["metadata"]["labels"]["was"] == "premium"
     assert changed == [0, 1]  # rule 2 matched but changed nothing
+    assert given == pvc("a")  # the input is never changed
 
 
 def test_a_patch_that_does_not_apply_names_the_rule() -> None:
