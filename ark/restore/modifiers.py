@@ -222,10 +222,9 @@ class ModifierRule:
 
 @dataclass(frozen=True)
 class Modifiers:
-    """The parsed rules of one ConfigMap; ``source`` names it in messages."""
+    """The parsed rules of one ConfigMap."""
 
     rules: tuple[ModifierRule, ...]
-    source: str = ""
 
     def apply(
         self, obj: dict[str, Any], *, resource: str, namespace: str
@@ -255,10 +254,9 @@ def from_config_map(config_map: Mapping[str, Any]) -> Modifiers:
         )
     ((key, text),) = data.items()
     try:
-        parsed = parse(text)
+        return parse(text)
     except InvalidModifiers as exc:
         raise InvalidModifiers([f"{source} key {key}: {r}" for r in exc.reasons]) from None
-    return Modifiers(parsed.rules, source=source)
 
 
 def parse(text: str) -> Modifiers:
