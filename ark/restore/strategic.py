@@ -5,7 +5,7 @@ What is covered:
 
 - Objects merge key by key and null removes a key, as in a JSON merge patch.
 - Lists Kubernetes merges by a key (``patchMergeKey``) are merged by it: a patch item changes
-  the item with the same key and adds one that is new (at the end): containers, initContainers
+  the item with the same key and adds one that is new: containers, initContainers
   and ephemeralContainers (``name``), their ports (``containerPort``), env (``name``),
   volumeMounts (``mountPath``) and volumeDevices (``devicePath``); a pod's volumes,
   imagePullSecrets, resourceClaims and schedulingGates (``name``), hostAliases (``ip``) and
@@ -17,8 +17,10 @@ What is covered:
   (args, command, tolerations, an Ingress's rules).
 - Directives: ``$patch: replace`` (an object or list becomes the patch's), ``$patch: delete``
   (an object becomes empty; in a merged list, the item with that key is removed),
-  ``$deleteFromPrimitiveList/<field>`` and ``$retainKeys``. ``$setElementOrder/<field>`` is
-  accepted and ignored (new items go at the end).
+  ``$deleteFromPrimitiveList/<field>``, ``$retainKeys`` and ``$setElementOrder/<field>`` (for
+  a list the patch also changes).
+- Merged lists come out in the API server's order: the items the patch names in its order, the
+  others in their live order, a new item before them (see ``_ordered``).
 
 Custom resources have no merge keys: for them (any group with a dot that is not ``*.k8s.io``)
 a strategic merge patch is a JSON merge patch, as for Kubernetes' built-in types' other fields.
@@ -150,7 +152,14 @@ def _merge_map(
         elif isinstance(value, dict) and isinstance(original.get(key), dict):
             original[key] = _merge_map(original[key], value, child, path=where)
         elif isinstance(value, list) and isinstance(original.get(key), list):
-            original[key] = _merge_list(original[key], value, child, path=where)
+            order = patch.get(_SET_ORDER + key)
+            original[key] = _merge_list(
+                original[key],
+                value,
+                child,
+                path=where,
+                order=order if isinstance(order, list) else None,
+            )
         else:
             original[key] = _clean(value, child, path=where)
     return original
@@ -175,12 +184,24 @@ def _retain_and_delete(
     return original
 
 
-def _merge_list(original: list[Any], patch: list[Any], schema: Schema, *, path: str) -> list[Any]:
-    if schema.set:
-        return original + [v for i, v in enumerate(patch) if v not in original + patch[:i]]
+def _merge_list(
+    original: list[Any],
+    patch: list[Any],
+    schema: Schema,
+    *,
+    path: str,
+    order: list[Any] | None = None,
+) -> list[Any]:
+    """A list under the patch: replaced whole, merged as a set, or merged by its key; merged
+    lists are ordered as the API server orders them (see ``_ordered``)."""
     key = schema.merge_key
-    if key is None:
+    if not schema.set and key is None:
         return _clean(patch, schema, path=path)  # type: ignore[no-any-return]
+    if schema.set:
+        patched = [v for i, v in enumerate(patch) if v not in patch[:i]]
+        merged = original + [v for v in patched if v not in original]
+        return _ordered(merged, patched if order is None else order, original, ident=_itself)
+    assert key is not None
     items = Schema(schema.fields)
     if any(isinstance(p, dict) and p.get(_DIRECTIVE) == "replace" for p in patch):
         return [
@@ -189,22 +210,60 @@ def _merge_list(original: list[Any], patch: list[Any], schema: Schema, *, path: 
             if not (isinstance(p, dict) and p.get(_DIRECTIVE) == "replace")
         ]
     merged = list(original)
+    patched = []
     for item in patch:
         if not isinstance(item, dict) or key not in item:
             raise PatchError(f"{path}: an item without its merge key {key!r}: {item!r}")
-        found = next(
-            (i for i, o in enumerate(merged) if isinstance(o, dict) and o.get(key) == item[key]),
-            None,
-        )
+        same = [i for i, o in enumerate(merged) if isinstance(o, dict) and o.get(key) == item[key]]
         if item.get(_DIRECTIVE) == "delete":
-            merged = [o for o in merged if not (isinstance(o, dict) and o.get(key) == item[key])]
-        elif found is None:
-            merged.append(_merge_map({}, item, items, path=f"{path}[{key}={item[key]}]"))
+            merged = [o for i, o in enumerate(merged) if i not in same]
+            continue
+        patched.append(item[key])
+        where = f"{path}[{key}={item[key]}]"
+        if same:
+            merged[same[0]] = _merge_map(merged[same[0]], item, items, path=where)
         else:
-            merged[found] = _merge_map(
-                merged[found], item, items, path=f"{path}[{key}={item[key]}]"
-            )
-    return merged
+            merged.append(_merge_map({}, item, items, path=where))
+
+    def ident(item: Any) -> Any:
+        return item.get(key) if isinstance(item, dict) else None
+
+    wanted = patched if order is None else [ident(o) for o in order]
+    return _ordered(merged, wanted, [ident(o) for o in original], ident=ident)
+
+
+def _itself(item: Any) -> Any:
+    return item
+
+
+def _ordered(
+    merged: list[Any], patch_order: list[Any], server_order: list[Any], *, ident: Any
+) -> list[Any]:
+    """Kubernetes' order of a merged list: the items the patch names in the patch's order
+    (or ``$setElementOrder``'s), the others in their live order, interleaved so an item the
+    patch names goes after the live items that came before it (a new item goes first)."""
+
+    def rank(order: list[Any], item: Any) -> int:
+        found = ident(item)
+        return order.index(found) if found in order else -1
+
+    named = sorted(
+        (m for m in merged if ident(m) in patch_order),
+        key=lambda m: rank(patch_order, m),
+    )
+    server_only = [m for m in merged if ident(m) not in patch_order]
+    out: list[Any] = []
+    while server_only or named:
+        if not named:
+            out.append(server_only.pop(0))
+            continue
+        if server_only:
+            left, right = rank(server_order, server_only[0]), rank(server_order, named[0])
+            if 0 <= left < right:
+                out.append(server_only.pop(0))
+                continue
+        out.append(named.pop(0))
+    return out
 
 
 def _clean(value: Any, schema: Schema, *, path: str) -> Any:

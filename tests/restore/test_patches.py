@@ -179,10 +179,10 @@ def test_containers_merge_by_name() -> None:
         }
     }
     out = apply_strategic_merge_patch(doc, patch)
-    assert containers_of(out) == [
+    assert containers_of(out) == [  # in the API server's order (test_strategic_on_server)
         {"name": "app", "image": "app:2", "args": ["c"]},  # args: no strategy, replaced
-        {"name": "sidecar", "image": "side:1"},
         {"name": "new", "image": "new:1"},
+        {"name": "sidecar", "image": "side:1"},
     ]
     assert containers_of(doc)[0]["image"] == "app:1"
 
@@ -223,8 +223,8 @@ def test_ports_env_and_mounts_merge_by_their_keys() -> None:
     (app,) = containers_of(out)
     assert app["ports"] == [{"containerPort": 80, "name": "web"}, {"containerPort": 9090}]
     assert app["env"] == [{"name": "B", "value": "3"}]
-    assert [m["mountPath"] for m in app["volumeMounts"]] == ["/data", "/cache"]
-    assert [v["name"] for v in out["spec"]["template"]["spec"]["volumes"]] == ["data", "cache"]
+    assert [m["mountPath"] for m in app["volumeMounts"]] == ["/cache", "/data"]
+    assert [v["name"] for v in out["spec"]["template"]["spec"]["volumes"]] == ["cache", "data"]
 
 
 def test_replace_and_delete_directives() -> None:
@@ -250,7 +250,7 @@ def test_replace_and_delete_directives() -> None:
     assert spec["containers"] == [{"name": "c", "image": "c"}]
     assert spec["nodeSelector"] == {"zone": "y"}
     assert spec["securityContext"] == {}
-    assert out["metadata"]["finalizers"] == ["a", "b"]  # merged as a set
+    assert out["metadata"]["finalizers"] == ["b", "a"]  # merged as a set, in the patch's order
 
 
 def test_delete_from_primitive_list_and_retain_keys() -> None:
@@ -295,6 +295,22 @@ def test_custom_resources_get_a_json_merge_patch() -> None:
     gadget = {"apiVersion": "example.com/v1", "kind": "Gadget", "spec": {"items": [{"name": "a"}]}}
     out = apply_strategic_merge_patch(gadget, {"spec": {"items": [{"name": "b"}], "x": None}})
     assert out["spec"] == {"items": [{"name": "b"}]}
+
+
+def test_set_element_order_orders_a_merged_list() -> None:
+    doc = deployment([{"name": "a"}, {"name": "b"}, {"name": "c"}])
+    patch = template_patch(
+        {
+            "containers": [{"name": "b", "image": "b:2"}],
+            "$setElementOrder/containers": [{"name": "c"}, {"name": "b"}, {"name": "a"}],
+        }
+    )
+    out = apply_strategic_merge_patch(doc, patch)
+    assert [c["name"] for c in containers_of(out)] == ["c", "b", "a"]
+
+
+def template_patch(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"spec": {"template": {"spec": spec}}}
 
 
 def test_strategic_errors() -> None:
