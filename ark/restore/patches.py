@@ -119,10 +119,21 @@ def _op_test(doc: Any, tokens: list[str], operation: Operation) -> Any:
     try:
         found = _get(doc, tokens)
     except PatchError as exc:
+        if operation.value is None and _unset(doc, tokens):
+            return doc  # null tests that a key is unset (as Velero's json-patch does)
         raise TestFailed(f"test {operation.path}: {exc}") from None
     if not json_equal(found, operation.value):
         raise TestFailed(f"test {operation.path}: is {found!r}, not {operation.value!r}")
     return doc
+
+
+def _unset(doc: Any, tokens: list[str]) -> bool:
+    """Whether the last token is a key its (existing) object does not have."""
+    try:
+        parent = _get(doc, tokens[:-1])
+    except PatchError:
+        return False
+    return isinstance(parent, dict) and tokens[-1] not in parent
 
 
 _OPS: dict[str, Callable[[Any, list[str], Operation], Any]] = {

@@ -80,6 +80,12 @@ def test_test_compares_json_values_strictly() -> None:
     with pytest.raises(TestFailed):  # a missing path fails the test, it is not an error
         apply_json_patch({}, [op("test", "/metadata/labels/x", "y")])
     assert not json_equal(0, False) and json_equal(2, 2.0)
+    # null tests that a key is unset, where its object exists (Velero's json-patch does so)
+    apply_json_patch({"spec": {}}, [op("test", "/spec/x", None)])
+    with pytest.raises(TestFailed):
+        apply_json_patch({"spec": {"x": 1}}, [op("test", "/spec/x", None)])
+    with pytest.raises(TestFailed):
+        apply_json_patch({}, [op("test", "/spec/x", None)])
 
 
 def test_a_patch_is_all_or_nothing_and_never_changes_its_input() -> None:

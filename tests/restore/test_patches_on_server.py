@@ -1,5 +1,7 @@
-"""ark's strategic merge patch gives what the API server's gives, for the cases it covers: the
-same patch is applied by both (the server's as a dry run) to the same live object."""
+"""ark's patches give what the API server's give (its JSON Patch and merge patch are the
+library Velero's resource modifiers use; its strategic merge is Kubernetes' own, here for the
+cases ark covers): the same patch is applied by both (the server's as a dry run) to the same
+live object."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from ark.kube import KubeClient
+from ark.kube import KubeApiError, KubeClient
+from ark.restore.patches import Operation, PatchError, apply_json_patch, apply_merge_patch
 from ark.restore.strategic import apply_strategic_merge_patch
 from tests.support import restores
 
@@ -191,6 +194,123 @@ def test_the_same_result_as_the_api_server(
             mine = {k: v for k, v in ours[section].items() if k not in server_set}
             assert within(mine, theirs[section]) == []
             assert dropped(theirs[section], ours[section], live[section]) == []
+    finally:
+        restores.merge_patch(kube, path, {"metadata": {"finalizers": None}})
+        restores.delete(kube, path)
+
+
+JSON_PATCHES: list[tuple[str, list[dict[str, Any]]]] = [
+    ("replace-replicas", [{"op": "replace", "path": "/spec/replicas", "value": 3}]),
+    (
+        "add-remove-labels",
+        [
+            {"op": "add", "path": "/metadata/labels/tier", "value": "web"},
+            {"op": "remove", "path": "/metadata/labels/app"},
+        ],
+    ),
+    (
+        "insert-and-append",
+        [
+            {
+                "op": "add",
+                "path": "/spec/template/spec/containers/0/args/1",
+                "value": "--between",
+            },
+            {"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--last"},
+        ],
+    ),
+    (
+        "copy-and-move",
+        [
+            {
+                "op": "copy",
+                "from": "/spec/template/spec/containers/1/image",
+                "path": "/spec/template/spec/containers/0/image",
+            },
+            {
+                "op": "move",
+                "from": "/spec/template/spec/nodeSelector/disk",
+                "path": "/spec/template/spec/nodeSelector/storage",
+            },
+        ],
+    ),
+    (
+        "test-then-replace",
+        [
+            {"op": "test", "path": "/spec/template/spec/containers/1/image", "value": "proxy:1"},
+            {"op": "replace", "path": "/spec/template/spec/containers/1/image", "value": "p:2"},
+        ],
+    ),
+    ("test-fails", [{"op": "test", "path": "/spec/replicas", "value": 2}]),
+    ("remove-missing", [{"op": "remove", "path": "/spec/paused"}]),
+    ("index-out-of-range", [{"op": "add", "path": "/spec/template/spec/volumes/5", "value": {}}]),
+]
+
+
+def test_replace_of_a_missing_key_is_refused_as_velero_does() -> None:
+    """The API server's json-patch (evanphx v4) lets ``replace`` add a missing key; RFC 6902
+    and the v5 Velero's resource modifiers use refuse it, and so does ark."""
+    with pytest.raises(PatchError, match="/spec/hostname does not exist"):
+        apply_json_patch({"spec": {}}, [Operation(op="replace", path="/spec/hostname", value=1)])
+
+
+@pytest.mark.parametrize("ops", [c[1] for c in JSON_PATCHES], ids=[c[0] for c in JSON_PATCHES])
+def test_json_patch_as_the_api_server(
+    kube: KubeClient, namespace: str, ops: list[dict[str, Any]]
+) -> None:
+    live = restores.create(kube, DEPLOYMENT, namespace=namespace)
+    path = restores.path_of(kube, live)
+    operations = [
+        Operation(op=o["op"], path=o["path"], value=o.get("value"), from_=o.get("from", ""))
+        for o in ops
+    ]
+    try:
+        try:
+            theirs = orjson.loads(
+                kube.request(
+                    "PATCH",
+                    path,
+                    body=ops,
+                    content_type="application/json-patch+json",
+                    query={"dryRun": "All"},
+                )
+            )
+        except KubeApiError:
+            with pytest.raises(PatchError):  # a failed test included
+                apply_json_patch(live, operations)
+            return
+        ours = apply_json_patch(live, operations)
+        assert within(ours["spec"], theirs["spec"]) == []
+        assert dropped(theirs["spec"], ours["spec"], live["spec"]) == []
+        assert ours["metadata"]["labels"] == theirs["metadata"]["labels"]
+    finally:
+        restores.merge_patch(kube, path, {"metadata": {"finalizers": None}})
+        restores.delete(kube, path)
+
+
+def test_merge_patch_as_the_api_server(kube: KubeClient, namespace: str) -> None:
+    live = restores.create(kube, DEPLOYMENT, namespace=namespace)
+    path = restores.path_of(kube, live)
+    patch = {
+        "metadata": {"labels": {"app": None, "tier": "web"}},
+        "spec": {
+            "replicas": 2,
+            "template": {"spec": {"containers": [{"name": "only", "image": "only:1"}]}},
+        },
+    }
+    try:
+        theirs = orjson.loads(
+            kube.request(
+                "PATCH",
+                path,
+                body=patch,
+                content_type="application/merge-patch+json",
+                query={"dryRun": "All"},
+            )
+        )
+        ours = apply_merge_patch(live, patch)
+        assert within(ours["spec"], theirs["spec"]) == []
+        assert ours["metadata"]["labels"] == theirs["metadata"]["labels"] == {"tier": "web"}
     finally:
         restores.merge_patch(kube, path, {"metadata": {"finalizers": None}})
         restores.delete(kube, path)
