@@ -196,7 +196,8 @@ def _merge_list(
     lists are ordered as the API server orders them (see ``_ordered``)."""
     key = schema.merge_key
     if not schema.set and key is None:
-        return _clean(patch, schema, path=path)  # type: ignore[no-any-return]
+        replaced: list[Any] = _clean(patch, schema, path=path)
+        return replaced
     if schema.set:
         patched = [v for i, v in enumerate(patch) if v not in patch[:i]]
         merged = original + [v for v in patched if v not in original]
