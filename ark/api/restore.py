@@ -45,6 +45,21 @@ class ExistingResourcePolicy(StrEnum):
 _DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
+class ResourceModifierRef(Model):
+    """A ConfigMap of resource modifier rules in the Restore's namespace (Velero's
+    TypedLocalObjectReference: ``kind: ConfigMap``, ``name``)."""
+
+    api_group: str | None = Field(
+        default=None, max_length=0, description="Empty: a ConfigMap is in the core group."
+    )
+    kind: str = Field(
+        default="ConfigMap",
+        pattern="^[Cc][Oo][Nn][Ff][Ii][Gg][Mm][Aa][Pp]$",
+        description="ConfigMap (the only kind; any case, as Velero accepts).",
+    )
+    name: Annotated[str, _NAME] = Field(description="The ConfigMap's name.")
+
+
 class RestoreSpec(ResourceFilter):
     cel_rules: ClassVar[tuple[CelRule, ...]] = (
         CelRule(
@@ -131,6 +146,15 @@ class RestoreSpec(ResourceFilter):
     )
     image_registry_mapping: dict[str, str] | None = Field(
         default=None, description="Rewrite container image registries: {old: new}."
+    )
+
+    resource_modifier: ResourceModifierRef | None = Field(
+        default=None,
+        description=(
+            "Patch restored objects by the rules in this ConfigMap (Velero's resource "
+            "modifiers: JSON Patch, JSON merge patch or strategic merge patch, chosen by "
+            "resource, namespace, name, labels and values), after ark's own rewrites."
+        ),
     )
 
     @model_validator(mode="after")

@@ -201,6 +201,7 @@ def restore(obj: Obj) -> None:
             ("Existing resources", spec.get("existingResourcePolicy") or "none"),
             ("Restore volumes", spec.get("restorePVs")),
             ("Storage class mappings", spec.get("storageClassMapping")),
+            ("Resource modifiers", (spec.get("resourceModifier") or {}).get("name")),
             ("Dry run", bool(spec.get("dryRun"))),
         ],
         indent=2,
@@ -225,13 +226,19 @@ def restore_results(obj: Obj, *, plan: bool) -> None:
     if counts:
         output.echo("  " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
     outcomes = document.get("outcomes") or []
-    shown = [o for o in outcomes if plan or o.get("outcome") == "failed" or o.get("message")]
+    shown = [
+        o
+        for o in outcomes
+        if plan or o.get("outcome") == "failed" or o.get("message") or o.get("modifiedBy")
+    ]
     for o in shown[: MAX_ITEMS if not plan else 500]:
         where = o.get("name", "")
         if o.get("namespace"):
             target = o.get("targetNamespace")
             where = f"{o['namespace']}/{where}" + (f" -> {target}" if target else "")
         message = f": {o['message']}" if o.get("message") else ""
+        if o.get("modifiedBy"):
+            message += f" (resource modifier rules {', '.join(map(str, o['modifiedBy']))})"
         style = "red" if o.get("outcome") == "failed" else None
         output.echo(
             f"  {o.get('outcome', ''):18} {o.get('resource', '')} {where}{message}", style=style

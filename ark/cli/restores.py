@@ -25,6 +25,7 @@ RESTORE_FLAGS = {
     "restorePVs": "--restore-volumes",
     "preserveNodePorts": "--preserve-nodeports",
     "storageClassMapping": "--storage-class-mappings",
+    "resourceModifier": "--resource-modifier-configmap",
     "itemOperationTimeout": "--item-operation-timeout",
     "dryRun": "--dry-run",
 }
@@ -85,6 +86,12 @@ def group() -> None:
     "--storage-class-mappings", metavar="OLD:NEW,...", help="Rewrite storage class names."
 )
 @click.option(
+    "--resource-modifier-configmap",
+    metavar="CONFIGMAP",
+    help="Patch restored objects by the resource modifier rules (Velero's format) in this "
+    "ConfigMap of the restore's namespace.",
+)
+@click.option(
     "--item-operation-timeout", metavar="DURATION", help="Wait for one item at most this long."
 )
 @click.option(
@@ -131,6 +138,9 @@ def create(*, name: str | None, wait: bool, **flags: Any) -> None:
         storageClassMapping=common.key_values(
             flags["storage_class_mappings"], flag="--storage-class-mappings", sep=":"
         ),
+        resourceModifier={"kind": "ConfigMap", "name": flags["resource_modifier_configmap"]}
+        if flags["resource_modifier_configmap"] is not None
+        else None,
         itemOperationTimeout=common.duration(
             flags["item_operation_timeout"], flag="--item-operation-timeout"
         ),

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from ark import archive, control
 from ark.api.restore import TERMINAL_RESTORE_PHASES, RestorePhase, RestoreSpec
-from ark.kube import KubeClient
+from ark.kube import KubeApiError, KubeClient
 from ark.operator import snapshots
 from ark.operator.runtime import EVERYTHING
+from ark.restore import modifiers
 from ark.restore.volumes import VolumeOptions
 from ark.storage import ObjectStore
 
@@ -53,6 +54,8 @@ class Plan:
     store: ObjectStore | None = None
     volumes: VolumeOptions | None = None
     """restorePVs: where the backup's snapshots are (None: no volumes from snapshots)."""
+    modifiers: modifiers.Modifiers | None = None
+    """The rules of spec.resourceModifier's ConfigMap."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -87,6 +90,10 @@ def validate(client: KubeClient, namespace: str, obj: dict[str, Any]) -> Plan:
     except ValueError as exc:
         plan.errors.append(f"invalid spec: {exc}")
         return plan
+    if plan.spec.resource_modifier is not None:
+        plan.modifiers = read_modifiers(
+            client, namespace, plan.spec.resource_modifier.name, errors=plan.errors
+        )
     chosen = (obj.get("status") or {}).get("backupName") or plan.spec.backup_name
     if chosen is None and plan.spec.schedule_name:
         chosen = newest_of_schedule(client, namespace, plan.spec.schedule_name)
@@ -121,6 +128,26 @@ def validate(client: KubeClient, namespace: str, obj: dict[str, Any]) -> Plan:
     plan.volumes = found.options
     plan.errors.extend(found.errors)
     return plan
+
+
+def read_modifiers(
+    client: KubeClient, namespace: str, name: str, *, errors: list[str]
+) -> modifiers.Modifiers | None:
+    """The resource modifier rules in ConfigMap ``namespace/name``; None, with the reasons
+    (each bad rule's index and what is wrong) added to ``errors``, when they cannot be used."""
+    try:
+        config_map = client.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+    except KubeApiError as exc:
+        errors.append(
+            f"resourceModifier: configmap {namespace}/{name} "
+            + ("not found" if exc.not_found else f"cannot be read: {exc.message}")
+        )
+        return None
+    try:
+        return modifiers.from_config_map(config_map)
+    except modifiers.InvalidModifiers as exc:
+        errors.extend(f"resourceModifier: {reason}" for reason in exc.reasons)
+        return None
 
 
 def targets(spec: RestoreSpec) -> set[str]:

@@ -8,6 +8,7 @@ recreates the objects in the target cluster — the same one, or another (pass i
 from ark.restore.actions import RestoreContext, RestoreItemAction, load_actions
 from ark.restore.apply import Outcome
 from ark.restore.engine import run
+from ark.restore.modifiers import InvalidModifiers, Modifiers
 from ark.restore.plan import Candidate, Planned, RestorePlan, plan_restore
 from ark.restore.results import ItemOutcome, RestoreProgress, RestoreResult
 from ark.restore.source import BackupUnavailable
@@ -16,7 +17,9 @@ from ark.restore.volumes import VolumeOptions
 __all__ = [
     "BackupUnavailable",
     "Candidate",
+    "InvalidModifiers",
     "ItemOutcome",
+    "Modifiers",
     "Outcome",
     "Planned",
     "RestoreContext",

@@ -29,6 +29,7 @@ from ark.report import Issues, RunLog
 from ark.restore import namespaces, services, source, volumes
 from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions, load_actions
 from ark.restore.apply import Applied, Outcome, Writer
+from ark.restore.modifiers import ModifierFailed, Modifiers
 from ark.restore.plan import NAMESPACES, Planned, RestorePlan, plan_restore
 from ark.restore.refs import CRDS, ItemKey
 from ark.restore.results import ItemOutcome, ProgressCallback, RestoreProgress, RestoreResult
@@ -52,8 +53,10 @@ class _Run:
         actions: Sequence[RestoreItemAction],
         on_progress: ProgressCallback | None,
         workers: int,
+        modifiers: Modifiers | None = None,
     ) -> None:
         self.client = client
+        self.modifiers = modifiers
         self.name = name
         self.spec = spec
         self.actions = list(actions)
@@ -82,7 +85,9 @@ class _Run:
         self._lock = threading.Lock()
         self._last = 0.0
 
-    def record(self, planned: Planned, applied: Applied) -> None:
+    def record(
+        self, planned: Planned, applied: Applied, *, modified_by: Sequence[int] = ()
+    ) -> None:
         resource_dir, ns, name = planned.key
         outcome = ItemOutcome(
             resource_dir,
@@ -92,6 +97,7 @@ class _Run:
             applied.outcome.value,
             applied.message,
             tuple(applied.diff),
+            tuple(modified_by),
         )
         where = {"resource": resource_dir, "namespace": planned.target_namespace, "name": name}
         if applied.outcome is Outcome.FAILED:
@@ -128,11 +134,14 @@ def run(
     limits: archive.Limits | None = None,
     namespace_timeout: float = 120.0,
     volumes: VolumeOptions | None = None,
+    modifiers: Modifiers | None = None,
 ) -> RestoreResult:
     """Restore backup ``backup_name`` from ``store`` into the cluster behind ``client``.
 
     Item problems become per-item outcomes and errors (PartiallyFailed). A backup that is
     missing, incomplete or hostile fails the restore before anything is written (Failed).
+    ``modifiers`` (the rules ``spec.resourceModifier`` names, parsed by the caller) patch each
+    object after ark's own rewrites; each item's outcome lists the rules that changed it.
     """
     archive.restore_name(name)
     backups = persistence.BackupStore(store)
@@ -145,6 +154,7 @@ def run(
         actions=load_actions() if actions is None else actions,
         on_progress=on_progress,
         workers=workers,
+        modifiers=modifiers,
     )
     failure: str | None = None
     restore_plan: RestorePlan | None = None
@@ -352,6 +362,15 @@ def _apply_wave(
 def _apply_one(
     state: _Run, opened: source.OpenBackup, planned: Planned, context: RestoreContext
 ) -> None:
+    try:
+        _restore_one(state, opened, planned, context)
+    except ModifierFailed as exc:  # a rule's patch does not fit the object: nothing written
+        state.record(planned, Applied(Outcome.FAILED, message=str(exc)))
+
+
+def _restore_one(
+    state: _Run, opened: source.OpenBackup, planned: Planned, context: RestoreContext
+) -> None:
     resource_dir, ns, name = planned.key
     if planned.target_namespace in state.failed_namespaces:
         state.record(
@@ -379,7 +398,7 @@ def _apply_one(
     if isinstance(volume, Applied):
         state.record(planned, volume)
         return
-    obj = volume
+    obj, modified_by = _modify(state.modifiers, volume, resource_dir=resource_dir, namespace=ns)
     write = functools.partial(
         state.writer.apply,
         resource_dir=resource_dir,
@@ -396,7 +415,28 @@ def _apply_one(
         note = volumes.rebind_released(state.client, obj)
         if note is not None:
             applied.message = f"{applied.message}; {note}"
-    state.record(planned, applied)
+    state.record(planned, applied, modified_by=modified_by)
+
+
+def _modify(
+    modifiers: Modifiers | None, obj: dict[str, Any], *, resource_dir: str, namespace: str
+) -> tuple[dict[str, Any], list[int]]:
+    """``obj`` after the resource modifier rules, as Velero applies them: the rules see the
+    object in the namespace it was backed up in (the one they name), and the target namespace
+    is set again after them (a rule does not move an object). Raises ModifierFailed."""
+    if modifiers is None:
+        return obj, []
+    target = obj["metadata"].get("namespace")
+    if namespace:
+        obj["metadata"]["namespace"] = namespace
+    obj, changed = modifiers.apply(obj, resource=resource_dir, namespace=namespace)
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    if not isinstance(meta, dict) or not meta.get("name"):
+        rules = ", ".join(map(str, changed))
+        raise ModifierFailed(f"resource modifier rule(s) {rules} left no object with a name")
+    if target is not None:
+        meta["namespace"] = target
+    return obj, changed
 
 
 def _with_volume(

@@ -30,6 +30,8 @@ class ItemOutcome:
     outcome: str
     message: str | None = None
     diff: tuple[str, ...] = ()
+    modified_by: tuple[int, ...] = ()
+    """The resource modifier rules (their indexes) that changed the object."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -45,6 +47,8 @@ class ItemOutcome:
             out["message"] = self.message
         if self.diff:
             out["diff"] = list(self.diff)
+        if self.modified_by:
+            out["modifiedBy"] = list(self.modified_by)
         return out
 
 

@@ -98,6 +98,18 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
         "spec.itemOperationTimeout",
     ),
     (
+        "restore-modifier-not-a-configmap",
+        "Restore",
+        {"backupName": "a", "resourceModifier": {"kind": "Secret", "name": "rules"}},
+        "spec.resourceModifier.kind",
+    ),
+    (
+        "restore-modifier-without-name",
+        "Restore",
+        {"backupName": "a", "resourceModifier": {"kind": "ConfigMap"}},
+        "spec.resourceModifier.name",
+    ),
+    (
         "schedule-cron-words",
         "Schedule",
         {**SCHEDULE_SPEC, "schedule": "every day"},

@@ -68,6 +68,11 @@ def test_bad_boolean_and_policy_and_mapping(ark: Ark) -> None:
         code=2,
         contains="namespaceMapping maps a and b onto one namespace, x",
     )
+    assert_one_line(
+        ark("restore", "create", "--from-backup", "b", "--resource-modifier-configmap", ""),
+        code=2,
+        contains="--resource-modifier-configmap",
+    )
 
 
 def test_bad_cron_and_invalid_backup_name(ark: Ark) -> None:

@@ -100,12 +100,14 @@ def test_create_with_output_prints_and_does_not_create(
     ark: Ark, kube: KubeClient, ark_ns: str
 ) -> None:
     out = ark.ok("restore", "create", "r1", "--from-backup", "b1",
-                 "--namespace-mappings", "shop:shop-2", "--dry-run", "-o", "yaml").out  # fmt: skip
+                 "--namespace-mappings", "shop:shop-2", "--dry-run",
+                 "--resource-modifier-configmap", "clone-rules", "-o", "yaml").out  # fmt: skip
     obj = yaml.safe_load(out)
     assert obj["kind"] == "Restore"
     assert obj["spec"] == {
         "backupName": "b1",
         "namespaceMapping": {"shop": "shop-2"},
+        "resourceModifier": {"kind": "ConfigMap", "name": "clone-rules"},
         "dryRun": True,
     }
     assert control.get(kube, control.RESTORE, ark_ns, "r1") is None
@@ -184,7 +186,13 @@ def test_restore_describe_shows_what_became_of_the_volumes(
             kube,
             control.RESTORE,
             ark_ns,
-            {"metadata": {"name": name}, "spec": {"backupName": "b1"}},
+            {
+                "metadata": {"name": name},
+                "spec": {
+                    "backupName": "b1",
+                    "resourceModifier": {"kind": "ConfigMap", "name": "clone-rules"},
+                },
+            },
         )
         control.patch_status(
             kube, control.RESTORE, ark_ns, name, {"phase": "Completed", "backupName": "b1"}
@@ -198,13 +206,22 @@ def test_restore_describe_shows_what_became_of_the_volumes(
             "outcome": "failed",
             "message": "cannot create a volume from its snapshot: quota",
         },
-        {"resource": "configmaps", "namespace": "shop", "name": "cm", "outcome": "created"},
+        {
+            "resource": "configmaps",
+            "namespace": "shop",
+            "name": "cm",
+            "outcome": "created",
+            "modifiedBy": [0, 2],
+        },
     ]
     for name, items in (("r1", outcomes), ("r2", outcomes[2:])):
         document = {"summary": {"counts": {"created": 2}}, "outcomes": items}
         key = persistence.RestoreKeys(archive.restore_name(name)).results
         store.put(key, gzip.compress(orjson.dumps(document)))
-    volumes = section(ark.ok("restore", "describe", "r1").out, "Persistent volumes")
+    described = ark.ok("restore", "describe", "r1").out
+    assert "Resource modifiers:" in described and "clone-rules" in described
+    assert "created            configmaps shop/cm (resource modifier rules 0, 2)" in described
+    volumes = section(described, "Persistent volumes")
     assert volumes == [
         "  pv-1: created",
         "  pv-2: failed: cannot create a volume from its snapshot: quota",

@@ -75,6 +75,14 @@ def service_account_kubeconfig(
             kube.request("DELETE", res.path(name=obj["metadata"]["name"]))
 
 
+_LABEL_CONFIGMAPS = """
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: configmaps, resourceNameRegex: "^bulk-"}
+  mergePatches: [{patchData: '{"metadata": {"labels": {"modified": "yes"}}}'}]
+"""
+
+
 @pytest.mark.slow
 def test_the_operator_works_with_the_rbac_in_deploy(
     kube: KubeClient,
@@ -106,6 +114,17 @@ def test_the_operator_works_with_the_rbac_in_deploy(
         assert st["phase"] == "Completed", st
         assert st["warnings"] == 0, "the ServiceAccount could not read something"
         target = f"{app}-sa"
+        # Resource modifiers: the operator reads the ConfigMap a Restore names.
+        kube.request(
+            "POST",
+            f"/api/v1/namespaces/{op_namespace}/configmaps",
+            body={
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "sa-rules"},
+                "data": {"rules.yaml": _LABEL_CONFIGMAPS},
+            },
+        )
         control.create(
             kube,
             RESTORE,
@@ -116,6 +135,7 @@ def test_the_operator_works_with_the_rbac_in_deploy(
                     "backupName": "sa",
                     "namespaceMapping": {app: target},
                     "preserveNodePorts": False,  # beside its original: the port is taken
+                    "resourceModifier": {"kind": "ConfigMap", "name": "sa-rules"},
                 },
             },
         )
@@ -129,6 +149,8 @@ def test_the_operator_works_with_the_rbac_in_deploy(
                 timeout=120,
             )["status"]
             assert rst["phase"] == "Completed", rst
+            restored = kube.get(f"/api/v1/namespaces/{target}/configmaps/bulk-00000")
+            assert restored["metadata"]["labels"]["modified"] == "yes"
         finally:
             kube.request("DELETE", f"/api/v1/namespaces/{target}")
         control.create(

@@ -3,6 +3,8 @@ backup, validation, and deletion of the backup taking its restores along."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ark import archive, control, persistence
 from ark.kube import KubeClient
 from ark.storage import ObjectStore
@@ -143,3 +145,94 @@ def test_restore_of_an_unknown_backup_fails_validation(
     )
     st = wait_phase(kube, RESTORE, op_namespace, "nosched", {"FailedValidation"})["status"]
     assert "schedule never has no Completed backup" in st["validationErrors"][0]
+
+
+def modifier_config_map(name: str, rules: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name},
+        "data": {"rules.yaml": rules},
+    }
+
+
+GOOD_RULES = """
+version: v1
+resourceModifierRules:
+- conditions:
+    groupResource: configmaps
+    resourceNameRegex: "^bulk-0000[01]$"
+  mergePatches:
+  - patchData: '{"metadata": {"labels": {"cloned": "yes"}}, "data": {"index": null}}'
+"""
+BAD_RULES = """
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: configmaps}
+  mergePatches: [{patchData: '{}'}]
+- conditions: {groupResource: configmaps}
+  patches: [{operation: rename, path: /data/x}]
+"""
+
+
+def test_resource_modifiers_from_a_configmap_apply_and_bad_rules_fail_validation(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    make_namespace: NamespaceFactory,
+) -> None:
+    app = make_namespace("app")
+    create_configmaps(kube, app, 3)
+    configmaps = f"/api/v1/namespaces/{op_namespace}/configmaps"
+    kube.request("POST", configmaps, body=modifier_config_map("bad-rules", BAD_RULES))
+    kube.request("POST", configmaps, body=modifier_config_map("good-rules", GOOD_RULES))
+    control.create(
+        kube,
+        BACKUP,
+        op_namespace,
+        {"metadata": {"name": "mods"}, "spec": {"includedNamespaces": [app]}},
+    )
+    wait_phase(kube, BACKUP, op_namespace, "mods", {"Completed"})
+    clone = f"{app}-mod"
+    for name, rules in (("bad", "bad-rules"), ("absent", "no-such-rules"), ("good", "good-rules")):
+        control.create(
+            kube,
+            RESTORE,
+            op_namespace,
+            {
+                "metadata": {"name": f"mods-{name}"},
+                "spec": {
+                    "backupName": "mods",
+                    "namespaceMapping": {app: clone},
+                    "resourceModifier": {"kind": "ConfigMap", "name": rules},
+                },
+            },
+        )
+    try:
+        st = wait_phase(kube, RESTORE, op_namespace, "mods-bad", {"FailedValidation"})["status"]
+        assert st["validationErrors"] == [
+            f"resourceModifier: configmap {op_namespace}/bad-rules key rules.yaml: resource "
+            "modifier rule 1: patches.0: unsupported operation 'rename' (one of add, copy, "
+            "move, remove, replace, test)"
+        ]
+        st = wait_phase(kube, RESTORE, op_namespace, "mods-absent", {"FailedValidation"})["status"]
+        assert st["validationErrors"] == [
+            f"resourceModifier: configmap {op_namespace}/no-such-rules not found"
+        ]
+        st = wait_phase(
+            kube,
+            RESTORE,
+            op_namespace,
+            "mods-good",
+            {"Completed", "PartiallyFailed", "Failed"},
+            timeout=120,
+        )["status"]
+        assert st["phase"] == "Completed", st
+        for i in range(3):
+            cm = kube.get(f"/api/v1/namespaces/{clone}/configmaps/bulk-{i:05d}")
+            modified = i < 2
+            assert (cm["metadata"]["labels"].get("cloned") == "yes") is modified
+            assert ("index" not in cm["data"]) is modified
+    finally:
+        kube.request("DELETE", f"/api/v1/namespaces/{clone}")

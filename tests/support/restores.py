@@ -98,6 +98,7 @@ def run_restore(
     *,
     namespace_timeout: float = 120.0,
     limits: archive.Limits | None = None,
+    modifiers: restore.Modifiers | None = None,
     **spec: Any,
 ) -> restore.RestoreResult:
     return restore.run(
@@ -108,6 +109,7 @@ def run_restore(
         spec=RestoreSpec(backup_name=backup_name, **spec),
         namespace_timeout=namespace_timeout,
         limits=limits,
+        modifiers=modifiers,
     )
 
 

@@ -102,6 +102,7 @@ async def _run(body: kopf.Body, name: str, plan: restores.Plan) -> RestoreResult
                 on_progress=reporter.update,
                 workers=rt.settings.restore_workers,
                 volumes=plan.volumes,
+                modifiers=plan.modifiers,
             )
         )
     except Exception as exc:
