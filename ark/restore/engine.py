@@ -271,7 +271,7 @@ def _volumes_from_snapshots(
     records = store.snapshots(backup_name)
     state.claim_snapshots = volumes.claim_snapshots(records, set(pvs), options)
     made, failed = volumes.create_volumes(
-        records, set(pvs), options, restore_name=state.name, uid=state.uid, log=state.log.info
+        records, set(pvs), options, restore_name=state.name, uid=state.uid, log=state.log
     )
     state.new_volumes, state.volume_failures = made, failed
     suffix = hashlib.sha256(state.name.encode()).hexdigest()[:8]

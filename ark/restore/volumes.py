@@ -12,10 +12,11 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ark.kube import KubeApiError, KubeClient
 from ark.persistence import SnapshotRecord
+from ark.report import RunLog
 from ark.snapshot import errors as snapshot_errors
 from ark.snapshot.interface import (
     PV_TAG,
@@ -25,6 +26,8 @@ from ark.snapshot.interface import (
     SnapshotPhase,
     VolumeSnapshotter,
 )
+
+_T = TypeVar("_T")
 
 
 def rebind_released(client: KubeClient, desired: dict[str, Any]) -> str | None:
@@ -141,15 +144,37 @@ def restore_tags(restore_name: str, pv: str, *, uid: str | None) -> dict[str, st
     return tags
 
 
-def _adoptable(found: list[str], *, what: str, pv: str, log: Callable[[str], None]) -> str | None:
+def _look(
+    lister: Callable[[Mapping[str, str]], list[_T]],
+    tags: Mapping[str, str] | None,
+    *,
+    pv: str,
+    log: RunLog | None,
+) -> list[_T]:
+    """What ``lister`` finds tagged ``tags`` (None: nothing is looked for). A failed look is
+    logged and finds nothing: the volume is restored, at the risk of a duplicate."""
+    if tags is None:
+        return []
+    try:
+        return lister(tags)
+    except snapshot_errors.SnapshotError as exc:
+        if log is not None:
+            log.warning(
+                f"persistentvolume {pv}: cannot look for what an earlier attempt made: {exc}"
+            )
+        return []
+
+
+def _adoptable(found: list[str], *, what: str, pv: str, log: RunLog | None) -> str | None:
     """The first of what an earlier attempt made (the cloud's list, sorted), if any."""
     if not found:
         return None
     extra = f" (and {len(found) - 1} more, left as they are: {', '.join(found[1:])})"
-    log(
-        f"persistentvolume {pv}: adopting {what} {found[0]} made by an interrupted attempt"
-        + (extra if len(found) > 1 else "")
-    )
+    if log is not None:
+        log.info(
+            f"persistentvolume {pv}: adopting {what} {found[0]} made by an interrupted attempt"
+            + (extra if len(found) > 1 else "")
+        )
     return found[0]
 
 
@@ -160,7 +185,7 @@ def create_volumes(
     *,
     restore_name: str,
     uid: str | None = None,
-    log: Callable[[str], None] = lambda _: None,
+    log: RunLog | None = None,
 ) -> tuple[dict[str, NewVolume], dict[str, str]]:
     """New volumes for the restored PVs that have a completed snapshot (in parallel).
 
@@ -187,19 +212,14 @@ def create_volumes(
         tags = restore_tags(restore_name, pv, uid=uid)
         ours = {RESTORE_UID_TAG: uid, PV_TAG: pv} if uid else None
         try:
-            if ours is not None:
-                found = target.volumes_tagged(ours)
-                ids = [v.volume_id for v in found]
-                adopted = _adoptable(ids, what="volume", pv=pv, log=log)
-                if adopted is not None:
-                    zone = found[0].zone
-                    return pv, NewVolume(target, adopted, zone, record.snapshot_id, adopted=True)
+            found = _look(target.volumes_tagged, ours, pv=pv, log=log)
+            adopted = _adoptable([v.volume_id for v in found], what="volume", pv=pv, log=log)
+            if adopted is not None:
+                return pv, NewVolume(target, adopted, found[0].zone, record.snapshot_id, True)
             snapshot_id = record.snapshot_id
             if target.region != record.region:
-                copied = None
-                if ours is not None:
-                    found_copies = target.snapshots_tagged(ours)
-                    copied = _adoptable(found_copies, what="snapshot copy", pv=pv, log=log)
+                copies = _look(target.snapshots_tagged, ours, pv=pv, log=log)
+                copied = _adoptable(copies, what="snapshot copy", pv=pv, log=log)
                 snapshot_id = copied or source.copy_snapshot(
                     snapshot_id, to_region=target.region, tags=tags
                 )
