@@ -215,7 +215,8 @@ def create_volumes(
             found = _look(target.volumes_tagged, ours, pv=pv, log=log)
             adopted = _adoptable([v.volume_id for v in found], what="volume", pv=pv, log=log)
             if adopted is not None:
-                return pv, NewVolume(target, adopted, found[0].zone, record.snapshot_id, True)
+                zone = found[0].zone
+                return pv, NewVolume(target, adopted, zone, record.snapshot_id, adopted=True)
             snapshot_id = record.snapshot_id
             if target.region != record.region:
                 copies = _look(target.snapshots_tagged, ours, pv=pv, log=log)
