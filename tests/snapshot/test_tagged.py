@@ -4,8 +4,13 @@ cloud's own list API: exactly the volumes and snapshots carrying every tag asked
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import pytest
+
+from ark import snapshot
 from ark.snapshot.interface import BACKUP_UID_TAG, PV_TAG, RESTORE_UID_TAG
+from tests.snapshot import clouds
 from tests.snapshot.clouds import Cloud, wait_completed
 
 
@@ -59,3 +64,24 @@ def test_a_cross_region_copy_is_found_where_it_was_copied_to(cloud: Cloud) -> No
         assert there.snapshots_tagged(tags) == []
     else:
         assert there.snapshots_tagged(tags) == [copy_id]
+
+
+@pytest.mark.parametrize("cloud", ["azure"], indirect=True)
+def test_azure_without_resource_groups_looks_through_the_whole_subscription(
+    cloud: Cloud, azure_fake: tuple[Any, str]
+) -> None:
+    settings = clouds.azure_settings(azure_fake[1])
+    del settings["config"]["resourceGroup"]
+    del settings["credentials"]["AZURE_RESOURCE_GROUP"]
+    anywhere = snapshot.open_snapshotter("azure", region="eastus", **settings)
+    ref = anywhere.volume_of(cloud.csi_pv(cloud.make_volume()))
+    assert ref is not None
+    uid = str(uuid.uuid4())
+    taken = anywhere.create_snapshot(ref, tags={BACKUP_UID_TAG: uid, PV_TAG: "a"})
+    assert "/resourceGroups/ark-disks/" in taken  # beside its disk: no snapshot group
+    assert anywhere.snapshots_tagged({BACKUP_UID_TAG: uid}) == [taken]
+    wait_completed(anywhere, taken)
+    made = anywhere.create_volume_from_snapshot(
+        taken, zone=cloud.zone, tags={RESTORE_UID_TAG: uid, PV_TAG: "a"}
+    )
+    assert [v.volume_id for v in anywhere.volumes_tagged({RESTORE_UID_TAG: uid})] == [made]
