@@ -27,6 +27,7 @@ strings. Errors are Google's ``{"error": {"code", "message", "errors": [{"reason
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 import threading
@@ -90,9 +91,10 @@ def _page(request: Request, keys: list[str]) -> tuple[list[str], str | None]:
     token = request.query.get("pageToken") or ""
     start = 0
     if token:
-        if not token.startswith("after:") or token.removeprefix("after:") not in keys:
+        if not token.startswith("after:"):
             raise invalid("pageToken", token, "Invalid page token.")
-        start = keys.index(token.removeprefix("after:")) + 1
+        # Past the last key served, so a resource deleted between pages breaks nothing.
+        start = bisect.bisect_right(keys, token.removeprefix("after:"))
     page = keys[start : start + size]
     more = start + size < len(keys)
     return page, f"after:{page[-1]}" if more and page else None
@@ -150,7 +152,7 @@ class GceCompute:
         body: dict[str, Any] = {
             "kind": f"compute#{collection[:-1]}List",
             "id": f"{scope}/{collection}",
-            "items": [self._read(k) for k in keys],
+            "items": [r for k in keys if (r := self._read(k)) is not None],
             "selfLink": link(f"{scope}/{collection}"),
         }
         if token:
@@ -165,8 +167,11 @@ class GceCompute:
         keys, token = _page(request, self._matching(request, self.disks, f"projects/{project}/"))
         items: dict[str, dict[str, list[Any]]] = {}
         for key in keys:
+            disk = self._read(key)
+            if disk is None:  # its delete finished as this read advanced it
+                continue
             scope = key.split("/disks/", 1)[0].removeprefix(f"projects/{project}/")
-            items.setdefault(scope, {"disks": []})["disks"].append(self._read(key))
+            items.setdefault(scope, {"disks": []})["disks"].append(disk)
         body: dict[str, Any] = {
             "kind": "compute#diskAggregatedList",
             "id": f"projects/{project}/aggregated/disks",

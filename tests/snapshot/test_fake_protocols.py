@@ -10,6 +10,9 @@ import uuid
 from typing import Any
 
 import pytest
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import compute_v1
 
 from hack.fakes import azure_compute, gce_compute
 from tests.snapshot import clouds
@@ -239,3 +242,22 @@ def test_arm_lists_a_subscriptions_disks_in_every_group(arm: str) -> None:
     assert status == 200
     assert any(d["name"] == name for d in answer["value"])
     assert call("GET", f"{url}?{API}")[0] == 401  # still ARM: a token is required
+
+
+def test_gce_pages_and_aggregates_as_the_real_client_reads_them(gce: str) -> None:
+    run = uuid.uuid4().hex[:8]
+    made = {_labelled_disk(gce, where, {"run": run}) for where in ("zones/us-central1-a",) * 3}
+    made.add(_labelled_disk(gce, "regions/us-central1", {"run": run}))
+    sdk = compute_v1.DisksClient(
+        credentials=AnonymousCredentials(),
+        transport="rest",
+        client_options=ClientOptions(api_endpoint=gce),
+    )
+    request = compute_v1.AggregatedListDisksRequest(
+        project=clouds.GCP_PROJECT, filter=f'labels.run = "{run}"', max_results=1
+    )
+    pages = sdk.aggregated_list(request=request)
+    found = {
+        f"{scope}/disks/{disk.name}" for scope, listed in pages for disk in listed.disks
+    }  # the pager followed every nextPageToken
+    assert found == made
