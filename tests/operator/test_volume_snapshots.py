@@ -547,6 +547,50 @@ def volume_gate(moto_endpoint: str) -> Iterator[EbsGate]:
         gate.close()
 
 
+@pytest.fixture
+def snapshot_gate(moto_endpoint: str) -> Iterator[EbsGate]:
+    gate = EbsGate(moto_endpoint, markers=(b"Action=CreateSnapshot&",), answered=True)
+    try:
+        yield gate
+    finally:
+        gate.close()
+
+
+def test_operator_killed_before_it_heard_the_snapshot_ids_adopts_them_by_tag(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    app: App,
+    moto_endpoint: str,
+    snapshot_gate: EbsGate,
+) -> None:
+    _create_vsl(kube, op_namespace, "ebs", snapshot_gate.url)
+    _backup(kube, op_namespace, "unheard", app.namespace)
+    uid = (control.get(kube, BACKUP, op_namespace, "unheard") or {})["metadata"]["uid"]
+    assert snapshot_gate.held.wait(timeout=60), "the backup never started a snapshot"
+
+    def both_in_moto() -> dict[str, str] | None:
+        found = _snapshots_of(moto_endpoint, list(app.volumes.values()))
+        ours = {_tags(s)["ark.dev/pv"]: s["SnapshotId"] for s in found}
+        return ours if len(found) == 2 and len(ours) == 2 else None
+
+    made = wait_for(both_in_moto, timeout=30, what="both snapshots started in moto")
+    operator.kill()
+    killed = (control.get(kube, BACKUP, op_namespace, "unheard") or {})["status"]
+    assert killed["phase"] == "InProgress" and not killed.get("volumeSnapshots")  # unrecorded
+    snapshot_gate.open.set()
+    operator.start()
+
+    st = _finished(kube, BACKUP, op_namespace, "unheard")
+    assert st["phase"] == "Completed", st
+    assert st["attempt"] == 2
+    assert {s["persistentVolume"]: s["snapshotId"] for s in st["volumeSnapshots"]} == made
+    in_moto = _snapshots_of(moto_endpoint, list(app.volumes.values()))
+    assert sorted(s["SnapshotId"] for s in in_moto) == sorted(made.values())  # no duplicates
+    assert all(_tags(s)["ark.dev/backup-uid"] == uid for s in in_moto)
+
+
 def _volumes_of_restore(endpoint: str, uid: str) -> dict[str, list[str]]:
     """What moto holds: PV name -> the volumes tagged with the restore's uid."""
     found = _ec2(endpoint).describe_volumes(
