@@ -205,6 +205,7 @@ def run(
     compress_level: int = archive.DEFAULT_COMPRESS_LEVEL,
     snapshots: SnapshotOptions | None = None,
     pod_exec: hooks.ExecTransport | None = None,
+    uid: str | None = None,
 ) -> BackupResult:
     """Back up the cluster behind ``client`` into ``store`` as backup ``name``.
 
@@ -216,6 +217,10 @@ def run(
     Never raises for problems with items or resources: they become warnings and errors in the
     result (PartiallyFailed). Problems that stop the backup (the store failing, the API server
     unreachable) give phase Failed with ``failure_reason``; nothing complete-looking is left.
+
+    ``uid`` identifies this backup across attempts (the Backup's ``metadata.uid``): its
+    snapshots are tagged with it, and a snapshot an interrupted attempt started (beyond those
+    in ``snapshots.adopt``) is found by it and adopted. None: nothing is found by tag.
     """
     spec = spec or BackupSpec()
     started = dt.datetime.now(dt.UTC)
@@ -258,7 +263,7 @@ def run(
         )
         try:
             hook_run.pre()
-            _snapshot(state, snapshots, hook_run)
+            _snapshot(state, snapshots, hook_run, uid=uid)
         finally:
             hook_run.post()  # also when starting the snapshots failed: thaw what was frozen
     except (KubeError, StoreError, archive.ArchiveError, OSError) as exc:
@@ -339,7 +344,9 @@ def _sample(names: Sequence[str], *, shown: int = 5) -> str:
     return f"{', '.join(names[:shown])} and {len(names) - shown} more ({len(names)} in all)"
 
 
-def _snapshot(state: _Run, options: SnapshotOptions | None, hook_run: hooks.HookRun) -> None:
+def _snapshot(
+    state: _Run, options: SnapshotOptions | None, hook_run: hooks.HookRun, *, uid: str | None
+) -> None:
     """Snapshot the backed-up volumes; post-hooks run as soon as every snapshot has started.
     Volumes of pods whose pre-hooks failed (onError Fail) are not snapshotted."""
     if options is None or state.spec.snapshot_volumes is False or not state.volumes:
@@ -373,6 +380,7 @@ def _snapshot(state: _Run, options: SnapshotOptions | None, hook_run: hooks.Hook
         adopt=options.adopt,
         on_started=started,
         timeout=options.timeout,
+        uid=uid,
     )
 
 

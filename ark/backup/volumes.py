@@ -4,6 +4,9 @@ Every selected volume's snapshot is *started* at once (a thread each), the snaps
 handed to ``on_started`` before anything waits (the operator records them in status, so a
 restarted operator adopts them instead of taking new ones), and only then does the backup wait
 for completion. The skew between the first and the last start is reported.
+
+A snapshot started by an attempt killed before ``on_started`` recorded it is found by its tags
+(the Backup's uid and the PV) and adopted too, so no snapshot is taken twice or orphaned.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ from typing import Any
 from ark.persistence import SnapshotRecord
 from ark.report import Issues, RunLog
 from ark.snapshot import errors as snapshot_errors
-from ark.snapshot.interface import BACKUP_TAG, SnapshotPhase, VolumeRef, VolumeSnapshotter
+from ark.snapshot.interface import (
+    BACKUP_TAG,
+    BACKUP_UID_TAG,
+    PV_TAG,
+    SnapshotPhase,
+    VolumeRef,
+    VolumeSnapshotter,
+)
 
 POLL_INTERVAL = 1.0
 
@@ -61,9 +71,12 @@ def snapshot_volumes(
     adopt: Mapping[str, str] | None = None,
     on_started: Callable[[list[SnapshotRecord]], None] | None = None,
     timeout: float = 3600.0,
+    uid: str | None = None,
 ) -> SnapshotOutcome:
     """Snapshot the cloud volumes behind ``pvs``. ``adopt`` maps PV names to snapshot ids a
-    previous attempt already started: those are waited for, not taken again."""
+    previous attempt already started: those are waited for, not taken again. With the
+    Backup's ``uid``, the snapshots are tagged with it, and one a previous attempt started for
+    a PV not in ``adopt`` is found by that tag and adopted."""
     adopt = adopt or {}
     targets: list[tuple[Mapping[str, Any], SnapshotLocation, VolumeRef]] = []
     for pv in pvs:
@@ -101,11 +114,16 @@ def snapshot_volumes(
             return replace(record, snapshot_id=adopt[name], started=time.time())
         tags = {
             BACKUP_TAG: backup_name,
-            "ark.dev/pv": name,
+            PV_TAG: name,
             "ark.dev/pvc": record.claim or "",
         }
+        if uid:
+            tags[BACKUP_UID_TAG] = uid
         started = time.time()
         try:
+            found = _started_before(location, name, uid=uid, log=log)
+            if found is not None:
+                return replace(record, snapshot_id=found, started=started)
             snapshot_id = location.snapshotter.create_snapshot(volume, tags=tags)
         except snapshot_errors.SnapshotError as exc:
             return replace(record, phase="Failed", started=started, message=str(exc))
@@ -132,6 +150,29 @@ def snapshot_volumes(
                 name=r.persistent_volume,
             )
     return SnapshotOutcome(records=records, skew_seconds=skew)
+
+
+def _started_before(
+    location: SnapshotLocation, pv: str, *, uid: str | None, log: RunLog
+) -> str | None:
+    """A snapshot of ``pv`` an interrupted attempt of the backup with ``uid`` started (tagged,
+    not recorded), or None."""
+    if not uid:
+        return None
+    try:
+        found = location.snapshotter.snapshots_tagged({BACKUP_UID_TAG: uid, PV_TAG: pv})
+    except snapshot_errors.SnapshotError as exc:
+        # A backup taken is worth more than a possible duplicate: snapshot anyway.
+        log.warning(f"persistentvolume {pv}: cannot look for a snapshot to adopt: {exc}")
+        return None
+    if not found:
+        return None
+    more = f" ({len(found) - 1} more left as they are: {', '.join(found[1:])})" if found[1:] else ""
+    log.info(
+        f"persistentvolume {pv}: adopting snapshot {found[0]}, started by an interrupted "
+        f"attempt{more}"
+    )
+    return found[0]
 
 
 def _wait(

@@ -7,7 +7,8 @@ region when ``volumeSnapshotLocation`` names one.
 
 Restart safety: status records the backup chosen and ``attempt``; a Restore found InProgress
 after a restart runs again against the same backup. The engine skips or updates what exists
-(per existingResourcePolicy), so a second run creates no duplicates.
+(per existingResourcePolicy), and adopts the volumes the interrupted attempt made in the cloud
+(tagged with the Restore's uid), so a second run creates no duplicates.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ that one. A provider with several and no default is a validation error, as in Ve
 
 Restart safety: the snapshot ids are patched into ``status.volumeSnapshots`` as soon as every
 snapshot has started; a restarted attempt adopts them (``adopt``) instead of taking new ones.
+One started before that patch is found by its tags (the Backup's uid, which the handler hands
+the engine) and adopted as well.
 """
 
 from __future__ import annotations

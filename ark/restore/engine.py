@@ -54,10 +54,12 @@ class _Run:
         on_progress: ProgressCallback | None,
         workers: int,
         modifiers: Modifiers | None = None,
+        uid: str | None = None,
     ) -> None:
         self.client = client
         self.modifiers = modifiers
         self.name = name
+        self.uid = uid
         self.spec = spec
         self.actions = list(actions)
         self.on_progress = on_progress
@@ -135,6 +137,7 @@ def run(
     namespace_timeout: float = 120.0,
     volumes: VolumeOptions | None = None,
     modifiers: Modifiers | None = None,
+    uid: str | None = None,
 ) -> RestoreResult:
     """Restore backup ``backup_name`` from ``store`` into the cluster behind ``client``.
 
@@ -142,6 +145,10 @@ def run(
     missing, incomplete or hostile fails the restore before anything is written (Failed).
     ``modifiers`` (the rules ``spec.resourceModifier`` names, parsed by the caller) patch each
     object after ark's own rewrites; each item's outcome lists the rules that changed it.
+
+    ``uid`` identifies this run across attempts (the Restore's ``metadata.uid``): everything
+    made in the cloud is tagged with it, and a run with the same uid adopts the volumes an
+    interrupted one made instead of making them again. None: nothing is adopted.
     """
     archive.restore_name(name)
     backups = persistence.BackupStore(store)
@@ -155,6 +162,7 @@ def run(
         on_progress=on_progress,
         workers=workers,
         modifiers=modifiers,
+        uid=uid,
     )
     failure: str | None = None
     restore_plan: RestorePlan | None = None
@@ -296,20 +304,34 @@ def _volumes_from_snapshots(
         return {}
     records = store.snapshots(backup_name)
     state.claim_snapshots = volumes.claim_snapshots(records, set(pvs), options)
-    made, failed = volumes.create_volumes(records, set(pvs), options, restore_name=state.name)
+    made, failed = volumes.create_volumes(
+        records, set(pvs), options, restore_name=state.name, uid=state.uid, log=state.log
+    )
     state.new_volumes, state.volume_failures = made, failed
     suffix = hashlib.sha256(state.name.encode()).hexdigest()[:8]
     renames: dict[str, str] = {}
     for pv, new in made.items():
-        state.log.info(f"persistentvolume {pv}: volume {new.volume_id} from {new.snapshot_id}")
+        if not new.adopted:
+            state.log.info(f"persistentvolume {pv}: volume {new.volume_id} from {new.snapshot_id}")
         try:
-            state.client.get(f"/api/v1/persistentvolumes/{pv}")
+            live = state.client.get(f"/api/v1/persistentvolumes/{pv}")
         except KubeApiError as exc:
             if exc.not_found:
                 continue
             raise
+        if new.adopted and _points_at(new, live):
+            continue  # the interrupted attempt's own PV: kept, not cloned beside itself
         renames[pv] = f"{pv[: 253 - 9]}-{suffix}"
     return renames
+
+
+def _points_at(new: volumes.NewVolume, live: dict[str, Any]) -> bool:
+    """Whether PersistentVolume ``live`` is backed by ``new``'s volume."""
+    try:
+        found = new.snapshotter.volume_of(live)
+    except snapshot_errors.SnapshotError:
+        return False
+    return found is not None and found.volume_id == new.volume_id
 
 
 def _resolve_resources(state: _Run, opened: source.OpenBackup) -> tuple[set[str] | None, set[str]]:
@@ -447,7 +469,7 @@ def _with_volume(
     resource_dir, ns, name = planned.key
     if resource_dir == "persistentvolumeclaims" and f"{ns}/{name}" in state.claim_snapshots:
         claim = state.claim_snapshots[f"{ns}/{name}"]
-        tags = {"ark.dev/restore": state.name, "ark.dev/pv": claim.persistent_volume}
+        tags = volumes.restore_tags(state.name, claim.persistent_volume, uid=state.uid)
         try:
             return claim.restore_claim(obj, tags=tags)
         except snapshot_errors.SnapshotError as exc:

@@ -9,15 +9,25 @@ cleared and the volume binds to the restored claim.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ark.kube import KubeApiError, KubeClient
 from ark.persistence import SnapshotRecord
+from ark.report import RunLog
 from ark.snapshot import errors as snapshot_errors
-from ark.snapshot.interface import ClaimRestorer, SnapshotPhase, VolumeSnapshotter
+from ark.snapshot.interface import (
+    PV_TAG,
+    RESTORE_TAG,
+    RESTORE_UID_TAG,
+    ClaimRestorer,
+    SnapshotPhase,
+    VolumeSnapshotter,
+)
+
+_T = TypeVar("_T")
 
 
 def rebind_released(client: KubeClient, desired: dict[str, Any]) -> str | None:
@@ -69,6 +79,8 @@ class NewVolume:
     volume_id: str
     zone: str | None
     snapshot_id: str
+    adopted: bool = False
+    """Made by an interrupted attempt of the same restore (found by its uid tag), not now."""
 
 
 @dataclass(frozen=True)
@@ -123,16 +135,64 @@ def _wait_snapshot(snapshotter: VolumeSnapshotter, snapshot_id: str, *, timeout:
         time.sleep(1.0)
 
 
+def restore_tags(restore_name: str, pv: str, *, uid: str | None) -> dict[str, str]:
+    """The tags of what a restore makes in the cloud for ``pv``; with the Restore's uid, a
+    restarted attempt finds what the interrupted one made."""
+    tags = {RESTORE_TAG: restore_name, PV_TAG: pv}
+    if uid:
+        tags[RESTORE_UID_TAG] = uid
+    return tags
+
+
+def _look(
+    lister: Callable[[Mapping[str, str]], list[_T]],
+    tags: Mapping[str, str] | None,
+    *,
+    pv: str,
+    log: RunLog | None,
+) -> list[_T]:
+    """What ``lister`` finds tagged ``tags`` (None: nothing is looked for). A failed look is
+    logged and finds nothing: the volume is restored, at the risk of a duplicate."""
+    if tags is None:
+        return []
+    try:
+        return lister(tags)
+    except snapshot_errors.SnapshotError as exc:
+        if log is not None:
+            log.warning(
+                f"persistentvolume {pv}: cannot look for what an earlier attempt made: {exc}"
+            )
+        return []
+
+
+def _adoptable(found: list[str], *, what: str, pv: str, log: RunLog | None) -> str | None:
+    """The first of what an earlier attempt made (the cloud's list, sorted), if any."""
+    if not found:
+        return None
+    extra = f" (and {len(found) - 1} more, left as they are: {', '.join(found[1:])})"
+    if log is not None:
+        log.info(
+            f"persistentvolume {pv}: adopting {what} {found[0]} made by an interrupted attempt"
+            + (extra if len(found) > 1 else "")
+        )
+    return found[0]
+
+
 def create_volumes(
     records: list[SnapshotRecord],
     pv_names: set[str],
     options: VolumeOptions,
     *,
     restore_name: str,
+    uid: str | None = None,
+    log: RunLog | None = None,
 ) -> tuple[dict[str, NewVolume], dict[str, str]]:
     """New volumes for the restored PVs that have a completed snapshot (in parallel).
 
-    Returns (PV name -> new volume, PV name -> why it could not be made)."""
+    With the Restore's ``uid``, a volume (or cross-region snapshot copy) an earlier attempt of
+    the same restore made for a PV, tagged with that uid, is adopted instead of made again;
+    ``log`` is told of each adoption. Returns (PV name -> new volume, PV name -> why it could
+    not be made)."""
     wanted = [
         r
         for r in records
@@ -142,23 +202,32 @@ def create_volumes(
     ]
 
     def one(record: SnapshotRecord) -> tuple[str, NewVolume | str]:
+        pv = record.persistent_volume
         source = options.snapshotters.get(record.location)
         if source is None:
-            return record.persistent_volume, (
+            return pv, (
                 f"no snapshot location {record.location!r} to read snapshot {record.snapshot_id}"
             )
         target = options.target or source
-        tags = {"ark.dev/restore": restore_name, "ark.dev/pv": record.persistent_volume}
+        tags = restore_tags(restore_name, pv, uid=uid)
+        ours = {RESTORE_UID_TAG: uid, PV_TAG: pv} if uid else None
         try:
+            found = _look(target.volumes_tagged, ours, pv=pv, log=log)
+            adopted = _adoptable([v.volume_id for v in found], what="volume", pv=pv, log=log)
+            if adopted is not None:
+                zone = found[0].zone
+                return pv, NewVolume(target, adopted, zone, record.snapshot_id, adopted=True)
             snapshot_id = record.snapshot_id
             if target.region != record.region:
-                snapshot_id = source.copy_snapshot(snapshot_id, to_region=target.region, tags=tags)
+                copies = _look(target.snapshots_tagged, ours, pv=pv, log=log)
+                copied = _adoptable(copies, what="snapshot copy", pv=pv, log=log)
+                snapshot_id = copied or source.copy_snapshot(
+                    snapshot_id, to_region=target.region, tags=tags
+                )
                 _wait_snapshot(target, snapshot_id, timeout=options.timeout)
             zone = options.zone or (record.zone if target.region == record.region else None)
             if zone is None and target.region != record.region:
-                return record.persistent_volume, (
-                    f"a volume in region {target.region} needs a zone (volumeZone)"
-                )
+                return pv, f"a volume in region {target.region} needs a zone (volumeZone)"
             volume_id = target.create_volume_from_snapshot(
                 snapshot_id,
                 zone=zone,
@@ -167,8 +236,8 @@ def create_volumes(
                 tags=tags,
             )
         except snapshot_errors.SnapshotError as exc:
-            return record.persistent_volume, f"cannot create a volume from its snapshot: {exc}"
-        return record.persistent_volume, NewVolume(target, volume_id, zone, snapshot_id)
+            return pv, f"cannot create a volume from its snapshot: {exc}"
+        return pv, NewVolume(target, volume_id, zone, snapshot_id)
 
     made: dict[str, NewVolume] = {}
     failed: dict[str, str] = {}

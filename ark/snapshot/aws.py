@@ -28,6 +28,7 @@ from ark.snapshot.interface import (
     VolumeRef,
     VolumeSnapshotter,
     check_owner,
+    has_tags,
 )
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ IOPS_TYPES = frozenset({"io1", "io2", "gp3"})
 
 _VOLUME_ID = re.compile(r"^vol-[0-9a-f]+$")
 _REGION_OF_ZONE = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d+)")
+_GONE_VOLUMES = frozenset({"deleting", "deleted", "error"})
 _NOT_FOUND = {"InvalidVolume.NotFound", "InvalidSnapshot.NotFound"}
 _DENIED = {"AuthFailure", "UnauthorizedOperation", "AccessDenied", "InvalidClientTokenId"}
 
@@ -60,6 +62,15 @@ def parse_volume_id(pv: PersistentVolume, raw: str) -> str:
     if not _VOLUME_ID.match(volume_id):
         raise errors.InvalidVolume(pvs.name_of(pv), f"{raw!r} is not an EBS volume id")
     return volume_id
+
+
+def _tag_filters(tags: Mapping[str, str]) -> list[Any]:
+    """EC2 ``tag:KEY`` filters, written as ``_tag_spec`` writes the tags."""
+    return [{"Name": f"tag:{k[:128]}", "Values": [v[:256]]} for k, v in tags.items()]
+
+
+def _tags_of(resource: Mapping[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags") or []}
 
 
 def _tag_spec(resource: str, tags: Mapping[str, str]) -> list[TagSpecificationTypeDef]:
@@ -236,12 +247,43 @@ class EbsSnapshotter(VolumeSnapshotter):
     ) -> None:
         try:
             if owner_tags is not None:
-                tags = self._describe_snapshot(snapshot_id).get("Tags") or []
-                check_owner(snapshot_id, {t["Key"]: t["Value"] for t in tags}, owner_tags)
+                found = _tags_of(self._describe_snapshot(snapshot_id))
+                check_owner(snapshot_id, found, owner_tags)
             with self._calling("delete", f"snapshot {snapshot_id}"):
                 self._ec2().delete_snapshot(SnapshotId=snapshot_id)
         except errors.SnapshotNotFound:
             return
+
+    def volumes_tagged(self, tags: Mapping[str, str]) -> list[VolumeRef]:
+        wanted = {k[:128]: v[:256] for k, v in tags.items()}
+        found: list[VolumeRef] = []
+        with self._calling("list volumes", f"tagged {wanted}"):
+            pages = self._ec2().get_paginator("describe_volumes")
+            for page in pages.paginate(Filters=_tag_filters(tags)):
+                for volume in page["Volumes"]:
+                    if volume.get("State") in _GONE_VOLUMES or not has_tags(
+                        _tags_of(volume), wanted
+                    ):
+                        continue
+                    found.append(
+                        VolumeRef(
+                            volume_id=volume["VolumeId"],
+                            region=self._region,
+                            zone=volume.get("AvailabilityZone"),
+                        )
+                    )
+        return sorted(found, key=lambda v: v.volume_id)
+
+    def snapshots_tagged(self, tags: Mapping[str, str]) -> list[str]:
+        wanted = {k[:128]: v[:256] for k, v in tags.items()}
+        found: list[str] = []
+        with self._calling("list snapshots", f"tagged {wanted}"):
+            pages = self._ec2().get_paginator("describe_snapshots")
+            for page in pages.paginate(OwnerIds=["self"], Filters=_tag_filters(tags)):
+                for snap in page["Snapshots"]:
+                    if snap.get("State") != "error" and has_tags(_tags_of(snap), wanted):
+                        found.append(snap["SnapshotId"])
+        return sorted(found)
 
     def set_volume_id(
         self, pv: PersistentVolume, *, volume_id: str, zone: str | None

@@ -33,6 +33,7 @@ from ark.snapshot.interface import (
     VolumeRef,
     VolumeSnapshotter,
     check_owner,
+    has_tags,
 )
 
 PROVIDER = "azure"
@@ -50,6 +51,7 @@ CONFIG_KEYS = frozenset(
     }
 )
 IOPS_SKUS = frozenset({"UltraSSD_LRS", "PremiumV2_LRS"})
+_GONE_STATES = frozenset({"Deleting", "Failed"})
 _ARM_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/"
     r"(?P<kind>disks|snapshots)/(?P<name>[^/]+)$",
@@ -336,6 +338,46 @@ class AzureDiskSnapshotter(VolumeSnapshotter):
             raise errors.OperationFailed(
                 "delete", subject, f"still deleting after {self._timeout:g}s"
             )
+
+    def _list(self, kind: str, group: str | None, tags: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The disks or snapshots of ``group`` (None: the whole subscription) carrying ``tags``
+        (as ``_tags`` writes them). ARM lists have no tag filter for these types: the list is
+        filtered here."""
+        compute = self._compute(self._subscription)
+        ops = compute.disks if kind == "disks" else compute.snapshots
+        wanted = _tags(tags)
+        where = f"resource group {group}" if group else f"subscription {self._subscription}"
+        with self._calling("list", f"{kind} of {where} tagged {wanted}"):
+            listed = ops.list_by_resource_group(group) if group else ops.list()
+            found = [item.as_dict() for item in listed]
+        return [
+            item
+            for item in found
+            if has_tags(item.get("tags") or {}, wanted)
+            and (item.get("properties") or {}).get("provisioningState") not in _GONE_STATES
+        ]
+
+    def volumes_tagged(self, tags: Mapping[str, str]) -> list[VolumeRef]:
+        """In the restore group (``AZURE_RESOURCE_GROUP``), else the whole subscription (a
+        restored disk goes to its snapshot's group then)."""
+        found = []
+        for disk in self._list("disks", self._disk_group, tags):
+            location = str(disk.get("location") or self._region)
+            found.append(
+                VolumeRef(
+                    volume_id=str(disk["id"]),
+                    region=location,
+                    zone=zone_label(location, disk.get("zones")),
+                )
+            )
+        return sorted(found, key=lambda v: v.volume_id)
+
+    def snapshots_tagged(self, tags: Mapping[str, str]) -> list[str]:
+        """In the snapshot group (config ``resourceGroup``), else the whole subscription; in
+        any region (an ARM snapshot id is usable from every region)."""
+        return sorted(
+            str(snap["id"]) for snap in self._list("snapshots", self._snapshot_group, tags)
+        )
 
     def set_volume_id(
         self, pv: PersistentVolume, *, volume_id: str, zone: str | None

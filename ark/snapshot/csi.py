@@ -53,6 +53,7 @@ from ark.snapshot.interface import (
     VolumeRef,
     VolumeSnapshotter,
     check_owner,
+    has_tags,
 )
 
 PROVIDER = "csi"
@@ -334,6 +335,31 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
         raise errors.InvalidVolume(
             pvs.name_of(pv), "a CSI volume restored from a snapshot gets a new PersistentVolume"
         )
+
+    # -- adoption --------------------------------------------------------------------------
+    def volumes_tagged(self, tags: Mapping[str, str]) -> list[VolumeRef]:
+        """None: CSI volumes come back through their claims (the driver provisions them)."""
+        del tags
+        return []
+
+    def snapshots_tagged(self, tags: Mapping[str, str]) -> list[str]:
+        """VolumeSnapshotContents whose annotations carry ``tags``: ``create_snapshot``
+        annotates a content in the same patch that makes it Retain, so one found here is kept
+        (a VolumeSnapshot whose content was not annotated yet is adopted by
+        ``create_snapshot`` itself, by name). Contents being deleted or in error are left."""
+        listed = self._call(
+            "list",
+            f"VolumeSnapshotContents tagged {dict(tags)}",
+            lambda: self._kube.get(objects.content_path()),
+        )
+        found: list[str] = []
+        for content in listed.get("items") or []:
+            metadata = content.get("metadata") or {}
+            if metadata.get("deletionTimestamp") or ((content.get("status") or {}).get("error")):
+                continue
+            if has_tags(metadata.get("annotations") or {}, tags):
+                found.append(str(metadata["name"]))
+        return sorted(found)
 
     # -- delete ----------------------------------------------------------------------------
     def delete_snapshot(

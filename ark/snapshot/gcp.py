@@ -37,6 +37,7 @@ from ark.snapshot.interface import (
     VolumeRef,
     VolumeSnapshotter,
     check_owner,
+    has_tags,
 )
 
 PROVIDER = "gcp"
@@ -52,6 +53,7 @@ _DISK_PATH = re.compile(
 )
 _SNAPSHOT_PATH = re.compile(r"^projects/(?P<project>[^/]+)/global/snapshots/(?P<name>[^/]+)$")
 _LABEL_BAD = re.compile(r"[^a-z0-9_-]")
+_GONE_STATES = frozenset({"DELETING", "FAILED"})
 
 
 def region_of(zone: str) -> str:
@@ -68,6 +70,12 @@ def labels(tags: Mapping[str, str]) -> dict[str, str]:
             k = f"k-{k}"[:63]
         out[k] = _LABEL_BAD.sub("-", value.lower())[:63]
     return out
+
+
+def label_filter(tags: Mapping[str, str]) -> str:
+    """A list ``filter`` matching resources whose labels are ``labels(tags)``:
+    ``(labels.k = "v") AND (labels.k2 = "v2")`` (label keys and values need no escaping)."""
+    return " AND ".join(f'(labels.{k} = "{v}")' for k, v in sorted(labels(tags).items()))
 
 
 def _resource_name(base: str) -> str:
@@ -297,6 +305,40 @@ class GcePdSnapshotter(VolumeSnapshotter):
             raise errors.OperationFailed(
                 "delete", subject, f"{first.code}: {first.message}", code=first.code
             )
+
+    def volumes_tagged(self, tags: Mapping[str, str]) -> list[VolumeRef]:
+        """Zonal and regional disks of the project (``disks.aggregatedList`` with a label
+        filter)."""
+        wanted = labels(tags)
+        with self._calling("list", f"disks labelled {wanted}"):
+            disks = self._clients.disks_filtered(project=self._project, filter_=label_filter(tags))
+        found: list[VolumeRef] = []
+        for disk in disks:
+            if disk.status in _GONE_STATES or not has_tags(dict(disk.labels), wanted):
+                continue
+            if disk.replica_zones:
+                zone = MULTI_ZONE_DELIMITER.join(sorted(_tail(z) for z in disk.replica_zones))
+                scope, where = "regions", _tail(disk.region)
+            else:
+                zone = _tail(disk.zone)
+                scope, where = "zones", zone
+            path = f"projects/{self._project}/{scope}/{where}/disks/{disk.name}"
+            found.append(VolumeRef(volume_id=path, region=region_of(zone), zone=zone))
+        return sorted(found, key=lambda v: v.volume_id)
+
+    def snapshots_tagged(self, tags: Mapping[str, str]) -> list[str]:
+        """Snapshots of the project (global: any region's) through ``snapshots.list`` with a
+        label filter."""
+        wanted = labels(tags)
+        with self._calling("list", f"snapshots labelled {wanted}"):
+            snaps = self._clients.snapshots_filtered(
+                project=self._project, filter_=label_filter(tags)
+            )
+        return sorted(
+            self._snapshot_id(self._project, snap.name)
+            for snap in snaps
+            if snap.status not in _GONE_STATES and has_tags(dict(snap.labels), wanted)
+        )
 
     def set_volume_id(
         self, pv: PersistentVolume, *, volume_id: str, zone: str | None

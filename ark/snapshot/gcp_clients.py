@@ -120,6 +120,19 @@ class Clients:
         disk.replica_zones = [f"projects/{project}/zones/{z}" for z in replica_zones]
         return self.region_disks.insert_unary(project=project, region=where, disk_resource=disk)
 
+    def disks_filtered(self, *, project: str, filter_: str) -> list[compute_v1.Disk]:
+        """Every zonal and regional disk of ``project`` matching ``filter_`` (aggregatedList,
+        all pages)."""
+        request = compute_v1.AggregatedListDisksRequest(project=project, filter=filter_)
+        found: list[compute_v1.Disk] = []
+        for _, scoped in self.disks.aggregated_list(request=request):
+            found.extend(scoped.disks)
+        return found
+
+    def snapshots_filtered(self, *, project: str, filter_: str) -> list[compute_v1.Snapshot]:
+        request = compute_v1.ListSnapshotsRequest(project=project, filter=filter_)
+        return list(self.snapshots.list(request=request))
+
     def delete_snapshot(self, *, project: str, name: str) -> compute_v1.Operation:
         return self.snapshots.delete_unary(project=project, snapshot=name)
 

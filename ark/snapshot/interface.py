@@ -23,6 +23,14 @@ from ark.snapshot import errors
 MULTI_ZONE_DELIMITER = "__"
 BACKUP_TAG = "ark.dev/backup"
 """The tag naming the backup a snapshot was taken for (``create_snapshot``'s tags)."""
+BACKUP_UID_TAG = "ark.dev/backup-uid"
+"""The Backup's uid on its snapshots: a restarted attempt finds (and adopts) what the
+interrupted one started, never another run's of the same name."""
+RESTORE_TAG = "ark.dev/restore"
+RESTORE_UID_TAG = "ark.dev/restore-uid"
+"""The Restore's uid on the volumes and snapshot copies it makes (see BACKUP_UID_TAG)."""
+PV_TAG = "ark.dev/pv"
+"""The PersistentVolume a snapshot or restored volume is for."""
 
 PersistentVolume = Mapping[str, Any]
 """A PersistentVolume as the API server returns it (plain JSON, camelCase keys)."""
@@ -127,6 +135,19 @@ class VolumeSnapshotter(Protocol):
         """A copy of ``pv`` pointing at another volume: its id, zone labels and node affinity."""
         ...
 
+    def volumes_tagged(self, tags: Mapping[str, str]) -> list[VolumeRef]:
+        """The volumes (as ``create_volume_from_snapshot`` made them) that carry every one of
+        ``tags``, found through the cloud's list API; volumes being deleted or failed are left
+        out. Only ``volume_id``, ``region`` and ``zone`` are filled in. A provider whose
+        volumes come back through claims (csi) finds none."""
+        ...
+
+    def snapshots_tagged(self, tags: Mapping[str, str]) -> list[str]:
+        """Ids of the snapshots (as ``create_snapshot`` or ``copy_snapshot`` made them in this
+        region) that carry every one of ``tags``; failed ones and ones being deleted are left
+        out."""
+        ...
+
 
 @runtime_checkable
 class ClaimRestorer(Protocol):
@@ -158,6 +179,13 @@ def check_owner(
     if owner_tags is None or any(found.get(k) == v for k, v in owner_tags.items()):
         return
     raise errors.NotOwned(snapshot_id, owner_tags, found)
+
+
+def has_tags(found: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """Whether ``found`` (a resource's tags, as its cloud reports them) has every one of
+    ``wanted``: checked again after the cloud's own filter, so a loose filter adopts nothing
+    foreign."""
+    return all(found.get(k) == v for k, v in wanted.items())
 
 
 def owner_tags(backup: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ Get, Delete, List By Resource Group in the Compute REST reference):
 
 - ``PUT|GET|DELETE /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Compute/
   {disks|snapshots}/{name}?api-version=…`` and ``GET …/{disks|snapshots}`` (list);
+  ``GET /subscriptions/{s}/providers/Microsoft.Compute/{disks|snapshots}`` (List, every group);
   ``PUT|GET /subscriptions/{s}/resourcegroups/{rg}`` to create resource groups by hand.
 - PUT and DELETE are long-running (see ``hack.fakes.arm``): ``provisioningState`` is
   ``Creating``/``Deleting`` until the operation succeeds. Deleting a missing resource is 204.
@@ -32,6 +33,10 @@ PROVIDER = "Microsoft.Compute"
 _RESOURCE = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.compute/"
     r"(?P<kind>disks|snapshots)(?:/(?P<name>[^/]+))?$",
+    re.IGNORECASE,
+)
+_SUBSCRIPTION_LIST = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.compute/(?P<kind>disks|snapshots)$",
     re.IGNORECASE,
 )
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,78}[A-Za-z0-9_]?$")
@@ -89,9 +94,20 @@ class AzureCompute:
             return self.operations.serve(request, match["op"])
         if match := arm.GROUP.match(request.path):
             return self.groups.serve(request, match["sub"], match["rg"])
+        if match := _SUBSCRIPTION_LIST.match(request.path):
+            if request.method != "GET":
+                raise arm.not_allowed(request)
+            kind = f"/providers/{TYPES[match['kind'].lower()]}/".lower()
+            under = f"/subscriptions/{match['sub']}/".lower()
+            keys = [k for k in self.resources if k.startswith(under) and kind in k]
+            return self._listed(keys)
         match = _RESOURCE.match(request.path)
         if match is None:
             raise ArmError(404, "NotFound", f"No HTTP resource was found for '{request.path}'.")
+        return self._resource(request, match)
+
+    def _resource(self, request: Request, match: re.Match[str]) -> Response:
+        """A group's list of disks or snapshots, or one of them."""
         sub, rg, kind, name = match["sub"], match["rg"], match["kind"].lower(), match["name"]
         self.groups.require(sub, rg)
         prefix = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{TYPES[kind]}"
@@ -99,9 +115,7 @@ class AzureCompute:
             if request.method != "GET":
                 raise arm.not_allowed(request)
             under = prefix.lower() + "/"
-            keys = [k for k in self.resources if k.startswith(under)]
-            items = [self._read(k) for k in keys]
-            return Response(200, {"value": [i for i in items if i is not None]})
+            return self._listed([k for k in self.resources if k.startswith(under)])
         rid = f"{prefix}/{name}"
         if request.method == "GET":
             found = self._read(rid)
@@ -118,6 +132,10 @@ class AzureCompute:
         if request.method == "DELETE":
             return self._delete(request, rid=rid, sub=sub)
         raise arm.not_allowed(request)
+
+    def _listed(self, keys: list[str]) -> Response:
+        items = [self._read(k) for k in keys]
+        return Response(200, {"value": [i for i in items if i is not None]})
 
     def _read(self, rid: str) -> dict[str, Any] | None:
         """A GET: pending operations and background copies advance by one step per read."""

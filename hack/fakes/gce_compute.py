@@ -8,6 +8,12 @@ collections), under ``/compute/v1/projects/{project}/``:
   ``zones/{z}/disks/{d}/createSnapshot`` (POST); the same under ``regions/{r}/disks`` for
   regional disks (``replicaZones``: two zones of the region).
 - ``global/snapshots`` (GET list), ``global/snapshots/{s}`` (GET, DELETE).
+- ``aggregated/disks`` (GET: zonal and regional disks, ``items`` keyed by ``zones/{z}`` or
+  ``regions/{r}``).
+- Lists take ``filter``, ``maxResults`` (default and most 500) and ``pageToken``, and answer
+  ``items`` and, while more remain, ``nextPageToken``. The filter understood is a subset of the
+  AIP-160 form: ``labels.KEY = "VALUE"`` (value quoted or bare), alone or as parenthesized
+  terms joined by whitespace or ``AND``; anything else is a 400 ``invalid`` on ``filter``.
 - ``zones/{z}/operations/{op}``, ``regions/{r}/operations/{op}``, ``global/operations/{op}``
   (GET, and POST ``…/wait``).
 
@@ -21,6 +27,7 @@ strings. Errors are Google's ``{"error": {"code", "message", "errors": [{"reason
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 import threading
@@ -31,6 +38,11 @@ from hack.fakes import gce_operations, serving
 from hack.fakes.gce_operations import GceError, invalid, link, not_found
 from hack.fakes.serving import Request, Response
 
+_AGGREGATED = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)/aggregated/disks$")
+_TERM = r'labels\.(?P<key>[a-z][a-z0-9_-]{0,62})\s*=\s*(?P<q>"?)(?P<value>[a-z0-9_-]{0,63})(?P=q)'
+_ONE_TERM = re.compile(rf"^\s*{_TERM}\s*$")
+_PAREN_TERM = re.compile(rf"\s*(?P<joined>AND\s+)?\(\s*{_TERM}\s*\)\s*")
+MAX_RESULTS = 500
 _PATH = re.compile(
     r"^/compute/v1/projects/(?P<project>[^/]+)/(?:(?P<scope>zones|regions)/(?P<where>[^/]+)"
     r"|(?P<global>global))/(?P<collection>disks|snapshots|operations)"
@@ -50,6 +62,42 @@ IOPS_TYPES = frozenset({"pd-extreme", "hyperdisk-balanced"})
 def _relative(ref: str) -> str:
     """A resource reference (full URL, ``projects/…`` or ``zones/…``) without the URL prefix."""
     return ref.split("/compute/v1/", 1)[-1].lstrip("/")
+
+
+def parse_filter(text: str) -> dict[str, str]:
+    """The labels a list ``filter`` asks for (all must match); GceError 400 for any filter
+    outside the subset this fake understands."""
+    if not text.strip():
+        return {}
+    if single := _ONE_TERM.match(text):
+        return {single["key"]: single["value"]}
+    wanted: dict[str, str] = {}
+    at = 0
+    while at < len(text):
+        term = _PAREN_TERM.match(text, at)
+        if term is None or (at == 0 and term["joined"]):
+            raise invalid("filter", text, "Invalid list filter expression.")
+        wanted[term["key"]] = term["value"]
+        at = term.end()
+    return wanted
+
+
+def _page(request: Request, keys: list[str]) -> tuple[list[str], str | None]:
+    """One page of ``keys`` (sorted) after ``pageToken``, and the next token."""
+    raw_max = request.query.get("maxResults") or str(MAX_RESULTS)
+    if not raw_max.isdigit() or int(raw_max) > MAX_RESULTS:
+        raise invalid("maxResults", raw_max, f"Must be between 0 and {MAX_RESULTS}.")
+    size = int(raw_max) or MAX_RESULTS
+    token = request.query.get("pageToken") or ""
+    start = 0
+    if token:
+        if not token.startswith("after:"):
+            raise invalid("pageToken", token, "Invalid page token.")
+        # Past the last key served, so a resource deleted between pages breaks nothing.
+        start = bisect.bisect_right(keys, token.removeprefix("after:"))
+    page = keys[start : start + size]
+    more = start + size < len(keys)
+    return page, f"after:{page[-1]}" if more and page else None
 
 
 def _last(ref: str, collection: str) -> tuple[str, str]:
@@ -75,6 +123,8 @@ class GceCompute:
     def handle(self, request: Request) -> Response:
         try:
             with self.lock:
+                if aggregated := _AGGREGATED.match(request.path):
+                    return self._aggregated(request, aggregated["project"])
                 return self._dispatch(request)
         except GceError as exc:
             return exc.response()
@@ -83,6 +133,54 @@ class GceCompute:
         """A stored disk or snapshot by ``projects/…`` path (for tests), advancing nothing."""
         with self.lock:
             return self.disks.get(path) or self.snapshots.get(path)
+
+    def _matching(
+        self, request: Request, store: dict[str, dict[str, Any]], under: str
+    ) -> list[str]:
+        """Sorted paths in ``store`` below ``under`` whose labels the request's filter asks."""
+        wanted = parse_filter(request.query.get("filter") or "")
+        return sorted(
+            k
+            for k, v in store.items()
+            if k.startswith(under)
+            and all((v.get("labels") or {}).get(key) == value for key, value in wanted.items())
+        )
+
+    def _list(self, request: Request, scope: str, collection: str) -> Response:
+        store = self.snapshots if collection == "snapshots" else self.disks
+        keys, token = _page(request, self._matching(request, store, f"{scope}/{collection}/"))
+        body: dict[str, Any] = {
+            "kind": f"compute#{collection[:-1]}List",
+            "id": f"{scope}/{collection}",
+            "items": [r for k in keys if (r := self._read(k)) is not None],
+            "selfLink": link(f"{scope}/{collection}"),
+        }
+        if token:
+            body["nextPageToken"] = token
+        return Response(200, body)
+
+    def _aggregated(self, request: Request, project: str) -> Response:
+        if self.projects is not None and project not in self.projects:
+            raise not_found(f"projects/{project}")
+        if request.method != "GET":
+            raise GceError(405, "badRequest", f"{request.method} {request.path} is not allowed.")
+        keys, token = _page(request, self._matching(request, self.disks, f"projects/{project}/"))
+        items: dict[str, dict[str, list[Any]]] = {}
+        for key in keys:
+            disk = self._read(key)
+            if disk is None:  # its delete finished as this read advanced it
+                continue
+            scope = key.split("/disks/", 1)[0].removeprefix(f"projects/{project}/")
+            items.setdefault(scope, {"disks": []})["disks"].append(disk)
+        body: dict[str, Any] = {
+            "kind": "compute#diskAggregatedList",
+            "id": f"projects/{project}/aggregated/disks",
+            "items": items,
+            "selfLink": link(f"projects/{project}/aggregated/disks"),
+        }
+        if token:
+            body["nextPageToken"] = token
+        return Response(200, body)
 
     def _dispatch(self, request: Request) -> Response:
         match = _PATH.match(request.path)
@@ -102,10 +200,7 @@ class GceCompute:
         if route in (("GET", "operations", True, None), ("POST", "operations", True, "wait")):
             return Response(200, self.ops.read(path))
         if route in (("GET", "disks", False, None), ("GET", "snapshots", False, None)):
-            under = f"{scope}/{match['collection']}/"
-            items = [self._read(k) for k in list(store) if k.startswith(under)]
-            kind = f"compute#{match['collection'][:-1]}List"
-            return Response(200, {"kind": kind, "items": items})
+            return self._list(request, scope, match["collection"])
         if route == ("POST", "disks", False, None):
             return self._insert_disk(request, scope)
         if route in (("GET", "disks", True, None), ("GET", "snapshots", True, None)):

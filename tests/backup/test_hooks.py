@@ -349,6 +349,12 @@ class WatchedSnapshotter:
     def set_volume_id(self, pv: Any, *, volume_id: str, zone: str | None) -> dict[str, Any]:
         return self.real.set_volume_id(pv, volume_id=volume_id, zone=zone)
 
+    def volumes_tagged(self, tags: Mapping[str, str]) -> list[VolumeRef]:
+        return self.real.volumes_tagged(tags)
+
+    def snapshots_tagged(self, tags: Mapping[str, str]) -> list[str]:
+        return self.real.snapshots_tagged(tags)
+
 
 def _ec2(endpoint: str) -> Any:
     return boto3.client(

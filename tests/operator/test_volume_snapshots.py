@@ -425,22 +425,35 @@ def test_snapshot_volumes_false_takes_no_snapshots(
 
 # -- a SIGKILL while the operator waits for the snapshots ----------------------------------
 class EbsGate:
-    """An HTTP relay in front of moto that holds DescribeSnapshots (the wait for completion)
-    until opened, so the operator can be killed after it recorded the snapshot ids and before
-    the snapshots are done. Every other call passes straight through to moto."""
+    """An HTTP relay in front of moto that holds the calls whose form body has every one of
+    ``markers`` until opened: by default DescribeSnapshots of given ids (the wait for
+    completion, not the look for snapshots to adopt by tag), so the operator can be killed
+    after it recorded the snapshot ids and before the snapshots are done. With ``answered``,
+    the call reaches moto and only its answer is held (the cloud did it, the caller never
+    heard). Every other call passes straight through to moto."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        markers: tuple[bytes, ...] = (b"Action=DescribeSnapshots&", b"SnapshotId.1="),
+        answered: bool = False,
+    ) -> None:
         self.upstream = urllib.parse.urlsplit(upstream)
         self.open = threading.Event()
         self.held = threading.Event()
         gate = self
 
+        def hold(body: bytes) -> None:
+            if all(m in body + b"&" for m in markers) and not gate.open.is_set():
+                gate.held.set()
+                gate.open.wait(timeout=120)
+
         class Relay(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if b"Action=DescribeSnapshots" in body and not gate.open.is_set():
-                    gate.held.set()
-                    gate.open.wait(timeout=120)
+                if not answered:
+                    hold(body)
                 conn = http.client.HTTPConnection(
                     gate.upstream.hostname or "127.0.0.1", gate.upstream.port, timeout=60
                 )
@@ -451,6 +464,8 @@ class EbsGate:
                     data = resp.read()
                 finally:
                     conn.close()
+                if answered:
+                    hold(body)
                 try:
                     self.send_response(resp.status)
                     for key, value in resp.getheaders():
@@ -521,6 +536,122 @@ def test_operator_killed_after_recording_snapshot_ids_adopts_them_on_restart(
     in_moto = _snapshots_of(moto_endpoint, list(app.volumes.values()))
     assert sorted(s["SnapshotId"] for s in in_moto) == sorted(before.values())  # no duplicates
     wait_event(kube, op_namespace, "killed", "Restarted")
+
+
+@pytest.fixture
+def volume_gate(moto_endpoint: str) -> Iterator[EbsGate]:
+    gate = EbsGate(moto_endpoint, markers=(b"Action=CreateVolume&",), answered=True)
+    try:
+        yield gate
+    finally:
+        gate.close()
+
+
+@pytest.fixture
+def snapshot_gate(moto_endpoint: str) -> Iterator[EbsGate]:
+    gate = EbsGate(moto_endpoint, markers=(b"Action=CreateSnapshot&",), answered=True)
+    try:
+        yield gate
+    finally:
+        gate.close()
+
+
+def test_operator_killed_before_it_heard_the_snapshot_ids_adopts_them_by_tag(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    app: App,
+    moto_endpoint: str,
+    snapshot_gate: EbsGate,
+) -> None:
+    _create_vsl(kube, op_namespace, "ebs", snapshot_gate.url)
+    _backup(kube, op_namespace, "unheard", app.namespace)
+    uid = (control.get(kube, BACKUP, op_namespace, "unheard") or {})["metadata"]["uid"]
+    assert snapshot_gate.held.wait(timeout=60), "the backup never started a snapshot"
+
+    def both_in_moto() -> dict[str, str] | None:
+        found = _snapshots_of(moto_endpoint, list(app.volumes.values()))
+        ours = {_tags(s)["ark.dev/pv"]: s["SnapshotId"] for s in found}
+        return ours if len(found) == 2 and len(ours) == 2 else None
+
+    made = wait_for(both_in_moto, timeout=30, what="both snapshots started in moto")
+    operator.kill()
+    killed = (control.get(kube, BACKUP, op_namespace, "unheard") or {})["status"]
+    assert killed["phase"] == "InProgress" and not killed.get("volumeSnapshots")  # unrecorded
+    snapshot_gate.open.set()
+    operator.start()
+
+    st = _finished(kube, BACKUP, op_namespace, "unheard")
+    assert st["phase"] == "Completed", st
+    assert st["attempt"] == 2
+    assert {s["persistentVolume"]: s["snapshotId"] for s in st["volumeSnapshots"]} == made
+    in_moto = _snapshots_of(moto_endpoint, list(app.volumes.values()))
+    assert sorted(s["SnapshotId"] for s in in_moto) == sorted(made.values())  # no duplicates
+    assert all(_tags(s)["ark.dev/backup-uid"] == uid for s in in_moto)
+
+
+def _volumes_of_restore(endpoint: str, uid: str) -> dict[str, list[str]]:
+    """What moto holds: PV name -> the volumes tagged with the restore's uid."""
+    found = _ec2(endpoint).describe_volumes(
+        Filters=[{"Name": "tag:ark.dev/restore-uid", "Values": [uid]}]
+    )["Volumes"]
+    out: dict[str, list[str]] = {}
+    for vol in found:
+        out.setdefault(_tags(vol)["ark.dev/pv"], []).append(vol["VolumeId"])
+    return out
+
+
+def test_operator_killed_after_the_cloud_made_the_volumes_adopts_them_on_restart(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    app: App,
+    moto_endpoint: str,
+    volume_gate: EbsGate,
+) -> None:
+    _create_vsl(kube, op_namespace, "ebs", volume_gate.url)
+    _backup(kube, op_namespace, "db", app.namespace)
+    st = _finished(kube, BACKUP, op_namespace, "db")
+    assert st["phase"] == "Completed" and st["volumeSnapshotsCompleted"] == 2, st
+    kube.request("DELETE", f"/api/v1/namespaces/{app.namespace}")
+    wait_for(
+        lambda: _gone(kube, f"/api/v1/namespaces/{app.namespace}"),
+        timeout=120,
+        what=f"namespace {app.namespace} deleted",
+    )
+    for pv, volume_id in app.volumes.items():
+        _delete_pv(kube, pv)
+        _ec2(moto_endpoint).delete_volume(VolumeId=volume_id)
+
+    # Attempt 1: moto makes both volumes, the operator is killed before it hears their ids.
+    control.create(
+        kube, RESTORE, op_namespace, {"metadata": {"name": "db-back"}, "spec": {"backupName": "db"}}
+    )
+    uid = (control.get(kube, RESTORE, op_namespace, "db-back") or {})["metadata"]["uid"]
+    assert volume_gate.held.wait(timeout=60), "the restore never created a volume"
+    made = wait_for(
+        lambda: (found := _volumes_of_restore(moto_endpoint, uid)) and len(found) == 2 and found,
+        timeout=30,
+        what="both volumes made in moto",
+    )
+    operator.kill()
+    assert (control.get(kube, RESTORE, op_namespace, "db-back") or {})["status"][
+        "phase"
+    ] == "InProgress"
+    volume_gate.open.set()
+    operator.start()
+
+    rst = _finished(kube, RESTORE, op_namespace, "db-back")
+    assert rst["phase"] == "Completed", rst
+    assert rst["attempt"] == 2
+    assert _volumes_of_restore(moto_endpoint, uid) == made  # no duplicates, none orphaned
+    for pv, [volume_id] in made.items():
+        live = kube.get(f"/api/v1/persistentvolumes/{pv}")
+        assert live["spec"]["csi"]["volumeHandle"] == volume_id
+    wait_for(lambda: _bound(kube, app.namespace), timeout=60, what="restored claims bound")
+    wait_event(kube, op_namespace, "db-back", "Restarted")
 
 
 def test_restore_naming_a_missing_target_location_fails_validation_naming_it(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -229,6 +230,78 @@ def test_volumes_come_back_from_snapshots_here_and_in_another_region(
         for pv in kube.get("/api/v1/persistentvolumes")["items"]:
             if (pv["spec"].get("claimRef") or {}).get("namespace") == clone:
                 kube.request("DELETE", f"/api/v1/persistentvolumes/{pv['metadata']['name']}")
+
+
+def _restore_volumes(endpoint: str, uid: str) -> dict[str, str]:
+    """What moto holds: PV name -> the volumes tagged with restore ``uid``, as a sorted string
+    of ids (one id when there are no duplicates)."""
+    found: dict[str, list[str]] = {}
+    pages = _ec2(endpoint, EAST).get_paginator("describe_volumes")
+    for page in pages.paginate(Filters=[{"Name": "tag:ark.dev/restore-uid", "Values": [uid]}]):
+        for vol in page["Volumes"]:
+            tags = {t["Key"]: t["Value"] for t in vol.get("Tags", [])}
+            found.setdefault(tags["ark.dev/pv"], []).append(vol["VolumeId"])
+    return {pv: ",".join(sorted(ids)) for pv, ids in found.items()}
+
+
+def test_a_restarted_restore_adopts_the_volumes_its_interrupted_attempt_made(
+    cluster: Cluster,
+    kube: KubeClient,
+    database: tuple[str, dict[str, str]],
+    moto_endpoint: str,
+    s3_store: ObjectStore,
+) -> None:
+    namespace, old_volumes = database
+    east = _snapshotter(moto_endpoint, EAST)
+    made = backup.run(
+        kube,
+        s3_store,
+        name="db-adopt",
+        spec=BackupSpec(included_namespaces=[namespace], snapshot_volumes=True),
+        snapshots=SnapshotOptions(locations=[SnapshotLocation("aws-east", east)]),
+    )
+    assert made.phase == BackupPhase.COMPLETED, [str(e) for e in made.issues.errors]
+    _delete_namespace(cluster, namespace)
+    for pv, vol in old_volumes.items():
+        kube.request("DELETE", f"/api/v1/persistentvolumes/{pv}")
+        _ec2(moto_endpoint, EAST).delete_volume(VolumeId=vol)
+
+    # Attempt 1 got as far as the cloud: its volumes exist, tagged with the Restore's uid,
+    # and no PersistentVolume was written before it was killed.
+    uid = str(uuid.uuid4())
+    options = restore.VolumeOptions(snapshotters={"aws-east": east})
+    records = persistence.BackupStore(s3_store).snapshots("db-adopt")
+    first, failed = restore.volumes.create_volumes(
+        records, set(old_volumes), options, restore_name="db-again", uid=uid
+    )
+    assert not failed and set(first) == set(old_volumes)
+    made_first = {pv: v.volume_id for pv, v in first.items()}
+    assert _restore_volumes(moto_endpoint, uid) == made_first
+
+    def attempt() -> None:
+        result = restore.run(
+            kube,
+            s3_store,
+            name="db-again",
+            backup_name="db-adopt",
+            spec=RestoreSpec(backup_name="db-adopt"),
+            volumes=options,
+            uid=uid,
+        )
+        assert result.phase == RestorePhase.COMPLETED, [str(e) for e in result.issues.errors]
+
+    attempt()  # attempt 2: adopts the volumes, writes the PVs pointing at them
+    assert _restore_volumes(moto_endpoint, uid) == made_first  # no duplicates, none orphaned
+    for pv, volume_id in made_first.items():
+        assert kube.get(f"/api/v1/persistentvolumes/{pv}")["spec"]["csi"]["volumeHandle"] == (
+            volume_id
+        )
+    _wait("restored claims bound", lambda: _bound(cluster, namespace, ["data-db-0", "data-db-1"]))
+
+    attempt()  # attempt 3, killed after the PVs: they are its own, kept, not cloned beside
+    assert _restore_volumes(moto_endpoint, uid) == made_first
+    pvs_now = [p["metadata"]["name"] for p in kube.get("/api/v1/persistentvolumes")["items"]]
+    assert sorted(p for p in pvs_now if p.startswith(f"ebs-{namespace}-")) == sorted(made_first)
 
 
 # -- what a record keeps for claims (pure) ---------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,7 +25,13 @@ from ark.backup import SnapshotLocation, SnapshotOptions
 from ark.backup.results import BackupResult
 from ark.kube import KubeApiError, KubeClient
 from ark.snapshot import csi, csi_objects, errors
-from ark.snapshot.interface import SnapshotPhase, VolumeSnapshotter, owner_tags
+from ark.snapshot.interface import (
+    BACKUP_UID_TAG,
+    PV_TAG,
+    SnapshotPhase,
+    VolumeSnapshotter,
+    owner_tags,
+)
 from ark.storage import ObjectStore
 from tests.conftest import Cluster, NamespaceFactory
 from tests.support import localenv, workloads
@@ -400,6 +407,30 @@ def test_a_retried_backup_adopts_its_volumesnapshot(
         lambda: not kube.get(f"{SNAPSHOTS}/namespaces/{namespace}/volumesnapshots")["items"],
         timeout=30,
     )
+
+
+def test_snapshots_tagged_finds_the_contents_annotated_with_every_tag(
+    kube: KubeClient, namespace: str, snapshotter: VolumeSnapshotter
+) -> None:
+    kube.request(
+        "POST", f"/api/v1/namespaces/{namespace}/persistentvolumeclaims", body=_claim_body("data")
+    )
+    _wait("claim provisioned", lambda: _claims_bound(kube, namespace, ["data"]))
+    pv = kube.get(
+        f"/api/v1/persistentvolumes/{_claim(kube, namespace, 'data')['spec']['volumeName']}"
+    )
+    volume = snapshotter.volume_of(pv)
+    assert volume is not None
+    uid, pv_name = str(uuid.uuid4()), pv["metadata"]["name"]
+    tags = {"ark.dev/backup": f"b-{uid[:8]}", BACKUP_UID_TAG: uid, PV_TAG: pv_name}
+    taken = snapshotter.create_snapshot(volume, tags=tags)
+    try:
+        assert snapshotter.snapshots_tagged({BACKUP_UID_TAG: uid, PV_TAG: pv_name}) == [taken]
+        assert snapshotter.snapshots_tagged({BACKUP_UID_TAG: uid, PV_TAG: "other"}) == []
+        assert snapshotter.snapshots_tagged({BACKUP_UID_TAG: str(uuid.uuid4())}) == []
+        assert snapshotter.volumes_tagged({BACKUP_UID_TAG: uid}) == []  # claims bring them back
+    finally:
+        snapshotter.delete_snapshot(taken)
 
 
 def test_the_operator_opens_a_csi_location_with_its_own_cluster_client(

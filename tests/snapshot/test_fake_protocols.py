@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from typing import Any
 
 import pytest
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import compute_v1
 
 from hack.fakes import azure_compute, gce_compute
 from tests.snapshot import clouds
@@ -178,3 +182,82 @@ def test_gce_refuses_a_disk_from_a_snapshot_not_ready(gce: str) -> None:
     restore = {"name": "r-" + snap, "sourceSnapshot": f"global/snapshots/{snap}"}
     status, _, answer = call("POST", f"{gce}{GCE}/zones/us-east1-b/disks", restore)
     assert (status, answer["error"]["errors"][0]["reason"]) == (400, "resourceNotReady")
+
+
+def _labelled_disk(gce: str, where: str, labels: dict[str, str]) -> str:
+    name = f"d-{uuid.uuid4().hex[:6]}"
+    body: dict[str, Any] = {"name": name, "labels": labels}
+    if where.startswith("regions/"):
+        zones = ["us-central1-a", "us-central1-b"]
+        body["replicaZones"] = [f"projects/{clouds.GCP_PROJECT}/zones/{z}" for z in zones]
+    assert call("POST", f"{gce}{GCE}/{where}/disks", body)[0] == 200
+    return f"{where}/disks/{name}"
+
+
+def test_gce_aggregated_list_filters_on_labels_across_zones_and_regions(gce: str) -> None:
+    run = uuid.uuid4().hex[:8]
+    zonal = _labelled_disk(gce, "zones/us-central1-a", {"run": run, "pv": "a"})
+    regional = _labelled_disk(gce, "regions/us-central1", {"run": run, "pv": "b"})
+    _labelled_disk(gce, "zones/us-east1-b", {"run": "other", "pv": "a"})
+    url = f"{gce}{GCE}/aggregated/disks"
+    status, _, answer = call("GET", f"{url}?filter=" + urllib.parse.quote(f'labels.run = "{run}"'))
+    assert (status, answer["kind"]) == (200, "compute#diskAggregatedList")
+    found = {
+        scope: [d["selfLink"].split(f"{clouds.GCP_PROJECT}/", 1)[1] for d in listed["disks"]]
+        for scope, listed in answer["items"].items()
+    }
+    assert found == {"zones/us-central1-a": [zonal], "regions/us-central1": [regional]}
+    both = urllib.parse.quote(f'(labels.run = "{run}") AND (labels.pv = "b")')
+    answer = call("GET", f"{url}?filter={both}")[2]
+    assert list(answer["items"]) == ["regions/us-central1"]
+
+
+def test_gce_lists_page_with_next_page_token(gce: str) -> None:
+    run = uuid.uuid4().hex[:8]
+    made = sorted(_labelled_disk(gce, "zones/us-central1-c", {"run": run}) for _ in range(3))
+    url = f"{gce}{GCE}/zones/us-central1-c/disks?maxResults=2&filter=labels.run%3D{run}"
+    first = call("GET", url)[2]
+    assert len(first["items"]) == 2 and first["nextPageToken"]
+    second = call("GET", f"{url}&pageToken={urllib.parse.quote(first['nextPageToken'])}")[2]
+    assert "nextPageToken" not in second
+    listed = [d["name"] for d in first["items"] + second["items"]]
+    assert listed == [m.rsplit("/", 1)[1] for m in made]
+
+
+def test_gce_refuses_a_filter_it_does_not_understand_as_google_does(gce: str) -> None:
+    for unknown in ('(labels.a = "x") OR (labels.b = "y")', "name eq disk-.*", "labels.a != x"):
+        url = f"{gce}{GCE}/global/snapshots?filter={urllib.parse.quote(unknown)}"
+        status, _, answer = call("GET", url)
+        error = answer["error"]
+        assert (status, error["code"], error["errors"][0]["reason"]) == (400, 400, "invalid")
+        assert "filter" in error["message"]
+
+
+def test_arm_lists_a_subscriptions_disks_in_every_group(arm: str) -> None:
+    name = f"d-{uuid.uuid4().hex[:6]}"
+    status, _, _ = call("PUT", f"{arm}{COMPUTE}/disks/{name}?{API}", _empty_disk(name), AUTH)
+    assert status in (200, 201, 202)
+    url = f"{arm}/subscriptions/{clouds.AZURE_SUBSCRIPTION}/providers/Microsoft.Compute/disks"
+    status, _, answer = call("GET", f"{url}?{API}", headers=AUTH)
+    assert status == 200
+    assert any(d["name"] == name for d in answer["value"])
+    assert call("GET", f"{url}?{API}")[0] == 401  # still ARM: a token is required
+
+
+def test_gce_pages_and_aggregates_as_the_real_client_reads_them(gce: str) -> None:
+    run = uuid.uuid4().hex[:8]
+    made = {_labelled_disk(gce, where, {"run": run}) for where in ("zones/us-central1-a",) * 3}
+    made.add(_labelled_disk(gce, "regions/us-central1", {"run": run}))
+    sdk = compute_v1.DisksClient(
+        credentials=AnonymousCredentials(),
+        transport="rest",
+        client_options=ClientOptions(api_endpoint=gce),
+    )
+    request = compute_v1.AggregatedListDisksRequest(
+        project=clouds.GCP_PROJECT, filter=f'labels.run = "{run}"', max_results=1
+    )
+    pages = sdk.aggregated_list(request=request)
+    found = {
+        f"{scope}/disks/{disk.name}" for scope, listed in pages for disk in listed.disks
+    }  # the pager followed every nextPageToken
+    assert found == made

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
+from ark.persistence import SnapshotRecord
+from ark.restore.volumes import NewVolume, VolumeOptions, create_volumes
 from ark.snapshot import errors
+from ark.snapshot.interface import PV_TAG, RESTORE_UID_TAG
 from tests.snapshot.clouds import Cloud, wait_completed
 
 RESTORE_TAGS = {"ark-restore": "shop-clone", "ark-pvc": "shop-data"}
@@ -85,3 +90,69 @@ def test_volume_in_a_zone_of_another_region_is_refused_with_the_reason(cloud: Cl
         )
     assert snapshot_id in str(err.value)
     assert cloud.other_zone in str(err.value)
+
+
+# -- a restore run again with the same uid (its first attempt was killed) ---------------------
+def _record(cloud: Cloud, snapshot_id: str, pv: str) -> SnapshotRecord:
+    return SnapshotRecord(
+        persistent_volume=pv,
+        location="here",
+        provider=cloud.name,
+        region=cloud.snapshotter.region,
+        volume_id="gone",
+        snapshot_id=snapshot_id,
+        phase="Completed",
+        zone=cloud.zone,
+    )
+
+
+def test_a_second_attempt_with_the_same_uid_adopts_the_first_attempts_volumes(
+    cloud: Cloud,
+) -> None:
+    records = [_record(cloud, _completed_snapshot(cloud), pv) for pv in ("pv-a", "pv-b")]
+    options = VolumeOptions(snapshotters={"here": cloud.snapshotter})
+    uid = str(uuid.uuid4())
+
+    def attempt() -> dict[str, NewVolume]:
+        made, failed = create_volumes(
+            records, {"pv-a", "pv-b"}, options, restore_name="r1", uid=uid
+        )
+        assert not failed, failed
+        return made
+
+    first, second = attempt(), attempt()
+    assert {pv: v.volume_id for pv, v in second.items()} == {
+        pv: v.volume_id for pv, v in first.items()
+    }
+    assert not any(v.adopted for v in first.values())
+    assert all(v.adopted and v.zone == cloud.zone for v in second.values())
+    for pv, volume in first.items():
+        on_server = cloud.volume_on_server(volume.volume_id)
+        assert on_server is not None
+        assert uid in on_server.tags.values()  # as the cloud writes the tag
+        assert [
+            v.volume_id
+            for v in cloud.snapshotter.volumes_tagged({RESTORE_UID_TAG: uid, PV_TAG: pv})
+        ] == [volume.volume_id]
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure"], indirect=True)  # GCE snapshots are global
+def test_a_second_attempt_adopts_the_cross_region_copy_too(cloud: Cloud) -> None:
+    records = [_record(cloud, _completed_snapshot(cloud), "pv-a")]
+    there = cloud.open_region(cloud.other_region)
+    options = VolumeOptions(
+        snapshotters={"here": cloud.snapshotter}, target=there, zone=cloud.other_zone
+    )
+    uid = str(uuid.uuid4())
+    # The first attempt was killed after its copy started, before its volume was made.
+    copy_id = cloud.snapshotter.copy_snapshot(
+        records[0].snapshot_id,
+        to_region=cloud.other_region,
+        tags={RESTORE_UID_TAG: uid, PV_TAG: "pv-a"},
+    )
+    made, failed = create_volumes(records, {"pv-a"}, options, restore_name="r1", uid=uid)
+    assert not failed, failed
+    assert made["pv-a"].snapshot_id == copy_id and not made["pv-a"].adopted
+    on_server = cloud.volume_on_server(made["pv-a"].volume_id)
+    assert on_server is not None and on_server.source_snapshot == copy_id
+    assert there.snapshots_tagged({RESTORE_UID_TAG: uid, PV_TAG: "pv-a"}) == [copy_id]

@@ -83,7 +83,7 @@ async def _take(body: kopf.Body, name: str, plan: backups.Plan, schedule: str) -
         assert plan.store is not None
         await asyncio.to_thread(backups.clear_marker, plan.store, name)
         began = time.monotonic()
-        result = await _run(body, name, plan, options)
+        result = await _run(body, name, plan, options, uid=obj["metadata"].get("uid"))
         if result is None:
             return
         await _patch(name, backups.final_status(result, earlier_snapshots=earlier))
@@ -115,10 +115,16 @@ async def _start(body: kopf.Body, obj: dict[str, Any], plan: backups.Plan, sched
 
 
 async def _run(
-    body: kopf.Body, name: str, plan: backups.Plan, options: SnapshotOptions | None
+    body: kopf.Body,
+    name: str,
+    plan: backups.Plan,
+    options: SnapshotOptions | None,
+    *,
+    uid: str | None,
 ) -> BackupResult | None:
     """The engine in a thread, its progress written to status as it goes; None when it
-    raised (a bug, not a cluster or store problem: reported, not retried)."""
+    raised (a bug, not a cluster or store problem: reported, not retried). ``uid`` (the
+    Backup's) tags its snapshots, so a restarted attempt adopts those it did not record."""
     rt = runtime.current()
     assert plan.store is not None and plan.spec is not None and plan.location is not None
     spec = plan.spec.model_copy(update={"storage_location": plan.location.name})
@@ -142,6 +148,7 @@ async def _run(
                 workers=rt.settings.backup_workers,
                 snapshots=options,
                 page_size=rt.settings.client_page_size,
+                uid=uid,
             )
         )
     except Exception as exc:

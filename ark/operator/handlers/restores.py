@@ -51,7 +51,7 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
             return
         await _start(body, obj, plan)
         began = time.monotonic()
-        result = await _run(body, name, plan)
+        result = await _run(body, name, plan, uid=obj["metadata"].get("uid"))
         if result is None:
             return
         await _patch(name, restores.final_status(result))
@@ -77,9 +77,12 @@ async def _start(body: kopf.Body, obj: dict[str, Any], plan: restores.Plan) -> N
     metrics.RESTORE_ATTEMPTS.inc()
 
 
-async def _run(body: kopf.Body, name: str, plan: restores.Plan) -> RestoreResult | None:
+async def _run(
+    body: kopf.Body, name: str, plan: restores.Plan, *, uid: str | None
+) -> RestoreResult | None:
     """The engine in a thread, its progress written to status as it goes; None when it
-    raised (a bug: reported rather than retried forever)."""
+    raised (a bug: reported rather than retried forever). ``uid`` (the Restore's) tags what
+    the engine makes in the cloud, so a restarted attempt adopts it."""
     rt = runtime.current()
     assert plan.spec is not None and plan.store is not None and plan.backup_name is not None
     reporter = status.ProgressReporter(
@@ -103,6 +106,7 @@ async def _run(body: kopf.Body, name: str, plan: restores.Plan) -> RestoreResult
                 workers=rt.settings.restore_workers,
                 volumes=plan.volumes,
                 modifiers=plan.modifiers,
+                uid=uid,
             )
         )
     except Exception as exc:
