@@ -121,6 +121,23 @@ def delete_backup_data(client: KubeClient, namespace: str, backup: dict[str, Any
         return out
     try:
         store = persistence.BackupStore(control.open_bsl(client, namespace, bsl))
+    except control.LocationError as exc:
+        out.errors.append(f"backup {name}: cannot delete its data: {exc}")
+        return out
+    return _delete_from(client, namespace, backup, store, out)
+
+
+def _delete_from(
+    client: KubeClient,
+    namespace: str,
+    backup: dict[str, Any],
+    store: persistence.BackupStore,
+    out: Outcome,
+) -> Outcome:
+    """The backup's snapshots, then the Restores made from it with their files, then its own
+    files, from its (already opened) location."""
+    name = backup["metadata"]["name"]
+    try:
         _delete_snapshots(client, namespace, name, _snapshots(backup, store, name), out)
         if out.errors:
             return out  # keep the data (and the snapshot list) for the retry
@@ -129,7 +146,7 @@ def delete_backup_data(client: KubeClient, namespace: str, backup: dict[str, Any
             out.objects_deleted += store.delete_restore(rname)
             control.delete(client, control.RESTORE, namespace, rname)
         out.objects_deleted += store.delete_backup(name)
-    except (control.LocationError, StoreError, KubeError) as exc:
+    except (StoreError, KubeError) as exc:
         out.errors.append(f"backup {name}: cannot delete its data: {exc}")
     return out
 
@@ -160,7 +177,7 @@ def expire(client: KubeClient, namespace: str, backup: dict[str, Any]) -> Outcom
     if out.kept is not None:
         return out
     if ours:
-        out = delete_backup_data(client, namespace, backup)
+        _delete_from(client, namespace, backup, store, out)
     if not out.errors and not out.location_missing and out.kept is None:
         control.delete(client, control.BACKUP, namespace, name)
     return out
@@ -181,7 +198,7 @@ def _ownership(
                 "they are kept (ark backup delete removes them)"
             )
         return _ran_here(backup), None  # its snapshots (in status) may still be there
-    writer, _ = writer_of(document)
+    writer = writer_of(document)
     if writer is None and _ran_here(backup):
         writer = here  # written by an ark that did not record its cluster yet
     if writer != here:

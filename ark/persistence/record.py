@@ -109,15 +109,10 @@ def spec_from_document(document: dict[str, Any]) -> BackupSpec:
     return BackupSpec.model_validate({k: velero[k] for k in _VELERO_SPEC_FIELDS if k in velero})
 
 
-def writer_of(document: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(cluster uid, storage location) of the ark that wrote a stored backup; None for what
-    the record does not say (a Velero-written backup, or one written before ark recorded it)."""
+def writer_of(document: dict[str, Any]) -> str | None:
+    """The cluster uid of the ark that wrote a stored backup; None when the record does not
+    say (a Velero-written backup, or one written before ark recorded it)."""
     metadata = document.get("metadata") or {}
     annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
     cluster = annotations.get(WRITER_ANNOTATION) if isinstance(annotations, dict) else None
-    spec = document.get("spec") or {}
-    location = spec.get("storageLocation") if isinstance(spec, dict) else None
-    return (
-        cluster if isinstance(cluster, str) else None,
-        location if isinstance(location, str) else None,
-    )
+    return cluster if isinstance(cluster, str) else None

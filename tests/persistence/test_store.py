@@ -75,7 +75,7 @@ def test_a_complete_backup_reads_back_and_is_deleted_record_first(store: ObjectS
     assert backups.backup_names() == {"b1"}
     record = backups.complete_record("b1")
     assert record is not None
-    assert persistence.writer_of(record) == ("uid-1", None)
+    assert persistence.writer_of(record) == "uid-1"
     assert backups.backup_results("b1") == {"errors": {}}
     assert b'"msg":"done"' in backups.backup_log("b1")
     assert [r.snapshot_id for r in backups.snapshots("b1")] == ["snap-1"]
