@@ -176,13 +176,22 @@ def wait_phase(
 
 
 def wait_gone(
-    kube: KubeClient, kind: kinds.Kind, namespace: str, name: str, *, timeout: float = 60
+    kube: KubeClient,
+    kind: kinds.Kind,
+    namespace: str,
+    name: str,
+    *,
+    timeout: float = 60,
+    uid: str | None = None,
 ) -> None:
-    wait_for(
-        lambda: control.get(kube, kind, namespace, name) is None,
-        timeout=timeout,
-        what=f"{kind.kind} {name} deleted",
-    )
+    """Wait until the object is gone; with ``uid``, until that object is gone, even when a
+    new one of the same name (backup sync's, say) took its place before a look saw the gap."""
+
+    def gone() -> bool:
+        obj = control.get(kube, kind, namespace, name)
+        return obj is None or (uid is not None and obj["metadata"]["uid"] != uid)
+
+    wait_for(gone, timeout=timeout, what=f"{kind.kind} {name} deleted")
 
 
 def events(kube: KubeClient, namespace: str, name: str) -> list[dict[str, Any]]:

@@ -110,9 +110,10 @@ def test_deleting_a_backup_object_in_either_cluster_keeps_the_data(
     assert any(key.endswith(".tar.gz") for key, _ in stored), stored
 
     _shared_bsl(other_kube, other_namespace, s3_bucket, minio)
-    wait_phase(other_kube, BACKUP, other_namespace, "precious", {"Completed"}, timeout=30)
+    synced = wait_phase(other_kube, BACKUP, other_namespace, "precious", {"Completed"}, timeout=30)
     control.delete(other_kube, BACKUP, other_namespace, "precious")
-    wait_gone(other_kube, BACKUP, other_namespace, "precious", timeout=30)
+    uid = synced["metadata"]["uid"]
+    wait_gone(other_kube, BACKUP, other_namespace, "precious", timeout=30, uid=uid)
     assert contents(store) == stored
     # Sync brings it back in the second cluster, and the first never noticed anything.
     back = wait_phase(other_kube, BACKUP, other_namespace, "precious", {"Completed"}, timeout=30)
@@ -120,8 +121,10 @@ def test_deleting_a_backup_object_in_either_cluster_keeps_the_data(
     assert status(kube, BACKUP, op_namespace, "precious")["phase"] == "Completed"
 
     # The writer's own Backup object, deleted: the data stays there too.
+    written = control.get(kube, BACKUP, op_namespace, "precious")
+    assert written is not None
     control.delete(kube, BACKUP, op_namespace, "precious")
-    wait_gone(kube, BACKUP, op_namespace, "precious", timeout=30)
+    wait_gone(kube, BACKUP, op_namespace, "precious", timeout=30, uid=written["metadata"]["uid"])
     assert contents(store) == stored
     again = wait_phase(kube, BACKUP, op_namespace, "precious", {"Completed"}, timeout=30)
     assert again["metadata"]["annotations"][control.SYNCED_ANNOTATION] == "default"
