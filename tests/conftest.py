@@ -97,6 +97,18 @@ def second_cluster() -> Iterator[Cluster]:
     yield from _cluster(f"{os.environ.get('ARK_TEST_CLUSTER') or 'ark-test'}-2")
 
 
+@pytest.fixture(scope="module")
+def csi_driver(cluster: Cluster) -> Iterator[str]:
+    """The CSI stack (driver, provisioner, snapshotter, snapshot-controller) for the test
+    cluster: a driver that really provisions volumes for claims. Yields the driver's name."""
+    started = localenv.csi_up(cluster.name)
+    try:
+        yield started.env["ARK_CSI_DRIVER"]
+    finally:
+        if started.owned:
+            localenv.csi_down(cluster.name)
+
+
 NamespaceFactory = Callable[..., str]
 
 

@@ -187,7 +187,9 @@ class ItemResult(Model):
     resource: str
     namespace: str | None = None
     name: str
-    outcome: str = Field(description="created, updated, skipped, failed or warning.")
+    outcome: str = Field(
+        description="failed, warning, or error (restored, but different from the backup)."
+    )
     message: str | None = None
 
 

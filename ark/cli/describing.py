@@ -248,8 +248,15 @@ def restore_results(obj: Obj, *, plan: bool) -> None:
     if len(shown) > len(shown[: MAX_ITEMS if not plan else 500]):
         output.echo(f"  ... and more: {len(shown)} items in the results file")
     issues = document.get("items") or {}
+    # An item's issue unless its failed outcome (shown above) says it already: the run's, and
+    # an item restored but different from the backup.
+    failed = {(o.get("resource"), o.get("name")) for o in outcomes if o.get("outcome") == "failed"}
     for title in ("errors", "warnings"):
-        entries = [e for e in issues.get(title) or [] if not e.get("name")]
+        entries = [
+            e
+            for e in issues.get(title) or []
+            if not e.get("name") or (e.get("resource"), e.get("name")) not in failed
+        ]
         for entry in entries[:MAX_ITEMS]:
             output.echo(f"  {title[:-1]}: {_issue(entry)}")
     if not plan:

@@ -201,8 +201,10 @@ def summary(result: RestoreResult) -> str:
     )
 
 
-def final_status(result: RestoreResult) -> dict[str, Any]:
-    noteworthy = [
+def _noteworthy(result: RestoreResult) -> list[dict[str, Any]]:
+    """Failed items, items with a message, and items restored but different from the backup
+    (an error on an item that did not fail)."""
+    out = [
         {
             "resource": o.resource,
             "namespace": o.namespace,
@@ -213,6 +215,25 @@ def final_status(result: RestoreResult) -> dict[str, Any]:
         for o in result.outcomes
         if str(o.outcome) not in _QUIET_OUTCOMES or o.message
     ]
+    failed = {
+        (o.resource, o.target_namespace, o.name) for o in result.outcomes if o.outcome == "failed"
+    }
+    out += [
+        {
+            "resource": i.resource,
+            "namespace": i.namespace,
+            "name": i.name,
+            "outcome": "error",
+            "message": i.message,
+        }
+        for i in result.issues.errors
+        if i.resource and i.name and (i.resource, i.namespace, i.name) not in failed
+    ]
+    return out
+
+
+def final_status(result: RestoreResult) -> dict[str, Any]:
+    noteworthy = _noteworthy(result)
     return {
         "phase": str(result.phase),
         "completionTimestamp": control.timestamp(result.completed),

@@ -42,8 +42,7 @@ class RestoreContext:
     storage_class_mapping: Mapping[str, str] = field(default_factory=dict)
     image_registry_mapping: Mapping[str, str] = field(default_factory=dict)
     restored_volumes: frozenset[str] = frozenset()
-    """Names of the PersistentVolumes this restore creates (a PVC keeps its volumeName only
-    when its volume comes back too)."""
+    """Names (in the target cluster) of the PersistentVolumes this restore writes."""
     volume_renames: Mapping[str, str] = field(default_factory=dict)
     """PersistentVolumes restored under a new name (a clone beside the original's volume)."""
 
@@ -157,7 +156,8 @@ class JobSelector:
 
 
 class VolumeBinding:
-    """PV claimRef and PVC volumeName point at the restored objects, not the old ones."""
+    """PV claimRef and PVC volumeName point at the restored objects, not the old ones (the
+    engine then checks that a claim can bind the volume it names: ``ark.restore.claims``)."""
 
     name = "volume-binding"
 
@@ -176,9 +176,7 @@ class VolumeBinding:
         for key in _PVC_BIND_ANNOTATIONS:
             annotations.pop(key, None)
         volume = spec.get("volumeName")
-        if volume and volume not in context.restored_volumes:
-            spec.pop("volumeName")  # its volume is not restored: provision a new one
-        elif volume:
+        if volume:
             spec["volumeName"] = context.volume_renames.get(volume, volume)
 
 

@@ -26,7 +26,7 @@ from ark.kube import ApiResource, KubeApiError, KubeClient, KubeError, discover
 from ark.kube.crds import wait_established
 from ark.kube.discovery import Discovery
 from ark.report import Issues, RunLog
-from ark.restore import namespaces, services, source, volumes
+from ark.restore import claims, namespaces, services, source, volumes
 from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions, load_actions
 from ark.restore.apply import Applied, Outcome, Writer
 from ark.restore.modifiers import ModifierFailed, Modifiers
@@ -249,8 +249,10 @@ def _restore(
         preserve_node_ports=spec.preserve_node_ports,
         storage_class_mapping=spec.storage_class_mapping or {},
         image_registry_mapping=spec.image_registry_mapping or {},
-        restored_volumes=restored_pvs
-        - {c.persistent_volume for c in state.claim_snapshots.values()},
+        restored_volumes=frozenset(
+            renames.get(pv, pv)
+            for pv in restored_pvs - {c.persistent_volume for c in state.claim_snapshots.values()}
+        ),
         volume_renames=renames,
     )
     for key, reason in sorted(restore_plan.skipped.items()):
@@ -421,6 +423,10 @@ def _restore_one(
         state.record(planned, volume)
         return
     obj, modified_by = _modify(state.modifiers, volume, resource_dir=resource_dir, namespace=ns)
+    settled = _settle_claim(state, planned, obj, context)
+    if isinstance(settled, Applied):
+        state.record(planned, settled, modified_by=modified_by)
+        return
     write = functools.partial(
         state.writer.apply,
         resource_dir=resource_dir,
@@ -432,7 +438,9 @@ def _restore_one(
         path = res.path(namespace=obj["metadata"].get("namespace"), name=obj["metadata"]["name"])
         applied = services.apply_keeping_free_ports(state.client, obj, write, path=path)
     else:
-        applied = write(obj)
+        applied = write(settled.obj)
+    if applied.outcome is not Outcome.FAILED:
+        applied.differences.extend(settled.differences)
     if resource_dir == "persistentvolumes" and applied.outcome is Outcome.SKIPPED_EXISTS:
         note = volumes.rebind_released(state.client, obj)
         if note is not None:
@@ -486,6 +494,19 @@ def _with_volume(
             obj = new.snapshotter.set_volume_id(obj, volume_id=new.volume_id, zone=new.zone)
             obj["metadata"]["name"] = context.volume_renames.get(name, name)
     return obj
+
+
+def _settle_claim(
+    state: _Run, planned: Planned, obj: dict[str, Any], context: RestoreContext
+) -> claims.Settled | Applied:
+    """A claim as it can bind here (after the modifiers: they may change its class); other
+    objects, and claims made from a CSI snapshot, as they are."""
+    resource_dir, ns, name = planned.key
+    if resource_dir != "persistentvolumeclaims" or f"{ns}/{name}" in state.claim_snapshots:
+        return claims.Settled(obj)
+    return claims.settle(
+        state.client, obj, restored=context.restored_volumes, dry_run=state.spec.dry_run
+    )
 
 
 def _owner_keys(state: _Run, opened: source.OpenBackup) -> frozenset[ItemKey]:

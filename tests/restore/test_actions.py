@@ -111,16 +111,16 @@ def test_namespace_mapping_rewrites_every_namespace_reference() -> None:
     assert ns["metadata"]["name"] == "shop-2"
 
 
-def test_claims_keep_their_volume_only_when_it_is_restored() -> None:
+def test_claims_keep_their_volume_under_its_restored_name() -> None:
     claim = lambda: {
         "metadata": {"annotations": {"pv.kubernetes.io/bind-completed": "yes"}},
         "spec": {"volumeName": "pv-1", "storageClassName": "gp2"},
     }
-    kept = _run("persistentvolumeclaims", claim(), restored_volumes=frozenset({"pv-1"}))
+    kept = _run("persistentvolumeclaims", claim())
     assert kept["spec"]["volumeName"] == "pv-1"
     assert kept["metadata"]["annotations"] == {}
-    fresh = _run("persistentvolumeclaims", claim())
-    assert "volumeName" not in fresh["spec"]
+    renamed = _run("persistentvolumeclaims", claim(), volume_renames={"pv-1": "pv-1-abc"})
+    assert renamed["spec"]["volumeName"] == "pv-1-abc"
     mapped = _run("persistentvolumeclaims", claim(), storage_class_mapping={"gp2": "gp3"})
     assert mapped["spec"]["storageClassName"] == "gp3"
 

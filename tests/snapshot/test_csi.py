@@ -41,12 +41,11 @@ SNAPSHOTS = "/apis/snapshot.storage.k8s.io/v1"
 
 
 @pytest.fixture(scope="module")
-def driver(cluster: Cluster, kube: KubeClient) -> Iterator[str]:
+def driver(csi_driver: str, kube: KubeClient) -> Iterator[str]:
     """The CSI stack for the test cluster, a StorageClass (Immediate binding) and a default
     VolumeSnapshotClass (deletionPolicy Delete, so the Retain ark sets is what keeps snapshots)
     for its driver."""
-    started = localenv.csi_up(cluster.name)
-    name = started.env["ARK_CSI_DRIVER"]
+    name = csi_driver
     _create(
         kube,
         "/apis/storage.k8s.io/v1/storageclasses",
@@ -70,11 +69,7 @@ def driver(cluster: Cluster, kube: KubeClient) -> Iterator[str]:
             "deletionPolicy": "Delete",
         },
     )
-    try:
-        yield name
-    finally:
-        if started.owned:
-            localenv.csi_down(cluster.name)
+    yield name
 
 
 @pytest.fixture
