@@ -29,6 +29,7 @@ from ark.report import Issues, RunLog
 from ark.restore import claims, namespaces, services, source, volumes
 from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions, load_actions
 from ark.restore.apply import Applied, Outcome, Writer
+from ark.restore.grants import carry_over, clone_binding
 from ark.restore.modifiers import ModifierFailed, Modifiers
 from ark.restore.plan import NAMESPACES, Planned, RestorePlan, plan_restore
 from ark.restore.refs import CRDS, ItemKey
@@ -427,6 +428,7 @@ def _restore_one(
     if isinstance(settled, Applied):
         state.record(planned, settled, modified_by=modified_by)
         return
+    obj = settled.obj
     write = functools.partial(
         state.writer.apply,
         resource_dir=resource_dir,
@@ -437,8 +439,12 @@ def _restore_one(
     if resource_dir == "services" and state.spec.preserve_node_ports is None:
         path = res.path(namespace=obj["metadata"].get("namespace"), name=obj["metadata"]["name"])
         applied = services.apply_keeping_free_ports(state.client, obj, write, path=path)
+    elif clone := clone_binding(
+        resource_dir, obj, mapping=context.namespace_mapping, restore=state.name
+    ):
+        applied = carry_over(state.client, clone, write)  # the clone's own ClusterRoleBinding
     else:
-        applied = write(settled.obj)
+        applied = write(obj)
     if applied.outcome is not Outcome.FAILED:
         applied.differences.extend(settled.differences)
     if resource_dir == "persistentvolumes" and applied.outcome is Outcome.SKIPPED_EXISTS:

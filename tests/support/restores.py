@@ -99,12 +99,15 @@ def run_restore(
     namespace_timeout: float = 120.0,
     limits: archive.Limits | None = None,
     modifiers: restore.Modifiers | None = None,
+    name: str | None = None,
     **spec: Any,
 ) -> restore.RestoreResult:
+    """Restore ``backup_name`` as Restore ``name`` (give the same one to run a restore again;
+    None: a new name)."""
     return restore.run(
         kube,
         store,
-        name=unique("r"),
+        name=name or unique("r"),
         backup_name=backup_name,
         spec=RestoreSpec(backup_name=backup_name, **spec),
         namespace_timeout=namespace_timeout,
