@@ -6,7 +6,6 @@ servers this session starts are stopped when it ends.
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Callable, Generator, Iterator
@@ -81,7 +80,7 @@ def _cluster(name: str) -> Iterator[Cluster]:
 def cluster() -> Iterator[Cluster]:
     """The main test cluster (etcd + kube-apiserver + kube-controller-manager); $ARK_TEST_CLUSTER
     names another, so two checkouts can run their suites side by side."""
-    yield from _cluster(os.environ.get("ARK_TEST_CLUSTER") or "ark-test")
+    yield from _cluster(localenv.test_servers())
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +93,7 @@ def ark_crds(cluster: Cluster) -> list[str]:
 def second_cluster() -> Iterator[Cluster]:
     """An independent second cluster, for cross-cluster restores ($ARK_TEST_CLUSTER-2 when
     that names the first)."""
-    yield from _cluster(f"{os.environ.get('ARK_TEST_CLUSTER') or 'ark-test'}-2")
+    yield from _cluster(f"{localenv.test_servers()}-2")
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +161,7 @@ class S3Server:
 @pytest.fixture(scope="session")
 def minio() -> Iterator[S3Server]:
     """A MinIO server (real S3 protocol) on loopback."""
-    started = localenv.objstore_up("minio", "ark-test")
+    started = localenv.objstore_up("minio", localenv.test_servers())
     env = started.env
     try:
         yield S3Server(
@@ -172,18 +171,18 @@ def minio() -> Iterator[S3Server]:
         )
     finally:
         if started.owned:
-            localenv.objstore_down("minio", "ark-test")
+            localenv.objstore_down("minio", localenv.test_servers())
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto in server mode: the EC2/EBS protocol on loopback (snapshot tests)."""
-    started = localenv.objstore_up("moto", "ark-test")
+    started = localenv.objstore_up("moto", localenv.test_servers())
     try:
         yield started.env["ARK_MOTO_ENDPOINT"]
     finally:
         if started.owned:
-            localenv.objstore_down("moto", "ark-test")
+            localenv.objstore_down("moto", localenv.test_servers())
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ never touched: a cluster-scoped object is not patched to point at a clone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,19 +45,29 @@ class Settled:
 
 
 def settle(
-    client: KubeClient, claim: dict[str, Any], *, restored: frozenset[str], dry_run: bool
+    client: KubeClient,
+    claim: dict[str, Any],
+    *,
+    restored: frozenset[str],
+    withheld: Mapping[str, str] | None = None,
+    dry_run: bool,
 ) -> Settled | Applied:
     """``claim`` as it can bind in the target cluster, or the failed item when it cannot.
-    ``restored``: the PersistentVolumes (target names) this restore writes."""
+    ``restored``: the PersistentVolumes (target names) this restore writes; ``withheld``: those
+    it does not write on purpose, and why."""
     spec = claim.get("spec") or {}
     volume = spec.get("volumeName")
     if not volume:
         return Settled(claim)
     meta = claim["metadata"]
     namespace, name = meta.get("namespace") or "", meta["name"]
-    problem = _volume_problem(
-        client, volume, namespace=namespace, name=name, restored=restored, dry_run=dry_run
-    )
+    why = (withheld or {}).get(volume)
+    if why is not None:
+        problem: str | None = f"PersistentVolume {volume} is not restored: {why}"
+    else:
+        problem = _volume_problem(
+            client, volume, namespace=namespace, name=name, restored=restored, dry_run=dry_run
+        )
     if problem is None or _exists(client, namespace, name):
         return Settled(claim)  # an existing claim is left to existingResourcePolicy
     storage_class = spec.get("storageClassName")

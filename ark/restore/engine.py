@@ -77,6 +77,10 @@ class _Run:
         self.new_volumes: dict[str, volumes.NewVolume] = {}
         self.volume_failures: dict[str, str] = {}
         self.claim_snapshots: dict[str, volumes.ClaimSnapshot] = {}
+        self.snapshotted: frozenset[str] = frozenset()
+        """In a dry run: the PersistentVolumes the restore would make from snapshots."""
+        self.withheld: dict[str, str] = {}
+        """PersistentVolumes not restored, and why (their claims get new volumes)."""
         self.discovery = Discovery(resources=[])
         self.writer = Writer(
             client,
@@ -303,9 +307,12 @@ def _volumes_from_snapshots(
 ) -> dict[str, str]:
     """restorePVs: new volumes from the backup's snapshots for the restored PVs. A PV whose
     name is taken in the target cluster (a clone beside the original) gets a new name."""
-    if options is None or state.spec.restore_pvs is False or state.spec.dry_run or not pvs:
+    if options is None or state.spec.restore_pvs is False or not pvs:
         return {}
     records = store.snapshots(backup_name)
+    if state.spec.dry_run:
+        state.snapshotted = frozenset(r.persistent_volume for r in records) & pvs
+        return {}
     state.claim_snapshots = volumes.claim_snapshots(records, set(pvs), options)
     made, failed = volumes.create_volumes(
         records, set(pvs), options, restore_name=state.name, uid=state.uid, log=state.log
@@ -495,11 +502,31 @@ def _with_volume(
             return Applied(Outcome.SKIPPED, message=message)
         if name in state.volume_failures:
             return Applied(Outcome.FAILED, message=state.volume_failures[name])
+        if withheld := _withheld(state, obj):
+            state.withheld[name] = withheld
+            return Applied(Outcome.SKIPPED, message=f"not restored: {withheld}")
         if name in state.new_volumes:
             new = state.new_volumes[name]
             obj = new.snapshotter.set_volume_id(obj, volume_id=new.volume_id, zone=new.zone)
             obj["metadata"]["name"] = context.volume_renames.get(name, name)
     return obj
+
+
+def _withheld(state: _Run, pv: dict[str, Any]) -> str | None:
+    """Why a backed-up PersistentVolume is not written, or None. One that deletes its disk with
+    its claim (reclaim policy Delete) and comes back from no snapshot would point at the
+    original's disk: in another cluster, deleting the claim there would delete the original's
+    data. As Velero does, its claim gets a new volume instead."""
+    name = pv["metadata"]["name"]
+    if (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") != "Delete":
+        return None
+    if name in state.new_volumes or name in state.snapshotted:
+        return None
+    return (
+        "its reclaim policy is Delete and the restore makes no volume for it from a snapshot "
+        "(restored, it would point at the original's disk, and deleting its claim would "
+        "delete that disk)"
+    )
 
 
 def _settle_claim(
@@ -511,7 +538,11 @@ def _settle_claim(
     if resource_dir != "persistentvolumeclaims" or f"{ns}/{name}" in state.claim_snapshots:
         return claims.Settled(obj)
     return claims.settle(
-        state.client, obj, restored=context.restored_volumes, dry_run=state.spec.dry_run
+        state.client,
+        obj,
+        restored=context.restored_volumes - set(state.withheld),
+        withheld=state.withheld,
+        dry_run=state.spec.dry_run,
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from ark.api import RestorePhase
 from ark.kube import KubeClient
 from ark.storage import ObjectStore
+from tests.conftest import Cluster
 from tests.support import restores
 
 PVS = "/api/v1/persistentvolumes"
@@ -21,15 +22,13 @@ CLASSES = "/apis/storage.k8s.io/v1/storageclasses"
 
 
 @pytest.fixture
-def static_claim(
-    kube: KubeClient, namespace: str, csi_driver: str
-) -> Iterator[Callable[[str], str]]:
-    """make(provisioner): a storage class with that provisioner, a Retain hostPath volume of
-    that class reserved for claim ``data`` in the test namespace, and the claim, bound. Returns
-    the volume's name."""
+def static_claim(kube: KubeClient, namespace: str, csi_driver: str) -> Iterator[Callable[..., str]]:
+    """make(provisioner): a storage class with that provisioner, a hostPath volume of that
+    class (reclaim policy Retain unless ``reclaim``) reserved for claim ``data`` in the test
+    namespace, and the claim, bound. Returns the volume's name."""
     made: list[str] = []
 
-    def make(provisioner: str) -> str:
+    def make(provisioner: str, *, reclaim: str = "Retain") -> str:
         name = restores.unique("static")
         made.append(name)
         restores.create(
@@ -52,7 +51,7 @@ def static_claim(
                     "capacity": {"storage": "1Gi"},
                     "accessModes": ["ReadWriteOnce"],
                     "storageClassName": name,
-                    "persistentVolumeReclaimPolicy": "Retain",
+                    "persistentVolumeReclaimPolicy": reclaim,
                     "claimRef": {"namespace": namespace, "name": "data"},
                     "hostPath": {"path": f"/tmp/{name}"},
                 },
@@ -99,7 +98,7 @@ def test_a_clone_beside_its_original_gets_a_new_volume_and_says_the_data_was_not
     namespace: str,
     fs_store: ObjectStore,
     fresh_namespace: Callable[[str], str],
-    static_claim: Callable[[str], str],
+    static_claim: Callable[..., str],
 ) -> None:
     volume = static_claim("csi")
     original = _volume(kube, volume)
@@ -127,7 +126,7 @@ def test_a_clone_whose_class_cannot_provision_fails_the_claim_saying_what_to_do(
     namespace: str,
     fs_store: ObjectStore,
     fresh_namespace: Callable[[str], str],
-    static_claim: Callable[[str], str],
+    static_claim: Callable[..., str],
 ) -> None:
     volume = static_claim("kubernetes.io/no-provisioner")
     original = _volume(kube, volume)
@@ -157,7 +156,7 @@ def test_a_claim_whose_released_volume_was_left_out_binds_it_again_after_a_disas
     kube: KubeClient,
     fs_store: ObjectStore,
     fresh_namespace: Callable[[str], str],
-    static_claim: Callable[[str], str],
+    static_claim: Callable[..., str],
     namespace: str,
 ) -> None:
     volume = static_claim("kubernetes.io/no-provisioner")
@@ -174,3 +173,33 @@ def test_a_claim_whose_released_volume_was_left_out_binds_it_again_after_a_disas
     restores.wait_for("the claim bound again", lambda: _phase(kube, namespace) == "Bound")
     claim = kube.get(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/data")
     assert claim["spec"]["volumeName"] == volume
+
+
+def test_a_volume_that_deletes_its_disk_is_not_restored_into_another_cluster_without_a_snapshot(
+    kube: KubeClient,
+    second_cluster: Cluster,
+    namespace: str,
+    fs_store: ObjectStore,
+    static_claim: Callable[..., str],
+) -> None:
+    """Restored there, the volume would point at the original's disk, and deleting its claim in
+    the other cluster would delete that disk: its claim gets a new volume instead."""
+    volume = static_claim("csi", reclaim="Delete")
+    backup = restores.back_up(kube, fs_store, namespace)
+    with KubeClient.load(kubeconfig=second_cluster.kubeconfig) as other:
+        try:
+            result = restores.run_restore(other, fs_store, backup)
+
+            assert result.phase is RestorePhase.PARTIALLY_FAILED
+            pv = restores.outcome(result, "persistentvolumes", volume)
+            assert pv.outcome == "skipped" and pv.message is not None
+            assert "reclaim policy is Delete" in pv.message, pv.message
+            assert restores.get(other, f"{PVS}/{volume}") is None
+            [error] = [str(e) for e in result.issues.errors]
+            assert f"PersistentVolume {volume} is not restored" in error, error
+            assert "the volume's data was not copied" in error, error
+            claim = other.get(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/data")
+            assert "volumeName" not in claim["spec"]
+        finally:
+            restores.delete(other, f"/api/v1/namespaces/{namespace}")
+            restores.delete(other, f"{CLASSES}/{volume}")

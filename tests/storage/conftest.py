@@ -22,7 +22,7 @@ PROVIDERS = ["fs", "aws", "azure", "gcp"]
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[backends.AzureServer]:
     """An Azurite blob server (real Azure Blob protocol) on loopback."""
-    started = localenv.objstore_up("azurite", "ark-test")
+    started = localenv.objstore_up("azurite", localenv.test_servers())
     env = started.env
     try:
         yield backends.AzureServer(
@@ -33,18 +33,18 @@ def azurite() -> Iterator[backends.AzureServer]:
         )
     finally:
         if started.owned:
-            localenv.objstore_down("azurite", "ark-test")
+            localenv.objstore_down("azurite", localenv.test_servers())
 
 
 @pytest.fixture(scope="session")
 def fake_gcs() -> Iterator[str]:
     """A fake-gcs-server (real GCS JSON API) on loopback; yields its endpoint."""
-    started = localenv.objstore_up("fake-gcs", "ark-test")
+    started = localenv.objstore_up("fake-gcs", localenv.test_servers())
     try:
         yield started.env["ARK_GCS_ENDPOINT"]
     finally:
         if started.owned:
-            localenv.objstore_down("fake-gcs", "ark-test")
+            localenv.objstore_down("fake-gcs", localenv.test_servers())
 
 
 def _backend(provider: str, request: pytest.FixtureRequest) -> backends.Backend:

@@ -7,6 +7,7 @@ session fails with the step that broke (never a skip).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,6 +57,12 @@ def cluster_up(name: str, *, apiserver_args: Sequence[str] = ()) -> Started:
 
 def cluster_down(name: str) -> None:
     _run([str(HACK / "cluster"), "down", "--name", name], step=f"hack/cluster down {name}")
+
+
+def test_servers() -> str:
+    """The name of this session's servers: ``$ARK_TEST_CLUSTER`` or ``ark-test``. Sessions
+    with different names share none (a session stops the servers it started when it ends)."""
+    return os.environ.get("ARK_TEST_CLUSTER") or "ark-test"
 
 
 def objstore_up(service: str, name: str) -> Started:
