@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ark import archive, persistence
-from ark.kube import KubeError
+from ark import archive, control, persistence
+from ark.kube import KubeClient, KubeError
 from ark.persistence import SnapshotRecord
 from ark.snapshot.errors import SnapshotError, SnapshotNotFound
 from ark.snapshot.interface import SnapshotPhase, VolumeSnapshotter
@@ -44,6 +44,7 @@ RESOURCE_LIST_MISMATCH = "ResourceListMismatch"
 SNAPSHOT_MISSING = "SnapshotMissing"
 SNAPSHOT_INCOMPLETE = "SnapshotIncomplete"
 SNAPSHOT_UNCHECKED = "SnapshotUnchecked"
+CONDITION = "Verified"
 VERIFIED = "Verified"
 """The reason of a passing verification; the others name what failed (and ManifestMissing,
 ManifestOfAnotherBackup, ManifestAltered from the persistence layer)."""
@@ -310,3 +311,42 @@ def _check_snapshots(
             result.add(SNAPSHOT_INCOMPLETE, f"{what}: {status.phase}{detail}")
             continue
         result.volume_snapshots += 1
+
+
+def status_patch(result: Verification, conditions: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The Backup status a verification leaves: ``verification`` and condition Verified
+    (reason ``Verified`` or the first problem's, message the counts)."""
+    condition = control.condition(
+        CONDITION, result.ok, reason=result.reason, message=result.summary()
+    )
+    return {
+        "verification": result.status(),
+        "conditions": control.set_condition(conditions, condition),
+    }
+
+
+def write_status(client: KubeClient, namespace: str, result: Verification) -> bool:
+    """Write the verification into the Backup's status; False when the Backup is gone."""
+    backup = control.get(client, control.BACKUP, namespace, result.name)
+    if backup is None:
+        return False
+    conditions = (backup.get("status") or {}).get("conditions")
+    patch = status_patch(result, conditions)
+    return control.patch_status(client, control.BACKUP, namespace, result.name, patch)
+
+
+def snapshotters(client: KubeClient, namespace: str) -> SnapshotterFor:
+    """Each snapshot record's VolumeSnapshotLocation opened (once per location): ``deep``."""
+    opened: dict[str, VolumeSnapshotter] = {}
+
+    def snapshotter_for(snapshot: SnapshotRecord) -> VolumeSnapshotter:
+        if snapshot.location not in opened:
+            try:
+                opened[snapshot.location] = control.open_vsl_snapshotter(
+                    client, namespace, snapshot.location
+                )
+            except control.LocationError as exc:
+                raise SnapshotError(str(exc)) from None
+        return opened[snapshot.location]
+
+    return snapshotter_for
