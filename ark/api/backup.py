@@ -210,6 +210,24 @@ class HookStatus(Model):
     hooks_failed: int = Field(default=0, ge=0, description="Hook commands that failed.")
 
 
+class BackupVerification(Model):
+    """The last check of the stored backup (``ark backup verify``, or a Schedule's verify)."""
+
+    time: dt.datetime = Field(description="When the check finished.")
+    verified: bool = Field(description="Whether every check passed.")
+    deep: bool = Field(default=False, description="Whether volume snapshots were asked about.")
+    items: int = Field(default=0, ge=0, description="Items read from the archive and parsed.")
+    checksummed: int = Field(
+        default=0, ge=0, description="Items checked against ark's manifest (0 for Velero's)."
+    )
+    volume_snapshots: int = Field(
+        default=0, ge=0, description="Volume snapshots found complete (deep checks only)."
+    )
+    problems: list[Annotated[str, StringConstraints(max_length=4096)]] | None = Field(
+        default=None, max_length=64, description="What failed, each with its reason first."
+    )
+
+
 class BackupStatus(Model):
     phase: BackupPhase | None = Field(default=None, description="Where the backup stands.")
     validation_errors: list[str] | None = Field(
@@ -233,6 +251,16 @@ class BackupStatus(Model):
         default=None, description="Time between the first and the last snapshot start."
     )
     hook_status: HookStatus | None = None
+    manifest_digest: str | None = Field(
+        default=None,
+        description=(
+            "SHA-256 of ark's manifest file as stored (the record keeps it too): a restore "
+            "refuses a backup whose manifest is missing, another backup's, or altered."
+        ),
+    )
+    verification: BackupVerification | None = Field(
+        default=None, description="The last verification of the stored backup."
+    )
     attempt: int = Field(
         default=0, ge=0, description="How many times the operator started this backup."
     )

@@ -65,6 +65,14 @@ class ScheduleSpec(Model):
     use_owner_references_in_backup: bool = Field(
         default=False, description="Make the schedule the owner of its backups."
     )
+    verify: bool = Field(
+        default=False,
+        description=(
+            "Verify each backup once it finishes (as ark backup verify): every item's "
+            "checksum, the manifest against the record; the result goes into the Backup's "
+            "status (condition Verified) and a metric."
+        ),
+    )
 
     @field_validator("schedule")
     @classmethod

@@ -36,7 +36,15 @@ from ark.archive.manifest import (
     encode_resource_list_chunks,
     resource_list,
 )
-from ark.archive.reader import ArchiveIndex, IndexedItem, OwnerRef, read_metadata_version, spool
+from ark.archive.reader import (
+    ArchiveIndex,
+    CheckedArchive,
+    IndexedItem,
+    OwnerRef,
+    check,
+    read_metadata_version,
+    spool,
+)
 from ark.archive.tarread import Limits
 from ark.archive.writer import DEFAULT_COMPRESS_LEVEL, ArchiveWriter, ItemRecord, NewItem, Sink
 
@@ -46,6 +54,7 @@ __all__ = [
     "ArchiveIndex",
     "ArchiveWriter",
     "BackupName",
+    "CheckedArchive",
     "CorruptArchive",
     "DuplicateItem",
     "HostileArchive",
@@ -65,6 +74,7 @@ __all__ = [
     "WriterClosed",
     "backup_name",
     "build_resource_list",
+    "check",
     "decode_manifest",
     "decode_resource_list",
     "encode_manifest",

@@ -19,6 +19,7 @@ import struct
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, NamedTuple, TypeVar, cast
@@ -242,8 +243,36 @@ def _version_text(path: str, size: int, data: bytes) -> str:
         raise CorruptArchive(path, "not ASCII text") from None
 
 
+@dataclass(frozen=True)
+class CheckedArchive:
+    """What :func:`check` found in an archive that passed every check."""
+
+    items: Sequence[IndexedItem]
+    """Sorted as an ``ArchiveIndex``'s; their bytes were not kept."""
+    verified: bool
+    """True when every item matched ark's manifest."""
+    format_version: str
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(item.size for item in self.items)
+
+
+def check(
+    src: BinaryIO,
+    *,
+    manifest: Manifest | None = None,
+    limits: Limits = Limits(),  # noqa: B008 (frozen, so sharing the default is safe)
+) -> CheckedArchive:
+    """:func:`spool`'s checks (every entry, every object parsed and, with ``manifest``, its
+    SHA-256 and the manifest's order and completeness), without keeping the objects' bytes:
+    memory holds one object at a time and a small record per item."""
+    items, format_version = _Spooler(None, manifest, limits).run(src)
+    return CheckedArchive(items=items, verified=manifest is not None, format_version=format_version)
+
+
 class _Spooler:
-    def __init__(self, out: BinaryIO, manifest: Manifest | None, limits: Limits) -> None:
+    def __init__(self, out: BinaryIO | None, manifest: Manifest | None, limits: Limits) -> None:
         self._out = out
         self._limits = limits
         self._expected: ItemTable | None = manifest.compact_items if manifest else None
@@ -303,7 +332,8 @@ class _Spooler:
         if self._expected is not None:
             self._verify(path, len(data), digest)
         api, kind, labels, owners = self._describe(path, loc, data)
-        self._out.write(data)
+        if self._out is not None:
+            self._out.write(data)
         self._items.append(
             IndexedItem(
                 resource_dir=self._share(loc.resource_dir),

@@ -295,7 +295,7 @@ def run(
         hooks_failed=hook_run.failed if hook_run else 0,
     )
     try:
-        results.upload(
+        result.manifest_digest = results.upload(
             state.store,
             result,
             spec=state.spec,

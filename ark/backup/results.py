@@ -52,6 +52,8 @@ class BackupResult:
     snapshot_skew_seconds: float | None = None
     hooks_attempted: int = 0
     hooks_failed: int = 0
+    manifest_digest: str | None = None
+    """SHA-256 of the manifest file as stored; the record keeps it too (tamper evidence)."""
 
     @property
     def warnings(self) -> int:
@@ -72,9 +74,10 @@ def upload(
     spec: BackupSpec,
     issues: Issues,
     log: RunLog,
-) -> None:
+) -> str | None:
     """Results and log; for a backup whose archive is complete, its snapshot records,
-    manifest and resource list, then its record, last."""
+    manifest and resource list, then its record, last. Returns the stored manifest's SHA-256
+    (None for a backup whose archive is not complete)."""
     complete: persistence.CompleteBackup | None = None
     if result.manifest is not None:
         complete = persistence.CompleteBackup(
@@ -82,7 +85,9 @@ def upload(
             snapshots=result.volume_snapshots,
             record=persistence.backup_record(result.name, spec, record_status(result)),
         )
-    store.put_backup(result.name, results=issues.results_document(), log=log, complete=complete)
+    return store.put_backup(
+        result.name, results=issues.results_document(), log=log, complete=complete
+    )
 
 
 def record_status(result: BackupResult) -> persistence.RecordStatus:

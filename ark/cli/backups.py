@@ -1,4 +1,4 @@
-"""``ark backup create|get|describe|logs|download|delete``."""
+"""``ark backup create|get|describe|logs|download|verify|delete``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import click
 from ark import archive, control
 from ark.api import kinds
 from ark.api.backup import TERMINAL_BACKUP_PHASES, BackupSpec
-from ark.cli import bucket, common, describing, output, progress
+from ark.cli import bucket, common, describing, output, progress, verifying
 from ark.cli.common import CliError
 from ark.cli.filters import FILTER_FLAGS, filter_options, filter_values
 from ark.storage import ObjectNotFound, StoreError
@@ -257,6 +257,34 @@ def download(*, name: str, target: Path | None, force: bool) -> None:
         output.err_console().print(
             f"Backup {name} downloaded to {path} ({written} bytes).", markup=False
         )
+
+
+@group.command("verify")
+@click.argument("name", shell_complete=common.names_of(BACKUP))
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Also ask each volume snapshot's provider (cloud, or the CSI objects) whether it "
+    "exists and is complete (needs the VolumeSnapshotLocations' credentials).",
+)
+@common.connection_options
+def verify(*, name: str, deep: bool) -> None:
+    """Check the stored backup without restoring it.
+
+    \b
+    Reads the backup from the bucket (streaming; nothing is written to disk):
+      - the record is there and finished; ark's manifest is the one the record names
+        (not missing, not another backup's, not altered);
+      - every item's SHA-256 against the manifest, every object parsed and checked as a
+        restore checks it (a Velero-written backup has no manifest: all the rest is checked);
+      - the resource list and the record's item count against the archive;
+      - the volume snapshot records (with --deep, each snapshot at its provider).
+
+    The result goes into the Backup's status (condition Verified, status.verification) when
+    you may patch it. Exit status: 0 verified; 1 otherwise, each problem printed with its
+    reason (ChecksumMismatch, ManifestAltered, ...).
+    """
+    verifying.run(name, deep=deep)
 
 
 @group.command("delete")

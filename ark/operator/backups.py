@@ -175,6 +175,7 @@ def final_status(
         "warnings": result.warnings,
         "errors": result.errors,
         "failureReason": result.failure_reason,
+        "manifestDigest": result.manifest_digest,
         "hookStatus": {
             "hooksAttempted": result.hooks_attempted,
             "hooksFailed": result.hooks_failed,

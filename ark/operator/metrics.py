@@ -29,6 +29,23 @@ BACKUP_LAST_SUCCESS = Gauge(
     "Unix time of the last Completed backup.",
     ["schedule"],
 )
+BACKUP_VERIFICATION = Counter(
+    "ark_backup_verification_total",
+    "Backups verified after they finished (Schedule spec.verify), by result: Verified or the "
+    "first problem's reason (ChecksumMismatch, ManifestAltered, ...).",
+    ["schedule", "result"],
+)
+BACKUP_VERIFICATION_DURATION = Histogram(
+    "ark_backup_verification_duration_seconds",
+    "Time a verification took.",
+    ["schedule"],
+    buckets=_DURATIONS,
+)
+BACKUP_LAST_VERIFIED = Gauge(
+    "ark_backup_last_verified_timestamp",
+    "Unix time of the last backup that passed verification.",
+    ["schedule"],
+)
 BACKUP_DELETION_SUCCESS = Counter("ark_backup_deletion_success_total", "Backups deleted.")
 BACKUP_DELETION_FAILURE = Counter(
     "ark_backup_deletion_failure_total", "Backup deletions that failed (and are retried)."
@@ -57,6 +74,13 @@ def backup_finished(
     BACKUP_ITEMS.labels(schedule).set(items)
     if phase == "Completed":
         BACKUP_LAST_SUCCESS.labels(schedule).set(completed.timestamp())
+
+
+def backup_verified(*, schedule: str, result: str, seconds: float, when: dt.datetime) -> None:
+    BACKUP_VERIFICATION.labels(schedule, result).inc()
+    BACKUP_VERIFICATION_DURATION.labels(schedule).observe(seconds)
+    if result == "Verified":
+        BACKUP_LAST_VERIFIED.labels(schedule).set(when.timestamp())
 
 
 def restore_finished(*, phase: str, seconds: float, items: int) -> None:

@@ -170,3 +170,9 @@ def after_backup(
         RetentionPolicy.model_validate(policy),
         now=dt.datetime.now(dt.UTC),
     )
+
+
+def wants_verify(client: KubeClient, namespace: str, schedule: str) -> bool:
+    """Whether ``schedule`` asks for each of its backups to be verified (``spec.verify``)."""
+    obj = control.get(client, control.SCHEDULE, namespace, schedule)
+    return bool(obj is not None and (obj.get("spec") or {}).get("verify"))

@@ -15,7 +15,7 @@ from typing import Any
 from ark import control, persistence
 from ark.api.backup import BackupStatus
 from ark.kube import KubeClient
-from ark.persistence import spec_from_document
+from ark.persistence import manifest_digest_of, spec_from_document
 
 _log = logging.getLogger("ark.operator")
 
@@ -46,6 +46,7 @@ def status_from_document(document: dict[str, Any], *, location: str) -> dict[str
     }
     status["storageLocation"] = location
     status["phase"] = stored.get("phase")
+    status["manifestDigest"] = manifest_digest_of(document)
     status["conditions"] = [
         control.condition(IN_STORAGE, True, reason="Synced", message=f"found in {location}")
     ]

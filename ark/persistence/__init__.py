@@ -13,22 +13,26 @@ Modules: ``store`` (``BackupStore``), ``keys`` (the layout, pure), ``record`` (t
 reads), ``limits``, ``errors``.
 """
 
-from ark.persistence.errors import StoredFileError
+from ark.persistence.errors import ManifestMismatch, StoredFileError
 from ark.persistence.keys import RECORD_FILE, BackupKeys, RestoreKeys
 from ark.persistence.limits import FileLimit, Limits
 from ark.persistence.record import (
+    MANIFEST_DIGEST_ANNOTATION,
     SPEC_ANNOTATION,
     STATUS_ANNOTATION,
     WRITER_ANNOTATION,
     RecordStatus,
     backup_record,
+    manifest_digest_of,
     spec_from_document,
     writer_of,
+    written_by_ark,
 )
 from ark.persistence.snapshots import SnapshotRecord
-from ark.persistence.store import BackupStore, CompleteBackup
+from ark.persistence.store import BackupStore, CompleteBackup, StoredManifest
 
 __all__ = [
+    "MANIFEST_DIGEST_ANNOTATION",
     "RECORD_FILE",
     "SPEC_ANNOTATION",
     "STATUS_ANNOTATION",
@@ -38,11 +42,15 @@ __all__ = [
     "CompleteBackup",
     "FileLimit",
     "Limits",
+    "ManifestMismatch",
     "RecordStatus",
     "RestoreKeys",
     "SnapshotRecord",
     "StoredFileError",
+    "StoredManifest",
     "backup_record",
+    "manifest_digest_of",
     "spec_from_document",
     "writer_of",
+    "written_by_ark",
 ]

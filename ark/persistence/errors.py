@@ -15,3 +15,14 @@ class StoredFileError(StoreError):
         self.key = key
         self.what = what
         self.cause = cause
+
+
+class ManifestMismatch(StoredFileError):
+    """ark's manifest of a backup is not the one its record names: ``reason`` is
+    ``ManifestMissing`` (the record says ark wrote the backup, with a manifest, and there is
+    none), ``ManifestOfAnotherBackup`` (it names another backup) or ``ManifestAltered`` (its
+    SHA-256 is not the one the record keeps). Such a backup must not be restored."""
+
+    def __init__(self, key: str, what: str, reason: str, cause: str) -> None:
+        super().__init__(key, what, cause)
+        self.reason = reason

@@ -7,7 +7,8 @@ A gzip file is inflated while it streams in, never past its limit (``zlib`` with
 from __future__ import annotations
 
 import zlib
-from typing import Any, BinaryIO
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import orjson
 
@@ -20,16 +21,28 @@ _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _BLANK = b" \t\r\n"
 
 
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 def read(
-    objects: ObjectStore, key: str, *, what: str, limit: FileLimit, opening: bytes = b""
+    objects: ObjectStore,
+    key: str,
+    *,
+    what: str,
+    limit: FileLimit,
+    opening: bytes = b"",
+    on_stored: Callable[[bytes], object] | None = None,
 ) -> bytes:
     """The file's bytes, inflated when ``limit.decompressed`` is set. ``opening`` lists the
     bytes the content may start with (after blanks): a JSON object or list starts with ``{``
     or ``[``, so garbage is refused at its first byte rather than at the limit.
+    ``on_stored`` is given every stored (not inflated) chunk as it is read: a digest's update.
 
     Raises ObjectNotFound for a missing file, StoredFileError for one over its limit or not
     gzip, any other StoreError for a store that cannot be read."""
-    with objects.open_read(key) as src:
+    with objects.open_read(key) as raw:
+        src = raw if on_stored is None else _Tap(raw, on_stored)
         if limit.decompressed is None:
             data = _read_stored(src, key, what=what, limit=limit.stored)
             _check_opening(data, key, what=what, opening=opening)
@@ -48,11 +61,24 @@ def read_json(objects: ObjectStore, key: str, *, what: str, limit: FileLimit) ->
         raise StoredFileError(key, what, f"not JSON ({exc})") from None
 
 
+class _Tap:
+    """A stream whose reads are also handed to ``seen``."""
+
+    def __init__(self, src: _Readable, seen: Callable[[bytes], object]) -> None:
+        self._src = src
+        self._seen = seen
+
+    def read(self, size: int = -1, /) -> bytes:
+        chunk = self._src.read(size)
+        self._seen(chunk)
+        return chunk
+
+
 def _size(n: int) -> str:
     return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n} bytes"
 
 
-def _read_stored(src: BinaryIO, key: str, *, what: str, limit: int) -> bytes:
+def _read_stored(src: _Readable, key: str, *, what: str, limit: int) -> bytes:
     pieces: list[bytes] = []
     size = 0
     while chunk := src.read(min(_CHUNK, limit + 1 - size)):
@@ -74,7 +100,7 @@ def _check_opening(data: bytes, key: str, *, what: str, opening: bytes) -> bool:
     return True
 
 
-def _inflate(src: BinaryIO, key: str, *, what: str, limit: int, cap: int, opening: bytes) -> bytes:
+def _inflate(src: _Readable, key: str, *, what: str, limit: int, cap: int, opening: bytes) -> bytes:
     pieces: list[bytes] = []
     size = 0
     inflater = zlib.decompressobj(_GZIP_WBITS)

@@ -8,6 +8,7 @@ ark Backup exactly.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ SPEC_ANNOTATION = "ark.dev/backup-spec"
 STATUS_ANNOTATION = "ark.dev/backup-status"
 WRITER_ANNOTATION = "ark.dev/written-by-cluster"
 """The uid of the kube-system namespace of the cluster whose ark wrote the backup."""
+MANIFEST_DIGEST_ANNOTATION = "ark.dev/manifest-sha256"
+"""The SHA-256 (hex) of ark's manifest file as stored next to the archive: tamper evidence."""
 
 _VELERO_SPEC_FIELDS = (
     "includedNamespaces",
@@ -116,3 +119,33 @@ def writer_of(document: dict[str, Any]) -> str | None:
     annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
     cluster = annotations.get(WRITER_ANNOTATION) if isinstance(annotations, dict) else None
     return cluster if isinstance(cluster, str) else None
+
+
+def with_manifest_digest(document: Mapping[str, Any], digest: str) -> dict[str, Any]:
+    """A copy of a record that keeps the stored manifest's SHA-256."""
+    metadata = dict(document.get("metadata") or {})
+    metadata["annotations"] = {
+        **(metadata.get("annotations") or {}),
+        MANIFEST_DIGEST_ANNOTATION: digest,
+    }
+    return {**document, "metadata": metadata}
+
+
+def _annotations(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = document.get("metadata") or {}
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    return annotations if isinstance(annotations, dict) else {}
+
+
+def manifest_digest_of(document: Mapping[str, Any]) -> str | None:
+    """The manifest SHA-256 a record keeps; None in a record without one (Velero's, or ark's
+    from before it kept one)."""
+    digest = _annotations(document).get(MANIFEST_DIGEST_ANNOTATION)
+    return digest if isinstance(digest, str) else None
+
+
+def written_by_ark(document: Mapping[str, Any]) -> bool:
+    """Whether ark wrote the record (its spec annotation or manifest digest is there): such a
+    backup always has a manifest."""
+    annotations = _annotations(document)
+    return SPEC_ANNOTATION in annotations or MANIFEST_DIGEST_ANNOTATION in annotations

@@ -8,8 +8,9 @@ results and log. Every whole-file read goes through ``reading`` with its limit.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ from typing import Any, BinaryIO
 import orjson
 
 from ark import archive
-from ark.persistence import keys, reading
-from ark.persistence.errors import StoredFileError
+from ark.persistence import keys, reading, record
+from ark.persistence.errors import ManifestMismatch, StoredFileError
 from ark.persistence.limits import DEFAULT, FileLimit, Limits
 from ark.persistence.snapshots import SnapshotRecord
 from ark.report import RunLog, gzip_json
@@ -36,6 +37,19 @@ class CompleteBackup:
     snapshots: Sequence[SnapshotRecord]
     record: Mapping[str, Any]
     """The ``velero-backup.json`` document (``record.backup_record``)."""
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    manifest: archive.Manifest
+    sha256: str
+    """Hex SHA-256 of the file as stored (gzip'd), the digest the record keeps."""
+
+
+def _hashed(chunks: Iterable[bytes], digest: hashlib._Hash) -> Iterator[bytes]:
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
 
 
 def _backup(name: str) -> keys.BackupKeys:
@@ -113,12 +127,14 @@ class BackupStore:
         results: Mapping[str, Any],
         log: RunLog,
         complete: CompleteBackup | None = None,
-    ) -> None:
+    ) -> str | None:
         """Results, log and, for a complete backup, snapshot records, manifest and resource
-        list (each a request of its own, and gzip releases the GIL), then the record, last.
+        list (each a request of its own, and gzip releases the GIL), then the record, last,
+        keeping the stored manifest's SHA-256, which is returned (None without ``complete``).
         The manifest and the resource list, the big ones, go one after the other: each holds
         a part of its bytes in memory. The first failure (a StoreError) is raised."""
         k = _backup(name)
+        digest = hashlib.sha256()
 
         def small_ones() -> None:
             self.objects.put(k.results, gzip_json(results))
@@ -129,7 +145,8 @@ class BackupStore:
 
         def big_ones(m: archive.Manifest) -> None:
             # Level 1, as the archive: the default level costs time for little size here.
-            self.objects.put(k.manifest, archive.encode_manifest_chunks(m, compress_level=1))
+            chunks = archive.encode_manifest_chunks(m, compress_level=1)
+            self.objects.put(k.manifest, _hashed(chunks, digest))
             self.objects.put(k.resource_list, archive.encode_manifest_resource_list(m))
 
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ark-results") as pool:
@@ -138,8 +155,11 @@ class BackupStore:
                 futures.append(pool.submit(big_ones, complete.manifest))
             for future in futures:
                 future.result()
-        if complete is not None:
-            self.objects.put(k.metadata, orjson.dumps(complete.record, option=orjson.OPT_INDENT_2))
+        if complete is None:
+            return None
+        document = record.with_manifest_digest(complete.record, digest.hexdigest())
+        self.objects.put(k.metadata, orjson.dumps(document, option=orjson.OPT_INDENT_2))
+        return digest.hexdigest()
 
     def backup_results(self, name: str) -> dict[str, Any]:
         key = _backup(name).results
@@ -155,9 +175,15 @@ class BackupStore:
         key = _backup(name).volume_snapshots
         what = f"volume snapshot list of backup {name}"
         try:
-            entries = reading.read_json(self.objects, key, what=what, limit=self.limits.snapshots)
+            # Velero writes ``null`` for a backup without snapshots.
+            data = reading.read(
+                self.objects, key, what=what, limit=self.limits.snapshots, opening=b"{[n"
+            )
+            entries = orjson.loads(data)
         except ObjectNotFound:
             return []
+        except orjson.JSONDecodeError as exc:
+            raise StoredFileError(key, what, f"not JSON ({exc})") from None
         if entries is None:
             return []
         if not isinstance(entries, list):
@@ -169,18 +195,61 @@ class BackupStore:
 
     def manifest(self, name: str) -> archive.Manifest | None:
         """ark's manifest of the backup; None for a backup without one (written by Velero)."""
+        stored = self.stored_manifest(name)
+        return None if stored is None else stored.manifest
+
+    def stored_manifest(self, name: str) -> StoredManifest | None:
+        """ark's manifest of the backup with the SHA-256 of its stored file; None for a
+        backup without one."""
         key = _backup(name).manifest
         what = f"manifest of backup {name}"
+        digest = hashlib.sha256()
         try:
             data = reading.read(
-                self.objects, key, what=what, limit=self.limits.manifest, opening=b"{"
+                self.objects,
+                key,
+                what=what,
+                limit=self.limits.manifest,
+                opening=b"{",
+                on_stored=digest.update,
             )
         except ObjectNotFound:
             return None
         try:
-            return archive.Manifest.from_json(data)
+            return StoredManifest(archive.Manifest.from_json(data), digest.hexdigest())
         except archive.InvalidArchive as exc:
             raise StoredFileError(key, what, exc.cause) from None
+
+    def checked_manifest(self, name: str, document: Mapping[str, Any]) -> StoredManifest | None:
+        """The manifest of a backup whose record is ``document``, checked against it: raises
+        ManifestMismatch (a reason named) when the record says ark wrote the backup and the
+        manifest is missing, or names another backup, or its SHA-256 is not the one the record
+        keeps. None for a backup without one whose record is not ark's (written by Velero)."""
+        key = _backup(name).manifest
+        what = f"manifest of backup {name}"
+        expected = record.manifest_digest_of(document)
+        stored = self.stored_manifest(name)
+        if stored is None:
+            if record.written_by_ark(document):
+                raise ManifestMismatch(
+                    key, what, "ManifestMissing", "missing, but the record says ark wrote one"
+                )
+            return None
+        if stored.manifest.backup_name != name:
+            raise ManifestMismatch(
+                key,
+                what,
+                "ManifestOfAnotherBackup",
+                f"it is the manifest of backup {stored.manifest.backup_name!r}",
+            )
+        if expected is not None and stored.sha256 != expected:
+            raise ManifestMismatch(
+                key,
+                what,
+                "ManifestAltered",
+                f"altered: its sha256 is {stored.sha256}, the record keeps {expected}",
+            )
+        return stored
 
     def resource_list(self, name: str) -> dict[str, list[str]]:
         """Velero's resource list of the backup: ``apiVersion/Kind`` -> names."""

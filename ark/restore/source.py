@@ -1,7 +1,8 @@
 """Opening a stored backup for a restore: its record, its manifest, its spooled, checked items.
 
-Everything that could be hostile is checked here, before the restore writes anything: the tar
-entries (by the archive reader), and whether each object's kind matches its folder.
+Everything that could be hostile is checked here, before the restore writes anything: ark's
+manifest against the record (missing, another backup's, altered: refused), the tar entries
+(by the archive reader), and whether each object's kind matches its folder.
 """
 
 from __future__ import annotations
@@ -53,7 +54,13 @@ def open_backup(
     phase = (document.get("status") or {}).get("phase")
     if phase not in (None, "Completed", "PartiallyFailed"):
         raise BackupUnavailable(f"backup {name} is {phase}, not restorable")
-    manifest = store.manifest(name)
+    try:
+        stored = store.checked_manifest(name, document)
+    except persistence.ManifestMismatch as exc:
+        raise BackupUnavailable(
+            f"backup {name} rejected, nothing restored: {exc.reason}: {exc}"
+        ) from exc
+    manifest = None if stored is None else stored.manifest
     try:
         with store.open_archive(name) as src:
             index = archive.spool(

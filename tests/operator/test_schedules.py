@@ -168,3 +168,36 @@ def test_a_tick_while_the_previous_backup_runs_is_skipped(
         timeout=20,
         what="the next tick to make a backup again",
     )
+
+
+def test_a_verifying_schedule_verifies_each_backup(
+    kube: KubeClient,
+    op_namespace: str,
+    fast_operator: Operator,
+    make_namespace: NamespaceFactory,
+) -> None:
+    app = make_namespace("app")
+    create_configmaps(kube, app, 3)
+    schedule(kube, op_namespace, "checked", app, verify=True)
+
+    def verified() -> dict[str, Any] | None:
+        for backup in of_schedule(kube, op_namespace, "checked"):
+            conditions = (backup.get("status") or {}).get("conditions") or []
+            for condition in conditions:
+                if condition["type"] == "Verified":
+                    return backup
+        return None
+
+    backup = wait_for(verified, timeout=60, what="a verified scheduled backup")
+    control.patch(kube, SCHEDULE, op_namespace, "checked", {"spec": {"paused": True}})
+    st = backup["status"]
+    condition = next(c for c in st["conditions"] if c["type"] == "Verified")
+    assert condition["status"] == "True", condition
+    assert condition["reason"] == "Verified"
+    assert "checksums matched" in condition["message"]
+    assert st["verification"]["verified"] is True
+    assert st["verification"]["checksummed"] == st["verification"]["items"] >= 4
+    assert len(st["manifestDigest"]) == 64
+    metric = 'ark_backup_verification_total{result="Verified",schedule="checked"}'
+    assert any(line.startswith(metric) for line in fast_operator.metrics().splitlines())
+    wait_event(kube, op_namespace, backup["metadata"]["name"], "Verified")

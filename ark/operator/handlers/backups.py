@@ -14,8 +14,9 @@ from typing import Any
 import kopf
 
 from ark import backup as engine
-from ark import control
-from ark.backup import BackupResult, SnapshotOptions
+from ark import control, persistence
+from ark.backup import BackupResult, SnapshotOptions, verify
+from ark.kube import KubeError
 from ark.operator import backups, deletion, metrics, runtime, scheduling, snapshots, status
 
 _log = logging.getLogger("ark.operator")
@@ -96,7 +97,36 @@ async def _take(body: kopf.Body, name: str, plan: backups.Plan, schedule: str) -
     )
     _say_finished(body, result)
     if schedule:
+        if result.manifest_digest is not None and await asyncio.to_thread(
+            scheduling.wants_verify, rt.client, rt.namespace, schedule
+        ):
+            assert plan.store is not None
+            await _verify(body, name, persistence.BackupStore(plan.store), schedule)
         await _retain(body, schedule, result)
+
+
+async def _verify(
+    body: kopf.Body, name: str, store: persistence.BackupStore, schedule: str
+) -> None:
+    """Verify the finished backup (its schedule's ``spec.verify``): status, metric, Event."""
+    rt = runtime.current()
+    began = time.monotonic()
+    found = await asyncio.to_thread(verify.run, store, name)
+    metrics.backup_verified(
+        schedule=schedule,
+        result=found.reason,
+        seconds=time.monotonic() - began,
+        when=found.completed or found.started,
+    )
+    try:
+        await asyncio.to_thread(verify.write_status, rt.client, rt.namespace, found)
+    except KubeError as exc:
+        _log.warning("backup %s: cannot write its verification: %s", name, exc)
+    if found.ok:
+        kopf.info(body, reason="Verified", message=found.summary())
+    else:
+        problems = "; ".join(str(p) for p in found.problems[:5])
+        kopf.warn(body, reason="VerificationFailed", message=f"{found.summary()}: {problems}")
 
 
 async def _start(body: kopf.Body, obj: dict[str, Any], plan: backups.Plan, schedule: str) -> None:
