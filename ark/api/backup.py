@@ -210,6 +210,13 @@ class HookStatus(Model):
     hooks_failed: int = Field(default=0, ge=0, description="Hook commands that failed.")
 
 
+class BackupLock(Model):
+    """The retention ark set on every object of the backup."""
+
+    mode: str = Field(description="Governance or Compliance.")
+    until: dt.datetime = Field(description="No object of the backup can be deleted before.")
+
+
 class BackupStatus(Model):
     phase: BackupPhase | None = Field(default=None, description="Where the backup stands.")
     validation_errors: list[str] | None = Field(
@@ -233,6 +240,9 @@ class BackupStatus(Model):
         default=None, description="Time between the first and the last snapshot start."
     )
     hook_status: HookStatus | None = None
+    object_lock: BackupLock | None = Field(
+        default=None, description="The lock on the backup's objects (its location's objectLock)."
+    )
     attempt: int = Field(
         default=0, ge=0, description="How many times the operator started this backup."
     )

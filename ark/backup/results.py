@@ -12,6 +12,7 @@ from ark.api.backup import BackupPhase, BackupSpec
 from ark.backup.volumes import SnapshotLocation
 from ark.persistence import SnapshotRecord
 from ark.report import Issues, RunLog
+from ark.storage import Retention
 
 
 @dataclass
@@ -52,6 +53,8 @@ class BackupResult:
     snapshot_skew_seconds: float | None = None
     hooks_attempted: int = 0
     hooks_failed: int = 0
+    object_lock: Retention | None = None
+    """The retention every object of the backup is to get (its location's objectLock)."""
 
     @property
     def warnings(self) -> int:
@@ -74,7 +77,8 @@ def upload(
     log: RunLog,
 ) -> None:
     """Results and log; for a backup whose archive is complete, its snapshot records,
-    manifest and resource list, then its record, last."""
+    manifest and resource list, then its record, last; all locked with ``result.object_lock``
+    when set."""
     complete: persistence.CompleteBackup | None = None
     if result.manifest is not None:
         complete = persistence.CompleteBackup(
@@ -82,7 +86,13 @@ def upload(
             snapshots=result.volume_snapshots,
             record=persistence.backup_record(result.name, spec, record_status(result)),
         )
-    store.put_backup(result.name, results=issues.results_document(), log=log, complete=complete)
+    store.put_backup(
+        result.name,
+        results=issues.results_document(),
+        log=log,
+        complete=complete,
+        retention=result.object_lock if complete is not None else None,
+    )
 
 
 def record_status(result: BackupResult) -> persistence.RecordStatus:
@@ -99,4 +109,5 @@ def record_status(result: BackupResult) -> persistence.RecordStatus:
         hooks_failed=result.hooks_failed,
         cluster_version=result.cluster_version,
         cluster_uid=result.cluster_uid,
+        lock=result.object_lock,
     )

@@ -13,7 +13,7 @@ Modules: ``store`` (``BackupStore``), ``keys`` (the layout, pure), ``record`` (t
 reads), ``limits``, ``errors``.
 """
 
-from ark.persistence.errors import StoredFileError
+from ark.persistence.errors import BackupLocked, StoredFileError
 from ark.persistence.keys import RECORD_FILE, BackupKeys, RestoreKeys
 from ark.persistence.limits import FileLimit, Limits
 from ark.persistence.record import (
@@ -22,6 +22,7 @@ from ark.persistence.record import (
     WRITER_ANNOTATION,
     RecordStatus,
     backup_record,
+    lock_status,
     spec_from_document,
     writer_of,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "STATUS_ANNOTATION",
     "WRITER_ANNOTATION",
     "BackupKeys",
+    "BackupLocked",
     "BackupStore",
     "CompleteBackup",
     "FileLimit",
@@ -43,6 +45,7 @@ __all__ = [
     "SnapshotRecord",
     "StoredFileError",
     "backup_record",
+    "lock_status",
     "spec_from_document",
     "writer_of",
 ]
