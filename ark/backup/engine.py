@@ -324,7 +324,8 @@ def _retention(lock: ObjectLock | None, started: dt.datetime) -> Retention | Non
     if lock is None:
         return None
     mode: RetentionMode = "Governance" if lock.mode == ObjectLockMode.GOVERNANCE else "Compliance"
-    return Retention(mode=mode, until=started + lock.duration)
+    # Whole seconds, as stores keep it and status shows it; never after started + ttl.
+    return Retention(mode=mode, until=(started + lock.duration).replace(microsecond=0))
 
 
 def _cluster_uid(state: _Run) -> str | None:

@@ -111,7 +111,8 @@ def ttl_within_lock(spec: BackupSpec, bsl: control.StorageLocation) -> str | Non
         return None
     return (
         f"ttl {spec.ttl} is shorter than the objectLock of BackupStorageLocation {bsl.name} "
-        f"({lock.mode}, {lock.days} days): the backup would expire while its objects cannot "
+        f"({lock.mode}, {lock.days} day{'s' if lock.days != 1 else ''}): the backup would "
+        "expire while its objects cannot "
         f"be deleted; set a ttl of at least {lock.days * 24}h"
     )
 
