@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import pytest
 from kubernetes import client, config
 
@@ -198,6 +199,44 @@ def s3_bucket(minio: S3Server) -> Iterator[str]:
         if keys:
             s3.delete_objects(Bucket=name, Delete={"Objects": keys})  # type: ignore[attr-defined]
     s3.delete_bucket(Bucket=name)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def locked_bucket(minio: S3Server) -> Iterator[str]:
+    """A fresh MinIO bucket created with Object Lock enabled (so versioned). Afterwards every
+    version goes, bypassing governance retention (tests lock in Governance mode; an object
+    under Compliance retention stays until its end, and the bucket with it)."""
+    s3: Any = minio.client()
+    name = f"ark-lock-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    yield name
+    kept = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+        for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            try:
+                s3.delete_object(
+                    Bucket=name,
+                    Key=version["Key"],
+                    VersionId=version["VersionId"],
+                    BypassGovernanceRetention=True,
+                )
+            except botocore.exceptions.ClientError:
+                kept += 1  # under Compliance retention: MinIO keeps it till the end
+    if not kept:
+        s3.delete_bucket(Bucket=name)
+
+
+def s3_location(minio: S3Server, bucket: str, *, prefix: str = "cluster-a") -> StoreLocation:
+    return StoreLocation(
+        provider="aws",
+        bucket=bucket,
+        prefix=prefix,
+        config={"s3Url": minio.endpoint, "s3ForcePathStyle": "true", "region": "minio"},
+        credentials={
+            "aws_access_key_id": minio.access_key,
+            "aws_secret_access_key": minio.secret_key,
+        },
+    )
 
 
 @pytest.fixture(scope="session")

@@ -228,6 +228,13 @@ class BackupVerification(Model):
     )
 
 
+class BackupLock(Model):
+    """The retention ark set on every object of the backup."""
+
+    mode: str = Field(description="Governance or Compliance.")
+    until: dt.datetime = Field(description="No object of the backup can be deleted before.")
+
+
 class BackupStatus(Model):
     phase: BackupPhase | None = Field(default=None, description="Where the backup stands.")
     validation_errors: list[str] | None = Field(
@@ -260,6 +267,9 @@ class BackupStatus(Model):
     )
     verification: BackupVerification | None = Field(
         default=None, description="The last verification of the stored backup."
+    )
+    object_lock: BackupLock | None = Field(
+        default=None, description="The lock on the backup's objects (its location's objectLock)."
     )
     attempt: int = Field(
         default=0, ge=0, description="How many times the operator started this backup."

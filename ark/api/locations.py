@@ -45,6 +45,30 @@ class ObjectStorage(Model):
     )
 
 
+class ObjectLockMode(StrEnum):
+    """S3 Object Lock's modes (Azure and GCS: an "unlocked" and a "locked" policy)."""
+
+    GOVERNANCE = "Governance"
+    COMPLIANCE = "Compliance"
+
+
+class ObjectLock(Model):
+    """Every object of a backup written here is locked against deletion (and overwriting) for
+    ``days`` from the backup's start."""
+
+    mode: ObjectLockMode = Field(
+        description=(
+            "Governance: a principal allowed to bypass governance retention may still delete. "
+            "Compliance: nobody can, not even the account's root, before the lock ends."
+        )
+    )
+    days: int = Field(ge=1, le=36500, description="How long each object stays locked.")
+
+    @property
+    def duration(self) -> dt.timedelta:
+        return dt.timedelta(days=self.days)
+
+
 class BackupStorageLocationSpec(Model):
     cel_rules: ClassVar[tuple[CelRule, ...]] = (
         CelRule(
@@ -71,6 +95,13 @@ class BackupStorageLocationSpec(Model):
     )
     validation_frequency: Duration | None = Field(
         default=None, description="How often to check the location is reachable (default 1m)."
+    )
+    object_lock: ObjectLock | None = Field(
+        default=None,
+        description=(
+            "Lock every object of each backup against deletion (S3 Object Lock: the bucket must "
+            "be created with Object Lock enabled). A backup whose ttl is shorter is refused."
+        ),
     )
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ from typing import Any
 
 from ark import archive, persistence, selection
 from ark.api.backup import BackupPhase, BackupSpec
+from ark.api.locations import ObjectLock, ObjectLockMode
 from ark.api.types import parse_duration
 from ark.backup import hooks, results
 from ark.backup.actions import ActionContext, BackupItemAction, ItemRef, load_actions
@@ -38,7 +39,7 @@ from ark.kube.listing import Page, for_each_page
 from ark.kube.podexec import PodExec
 from ark.persistence import SnapshotRecord
 from ark.report import Issues, RunLog
-from ark.storage import ObjectStore, StoreError
+from ark.storage import ObjectStore, Retention, RetentionMode, StoreError
 
 DEFAULT_WORKERS = 8
 _COUNTERS = 4
@@ -206,6 +207,7 @@ def run(
     snapshots: SnapshotOptions | None = None,
     pod_exec: hooks.ExecTransport | None = None,
     uid: str | None = None,
+    lock: ObjectLock | None = None,
 ) -> BackupResult:
     """Back up the cluster behind ``client`` into ``store`` as backup ``name``.
 
@@ -221,6 +223,10 @@ def run(
     ``uid`` identifies this backup across attempts (the Backup's ``metadata.uid``): its
     snapshots are tagged with it, and a snapshot an interrupted attempt started (beyond those
     in ``snapshots.adopt``) is found by it and adopted. None: nothing is found by tag.
+
+    ``lock`` (the location's objectLock): every object of a complete backup is locked for
+    ``lock.days`` from the start, so a ttl of at least that long expires it after the lock
+    ends. A store that cannot lock fails the backup (nothing complete-looking is left).
     """
     spec = spec or BackupSpec()
     started = dt.datetime.now(dt.UTC)
@@ -293,6 +299,7 @@ def run(
         snapshot_skew_seconds=state.snapshots.skew_seconds,
         hooks_attempted=hook_run.attempted if hook_run else 0,
         hooks_failed=hook_run.failed if hook_run else 0,
+        object_lock=_retention(lock, started) if manifest is not None else None,
     )
     try:
         result.manifest_digest = results.upload(
@@ -305,11 +312,20 @@ def run(
     except StoreError as exc:
         result.phase = BackupPhase.FAILED
         result.failure_reason = f"backup {name}: cannot upload results: {exc}"
+        result.object_lock = None
     finally:
         state.log.close()
     if on_progress is not None:
         on_progress(state.progress)
     return result
+
+
+def _retention(lock: ObjectLock | None, started: dt.datetime) -> Retention | None:
+    if lock is None:
+        return None
+    mode: RetentionMode = "Governance" if lock.mode == ObjectLockMode.GOVERNANCE else "Compliance"
+    # Whole seconds, as stores keep it and status shows it; never after started + ttl.
+    return Retention(mode=mode, until=(started + lock.duration).replace(microsecond=0))
 
 
 def _cluster_uid(state: _Run) -> str | None:

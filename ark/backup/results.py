@@ -12,6 +12,7 @@ from ark.api.backup import BackupPhase, BackupSpec
 from ark.backup.volumes import SnapshotLocation
 from ark.persistence import SnapshotRecord
 from ark.report import Issues, RunLog
+from ark.storage import Retention
 
 
 @dataclass
@@ -54,6 +55,8 @@ class BackupResult:
     hooks_failed: int = 0
     manifest_digest: str | None = None
     """SHA-256 of the manifest file as stored; the record keeps it too (tamper evidence)."""
+    object_lock: Retention | None = None
+    """The retention every object of the backup is to get (its location's objectLock)."""
 
     @property
     def warnings(self) -> int:
@@ -76,8 +79,9 @@ def upload(
     log: RunLog,
 ) -> str | None:
     """Results and log; for a backup whose archive is complete, its snapshot records,
-    manifest and resource list, then its record, last. Returns the stored manifest's SHA-256
-    (None for a backup whose archive is not complete)."""
+    manifest and resource list, then its record, last; all locked with ``result.object_lock``
+    when set. Returns the stored manifest's SHA-256 (None for a backup whose archive is not
+    complete)."""
     complete: persistence.CompleteBackup | None = None
     if result.manifest is not None:
         complete = persistence.CompleteBackup(
@@ -86,7 +90,11 @@ def upload(
             record=persistence.backup_record(result.name, spec, record_status(result)),
         )
     return store.put_backup(
-        result.name, results=issues.results_document(), log=log, complete=complete
+        result.name,
+        results=issues.results_document(),
+        log=log,
+        complete=complete,
+        retention=result.object_lock if complete is not None else None,
     )
 
 
@@ -104,4 +112,5 @@ def record_status(result: BackupResult) -> persistence.RecordStatus:
         hooks_failed=result.hooks_failed,
         cluster_version=result.cluster_version,
         cluster_uid=result.cluster_uid,
+        lock=result.object_lock,
     )

@@ -287,6 +287,18 @@ def verify(*, name: str, deep: bool) -> None:
     verifying.run(name, deep=deep)
 
 
+def _refuse_if_locked(backup: dict[str, Any]) -> None:
+    """Refuse at once what the operator would refuse: a backup whose status says its objects
+    are locked. The operator asks the bucket itself before it deletes anything."""
+    lock = (backup.get("status") or {}).get("objectLock") or {}
+    until = output.parse_time(lock.get("until"))
+    if until is not None and until > dt.datetime.now(dt.UTC):
+        raise CliError(
+            f'backup "{backup["metadata"]["name"]}" is under {lock.get("mode")} object lock '
+            f"until {lock['until']}: it cannot be deleted before then; nothing was deleted"
+        )
+
+
 @group.command("delete")
 @click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(BACKUP))
 @click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
@@ -294,7 +306,7 @@ def verify(*, name: str, deep: bool) -> None:
 def delete(*, names: tuple[str, ...], confirm: bool) -> None:
     """Delete backups with their data and snapshots (through DeleteBackupRequests)."""
     for name in names:
-        common.get(BACKUP, name)
+        _refuse_if_locked(common.get(BACKUP, name))
     if not confirm:
         if not sys.stdin.isatty():
             raise CliError("refusing to delete without --confirm (no terminal to ask on)", code=2)

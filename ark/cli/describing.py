@@ -86,12 +86,14 @@ def backup(obj: Obj) -> None:
         indent=2,
     )
     expiration = status.get("expiration")
+    lock = status.get("objectLock") or {}
     output.section(
         "Status",
         [
             ("Storage location", status.get("storageLocation")),
             *_timings(status),
             ("Expires", f"{expiration} ({_until(expiration)})" if expiration else None),
+            ("Object lock", _lock(lock) if lock else None),
             ("Format version", status.get("formatVersion")),
         ],
     )
@@ -151,6 +153,15 @@ def _hooks(status: Obj) -> None:
         output.echo("  none")
         return
     output.fields([("Attempted", attempted), ("Failed", hooks.get("hooksFailed") or 0)], indent=2)
+
+
+def _lock(lock: Obj) -> str:
+    """The retention on every object of the backup: nothing of it can be deleted before."""
+    until = str(lock.get("until") or "")
+    ended = (output.parse_time(until) or dt.datetime.max.replace(tzinfo=dt.UTC)) <= dt.datetime.now(
+        dt.UTC
+    )
+    return f"{lock.get('mode')} until {until} ({'ended' if ended else _until(until)})"
 
 
 def _until(value: str) -> str:

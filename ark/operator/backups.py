@@ -74,6 +74,8 @@ def validate(
             plan.errors.append(f"BackupStorageLocation {bsl.name} is ReadOnly: no backups to it")
         if bsl.phase == LocationPhase.UNAVAILABLE:
             plan.errors.append(f"BackupStorageLocation {bsl.name} is Unavailable")
+        if (refused := ttl_within_lock(plan.spec, bsl)) is not None:
+            plan.errors.append(refused)
         try:
             plan.store = control.open_bsl(client, namespace, bsl)
         except control.LocationError as exc:
@@ -98,6 +100,21 @@ def validate(
         except StoreError as exc:
             plan.errors.append(f"cannot reach the storage location: {exc}")
     return plan
+
+
+def ttl_within_lock(spec: BackupSpec, bsl: control.StorageLocation) -> str | None:
+    """Why a backup's ttl cannot be kept under its location's objectLock (expiry would come
+    before its objects may be deleted), or None. A ttl of 0 (never expire) is always fine."""
+    lock = bsl.spec.object_lock
+    ttl = parse_duration(spec.ttl)
+    if lock is None or not ttl or ttl >= lock.duration:
+        return None
+    return (
+        f"ttl {spec.ttl} is shorter than the objectLock of BackupStorageLocation {bsl.name} "
+        f"({lock.mode}, {lock.days} day{'s' if lock.days != 1 else ''}): the backup would "
+        "expire while its objects cannot "
+        f"be deleted; set a ttl of at least {lock.days * 24}h"
+    )
 
 
 def failed_validation_status(errors: list[str]) -> dict[str, Any]:
@@ -182,6 +199,7 @@ def final_status(
         }
         if result.hooks_attempted
         else None,
+        "objectLock": persistence.lock_status(result.object_lock) if result.object_lock else None,
     }
 
 

@@ -3,6 +3,9 @@ under ``backups/<name>/`` — the completion marker (the backup's record) first,
 backup never looks complete to backup sync. Idempotent: a retry finishes what a failed or
 interrupted attempt left.
 
+A backup any of whose objects is under a retention lock (its location's ``objectLock``) that has
+not ended loses nothing, by request or by expiry: ``Outcome.locked`` names the lock and its end.
+
 Data goes only by intent: a DeleteBackupRequest (``ark backup delete``), or expiry (TTL or a
 schedule's retention) in the cluster that wrote the backup. Deleting a Backup object removes
 the object alone (backup sync brings it back while its data is in the bucket), so another
@@ -39,6 +42,9 @@ class Outcome:
     """Snapshots named by the backup's records that the cloud says are not the backup's:
     left in place, each with the reason."""
     objects_deleted: int = 0
+    locked: str | None = None
+    """Why nothing was deleted: an object of the backup is under a retention lock that has
+    not ended (the lock's mode and end are named)."""
 
 
 def location_of(backup: dict[str, Any]) -> str | None:
@@ -135,8 +141,17 @@ def _delete_from(
     out: Outcome,
 ) -> Outcome:
     """The backup's snapshots, then the Restores made from it with their files, then its own
-    files, from its (already opened) location."""
+    files, from its (already opened) location. A backup with an object still locked loses
+    nothing: every object's retention is asked before anything is deleted."""
     name = backup["metadata"]["name"]
+    try:
+        store.check_unlocked(name)
+    except persistence.BackupLocked as exc:
+        out.locked = str(exc)
+        return out
+    except (StoreError, archive.InvalidName) as exc:
+        out.errors.append(f"backup {name}: cannot look at its object locks: {exc}")
+        return out
     try:
         _delete_snapshots(client, namespace, name, _snapshots(backup, store, name), out)
         if out.errors:
@@ -178,7 +193,7 @@ def expire(client: KubeClient, namespace: str, backup: dict[str, Any]) -> Outcom
         return out
     if ours:
         _delete_from(client, namespace, backup, store, out)
-    if not out.errors and not out.location_missing and out.kept is None:
+    if not out.errors and not out.location_missing and out.kept is None and out.locked is None:
         control.delete(client, control.BACKUP, namespace, name)
     return out
 

@@ -13,7 +13,7 @@ Modules: ``store`` (``BackupStore``), ``keys`` (the layout, pure), ``record`` (t
 reads), ``limits``, ``errors``.
 """
 
-from ark.persistence.errors import ManifestMismatch, StoredFileError
+from ark.persistence.errors import BackupLocked, ManifestMismatch, StoredFileError
 from ark.persistence.keys import RECORD_FILE, BackupKeys, RestoreKeys
 from ark.persistence.limits import FileLimit, Limits
 from ark.persistence.record import (
@@ -23,6 +23,7 @@ from ark.persistence.record import (
     WRITER_ANNOTATION,
     RecordStatus,
     backup_record,
+    lock_status,
     manifest_digest_of,
     spec_from_document,
     writer_of,
@@ -38,6 +39,7 @@ __all__ = [
     "STATUS_ANNOTATION",
     "WRITER_ANNOTATION",
     "BackupKeys",
+    "BackupLocked",
     "BackupStore",
     "CompleteBackup",
     "FileLimit",
@@ -49,6 +51,7 @@ __all__ = [
     "StoredFileError",
     "StoredManifest",
     "backup_record",
+    "lock_status",
     "manifest_digest_of",
     "spec_from_document",
     "writer_of",

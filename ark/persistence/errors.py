@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ark.storage.errors import StoreError
+from ark.storage.interface import Retention
 
 
 class StoredFileError(StoreError):
@@ -26,3 +29,21 @@ class ManifestMismatch(StoredFileError):
     def __init__(self, key: str, what: str, reason: str, cause: str) -> None:
         super().__init__(key, what, cause)
         self.reason = reason
+
+
+def _ts(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class BackupLocked(StoreError):
+    """A backup some of whose objects are under a retention lock that has not ended: nothing of
+    it may be deleted (deleting the unlocked ones would leave a broken backup behind)."""
+
+    def __init__(self, name: str, lock: Retention, *, locked: int, total: int) -> None:
+        super().__init__(
+            f"backup {name} is under {lock.mode} object lock until {_ts(lock.until)} "
+            f"({locked} of its {total} objects): it cannot be deleted before then; "
+            "nothing was deleted"
+        )
+        self.name = name
+        self.lock = lock

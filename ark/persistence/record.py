@@ -16,6 +16,7 @@ import orjson
 
 from ark.api.backup import BackupPhase, BackupSpec
 from ark.archive import layout
+from ark.storage import Retention
 
 SPEC_ANNOTATION = "ark.dev/backup-spec"
 STATUS_ANNOTATION = "ark.dev/backup-status"
@@ -57,6 +58,14 @@ class RecordStatus:
     cluster_version: str | None = None
     cluster_uid: str | None = None
     """The uid of the backed-up cluster's kube-system namespace: who wrote the backup."""
+    lock: Retention | None = None
+    """The retention set on every object of the backup."""
+
+
+def lock_status(lock: Retention) -> dict[str, str]:
+    """A lock as a Backup's ``status.objectLock`` (and the record's status annotation)."""
+    until = lock.until.astimezone(dt.UTC).isoformat(timespec="seconds")
+    return {"mode": lock.mode, "until": until.replace("+00:00", "Z")}
 
 
 def _ts(value: dt.datetime | None) -> str | None:
@@ -85,6 +94,8 @@ def backup_record(name: str, spec: BackupSpec, result: RecordStatus) -> dict[str
         }
         if result.hooks_attempted
         else None,
+        # Not Velero's (it ignores the field); backup sync carries it into the Backup's status.
+        "objectLock": lock_status(result.lock) if result.lock else None,
     }
     annotations = {
         SPEC_ANNOTATION: orjson.dumps(wire).decode(),

@@ -8,6 +8,7 @@ results and log. Every whole-file read goes through ``reading`` with its limit.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -20,11 +21,18 @@ import orjson
 
 from ark import archive
 from ark.persistence import keys, reading, record
-from ark.persistence.errors import ManifestMismatch, StoredFileError
+from ark.persistence.errors import BackupLocked, ManifestMismatch, StoredFileError
 from ark.persistence.limits import DEFAULT, FileLimit, Limits
 from ark.persistence.snapshots import SnapshotRecord
 from ark.report import RunLog, gzip_json
-from ark.storage import ObjectNotFound, ObjectStore, StoreError, StoreLocation, Writer
+from ark.storage import (
+    ObjectNotFound,
+    ObjectStore,
+    Retention,
+    StoreError,
+    StoreLocation,
+    Writer,
+)
 
 _log = logging.getLogger("ark.persistence")
 
@@ -127,12 +135,18 @@ class BackupStore:
         results: Mapping[str, Any],
         log: RunLog,
         complete: CompleteBackup | None = None,
+        retention: Retention | None = None,
     ) -> str | None:
         """Results, log and, for a complete backup, snapshot records, manifest and resource
         list (each a request of its own, and gzip releases the GIL), then the record, last,
         keeping the stored manifest's SHA-256, which is returned (None without ``complete``).
         The manifest and the resource list, the big ones, go one after the other: each holds
-        a part of its bytes in memory. The first failure (a StoreError) is raised."""
+        a part of its bytes in memory. The first failure (a StoreError) is raised.
+
+        With ``retention``, a complete backup's every object (the archive too) is locked
+        before the record is written, and the record right after: a backup that looks
+        complete is locked whole. RetentionUnsupported (a StoreError) when the bucket cannot
+        lock; the record is then not left behind."""
         k = _backup(name)
         digest = hashlib.sha256()
 
@@ -157,9 +171,56 @@ class BackupStore:
                 future.result()
         if complete is None:
             return None
+        if retention is not None:
+            for info in list(self.objects.list(k.prefix)):
+                self._lock(info.key, retention)
         document = record.with_manifest_digest(complete.record, digest.hexdigest())
         self.objects.put(k.metadata, orjson.dumps(document, option=orjson.OPT_INDENT_2))
+        if retention is not None:
+            try:
+                self._lock(k.metadata, retention)
+            except StoreError:
+                self.objects.delete(k.metadata)  # an unlocked record must not say "complete"
+                raise
         return digest.hexdigest()
+
+    def _lock(self, key: str, retention: Retention) -> None:
+        self.objects.lock(key, until=retention.until, mode=retention.mode)
+
+    def check_unlocked(self, name: str) -> None:
+        """BackupLocked when any object of the backup is under a retention that has not
+        ended (every object is asked)."""
+        lock, locked, total = self._active_lock(name)
+        if lock is not None:
+            raise BackupLocked(name, lock, locked=locked, total=total)
+
+    def active_lock(self, name: str, *, now: dt.datetime | None = None) -> Retention | None:
+        """The retention that keeps the backup longest, among its objects whose retention has
+        not ended (every object is asked); None when nothing of it is locked."""
+        try:
+            return self._active_lock(name, now=now)[0]
+        except archive.InvalidName:
+            return None
+
+    def _active_lock(
+        self, name: str, *, now: dt.datetime | None = None
+    ) -> tuple[Retention | None, int, int]:
+        """(the longest active retention, how many objects have one, how many objects)."""
+        now = now or dt.datetime.now(dt.UTC)
+        longest: Retention | None = None
+        locked = total = 0
+        for info in list(self.objects.list(_backup(name).prefix)):
+            total += 1
+            try:
+                found = self.objects.retention(info.key)
+            except ObjectNotFound:
+                continue  # deleted since the listing
+            if found is None or not found.active(now):
+                continue
+            locked += 1
+            if longest is None or found.until > longest.until:
+                longest = found
+        return longest, locked, total
 
     def backup_results(self, name: str) -> dict[str, Any]:
         key = _backup(name).results
@@ -263,8 +324,11 @@ class BackupStore:
 
     def delete_backup(self, name: str) -> int:
         """Delete every file of the backup, the record first (so a half-deleted backup never
-        looks complete); returns how many were deleted. Idempotent."""
+        looks complete); returns how many were deleted. Idempotent. Every object's retention
+        is checked before any is deleted: BackupLocked when one is still locked, and then
+        nothing was deleted."""
         k = _backup(name)
+        self.check_unlocked(name)
         return self._delete_prefix(k.prefix, first=k.metadata)
 
     # -- restores -----------------------------------------------------------------------

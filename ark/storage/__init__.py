@@ -31,6 +31,8 @@ from ark.storage.interface import (
     Listing,
     ObjectInfo,
     ObjectStore,
+    Retention,
+    RetentionMode,
     StoreLocation,
     Writer,
 )
@@ -47,6 +49,8 @@ __all__ = [
     "ObjectLocked",
     "ObjectNotFound",
     "ObjectStore",
+    "Retention",
+    "RetentionMode",
     "RetentionUnsupported",
     "StoreAccessDenied",
     "StoreConfigError",

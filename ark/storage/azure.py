@@ -41,7 +41,14 @@ from ark.storage.errors import (
     StoreError,
     StoreUnavailable,
 )
-from ark.storage.interface import Listing, ObjectInfo, StoreLocation, Writer
+from ark.storage.interface import (
+    Listing,
+    ObjectInfo,
+    Retention,
+    RetentionMode,
+    StoreLocation,
+    Writer,
+)
 
 _LOCKED = {"BlobImmutableDueToPolicy", "BlobImmutableDueToLegalHold"}
 _NO_RETENTION = {
@@ -51,6 +58,8 @@ _NO_RETENTION = {
     "VersionLevelWormNotEnabled",
 }
 PAGE = 1000
+# An "unlocked" policy can be shortened or removed by whoever may; a "locked" one by nobody.
+_POLICY_MODES: dict[str, str] = {"Governance": "Unlocked", "Compliance": "Locked"}
 
 
 def open_store(location: StoreLocation) -> AzureStore:
@@ -194,11 +203,12 @@ class AzureStore:
         except AzureError as exc:
             self._fail(exc, action="delete", key=key)
 
-    def lock(self, key: str, *, until: dt.datetime) -> None:
+    def lock(self, key: str, *, until: dt.datetime, mode: RetentionMode | None = None) -> None:
         if until.tzinfo is None:
             raise ValueError("lock(until=...) needs a timezone-aware datetime")
         blob = self._container.get_blob_client(self._blob(key))
-        policy = ImmutabilityPolicy(expiry_time=until, policy_mode=self._clients.retention_mode)
+        policy_mode = self._clients.retention_mode if mode is None else _POLICY_MODES[mode]
+        policy = ImmutabilityPolicy(expiry_time=until, policy_mode=policy_mode)
         try:
             blob.set_immutability_policy(policy)
         except HttpResponseError as exc:
@@ -210,6 +220,21 @@ class AzureStore:
             self._fail(exc, action="lock", key=key)
         except AzureError as exc:
             self._fail(exc, action="lock", key=key)
+
+    def retention(self, key: str) -> Retention | None:
+        blob = self._container.get_blob_client(self._blob(key))
+        with self._call("look up", key):
+            properties = blob.get_blob_properties()
+        policy = properties.immutability_policy
+        until = policy.expiry_time if policy is not None else None
+        if not isinstance(until, dt.datetime):
+            return None
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=dt.UTC)
+        mode: RetentionMode = (
+            "Governance" if str(policy.policy_mode).lower() == "unlocked" else "Compliance"
+        )
+        return Retention(mode=mode, until=until)
 
     def download_url(self, key: str, *, ttl: dt.timedelta) -> str | None:
         name = self._blob(key)

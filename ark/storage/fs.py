@@ -32,7 +32,14 @@ from ark.storage.errors import (
     StoreConfigError,
     StoreError,
 )
-from ark.storage.interface import Listing, ObjectInfo, StoreLocation, Writer
+from ark.storage.interface import (
+    Listing,
+    ObjectInfo,
+    Retention,
+    RetentionMode,
+    StoreLocation,
+    Writer,
+)
 
 TEMP_PREFIX = ".ark-partial-"
 """Names of in-progress writes; hidden from listings and refused as key segments."""
@@ -226,8 +233,13 @@ class FsStore:
         keys.validate(key, store=self._name)
         return None
 
-    def lock(self, key: str, *, until: dt.datetime) -> None:
+    def lock(self, key: str, *, until: dt.datetime, mode: RetentionMode | None = None) -> None:
         raise RetentionUnsupported(f"{self._name}: a filesystem store cannot lock {key!r}")
+
+    def retention(self, key: str) -> Retention | None:
+        if not self.exists(key):
+            raise ObjectNotFound(self._name, key)
+        return None  # a filesystem keeps no retention
 
     def check(self) -> None:
         self._require_root()

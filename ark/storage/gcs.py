@@ -30,7 +30,14 @@ from ark.storage.errors import (
     StoreError,
     StoreUnavailable,
 )
-from ark.storage.interface import Listing, ObjectInfo, StoreLocation, Writer
+from ark.storage.interface import (
+    Listing,
+    ObjectInfo,
+    Retention,
+    RetentionMode,
+    StoreLocation,
+    Writer,
+)
 
 PAGE = 1000
 READ_CHUNK = 4 * 1024 * 1024
@@ -198,13 +205,18 @@ class GcsStore:
         except _FAILURES as exc:
             self._fail(exc, action="delete", key=key)
 
-    def lock(self, key: str, *, until: dt.datetime) -> None:
+    def lock(self, key: str, *, until: dt.datetime, mode: RetentionMode | None = None) -> None:
         if until.tzinfo is None:
             raise ValueError("lock(until=...) needs a timezone-aware datetime")
         blob = self._blob(key)
         try:
             blob.reload()
-            blob.retention.mode = self._clients.retention_mode
+            # "Unlocked" retention can be shortened or removed by whoever may; "Locked" by nobody.
+            blob.retention.mode = (
+                self._clients.retention_mode
+                if mode is None
+                else ("Unlocked" if mode == "Governance" else "Locked")
+            )
             blob.retention.retain_until_time = until
             blob.patch()
         except api.BadRequest as exc:
@@ -214,6 +226,18 @@ class GcsStore:
             ) from None
         except _FAILURES as exc:
             self._fail(exc, action="lock", key=key)
+
+    def retention(self, key: str) -> Retention | None:
+        blob = self._blob(key)
+        with self._call("look up", key):
+            blob.reload()
+        until = blob.retention.retain_until_time if blob.retention else None
+        if not isinstance(until, dt.datetime):
+            return None
+        mode: RetentionMode = (
+            "Governance" if str(blob.retention.mode).lower() == "unlocked" else "Compliance"
+        )
+        return Retention(mode=mode, until=until)
 
     def download_url(self, key: str, *, ttl: dt.timedelta) -> str | None:
         if not self._clients.can_sign:

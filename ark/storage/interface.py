@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, Literal, Protocol, runtime_checkable
 
 DEFAULT_PART_SIZE = 16 * 1024 * 1024
 
@@ -36,6 +36,24 @@ class StoreLocation:
 class ObjectInfo:
     key: str
     size: int
+
+
+RetentionMode = Literal["Governance", "Compliance"]
+"""S3's names. Governance: a principal with a bypass permission may still delete (S3
+GOVERNANCE; Azure and GCS "Unlocked", whose policy can be shortened or removed). Compliance:
+nobody can delete before the end (S3 COMPLIANCE; Azure and GCS "Locked")."""
+
+
+@dataclass(frozen=True)
+class Retention:
+    """An object's retention, as the store reports it."""
+
+    mode: RetentionMode
+    until: dt.datetime
+    """Timezone-aware; the object cannot be deleted before it."""
+
+    def active(self, now: dt.datetime) -> bool:
+        return self.until > now
 
 
 @dataclass(frozen=True)
@@ -94,9 +112,15 @@ class ObjectStore(Protocol):
         """A time-limited URL to fetch the object, or None where the provider has none."""
         ...
 
-    def lock(self, key: str, *, until: dt.datetime) -> None:
-        """Make the object undeletable until ``until`` (retention lock). Raises
-        RetentionUnsupported where the provider or bucket cannot."""
+    def lock(self, key: str, *, until: dt.datetime, mode: RetentionMode | None = None) -> None:
+        """Make the object undeletable until ``until`` (retention lock), in ``mode`` (None: the
+        location's ``retentionMode`` setting). Raises RetentionUnsupported where the provider
+        or bucket cannot."""
+        ...
+
+    def retention(self, key: str) -> Retention | None:
+        """The object's retention (expired or not), or None when it has none or the provider
+        keeps none. Raises ObjectNotFound for a missing key."""
         ...
 
     def check(self) -> None:

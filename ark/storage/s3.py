@@ -28,7 +28,14 @@ from ark.storage.errors import (
     StoreError,
     StoreUnavailable,
 )
-from ark.storage.interface import Listing, ObjectInfo, StoreLocation, Writer
+from ark.storage.interface import (
+    Listing,
+    ObjectInfo,
+    Retention,
+    RetentionMode,
+    StoreLocation,
+    Writer,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
@@ -230,18 +237,19 @@ class S3Store:
                 "get_object", Params=params, ExpiresIn=max(1, int(ttl.total_seconds()))
             )
 
-    def lock(self, key: str, *, until: dt.datetime) -> None:
+    def lock(self, key: str, *, until: dt.datetime, mode: RetentionMode | None = None) -> None:
         if until.tzinfo is None:
             raise ValueError("lock(until=...) needs a timezone-aware datetime")
         name = self._object(key)
-        mode: Literal["COMPLIANCE", "GOVERNANCE"] = (
-            "GOVERNANCE" if self._options.retention_mode == "GOVERNANCE" else "COMPLIANCE"
+        wanted = mode.upper() if mode is not None else self._options.retention_mode
+        s3_mode: Literal["COMPLIANCE", "GOVERNANCE"] = (
+            "GOVERNANCE" if wanted == "GOVERNANCE" else "COMPLIANCE"
         )
         try:
             self._s3.put_object_retention(
                 Bucket=self._bucket,
                 Key=name,
-                Retention={"Mode": mode, "RetainUntilDate": until},
+                Retention={"Mode": s3_mode, "RetainUntilDate": until},
             )
         except ClientError as exc:
             error = exc.response.get("Error", {})
@@ -253,6 +261,18 @@ class S3Store:
             self._fail(exc, action="lock", key=key)
         except BotoCoreError as exc:
             self._fail(exc, action="lock", key=key)
+
+    def retention(self, key: str) -> Retention | None:
+        head = self._head(key)
+        if head is None:
+            raise ObjectNotFound(self._name, key)
+        until = head.get("ObjectLockRetainUntilDate")
+        if not isinstance(until, dt.datetime):
+            return None
+        mode: RetentionMode = (
+            "Governance" if head.get("ObjectLockMode") == "GOVERNANCE" else "Compliance"
+        )
+        return Retention(mode=mode, until=until)
 
     def check(self) -> None:
         with self._call("check bucket"):

@@ -3,6 +3,7 @@ it shows what is there."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from pathlib import Path
@@ -349,3 +350,18 @@ def test_a_user_who_cannot_read_the_credential_secret_is_told_so(
     assert "credential Secret" in logs.err_lines[0]
     denied = ark("backup", "create", "b2")
     assert denied.code == 1 and len(denied.err_lines) == 1 and "forbidden" in denied.err
+
+
+def test_a_locked_backup_is_described_with_its_lock_and_not_deleted(
+    ark: Ark, kube: KubeClient, ark_ns: str
+) -> None:
+    finished_backup(kube, ark_ns, "b1")
+    until = control.timestamp(dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
+    lock = {"mode": "Compliance", "until": until}
+    control.patch_status(kube, control.BACKUP, ark_ns, "b1", {"objectLock": lock})
+    out = ark.ok("backup", "describe", "b1").out
+    assert f"Object lock:      Compliance until {until} (in 2d)" in out
+    result = ark("backup", "delete", "b1", "--confirm")
+    assert result.code == 1
+    assert f"under Compliance object lock until {until}" in result.err
+    assert control.list_objects(kube, control.DBR, ark_ns) == []

@@ -283,6 +283,25 @@ def test_retention_lock_prevents_deletion_where_supported(backend: backends.Back
     assert not store.exists("unlocked")
 
 
+def test_retention_reports_the_lock_and_its_mode(backend: backends.Backend) -> None:
+    store = storage.open_store(backend.new_location(retention=True))
+    store.put("locked/record.json", b"{}")
+    store.put("free", b"1")
+    assert store.retention("free") is None
+    with pytest.raises(storage.ObjectNotFound):
+        store.retention("missing")
+    if backend.retention == "unsupported":
+        return
+    until = backends.later(120).replace(microsecond=0)
+    store.lock("locked/record.json", until=until, mode="Governance")
+    found = store.retention("locked/record.json")
+    assert found is not None
+    assert found.mode == "Governance"
+    assert abs((found.until - until).total_seconds()) < 1
+    assert found.active(backends.later(0))
+    assert not found.active(backends.later(300))
+
+
 def test_lock_on_a_bucket_without_retention_is_unsupported(store: storage.ObjectStore) -> None:
     store.put("obj", b"1")
     if store.location.provider == "gcp":

@@ -179,6 +179,7 @@ async def _run(
                 snapshots=options,
                 page_size=rt.settings.client_page_size,
                 uid=uid,
+                lock=plan.location.spec.object_lock,
             )
         )
     except Exception as exc:
@@ -228,7 +229,9 @@ async def collect_garbage(body: kopf.Body, name: str, **_: Any) -> None:
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         return
     outcome = await asyncio.to_thread(deletion.expire, rt.client, rt.namespace, obj)
-    if outcome.kept is not None:
+    if outcome.locked is not None:  # tried again on the next tick, until the lock ends
+        await _say_kept(body, obj, outcome.locked)
+    elif outcome.kept is not None:
         await _say_kept(body, obj, outcome.kept)
     elif outcome.errors:
         metrics.BACKUP_DELETION_FAILURE.inc()

@@ -41,10 +41,13 @@ async def process(body: kopf.Body, name: str, **_: Any) -> None:
         await _status(name, {"phase": "Processed", "errors": None})
         kopf.info(body, reason="Deleted", message=f"backup {target} deleted; {outcome.kept}")
         return
-    if outcome.location_missing or (
-        outcome.errors and all("ReadOnly" in e for e in outcome.errors)
+    if (
+        outcome.locked
+        or outcome.location_missing
+        or (outcome.errors and all("ReadOnly" in e for e in outcome.errors))
     ):
-        errors = [outcome.location_missing] if outcome.location_missing else outcome.errors
+        refusal = outcome.locked or outcome.location_missing
+        errors = [refusal] if refusal else outcome.errors
         previous = (backup.get("status") or {}).get("phase")
         await rt.patch_status(control.BACKUP, target, {"phase": previous})
         await _status(name, {"phase": "Processed", "errors": errors})
