@@ -94,9 +94,13 @@ def backup(obj: Obj) -> None:
             *_timings(status),
             ("Expires", f"{expiration} ({_until(expiration)})" if expiration else None),
             ("Object lock", _lock(lock) if lock else None),
+            ("Manifest SHA-256", status.get("manifestDigest")),
+            ("Verified", _verification(status.get("verification"))),
             ("Format version", status.get("formatVersion")),
         ],
     )
+    for problem in ((status.get("verification") or {}).get("problems") or [])[:MAX_ITEMS]:
+        output.echo(f"    {problem}", style="red")
     _volume_snapshots(status)
     _hooks(status)
     if status.get("phase") in {"Completed", "PartiallyFailed", "Failed"}:
@@ -162,6 +166,19 @@ def _lock(lock: Obj) -> str:
         dt.UTC
     )
     return f"{lock.get('mode')} until {until} ({'ended' if ended else _until(until)})"
+
+
+def _verification(found: Obj | None) -> str | None:
+    """The last ``ark backup verify`` (or a Schedule's): when, what it read, and whether it
+    passed; its problems are listed below it."""
+    if not found:
+        return None
+    what = f"{found.get('items', 0)} items, {found.get('checksummed', 0)} checksummed"
+    if found.get("deep"):
+        what += f", {found.get('volumeSnapshots', 0)} volume snapshots"
+    problems = len(found.get("problems") or [])
+    verdict = "yes" if found.get("verified") else f"NO ({problems} problem{'s' * (problems != 1)})"
+    return f"{verdict}, at {found.get('time')} ({what})"
 
 
 def _until(value: str) -> str:

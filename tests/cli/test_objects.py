@@ -365,3 +365,31 @@ def test_a_locked_backup_is_described_with_its_lock_and_not_deleted(
     assert result.code == 1
     assert f"under Compliance object lock until {until}" in result.err
     assert control.list_objects(kube, control.DBR, ark_ns) == []
+
+
+def test_a_verified_backup_is_described_with_its_verification_and_problems(
+    ark: Ark, kube: KubeClient, ark_ns: str
+) -> None:
+    finished_backup(kube, ark_ns, "b1")
+    at = control.timestamp(dt.datetime.now(dt.UTC))
+    digest = "ab" * 32
+    control.patch_status(
+        kube,
+        control.BACKUP,
+        ark_ns,
+        "b1",
+        {
+            "manifestDigest": digest,
+            "verification": {
+                "time": at,
+                "verified": False,
+                "items": 12,
+                "checksummed": 11,
+                "problems": ["ChecksumMismatch: configmaps/app/settings.json: sha256 differs"],
+            },
+        },
+    )
+    out = ark.ok("backup", "describe", "b1").out
+    assert f"Manifest SHA-256: {digest}" in out
+    assert f"Verified:         NO (1 problem), at {at} (12 items, 11 checksummed)" in out
+    assert "ChecksumMismatch: configmaps/app/settings.json: sha256 differs" in out

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from ark import backup, control, restore, snapshot
+from ark import backup, control, persistence, restore, snapshot
 from ark.api import BackupPhase, BackupSpec, RestorePhase, RestoreSpec
-from ark.backup import SnapshotLocation, SnapshotOptions
+from ark.backup import SnapshotLocation, SnapshotOptions, verify
 from ark.backup.results import BackupResult
 from ark.kube import KubeApiError, KubeClient
 from ark.snapshot import csi, csi_objects, errors
@@ -507,6 +507,41 @@ def test_a_claim_whose_snapshot_is_gone_fails_alone_naming_it(
         time.sleep(0.25)
     assert kube.get(f"/api/v1/namespaces/{namespace}/configmaps/settings")["data"] == {"k": "v"}
     assert _gone(kube, f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/data")
+
+
+def test_a_deep_verify_asks_the_csi_objects_whether_each_snapshot_is_there(
+    kube: KubeClient,
+    make_namespace: NamespaceFactory,
+    snapshotter: VolumeSnapshotter,
+    fs_store: ObjectStore,
+) -> None:
+    namespace = make_namespace("csi-verify")
+    kube.request(
+        "POST", f"/api/v1/namespaces/{namespace}/persistentvolumeclaims", body=_claim_body("data")
+    )
+    _wait("claim provisioned", lambda: _claims_bound(kube, namespace, ["data"]))
+    made = backup.run(
+        kube,
+        fs_store,
+        name="csi-verify",
+        spec=BackupSpec(included_namespaces=[namespace], snapshot_volumes=True),
+        snapshots=SnapshotOptions(locations=[SnapshotLocation("csi", snapshotter)]),
+    )
+    assert made.phase == BackupPhase.COMPLETED, [str(e) for e in made.issues.errors]
+    [record] = made.volume_snapshots
+    store = persistence.BackupStore(fs_store)
+
+    deep = verify.run(store, "csi-verify", snapshotter_for=lambda _: snapshotter)
+    assert deep.ok, [str(p) for p in deep.problems]
+    assert (deep.deep, deep.volume_snapshots) == (True, 1)
+
+    snapshotter.delete_snapshot(record.snapshot_id)
+    shallow = verify.run(store, "csi-verify")
+    assert shallow.ok  # the bucket alone cannot tell
+    gone = verify.run(store, "csi-verify", snapshotter_for=lambda _: snapshotter)
+    assert [p.reason for p in gone.problems] == [verify.SNAPSHOT_MISSING]
+    assert record.snapshot_id in gone.problems[0].message
+    assert gone.volume_snapshots == 0
 
 
 def test_a_record_without_a_snapshot_handle_restores_only_where_its_content_is(
