@@ -1,7 +1,7 @@
 """Backup and restore benchmarks against a floor measured in the same run.
 
     hack/bench/run engines [--objects 10000 --namespaces 100] [--store fs|minio] [--keep]
-                           [--engines backup,restore] [--rounds N]
+                           [--engines backup,restore,verify] [--rounds N]
 
 On a dedicated local cluster ("bench-N"), it creates N small ConfigMaps spread over M namespaces,
 then measures, each in a fresh process (so peak RSS is that phase's own), the restores going
@@ -13,6 +13,9 @@ into a second, empty cluster ("bench-N-target": a restore into another cluster):
   restore floor  raw parallel POSTs of the same objects (same client and concurrency) into
                  fresh namespaces of the target cluster
   restore        ark.restore.run of the backup into the target cluster
+  verify floor   (``--engines ...,verify``) every object of the backup downloaded from the store
+                 and thrown away: the store's download rate
+  verify         ark.backup.verify.run of the backup (download, checksums, parse)
 
 and prints seconds, objects/s, the ratios ark/floor, each phase's peak RSS and the CPU seconds
 used during it by the phase's process and by the servers (etcd, kube-apiserver, ...; MinIO) on
@@ -42,8 +45,9 @@ from typing import Any
 
 import orjson
 
-from ark import backup, restore
+from ark import backup, persistence, restore
 from ark.api import BackupSpec, RestoreSpec
+from ark.backup import verify
 from ark.kube import KubeApiError, KubeClient, discover
 from ark.storage import ObjectStore, StoreLocation, open_store
 
@@ -218,11 +222,37 @@ def phase_restore(
     return {"items": result.counts.get("created", 0)}
 
 
+def phase_verify_floor(
+    kube: KubeClient,  # noqa: ARG001 - every phase takes the same arguments
+    store: ObjectStore,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    size = 0
+    for info in list(store.list("backups/bench/")):
+        with store.open_read(info.key) as stream:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+    return {"items": args.objects, "bytes": size}
+
+
+def phase_verify(
+    kube: KubeClient,  # noqa: ARG001 - every phase takes the same arguments
+    store: ObjectStore,
+    args: argparse.Namespace,  # noqa: ARG001
+) -> dict[str, Any]:
+    result = verify.run(persistence.BackupStore(store), "bench")
+    if not result.ok:
+        raise SystemExit(f"verify: {[str(p) for p in result.problems[:5]]}")
+    return {"items": result.items, "bytes": result.bytes}
+
+
 PHASES = {
     "backup-floor": phase_backup_floor,
     "backup": phase_backup,
     "restore-floor": phase_restore_floor,
     "restore": phase_restore,
+    "verify-floor": phase_verify_floor,
+    "verify": phase_verify,
 }
 
 
@@ -274,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--engines",
         default="backup,restore",
-        help="which engines to measure, comma-separated (default: backup,restore)",
+        help="which engines to measure, comma-separated: backup, restore, verify "
+        "(default: backup,restore)",
     )
     parser.add_argument(
         "--rounds", type=int, default=1, help="backup floor + backup rounds (median ratio)"
@@ -371,11 +402,14 @@ def _measure(
             rounds.append({p: round_[p] for p in ("backup-floor", "backup")})
     rounds.sort(key=lambda r: r["backup"]["seconds"] / r["backup-floor"]["seconds"])
     results = dict(rounds[len(rounds) // 2]) if rounds else {}  # the median round
+    if engines & {"restore", "verify"} and "backup" not in results:
+        # the restore and verify need a backup
+        results["backup"] = run_phase("backup", kubeconfig, store, args, servers=servers["source"])
+    if "verify" in engines:
+        for p in ("verify-floor", "verify"):
+            time.sleep(SETTLE_SECONDS)
+            results[p] = run_phase(p, kubeconfig, store, args, servers=servers["source"])
     if "restore" in engines:
-        if not rounds:  # the restore needs a backup to restore
-            results["backup"] = run_phase(
-                "backup", kubeconfig, store, args, servers=servers["source"]
-            )
         for p in ("restore-floor", "restore"):
             results[p] = run_phase(p, target_kubeconfig, store, args, servers=servers["target"])
     return rounds, results
@@ -398,6 +432,13 @@ def _report(rounds: list[dict[str, dict[str, Any]]], results: dict[str, dict[str
         print(f"backup/floor  = {ratios[len(ratios) // 2]:.2f}  (target <= 1.25; rounds: {each})")
         rss = max(r["backup"]["peak_rss_mib"] for r in rounds)
         print(f"backup peak RSS {rss:.0f} MiB, the highest of the rounds (target <= 200 MiB)")
+    if "verify-floor" in results:
+        r = results["verify"]["seconds"] / results["verify-floor"]["seconds"]
+        rss = results["verify"]["peak_rss_mib"]
+        print(
+            f"verify/download floor = {r:.2f}; verify peak RSS {rss:.0f} MiB "
+            "(target <= 150 MiB at 100k items)"
+        )
     if "restore-floor" in results:
         r = results["restore"]["seconds"] / results["restore-floor"]["seconds"]
         print(f"restore/floor = {r:.2f}  (target <= 1.50)")
