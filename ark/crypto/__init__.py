@@ -25,6 +25,7 @@ from ark.crypto.keys import (
 )
 from ark.crypto.stream import (
     CHUNK_SIZE,
+    MAGIC,
     DataKey,
     DecryptError,
     DecryptingReader,
@@ -40,6 +41,7 @@ from ark.crypto.stream import (
 __all__ = [
     "CHUNK_SIZE",
     "ENTRY_POINT_GROUP",
+    "MAGIC",
     "DataKey",
     "DecryptError",
     "DecryptingReader",

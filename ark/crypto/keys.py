@@ -133,16 +133,19 @@ def open_key(source: KeySource) -> KeyEncryptionKey:
 
 @dataclass(frozen=True)
 class Keyring:
-    """A location's KEKs by id and the current one; ``where`` names the location in errors.
-    A key id listed whose key could not be opened is in ``broken`` with the reason."""
+    """A location's KEKs by id and the current one (None: new files are not encrypted);
+    ``where`` names the location in errors. A key id listed whose key could not be opened is
+    in ``broken`` with the reason."""
 
     keys: Mapping[str, KeyEncryptionKey]
-    current: str
+    current: str | None
     where: str
     broken: Mapping[str, str] = field(default_factory=dict)
 
     def new_data_key(self) -> DataKey:
         """A random data key wrapped by the current KEK."""
+        if self.current is None:
+            raise KeyUnavailable(f"{self.where} has no current encryption key")
         kek = self.kek(self.current)
         key = os.urandom(DATA_KEY_BYTES)
         return DataKey(key=key, key_id=kek.id, wrapped=kek.wrap(key))
