@@ -78,6 +78,7 @@ def validate(
             plan.errors.append(refused)
         try:
             plan.store = stores.open_store(client, namespace, bsl)
+            plan.errors.extend(stores.current_key_problems(plan.store))
         except control.LocationError as exc:
             plan.errors.append(str(exc))
     if plan.spec.snapshot_volumes is not False:

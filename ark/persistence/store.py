@@ -141,8 +141,19 @@ class BackupStore:
         if self.keyring is None or self.keyring.current is None:
             return None
         if name not in self._data_keys:
-            self._data_keys[name] = self.keyring.new_data_key()
+            self._data_keys[name] = self._new_data_key(_backup(name).prefix, f"backup {name}")
         return self._data_keys[name]
+
+    def _new_data_key(self, key: str, what: str) -> crypto.DataKey:
+        """EncryptionError (KeyUnavailable) when the current key cannot wrap (its Secret
+        gone, its KMS unreachable or refusing): nothing is written unencrypted."""
+        assert self.keyring is not None
+        try:
+            return self.keyring.new_data_key()
+        except crypto.KeyProblem as exc:
+            raise encryption.EncryptionError(
+                key, what, encryption.KEY_UNAVAILABLE, str(exc)
+            ) from None
 
     def _put(
         self, key: str, data: bytes | Iterable[bytes], data_key: crypto.DataKey | None
@@ -430,7 +441,7 @@ class BackupStore:
     def put_restore(self, name: str, *, results: Mapping[str, Any], log: RunLog) -> None:
         k = _restore(name)
         encrypting = self.keyring is not None and self.keyring.current is not None
-        data_key = self.keyring.new_data_key() if self.keyring and encrypting else None
+        data_key = self._new_data_key(k.prefix, f"restore {name}") if encrypting else None
         self._put(k.results, gzip_json(results), data_key)
         self._put(k.logs, log.gzipped_chunks(), data_key)
 
