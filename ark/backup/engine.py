@@ -312,6 +312,7 @@ def run(
             issues=state.issues,
             log=state.log,
         )
+        result.encryption_key = state.store.encryption_key(name)
     except StoreError as exc:
         result.phase = BackupPhase.FAILED
         result.failure_reason = f"backup {name}: cannot upload results: {exc}"

@@ -94,6 +94,10 @@ def backup(obj: Obj) -> None:
             *_timings(status),
             ("Expires", f"{expiration} ({_until(expiration)})" if expiration else None),
             ("Object lock", _lock(lock) if lock else None),
+            (
+                "Encryption",
+                f"AES-256-GCM, key {key}" if (key := status.get("encryptionKey")) else None,
+            ),
             ("Format version", status.get("formatVersion")),
         ],
     )

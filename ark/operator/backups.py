@@ -194,6 +194,7 @@ def final_status(
         "errors": result.errors,
         "failureReason": result.failure_reason,
         "manifestDigest": result.manifest_digest,
+        "encryptionKey": result.encryption_key,
         "hookStatus": {
             "hooksAttempted": result.hooks_attempted,
             "hooksFailed": result.hooks_failed,

@@ -48,6 +48,11 @@ def status_from_document(document: dict[str, Any], *, location: str) -> dict[str
     status["storageLocation"] = location
     status["phase"] = stored.get("phase")
     status["manifestDigest"] = manifest_digest_of(document)
+    try:
+        sealed = persistence.sealed_of(document)
+    except ValueError:
+        sealed = None  # a restore or verify says what is wrong with it
+    status["encryptionKey"] = sealed.key_id if sealed is not None else None
     status["conditions"] = [
         control.condition(IN_STORAGE, True, reason="Synced", message=f"found in {location}")
     ]

@@ -144,6 +144,12 @@ class BackupStore:
             self._data_keys[name] = self._new_data_key(_backup(name).prefix, f"backup {name}")
         return self._data_keys[name]
 
+    def encryption_key(self, name: str) -> str | None:
+        """The id of the key that wrapped the data key of backup ``name`` written through this
+        store; None when it was written unencrypted (or not through this store)."""
+        data_key = self._data_keys.get(name)
+        return None if data_key is None else data_key.key_id
+
     def _new_data_key(self, key: str, what: str) -> crypto.DataKey:
         """EncryptionError (KeyUnavailable) when the current key cannot wrap (its Secret
         gone, its KMS unreachable or refusing): nothing is written unencrypted."""

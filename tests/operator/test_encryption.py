@@ -64,6 +64,7 @@ def test_an_encrypted_location_through_the_operator(
         {"metadata": {"name": "enc"}, "spec": {"includedNamespaces": [app]}},
     )
     wait_phase(kube, BACKUP, op_namespace, "enc", {"Completed"})
+    assert status(kube, BACKUP, op_namespace, "enc")["encryptionKey"] == "k1"
 
     stored = {o.key: store.get(o.key) for o in store.list("backups/enc/")}
     assert len(stored) == 7
