@@ -61,6 +61,10 @@ class Sealed:
     mac: str | None
 
 
+PLAINTEXT = Sealed(key_id="", wrapped=b"", mac=None)
+"""What a record that names no encryption says: the backup's files are plaintext."""
+
+
 def _annotations(document: Mapping[str, Any]) -> Mapping[str, Any]:
     metadata = document.get("metadata") or {}
     annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
@@ -70,9 +74,15 @@ def _annotations(document: Mapping[str, Any]) -> Mapping[str, Any]:
 def sealed_of(document: Mapping[str, Any]) -> Sealed | None:
     """The encryption a record names; None for a plaintext backup. ValueError when the
     annotation is garbage."""
+    sealed = expected_of(document)
+    return None if sealed is PLAINTEXT else sealed
+
+
+def expected_of(document: Mapping[str, Any]) -> Sealed:
+    """The encryption a record names; PLAINTEXT when it names none."""
     raw = _annotations(document).get(ENCRYPTION_ANNOTATION)
     if raw is None:
-        return None
+        return PLAINTEXT
     value = orjson.loads(raw) if isinstance(raw, str) else None
     if not isinstance(value, dict) or value.get("algorithm") != ALGORITHM:
         raise ValueError(f"annotation {ENCRYPTION_ANNOTATION} is not ark's ({raw!r:.80})")
@@ -207,16 +217,25 @@ class Opener:
     def open(
         self, src: Readable, *, key: str, what: str, sealed: Sealed | None
     ) -> io.BufferedReader:
-        """``src`` decrypted when it is in ark's format. With ``sealed`` (the record's
-        encryption), the file must be encrypted, under the record's data key."""
+        """``src`` decrypted when it is in ark's format. ``sealed``: what the backup's record
+        says (None: there is no record, as for a failed backup's files or a restore's). With
+        an encryption, the file must be encrypted under the record's data key; with PLAINTEXT
+        it must not be (the record's annotation removed would otherwise go unseen)."""
         first = src.read(len(crypto.MAGIC))
         peeked = _Peeked(first, src)
         if not crypto.is_encrypted(first):
-            if sealed is not None:
+            if sealed is not None and sealed is not PLAINTEXT:
                 raise EncryptionError(
                     key, what, UNDECRYPTABLE, "not encrypted, but the record says it must be"
                 )
             return io.BufferedReader(_Raw(peeked), buffer_size=1 << 20)
+        if sealed is PLAINTEXT:
+            raise EncryptionError(
+                key,
+                what,
+                UNDECRYPTABLE,
+                "encrypted, but the backup's record names no encryption (altered?)",
+            )
 
         def key_for(header: crypto.Header) -> bytes:
             if sealed is not None and (header.key_id, header.wrapped) != (

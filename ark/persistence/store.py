@@ -193,16 +193,17 @@ class BackupStore:
             yield self._opener.open(raw, key=key, what=f"archive of backup {name}", sealed=sealed)
 
     def _sealed(self, name: str) -> encryption.Sealed | None:
-        """What the backup's record says about its encryption; None without a record."""
+        """What the backup's record says about its encryption (``encryption.PLAINTEXT``:
+        none); None without a record."""
         try:
             document = self.record(name)
         except ObjectNotFound:
             return None
         return self._sealed_of(name, document)
 
-    def _sealed_of(self, name: str, document: Mapping[str, Any]) -> encryption.Sealed | None:
+    def _sealed_of(self, name: str, document: Mapping[str, Any]) -> encryption.Sealed:
         try:
-            return encryption.sealed_of(document)
+            return encryption.expected_of(document)
         except ValueError as exc:
             key = _backup(name).metadata
             raise StoredFileError(key, f"record of backup {name}", str(exc)) from None
@@ -395,7 +396,7 @@ class BackupStore:
         what = f"manifest of backup {name}"
         expected = record.manifest_digest_of(document)
         sealed = self._sealed_of(name, document)
-        if sealed is not None:
+        if sealed is not encryption.PLAINTEXT:
             record_key, record_what = _backup(name).metadata, f"record of backup {name}"
             data_key = self._opener.data_key(
                 sealed.key_id, sealed.wrapped, key=record_key, what=record_what

@@ -218,3 +218,16 @@ def test_a_restores_files_are_encrypted(store: ObjectStore) -> None:
         assert b"s3cr3t" not in store.get(info.key)
     assert backups.restore_results("r1") == {"note": "s3cr3t"}
     assert b"restored s3cr3t" in backups.restore_log("r1")
+
+
+def test_a_record_stripped_of_its_encryption_is_refused(store: ObjectStore) -> None:
+    backups = BackupStore(store, keyring=_ring("a"))
+    _write(backups, "b1")
+    document = backups.record("b1")
+    del document["metadata"]["annotations"][persistence.ENCRYPTION_ANNOTATION]
+    del document["metadata"]["annotations"][persistence.RECORD_MAC_ANNOTATION]
+    store.put("backups/b1/velero-backup.json", orjson.dumps(document))
+    with pytest.raises(EncryptionError, match="record names no encryption"):
+        backups.checked_manifest("b1", document)
+    with pytest.raises(EncryptionError, match="record names no encryption"):
+        backups.backup_log("b1")
