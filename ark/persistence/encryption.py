@@ -221,7 +221,11 @@ class Opener:
         says (None: there is no record, as for a failed backup's files or a restore's). With
         an encryption, the file must be encrypted under the record's data key; with PLAINTEXT
         it must not be (the record's annotation removed would otherwise go unseen)."""
-        first = src.read(len(crypto.MAGIC))
+        first = b""
+        while len(first) < len(crypto.MAGIC) and (
+            piece := src.read(len(crypto.MAGIC) - len(first))
+        ):
+            first += piece
         peeked = _Peeked(first, src)
         if not crypto.is_encrypted(first):
             if sealed is not None and sealed is not PLAINTEXT:
