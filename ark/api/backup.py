@@ -265,6 +265,13 @@ class BackupStatus(Model):
             "refuses a backup whose manifest is missing, another backup's, or altered."
         ),
     )
+    encryption_key: str | None = Field(
+        default=None,
+        description=(
+            "The id of the key (its location's spec.encryption) that wraps the backup's data "
+            "key; none for a backup stored unencrypted. It restores while that key is listed."
+        ),
+    )
     verification: BackupVerification | None = Field(
         default=None, description="The last verification of the stored backup."
     )

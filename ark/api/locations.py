@@ -69,6 +69,88 @@ class ObjectLock(Model):
         return dt.timedelta(days=self.days)
 
 
+KEY_ID_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
+
+
+class EncryptionKey(Model):
+    """A key-encryption key: it wraps each backup's data key."""
+
+    cel_rules: ClassVar[tuple[CelRule, ...]] = (
+        CelRule(
+            "self.provider != 'secret' || has(self.secret)",
+            "provider secret needs secret: the Secret key holding the key material",
+        ),
+    )
+
+    id: str = Field(
+        pattern=KEY_ID_PATTERN,
+        max_length=63,
+        description="The key's id, kept with each backup it encrypts; never reuse one.",
+    )
+    provider: Provider = Field(
+        default="secret",
+        description=(
+            "Where the key lives: secret (the key material in a Secret), or a key provider "
+            "plugin's name (the ark.key_providers entry points)."
+        ),
+    )
+    secret: SecretKeyRef | None = Field(
+        default=None,
+        description=(
+            "provider secret: the Secret key holding 32 bytes of key, raw, base64 or hex "
+            "(e.g. `openssl rand -base64 32`). Other providers: their credentials, if any."
+        ),
+    )
+    config: ConfigMap | None = Field(
+        default=None, description="The provider's settings (a KMS: the key's ARN, region, …)."
+    )
+
+    @model_validator(mode="after")
+    def _secret_has_secret(self) -> Self:
+        if self.provider == "secret" and self.secret is None:
+            raise ValueError(EncryptionKey.cel_rules[0].message)
+        return self
+
+
+class Encryption(Model):
+    """Client-side encryption (AES-256-GCM) of every file of each backup but its record."""
+
+    cel_rules: ClassVar[tuple[CelRule, ...]] = (
+        CelRule(
+            "self.keys.exists(k, k.id == self.current)",
+            "current must be the id of a key in keys",
+            ".current",
+        ),
+        CelRule(
+            "self.keys.all(k, self.keys.exists_one(j, j.id == k.id))",
+            "each key id may appear once",
+            ".keys",
+        ),
+    )
+
+    current: str = Field(
+        pattern=KEY_ID_PATTERN, max_length=63, description="The key new backups are encrypted with."
+    )
+    keys: list[EncryptionKey] = Field(
+        min_length=1,
+        max_length=32,
+        description=(
+            "Every key a backup here may be encrypted with: a backup restores while its key is "
+            "listed (rotation: add a key, make it current, drop the old one once no backup "
+            "needs it)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _current_is_listed(self) -> Self:
+        ids = [k.id for k in self.keys]
+        if self.current not in ids:
+            raise ValueError(Encryption.cel_rules[0].message)
+        if len(set(ids)) != len(ids):
+            raise ValueError(Encryption.cel_rules[1].message)
+        return self
+
+
 class BackupStorageLocationSpec(Model):
     cel_rules: ClassVar[tuple[CelRule, ...]] = (
         CelRule(
@@ -101,6 +183,14 @@ class BackupStorageLocationSpec(Model):
         description=(
             "Lock every object of each backup against deletion (S3 Object Lock: the bucket must "
             "be created with Object Lock enabled). A backup whose ttl is shorter is refused."
+        ),
+    )
+
+    encryption: Encryption | None = Field(
+        default=None,
+        description=(
+            "Encrypt each backup written here with a data key of its own, wrapped by the "
+            "current key (Velero cannot read such backups)."
         ),
     )
 

@@ -52,7 +52,7 @@ class _Run:
     def __init__(
         self,
         client: KubeClient,
-        store: ObjectStore,
+        store: ObjectStore | persistence.BackupStore,
         *,
         name: str,
         spec: BackupSpec,
@@ -62,7 +62,9 @@ class _Run:
         workers: int,
     ) -> None:
         self.client = client
-        self.store = persistence.BackupStore(store)
+        self.store = (
+            store if isinstance(store, persistence.BackupStore) else persistence.BackupStore(store)
+        )
         self.name = name
         self.spec = spec
         self.actions = actions
@@ -195,7 +197,7 @@ class _Run:
 
 def run(
     client: KubeClient,
-    store: ObjectStore,
+    store: ObjectStore | persistence.BackupStore,
     *,
     name: str,
     spec: BackupSpec | None = None,
@@ -209,7 +211,8 @@ def run(
     uid: str | None = None,
     lock: ObjectLock | None = None,
 ) -> BackupResult:
-    """Back up the cluster behind ``client`` into ``store`` as backup ``name``.
+    """Back up the cluster behind ``client`` into ``store`` as backup ``name``: an object
+    store, or a location's ``persistence.BackupStore`` (with its encryption keys).
 
     With ``snapshots`` (and ``spec.snapshotVolumes`` not false), the cloud volumes behind the
     backed-up PersistentVolumes are snapshotted once the objects are captured: between the
@@ -309,6 +312,7 @@ def run(
             issues=state.issues,
             log=state.log,
         )
+        result.encryption_key = state.store.encryption_key(name)
     except StoreError as exc:
         result.phase = BackupPhase.FAILED
         result.failure_reason = f"backup {name}: cannot upload results: {exc}"

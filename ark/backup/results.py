@@ -55,6 +55,8 @@ class BackupResult:
     hooks_failed: int = 0
     manifest_digest: str | None = None
     """SHA-256 of the manifest file as stored; the record keeps it too (tamper evidence)."""
+    encryption_key: str | None = None
+    """The id of the key that wraps the backup's data key; None when stored unencrypted."""
     object_lock: Retention | None = None
     """The retention every object of the backup is to get (its location's objectLock)."""
 

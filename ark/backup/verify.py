@@ -47,7 +47,8 @@ SNAPSHOT_UNCHECKED = "SnapshotUnchecked"
 CONDITION = "Verified"
 VERIFIED = "Verified"
 """The reason of a passing verification; the others name what failed (and ManifestMissing,
-ManifestOfAnotherBackup, ManifestAltered from the persistence layer)."""
+ManifestOfAnotherBackup, ManifestAltered, and for an encrypted backup KeyUnavailable,
+Undecryptable, RecordAltered from the persistence layer)."""
 _RESTORABLE = ("Completed", "PartiallyFailed")
 _SAMPLE = 3
 
@@ -165,7 +166,7 @@ def _verify(
     try:
         stored = store.checked_manifest(name, document)
         manifest = None if stored is None else stored.manifest
-    except persistence.ManifestMismatch as exc:
+    except (persistence.ManifestMismatch, persistence.EncryptionError) as exc:
         result.add(exc.reason, str(exc))
     except StoreError as exc:
         result.add(UNREADABLE, str(exc))
@@ -204,6 +205,9 @@ def _check_archive(
     except archive.InvalidArchive as exc:
         reason = CHECKSUM_MISMATCH if "checksum mismatch" in exc.cause else CORRUPT_ARCHIVE
         result.add(reason, str(exc))
+        return None
+    except persistence.EncryptionError as exc:
+        result.add(exc.reason, f"the archive: {exc}")
         return None
     except StoreError as exc:
         result.add(UNREADABLE, f"the archive: {exc}")

@@ -35,7 +35,10 @@ def open_for(location: str | None) -> persistence.BackupStore:
     s = common.settings()
     try:
         bsl = control.resolve_bsl(s.client(), s.namespace, location)
-        return persistence.BackupStore(control.open_bsl(s.client(), s.namespace, bsl))
+        return persistence.BackupStore(
+            control.open_bsl(s.client(), s.namespace, bsl),
+            keyring=control.bsl_keyring(s.client(), s.namespace, bsl),
+        )
     except control.LocationError as exc:
         message = str(exc)
         if "forbidden" in message or "cannot read credential Secret" in message:

@@ -96,6 +96,10 @@ def backup(obj: Obj) -> None:
             ("Object lock", _lock(lock) if lock else None),
             ("Manifest SHA-256", status.get("manifestDigest")),
             ("Verified", _verification(status.get("verification"))),
+            (
+                "Encryption",
+                f"AES-256-GCM, key {key}" if (key := status.get("encryptionKey")) else None,
+            ),
             ("Format version", status.get("formatVersion")),
         ],
     )

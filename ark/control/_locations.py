@@ -12,7 +12,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from ark import snapshot
+from ark import crypto, snapshot
 from ark.api.locations import AccessMode, BackupStorageLocationSpec, VolumeSnapshotLocationSpec
 from ark.control import _resources
 from ark.kube import KubeApiError, KubeClient, object_path
@@ -106,6 +106,49 @@ def open_bsl(client: KubeClient, namespace: str, bsl: StorageLocation) -> Object
         raise LocationError(f"BackupStorageLocation {bsl.name}: {exc}") from None
 
 
+def _secret_bytes(client: KubeClient, namespace: str, name: str, key: str) -> bytes:
+    """One key of a Secret, as bytes (key material is binary). Never logged."""
+    try:
+        secret = client.get(
+            object_path(group="", version="v1", plural="secrets", namespace=namespace, name=name)
+        )
+    except KubeApiError as exc:
+        if exc.not_found:
+            raise ValueError(f"Secret {namespace}/{name} not found") from None
+        raise ValueError(f"cannot read Secret {namespace}/{name}: {exc.message}") from None
+    data = secret.get("data") or {}
+    if key not in data:
+        keys = ", ".join(sorted(data)) or "none"
+        raise ValueError(f"Secret {namespace}/{name} has no key {key!r} (keys: {keys})")
+    return base64.b64decode(data[key])
+
+
+def bsl_keyring(client: KubeClient, namespace: str, bsl: StorageLocation) -> crypto.Keyring:
+    """The location's encryption keys (``spec.encryption``); a keyring without keys when it
+    has none. A key that cannot be opened (its Secret missing, bad material, no such
+    provider) is kept as broken with the reason: using it fails, naming it; the others work."""
+    where = f"BackupStorageLocation {bsl.name}"
+    spec = bsl.spec.encryption
+    if spec is None:
+        return crypto.Keyring({}, current=None, where=where)
+    keys: dict[str, crypto.KeyEncryptionKey] = {}
+    broken: dict[str, str] = {}
+    for ref in spec.keys:
+        try:
+            material = (
+                None
+                if ref.secret is None
+                else _secret_bytes(client, namespace, ref.secret.name, ref.secret.key)
+            )
+            source = crypto.KeySource(
+                ref.id, provider=ref.provider, config=dict(ref.config or {}), secret=material
+            )
+            keys[ref.id] = crypto.open_key(source)
+        except ValueError as exc:
+            broken[ref.id] = str(exc)
+    return crypto.Keyring(keys, current=spec.current, where=where, broken=broken)
+
+
 def get_bsl(client: KubeClient, namespace: str, name: str) -> StorageLocation:
     obj = _resources.get(client, _resources.BSL, namespace, name)
     if obj is None:
@@ -138,6 +181,9 @@ def validate_bsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> str
         bsl = parse_bsl(obj)
         store = open_bsl(client, namespace, bsl)
         store.check()
+        ring = bsl_keyring(client, namespace, bsl)
+        if ring.current is not None and ring.current in ring.broken:
+            return f"{ring.where}: encryption key {ring.current!r}: {ring.broken[ring.current]}"
     except LocationError as exc:
         return str(exc)
     except StoreError as exc:

@@ -21,8 +21,8 @@ from ark.api.types import parse_duration
 from ark.archive import layout
 from ark.backup import BackupResult, Progress, SnapshotLocation, SnapshotOptions
 from ark.kube import KubeClient
-from ark.operator import snapshots
-from ark.storage import ObjectStore, StoreError
+from ark.operator import snapshots, stores
+from ark.storage import StoreError
 
 TERMINAL = {str(p) for p in TERMINAL_BACKUP_PHASES}
 
@@ -37,7 +37,7 @@ class Plan:
 
     spec: BackupSpec | None = None
     location: control.StorageLocation | None = None
-    store: ObjectStore | None = None
+    store: persistence.BackupStore | None = None
     snapshot_locations: list[SnapshotLocation] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -77,7 +77,8 @@ def validate(
         if (refused := ttl_within_lock(plan.spec, bsl)) is not None:
             plan.errors.append(refused)
         try:
-            plan.store = control.open_bsl(client, namespace, bsl)
+            plan.store = stores.open_store(client, namespace, bsl)
+            plan.errors.extend(stores.current_key_problems(plan.store))
         except control.LocationError as exc:
             plan.errors.append(str(exc))
     if plan.spec.snapshot_volumes is not False:
@@ -92,7 +93,7 @@ def validate(
     status = obj.get("status") or {}
     if plan.store is not None and not plan.errors and not status.get("attempt"):
         try:
-            if persistence.BackupStore(plan.store).has_record(name):
+            if plan.store.has_record(name):
                 plan.errors.append(
                     f"a backup named {name} already exists in BackupStorageLocation "
                     f"{plan.location.name if plan.location else ''}"
@@ -193,6 +194,7 @@ def final_status(
         "errors": result.errors,
         "failureReason": result.failure_reason,
         "manifestDigest": result.manifest_digest,
+        "encryptionKey": result.encryption_key,
         "hookStatus": {
             "hooksAttempted": result.hooks_attempted,
             "hooksFailed": result.hooks_failed,
@@ -215,9 +217,9 @@ def summary(result: BackupResult) -> str:
     return message
 
 
-def clear_marker(store: ObjectStore, name: str) -> None:
+def clear_marker(store: persistence.BackupStore, name: str) -> None:
     """Delete an earlier attempt's record before writing again."""
-    persistence.BackupStore(store).delete_record(name)
+    store.delete_record(name)
 
 
 def expired(obj: dict[str, Any], *, now: dt.datetime) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 from ark import archive, control, persistence
 from ark.api.backup import BackupPhase
 from ark.kube import KubeClient, KubeError
+from ark.operator import stores
 from ark.persistence import writer_of
 from ark.snapshot.errors import NotOwned, SnapshotError
 from ark.snapshot.interface import owner_tags
@@ -126,7 +127,7 @@ def delete_backup_data(client: KubeClient, namespace: str, backup: dict[str, Any
         )
         return out
     try:
-        store = persistence.BackupStore(control.open_bsl(client, namespace, bsl))
+        store = stores.open_store(client, namespace, bsl)
     except control.LocationError as exc:
         out.errors.append(f"backup {name}: cannot delete its data: {exc}")
         return out
@@ -178,7 +179,7 @@ def expire(client: KubeClient, namespace: str, backup: dict[str, Any]) -> Outcom
         return out
     try:
         bsl = control.resolve_bsl(client, namespace, location_of(backup))
-        store = persistence.BackupStore(control.open_bsl(client, namespace, bsl))
+        store = stores.open_store(client, namespace, bsl)
         ours, out.kept = _ownership(client, store, backup)
     except control.LocationError as exc:
         out.location_missing = str(exc)

@@ -17,14 +17,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ark import archive, control
+from ark import archive, control, persistence
 from ark.api.restore import TERMINAL_RESTORE_PHASES, RestorePhase, RestoreSpec
 from ark.kube import KubeApiError, KubeClient
-from ark.operator import snapshots
+from ark.operator import snapshots, stores
 from ark.operator.runtime import EVERYTHING
 from ark.restore import modifiers
 from ark.restore.volumes import VolumeOptions
-from ark.storage import ObjectStore
 
 if TYPE_CHECKING:
     from ark.restore import RestoreProgress, RestoreResult
@@ -52,7 +51,7 @@ def is_finished(obj: dict[str, Any]) -> bool:
 class Plan:
     spec: RestoreSpec | None = None
     backup_name: str | None = None
-    store: ObjectStore | None = None
+    store: persistence.BackupStore | None = None
     volumes: VolumeOptions | None = None
     """restorePVs: where the backup's snapshots are (None: no volumes from snapshots)."""
     modifiers: modifiers.Modifiers | None = None
@@ -119,7 +118,7 @@ def validate(client: KubeClient, namespace: str, obj: dict[str, Any]) -> Plan:
     )
     try:
         bsl = control.resolve_bsl(client, namespace, where)
-        plan.store = control.open_bsl(client, namespace, bsl)
+        plan.store = stores.open_store(client, namespace, bsl)
     except control.LocationError as exc:
         plan.errors.append(f"backup {chosen}: {exc}")
         return plan

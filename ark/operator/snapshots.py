@@ -29,7 +29,7 @@ from ark.kube import KubeClient, KubeError
 from ark.persistence import SnapshotRecord
 from ark.restore.volumes import VolumeOptions
 from ark.snapshot.interface import VolumeSnapshotter
-from ark.storage import ObjectStore, StoreError
+from ark.storage import StoreError
 
 _log = logging.getLogger("ark.operator")
 
@@ -243,7 +243,7 @@ def restore_volumes(
     namespace: str,
     spec: RestoreSpec,
     *,
-    store: ObjectStore,
+    store: persistence.BackupStore,
     backup_name: str,
 ) -> RestoreVolumes:
     """restorePVs: snapshotters for the locations the backup's snapshots are in (and the
@@ -260,7 +260,7 @@ def restore_volumes(
         except control.LocationError as exc:
             out.errors.append(f"volumeSnapshotLocation: {exc}")
     try:
-        records = persistence.BackupStore(store).snapshots(backup_name)
+        records = store.snapshots(backup_name)
     except (StoreError, ValueError) as exc:
         out.errors.append(f"backup {backup_name}: cannot read its volume snapshots: {exc}")
         return out

@@ -15,6 +15,7 @@ from typing import Any
 from ark import control, persistence
 from ark.api.backup import BackupStatus
 from ark.kube import KubeClient
+from ark.operator import stores
 from ark.persistence import manifest_digest_of, spec_from_document
 
 _log = logging.getLogger("ark.operator")
@@ -47,6 +48,11 @@ def status_from_document(document: dict[str, Any], *, location: str) -> dict[str
     status["storageLocation"] = location
     status["phase"] = stored.get("phase")
     status["manifestDigest"] = manifest_digest_of(document)
+    try:
+        sealed = persistence.sealed_of(document)
+    except ValueError:
+        sealed = None  # a restore or verify says what is wrong with it
+    status["encryptionKey"] = sealed.key_id if sealed is not None else None
     status["conditions"] = [
         control.condition(IN_STORAGE, True, reason="Synced", message=f"found in {location}")
     ]
@@ -59,7 +65,7 @@ def adopt(client: KubeClient, namespace: str, backup: dict[str, Any]) -> bool:
     bsl = control.get_bsl(
         client, namespace, backup["metadata"]["annotations"][control.SYNCED_ANNOTATION]
     )
-    store = persistence.BackupStore(control.open_bsl(client, namespace, bsl))
+    store = stores.open_store(client, namespace, bsl)
     document = store.complete_record(name)
     if document is None or (document.get("status") or {}).get("phase") not in SYNCED_PHASES:
         return False
@@ -118,7 +124,7 @@ def _mark(
 def sync_location(client: KubeClient, namespace: str, bsl: control.StorageLocation) -> SyncOutcome:
     """One sync pass over one location. Raises StoreError/KubeError when it cannot start."""
     out = SyncOutcome()
-    store = persistence.BackupStore(control.open_bsl(client, namespace, bsl))
+    store = stores.open_store(client, namespace, bsl)
     in_bucket = store.backup_names()
     in_cluster = {
         b["metadata"]["name"]: b for b in control.list_objects(client, control.BACKUP, namespace)

@@ -10,9 +10,16 @@ garbage raises ``StoredFileError`` naming the file. No other package composes th
 
 Modules: ``store`` (``BackupStore``), ``keys`` (the layout, pure), ``record`` (the
 ``velero-backup.json`` document), ``snapshots`` (``SnapshotRecord``), ``reading`` (bounded
-reads), ``limits``, ``errors``.
+reads), ``limits``, ``errors``, ``encryption`` (what a location's keys encrypt, what the
+record keeps of it).
 """
 
+from ark.persistence.encryption import (
+    ENCRYPTION_ANNOTATION,
+    RECORD_MAC_ANNOTATION,
+    EncryptionError,
+    sealed_of,
+)
 from ark.persistence.errors import BackupLocked, ManifestMismatch, StoredFileError
 from ark.persistence.keys import RECORD_FILE, BackupKeys, RestoreKeys
 from ark.persistence.limits import FileLimit, Limits
@@ -33,8 +40,10 @@ from ark.persistence.snapshots import SnapshotRecord
 from ark.persistence.store import BackupStore, CompleteBackup, StoredManifest
 
 __all__ = [
+    "ENCRYPTION_ANNOTATION",
     "MANIFEST_DIGEST_ANNOTATION",
     "RECORD_FILE",
+    "RECORD_MAC_ANNOTATION",
     "SPEC_ANNOTATION",
     "STATUS_ANNOTATION",
     "WRITER_ANNOTATION",
@@ -42,6 +51,7 @@ __all__ = [
     "BackupLocked",
     "BackupStore",
     "CompleteBackup",
+    "EncryptionError",
     "FileLimit",
     "Limits",
     "ManifestMismatch",
@@ -53,6 +63,7 @@ __all__ = [
     "backup_record",
     "lock_status",
     "manifest_digest_of",
+    "sealed_of",
     "spec_from_document",
     "writer_of",
     "written_by_ark",

@@ -21,7 +21,7 @@ _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _BLANK = b" \t\r\n"
 
 
-class _Readable(Protocol):
+class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
@@ -33,16 +33,20 @@ def read(
     limit: FileLimit,
     opening: bytes = b"",
     on_stored: Callable[[bytes], object] | None = None,
+    decode: Callable[[Readable], Readable] | None = None,
 ) -> bytes:
     """The file's bytes, inflated when ``limit.decompressed`` is set. ``opening`` lists the
     bytes the content may start with (after blanks): a JSON object or list starts with ``{``
     or ``[``, so garbage is refused at its first byte rather than at the limit.
     ``on_stored`` is given every stored (not inflated) chunk as it is read: a digest's update.
+    ``decode`` turns the stored stream into the file's (decryption); limits apply after it.
 
     Raises ObjectNotFound for a missing file, StoredFileError for one over its limit or not
     gzip, any other StoreError for a store that cannot be read."""
     with objects.open_read(key) as raw:
-        src = raw if on_stored is None else _Tap(raw, on_stored)
+        src: Readable = raw if on_stored is None else _Tap(raw, on_stored)
+        if decode is not None:
+            src = decode(src)
         if limit.decompressed is None:
             data = _read_stored(src, key, what=what, limit=limit.stored)
             _check_opening(data, key, what=what, opening=opening)
@@ -52,9 +56,16 @@ def read(
         )
 
 
-def read_json(objects: ObjectStore, key: str, *, what: str, limit: FileLimit) -> Any:
+def read_json(
+    objects: ObjectStore,
+    key: str,
+    *,
+    what: str,
+    limit: FileLimit,
+    decode: Callable[[Readable], Readable] | None = None,
+) -> Any:
     """The file's JSON document (a JSON object or list)."""
-    data = read(objects, key, what=what, limit=limit, opening=b"{[")
+    data = read(objects, key, what=what, limit=limit, opening=b"{[", decode=decode)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -64,7 +75,7 @@ def read_json(objects: ObjectStore, key: str, *, what: str, limit: FileLimit) ->
 class _Tap:
     """A stream whose reads are also handed to ``seen``."""
 
-    def __init__(self, src: _Readable, seen: Callable[[bytes], object]) -> None:
+    def __init__(self, src: Readable, seen: Callable[[bytes], object]) -> None:
         self._src = src
         self._seen = seen
 
@@ -78,7 +89,7 @@ def _size(n: int) -> str:
     return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n} bytes"
 
 
-def _read_stored(src: _Readable, key: str, *, what: str, limit: int) -> bytes:
+def _read_stored(src: Readable, key: str, *, what: str, limit: int) -> bytes:
     pieces: list[bytes] = []
     size = 0
     while chunk := src.read(min(_CHUNK, limit + 1 - size)):
@@ -100,7 +111,7 @@ def _check_opening(data: bytes, key: str, *, what: str, opening: bytes) -> bool:
     return True
 
 
-def _inflate(src: _Readable, key: str, *, what: str, limit: int, cap: int, opening: bytes) -> bytes:
+def _inflate(src: Readable, key: str, *, what: str, limit: int, cap: int, opening: bytes) -> bytes:
     pieces: list[bytes] = []
     size = 0
     inflater = zlib.decompressobj(_GZIP_WBITS)

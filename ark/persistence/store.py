@@ -3,7 +3,8 @@
 The one module that knows which file of a backup or restore holds what: the record
 (``velero-backup.json``, written last: its presence says the backup is complete), results,
 log, volume snapshot records, resource list, ark's manifest and the archive; a restore's
-results and log. Every whole-file read goes through ``reading`` with its limit.
+results and log. Every whole-file read goes through ``reading`` with its limit. With a
+keyring, every file but the record is encrypted (``encryption``), and read back through it.
 """
 
 from __future__ import annotations
@@ -11,16 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import orjson
 
-from ark import archive
-from ark.persistence import keys, reading, record
+from ark import archive, crypto
+from ark.persistence import encryption, keys, reading, record
 from ark.persistence.errors import BackupLocked, ManifestMismatch, StoredFileError
 from ark.persistence.limits import DEFAULT, FileLimit, Limits
 from ark.persistence.snapshots import SnapshotRecord
@@ -71,11 +72,25 @@ def _restore(name: str) -> keys.RestoreKeys:
 class BackupStore:
     """A storage location's backups and restores. Names are checked (InvalidName, a
     ValueError); reads raise ObjectNotFound for a missing file, StoredFileError for one over
-    its limit or garbage, another StoreError for a store that cannot be reached."""
+    its limit or garbage, another StoreError for a store that cannot be reached.
 
-    def __init__(self, objects: ObjectStore, *, limits: Limits = DEFAULT) -> None:
+    With ``keyring`` (the location's keys), what is written is encrypted under a data key per
+    backup (or restore) wrapped by the current key, and encrypted files are read with the key
+    they name; an EncryptionError (a StoredFileError) when that key is not in the keyring."""
+
+    def __init__(
+        self,
+        objects: ObjectStore,
+        *,
+        limits: Limits = DEFAULT,
+        keyring: crypto.Keyring | None = None,
+    ) -> None:
         self.objects = objects
         self.limits = limits
+        self.keyring = keyring
+        where = keyring.where if keyring is not None else "this storage location"
+        self._opener = encryption.Opener(keyring, where=where)
+        self._data_keys: dict[str, crypto.DataKey] = {}
 
     @property
     def location(self) -> StoreLocation:
@@ -120,13 +135,83 @@ class BackupStore:
         """Whether anything of the backup is stored, complete or not."""
         return any(True for _ in self.objects.list(_backup(name).prefix))
 
+    def _data_key(self, name: str) -> crypto.DataKey | None:
+        """The data key of backup ``name`` written through this store (made at its first
+        file); None when the location does not encrypt."""
+        if self.keyring is None or self.keyring.current is None:
+            return None
+        if name not in self._data_keys:
+            self._data_keys[name] = self._new_data_key(_backup(name).prefix, f"backup {name}")
+        return self._data_keys[name]
+
+    def encryption_key(self, name: str) -> str | None:
+        """The id of the key that wrapped the data key of backup ``name`` written through this
+        store; None when it was written unencrypted (or not through this store)."""
+        data_key = self._data_keys.get(name)
+        return None if data_key is None else data_key.key_id
+
+    def _new_data_key(self, key: str, what: str) -> crypto.DataKey:
+        """EncryptionError (KeyUnavailable) when the current key cannot wrap (its Secret
+        gone, its KMS unreachable or refusing): nothing is written unencrypted."""
+        assert self.keyring is not None
+        try:
+            return self.keyring.new_data_key()
+        except crypto.KeyProblem as exc:
+            raise encryption.EncryptionError(
+                key, what, encryption.KEY_UNAVAILABLE, str(exc)
+            ) from None
+
+    def _put(
+        self, key: str, data: bytes | Iterable[bytes], data_key: crypto.DataKey | None
+    ) -> None:
+        self.objects.put(
+            key, data if data_key is None else encryption.seal(data, data_key, key=key)
+        )
+
     def open_archive_write(self, name: str) -> AbstractContextManager[Writer]:
         """Stream the archive (``<name>.tar.gz``) in; see ``ObjectStore.open_write``."""
-        return self.objects.open_write(_backup(name).contents)
+        key = _backup(name).contents
+        data_key = self._data_key(name)
+        if data_key is None:
+            return self.objects.open_write(key)
+        return self._encrypted_write(key, data_key)
 
-    def open_archive(self, name: str) -> AbstractContextManager[BinaryIO]:
-        """Stream the archive out (it is checked by the archive reader, not here)."""
-        return self.objects.open_read(_backup(name).contents)
+    @contextmanager
+    def _encrypted_write(self, key: str, data_key: crypto.DataKey) -> Iterator[Writer]:
+        with self.objects.open_write(key) as sink:
+            writer = crypto.EncryptingWriter(sink, data_key, name=key)
+            yield writer
+            writer.close()  # the final chunk: only an archive written whole is complete
+
+    @contextmanager
+    def open_archive(self, name: str) -> Iterator[BinaryIO]:
+        """Stream the archive out, decrypted (it is checked by the archive reader, not
+        here)."""
+        key = _backup(name).contents
+        sealed = self._sealed(name)
+        with self.objects.open_read(key) as raw:
+            yield self._opener.open(raw, key=key, what=f"archive of backup {name}", sealed=sealed)
+
+    def _sealed(self, name: str) -> encryption.Sealed | None:
+        """What the backup's record says about its encryption (``encryption.PLAINTEXT``:
+        none); None without a record."""
+        try:
+            document = self.record(name)
+        except ObjectNotFound:
+            return None
+        return self._sealed_of(name, document)
+
+    def _sealed_of(self, name: str, document: Mapping[str, Any]) -> encryption.Sealed:
+        try:
+            return encryption.expected_of(document)
+        except ValueError as exc:
+            key = _backup(name).metadata
+            raise StoredFileError(key, f"record of backup {name}", str(exc)) from None
+
+    def _decode(
+        self, key: str, what: str, sealed: encryption.Sealed | None
+    ) -> Callable[[reading.Readable], reading.Readable]:
+        return lambda src: self._opener.open(src, key=key, what=what, sealed=sealed)
 
     def put_backup(
         self,
@@ -150,18 +235,22 @@ class BackupStore:
         k = _backup(name)
         digest = hashlib.sha256()
 
+        data_key = self._data_key(name)
+
         def small_ones() -> None:
-            self.objects.put(k.results, gzip_json(results))
-            self.objects.put(k.logs, log.gzipped_chunks())
+            self._put(k.results, gzip_json(results), data_key)
+            self._put(k.logs, log.gzipped_chunks(), data_key)
             if complete is not None:
                 entries = [r.to_velero(name) for r in complete.snapshots]
-                self.objects.put(k.volume_snapshots, gzip_json(entries))
+                self._put(k.volume_snapshots, gzip_json(entries), data_key)
 
         def big_ones(m: archive.Manifest) -> None:
             # Level 1, as the archive: the default level costs time for little size here.
-            chunks = archive.encode_manifest_chunks(m, compress_level=1)
+            chunks: Iterable[bytes] = archive.encode_manifest_chunks(m, compress_level=1)
+            if data_key is not None:  # the digest is of the stored (encrypted) file
+                chunks = encryption.seal(chunks, data_key, key=k.manifest)
             self.objects.put(k.manifest, _hashed(chunks, digest))
-            self.objects.put(k.resource_list, archive.encode_manifest_resource_list(m))
+            self._put(k.resource_list, archive.encode_manifest_resource_list(m), data_key)
 
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ark-results") as pool:
             futures = [pool.submit(small_ones)]
@@ -175,6 +264,8 @@ class BackupStore:
             for info in list(self.objects.list(k.prefix)):
                 self._lock(info.key, retention)
         document = record.with_manifest_digest(complete.record, digest.hexdigest())
+        if data_key is not None:
+            document = encryption.sealed_record(document, data_key)
         self.objects.put(k.metadata, orjson.dumps(document, option=orjson.OPT_INDENT_2))
         if retention is not None:
             try:
@@ -224,12 +315,15 @@ class BackupStore:
 
     def backup_results(self, name: str) -> dict[str, Any]:
         key = _backup(name).results
-        return self._json_object(key, f"results of backup {name}", self.limits.results)
+        what = f"results of backup {name}"
+        return self._json_object(key, what, self.limits.results, sealed=self._sealed(name))
 
     def backup_log(self, name: str) -> bytes:
         """The backup's log, inflated: JSON lines."""
         key = _backup(name).logs
-        return reading.read(self.objects, key, what=f"log of backup {name}", limit=self.limits.log)
+        what = f"log of backup {name}"
+        decode = self._decode(key, what, self._sealed(name))
+        return reading.read(self.objects, key, what=what, limit=self.limits.log, decode=decode)
 
     def snapshots(self, name: str) -> list[SnapshotRecord]:
         """The backup's volume snapshot records; none when it keeps no list."""
@@ -238,7 +332,12 @@ class BackupStore:
         try:
             # Velero writes ``null`` for a backup without snapshots.
             data = reading.read(
-                self.objects, key, what=what, limit=self.limits.snapshots, opening=b"{[n"
+                self.objects,
+                key,
+                what=what,
+                limit=self.limits.snapshots,
+                opening=b"{[n",
+                decode=self._decode(key, what, self._sealed(name)),
             )
             entries = orjson.loads(data)
         except ObjectNotFound:
@@ -259,12 +358,15 @@ class BackupStore:
         stored = self.stored_manifest(name)
         return None if stored is None else stored.manifest
 
-    def stored_manifest(self, name: str) -> StoredManifest | None:
+    def stored_manifest(
+        self, name: str, *, document: Mapping[str, Any] | None = None
+    ) -> StoredManifest | None:
         """ark's manifest of the backup with the SHA-256 of its stored file; None for a
-        backup without one."""
+        backup without one. ``document``: the backup's record, when read already."""
         key = _backup(name).manifest
         what = f"manifest of backup {name}"
         digest = hashlib.sha256()
+        sealed = self._sealed(name) if document is None else self._sealed_of(name, document)
         try:
             data = reading.read(
                 self.objects,
@@ -273,6 +375,7 @@ class BackupStore:
                 limit=self.limits.manifest,
                 opening=b"{",
                 on_stored=digest.update,
+                decode=self._decode(key, what, sealed),
             )
         except ObjectNotFound:
             return None
@@ -285,11 +388,21 @@ class BackupStore:
         """The manifest of a backup whose record is ``document``, checked against it: raises
         ManifestMismatch (a reason named) when the record says ark wrote the backup and the
         manifest is missing, or names another backup, or its SHA-256 is not the one the record
-        keeps. None for a backup without one whose record is not ark's (written by Velero)."""
+        keeps. None for a backup without one whose record is not ark's (written by Velero).
+
+        An encrypted backup's record is checked first: EncryptionError when its key is not
+        listed (KeyUnavailable) or its HMAC is not its own (RecordAltered)."""
         key = _backup(name).manifest
         what = f"manifest of backup {name}"
         expected = record.manifest_digest_of(document)
-        stored = self.stored_manifest(name)
+        sealed = self._sealed_of(name, document)
+        if sealed is not encryption.PLAINTEXT:
+            record_key, record_what = _backup(name).metadata, f"record of backup {name}"
+            data_key = self._opener.data_key(
+                sealed.key_id, sealed.wrapped, key=record_key, what=record_what
+            )
+            encryption.check_record(document, data_key, key=record_key, what=record_what)
+        stored = self.stored_manifest(name, document=document)
         if stored is None:
             if record.written_by_ark(document):
                 raise ManifestMismatch(
@@ -316,7 +429,7 @@ class BackupStore:
         """Velero's resource list of the backup: ``apiVersion/Kind`` -> names."""
         key = _backup(name).resource_list
         what = f"resource list of backup {name}"
-        doc = self._json_object(key, what, self.limits.resource_list)
+        doc = self._json_object(key, what, self.limits.resource_list, sealed=self._sealed(name))
         names = doc.values()
         if not all(isinstance(v, list) and all(isinstance(n, str) for n in v) for v in names):
             raise StoredFileError(key, what, "not a map of lists of names")
@@ -334,8 +447,10 @@ class BackupStore:
     # -- restores -----------------------------------------------------------------------
     def put_restore(self, name: str, *, results: Mapping[str, Any], log: RunLog) -> None:
         k = _restore(name)
-        self.objects.put(k.results, gzip_json(results))
-        self.objects.put(k.logs, log.gzipped_chunks())
+        encrypting = self.keyring is not None and self.keyring.current is not None
+        data_key = self._new_data_key(k.prefix, f"restore {name}") if encrypting else None
+        self._put(k.results, gzip_json(results), data_key)
+        self._put(k.logs, log.gzipped_chunks(), data_key)
 
     def restore_results(self, name: str) -> dict[str, Any]:
         key = _restore(name).results
@@ -344,15 +459,20 @@ class BackupStore:
     def restore_log(self, name: str) -> bytes:
         """The restore's log, inflated: JSON lines."""
         key = _restore(name).logs
-        return reading.read(self.objects, key, what=f"log of restore {name}", limit=self.limits.log)
+        what = f"log of restore {name}"
+        decode = self._decode(key, what, None)
+        return reading.read(self.objects, key, what=what, limit=self.limits.log, decode=decode)
 
     def delete_restore(self, name: str) -> int:
         """Delete every file of the restore; returns how many were deleted. Idempotent."""
         return self._delete_prefix(_restore(name).prefix)
 
     # -- helpers ------------------------------------------------------------------------
-    def _json_object(self, key: str, what: str, limit: FileLimit) -> dict[str, Any]:
-        document = reading.read_json(self.objects, key, what=what, limit=limit)
+    def _json_object(
+        self, key: str, what: str, limit: FileLimit, *, sealed: encryption.Sealed | None = None
+    ) -> dict[str, Any]:
+        decode = self._decode(key, what, sealed)
+        document = reading.read_json(self.objects, key, what=what, limit=limit, decode=decode)
         if not isinstance(document, dict):
             raise StoredFileError(key, what, "not a JSON object")
         return document

@@ -129,7 +129,7 @@ class _Run:
 
 def run(
     client: KubeClient,
-    store: ObjectStore,
+    store: ObjectStore | persistence.BackupStore,
     *,
     name: str,
     backup_name: str,
@@ -144,7 +144,8 @@ def run(
     modifiers: Modifiers | None = None,
     uid: str | None = None,
 ) -> RestoreResult:
-    """Restore backup ``backup_name`` from ``store`` into the cluster behind ``client``.
+    """Restore backup ``backup_name`` from ``store`` (an object store, or a location's
+    ``persistence.BackupStore`` with its encryption keys) into the cluster behind ``client``.
 
     Item problems become per-item outcomes and errors (PartiallyFailed). A backup that is
     missing, incomplete or hostile fails the restore before anything is written (Failed).
@@ -156,7 +157,9 @@ def run(
     interrupted one made instead of making them again. None: nothing is adopted.
     """
     archive.restore_name(name)
-    backups = persistence.BackupStore(store)
+    backups = (
+        store if isinstance(store, persistence.BackupStore) else persistence.BackupStore(store)
+    )
     started = dt.datetime.now(dt.UTC)
     state = _Run(
         client,

@@ -56,7 +56,7 @@ def open_backup(
         raise BackupUnavailable(f"backup {name} is {phase}, not restorable")
     try:
         stored = store.checked_manifest(name, document)
-    except persistence.ManifestMismatch as exc:
+    except (persistence.ManifestMismatch, persistence.EncryptionError) as exc:
         raise BackupUnavailable(
             f"backup {name} rejected, nothing restored: {exc.reason}: {exc}"
         ) from exc
@@ -68,6 +68,10 @@ def open_backup(
             )
     except archive.InvalidArchive as exc:
         raise BackupUnavailable(f"backup {name} rejected, nothing restored: {exc}") from exc
+    except persistence.EncryptionError as exc:
+        raise BackupUnavailable(
+            f"backup {name} rejected, nothing restored: {exc.reason}: {exc}"
+        ) from exc
     with index:
         opened = OpenBackup(name=name, document=document, index=index, verified=index.verified)
         for item in index:

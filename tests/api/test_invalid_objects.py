@@ -14,6 +14,7 @@ from ark.api.kinds import BY_KIND
 from tests.conftest import Cluster
 
 BSL_SPEC = {"provider": "aws", "objectStorage": {"bucket": "b"}}
+KEY_REF = {"name": "ark-backup-keys", "key": "k1"}
 SCHEDULE_SPEC = {"schedule": "0 3 * * *", "template": {}}
 
 # (case id, kind, spec, text the server's message must contain)
@@ -163,6 +164,36 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
         "BackupStorageLocation",
         {**BSL_SPEC, "objectStorage": {"bucket": "b", "prefix": "/abs"}},
         "spec.objectStorage.prefix",
+    ),
+    (
+        "bsl-encryption-current-not-listed",
+        "BackupStorageLocation",
+        {**BSL_SPEC, "encryption": {"current": "k2", "keys": [{"id": "k1", "secret": KEY_REF}]}},
+        "spec.encryption.current",
+    ),
+    (
+        "bsl-encryption-key-listed-twice",
+        "BackupStorageLocation",
+        {
+            **BSL_SPEC,
+            "encryption": {
+                "current": "k1",
+                "keys": [{"id": "k1", "secret": KEY_REF}, {"id": "k1", "secret": KEY_REF}],
+            },
+        },
+        "spec.encryption.keys",
+    ),
+    (
+        "bsl-encryption-secret-key-without-secret",
+        "BackupStorageLocation",
+        {**BSL_SPEC, "encryption": {"current": "k1", "keys": [{"id": "k1"}]}},
+        "spec.encryption.keys[0]",
+    ),
+    (
+        "bsl-encryption-key-id-with-slash",
+        "BackupStorageLocation",
+        {**BSL_SPEC, "encryption": {"current": "a/b", "keys": [{"id": "a/b", "secret": KEY_REF}]}},
+        "spec.encryption",
     ),
     ("vsl-empty-provider", "VolumeSnapshotLocation", {"provider": ""}, "spec.provider"),
     ("dbr-without-backup-name", "DeleteBackupRequest", {}, "spec.backupName"),

@@ -173,6 +173,7 @@ def test_the_control_layer_loads_only_the_layers_below_it() -> None:
     assert _packages_loaded_by("ark.control") <= {
         "ark.api",
         "ark.control",
+        "ark.crypto",
         "ark.kube",
         "ark.snapshot",
         "ark.storage",

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from ark import archive, backup, restore
+from ark import archive, backup, persistence, restore
 from ark.api import BackupPhase, BackupSpec, RestoreSpec
 from ark.kube import KubeApiError, KubeClient, discover
 from ark.storage import ObjectStore
@@ -81,7 +81,9 @@ def config_map(name: str, data: dict[str, str], **meta: Any) -> Obj:
     }
 
 
-def back_up(kube: KubeClient, store: ObjectStore, namespace: str, **spec: Any) -> str:
+def back_up(
+    kube: KubeClient, store: ObjectStore | persistence.BackupStore, namespace: str, **spec: Any
+) -> str:
     """Back ``namespace`` up with ark's backup engine; returns the backup's name."""
     name = unique("b")
     result = backup.run(
@@ -93,7 +95,7 @@ def back_up(kube: KubeClient, store: ObjectStore, namespace: str, **spec: Any) -
 
 def run_restore(
     kube: KubeClient,
-    store: ObjectStore,
+    store: ObjectStore | persistence.BackupStore,
     backup_name: str,
     *,
     namespace_timeout: float = 120.0,

@@ -101,7 +101,7 @@ async def _take(body: kopf.Body, name: str, plan: backups.Plan, schedule: str) -
             scheduling.wants_verify, rt.client, rt.namespace, schedule
         ):
             assert plan.store is not None
-            await _verify(body, name, persistence.BackupStore(plan.store), schedule)
+            await _verify(body, name, plan.store, schedule)
         await _retain(body, schedule, result)
 
 
