@@ -24,18 +24,51 @@ BSL_FLAGS = {
     "accessMode": "--access-mode",
     "backupSyncPeriod": "--backup-sync-period",
     "validationFrequency": "--validation-frequency",
+    "objectLock": "--object-lock-mode / --object-lock-days",
+    "encryption": "--encryption-key-id",
+    "keys": "--encryption-key-id",
+    "current": "--encryption-key-id",
 }
 VSL_FLAGS = {"provider": "--provider", "config": "--config", "credential": "--credential"}
 
 
-def parse_credential(value: str | None) -> dict[str, str] | None:
+def parse_credential(value: str | None, *, flag: str = "--credential") -> dict[str, str] | None:
     """Velero's ``--credential SECRET=KEY``."""
     if value is None:
         return None
     name, found, key = value.partition("=")
     if not found or not name or not key:
-        raise BadFlag("--credential", f"{value!r} is not SECRET=KEY")
+        raise BadFlag(flag, f"{value!r} is not SECRET=KEY")
     return {"name": name, "key": key}
+
+
+def object_lock(mode: str | None, days: int | None) -> dict[str, Any] | None:
+    """``--object-lock-mode`` and ``--object-lock-days``, which go together."""
+    if mode is None and days is None:
+        return None
+    if mode is None or days is None:
+        missing = "--object-lock-days" if days is None else "--object-lock-mode"
+        given = "--object-lock-mode" if days is None else "--object-lock-days"
+        raise BadFlag(missing, f"needed with {given}")
+    return {"mode": mode, "days": days}
+
+
+def encryption(
+    *, key_id: str | None, provider: str | None, secret: str | None, config: str | None
+) -> dict[str, Any] | None:
+    """The ``--encryption-*`` flags: one key, made current (rotate by editing the location)."""
+    if key_id is None and provider is None and secret is None and config is None:
+        return None
+    secret_ref = parse_credential(secret, flag="--encryption-secret")
+    provider = provider or "secret"
+    if provider == "secret" and secret_ref is None:
+        raise BadFlag("--encryption-secret", "needed: the Secret key holding the key (SECRET=KEY)")
+    key_id = key_id or (secret_ref["key"] if secret_ref and provider == "secret" else None)
+    if key_id is None:
+        raise BadFlag("--encryption-key-id", f"needed with --encryption-provider {provider}")
+    key: dict[str, Any] = {"id": key_id, "provider": provider, "secret": secret_ref}
+    key["config"] = common.key_values(config, flag="--encryption-config")
+    return {"current": key_id, "keys": [{k: v for k, v in key.items() if v is not None}]}
 
 
 def bsl_spec(
@@ -49,6 +82,8 @@ def bsl_spec(
     access_mode: str | None = None,
     backup_sync_period: str | None = None,
     validation_frequency: str | None = None,
+    object_lock: dict[str, Any] | None = None,
+    encryption: dict[str, Any] | None = None,
 ) -> BackupStorageLocationSpec:
     values = {
         "provider": provider,
@@ -59,6 +94,8 @@ def bsl_spec(
         "accessMode": access_mode,
         "backupSyncPeriod": common.duration(backup_sync_period, flag="--backup-sync-period"),
         "validationFrequency": common.duration(validation_frequency, flag="--validation-frequency"),
+        "objectLock": object_lock,
+        "encryption": encryption,
     }
     return common.build(BackupStorageLocationSpec, values, BSL_FLAGS)
 
@@ -83,6 +120,37 @@ def bsl_group() -> None:
 @click.option("--access-mode", metavar="ReadWrite|ReadOnly", help="ReadOnly: restores only.")
 @click.option("--backup-sync-period", metavar="DURATION", help="How often to sync (0 off).")
 @click.option("--validation-frequency", metavar="DURATION", help="How often to check access.")
+@click.option(
+    "--object-lock-mode",
+    type=click.Choice(["Governance", "Compliance"]),
+    help="Lock every object of each backup against deletion (the bucket must support it).",
+)
+@click.option(
+    "--object-lock-days",
+    type=click.IntRange(1, 36500),
+    metavar="DAYS",
+    help="How long each backup's objects stay locked (with --object-lock-mode).",
+)
+@click.option(
+    "--encryption-secret",
+    metavar="SECRET=KEY",
+    help="Encrypt backups with the 32-byte key in this Secret key (in -n).",
+)
+@click.option(
+    "--encryption-key-id",
+    metavar="ID",
+    help="The key's id, kept with each backup (default: the Secret's KEY).",
+)
+@click.option(
+    "--encryption-provider",
+    metavar="NAME",
+    help="A key provider instead of a Secret, e.g. aws-kms (see ark.key_providers).",
+)
+@click.option(
+    "--encryption-config",
+    metavar="KEY=VALUE,...",
+    help="The key provider's settings, e.g. keyId=arn:aws:kms:...,region=eu-west-1.",
+)
 @common.output_option
 @common.connection_options
 def bsl_create(*, name: str, is_default: bool | None, **flags: Any) -> None:
@@ -98,6 +166,13 @@ def bsl_create(*, name: str, is_default: bool | None, **flags: Any) -> None:
         access_mode=flags["access_mode"],
         backup_sync_period=flags["backup_sync_period"],
         validation_frequency=flags["validation_frequency"],
+        object_lock=object_lock(flags["object_lock_mode"], flags["object_lock_days"]),
+        encryption=encryption(
+            key_id=flags["encryption_key_id"],
+            provider=flags["encryption_provider"],
+            secret=flags["encryption_secret"],
+            config=flags["encryption_config"],
+        ),
     )
     obj = common.wire(BSL, name, spec)
     if s.output != "table":

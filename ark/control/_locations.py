@@ -18,7 +18,7 @@ from ark.control import _resources
 from ark.kube import KubeApiError, KubeClient, object_path
 from ark.snapshot.errors import SnapshotError
 from ark.snapshot.interface import VolumeSnapshotter
-from ark.storage import ObjectStore, StoreError, StoreLocation, open_store
+from ark.storage import ObjectStore, RetentionUnsupported, StoreError, StoreLocation, open_store
 
 
 class LocationError(Exception):
@@ -36,6 +36,8 @@ class StorageLocation:
     name: str
     spec: BackupStorageLocationSpec
     phase: str | None
+    message: str | None = None
+    """Why it is Unavailable, from its status."""
 
     @property
     def read_only(self) -> bool:
@@ -48,7 +50,10 @@ def parse_bsl(obj: dict[str, Any]) -> StorageLocation:
         spec = BackupStorageLocationSpec.model_validate(obj.get("spec") or {})
     except ValueError as exc:
         raise LocationError(f"BackupStorageLocation {name}: invalid spec: {exc}") from None
-    return StorageLocation(name=name, spec=spec, phase=(obj.get("status") or {}).get("phase"))
+    status = obj.get("status") or {}
+    return StorageLocation(
+        name=name, spec=spec, phase=status.get("phase"), message=status.get("message")
+    )
 
 
 def _secret_data(client: KubeClient, namespace: str, name: str) -> dict[str, str]:
@@ -175,12 +180,31 @@ def resolve_bsl(client: KubeClient, namespace: str, name: str | None) -> Storage
     return defaults[0]
 
 
+def locking_problem(store: ObjectStore, bsl: StorageLocation) -> str | None:
+    """Why backups cannot be written under the location's ``objectLock`` (its bucket cannot
+    lock objects), or None: no lock asked, a ReadOnly location, or a bucket that can."""
+    lock = bsl.spec.object_lock
+    if lock is None or bsl.read_only:
+        return None
+    try:
+        store.check_locking()
+    except RetentionUnsupported as exc:
+        days = f"{lock.days} day{'s' if lock.days != 1 else ''}"
+        return (
+            f"BackupStorageLocation {bsl.name} asks for objectLock ({lock.mode}, {days}), but "
+            f"its bucket cannot lock objects: {exc}"
+        )
+    return None
+
+
 def validate_bsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> str | None:
     """None when the location is usable, else why not (the store is contacted)."""
     try:
         bsl = parse_bsl(obj)
         store = open_bsl(client, namespace, bsl)
         store.check()
+        if (problem := locking_problem(store, bsl)) is not None:
+            return problem
         ring = bsl_keyring(client, namespace, bsl)
         if ring.current is not None and ring.current in ring.broken:
             return f"{ring.where}: encryption key {ring.current!r}: {ring.broken[ring.current]}"

@@ -69,18 +69,7 @@ def validate(
         plan.errors.append(str(exc))
         bsl = None
     if bsl is not None:
-        plan.location = bsl
-        if bsl.read_only:
-            plan.errors.append(f"BackupStorageLocation {bsl.name} is ReadOnly: no backups to it")
-        if bsl.phase == LocationPhase.UNAVAILABLE:
-            plan.errors.append(f"BackupStorageLocation {bsl.name} is Unavailable")
-        if (refused := ttl_within_lock(plan.spec, bsl)) is not None:
-            plan.errors.append(refused)
-        try:
-            plan.store = stores.open_store(client, namespace, bsl)
-            plan.errors.extend(stores.current_key_problems(plan.store))
-        except control.LocationError as exc:
-            plan.errors.append(str(exc))
+        _check_location(client, namespace, plan, bsl)
     if plan.spec.snapshot_volumes is not False:
         resolved = snapshots.resolve(
             client,
@@ -101,6 +90,30 @@ def validate(
         except StoreError as exc:
             plan.errors.append(f"cannot reach the storage location: {exc}")
     return plan
+
+
+def _check_location(
+    client: KubeClient, namespace: str, plan: Plan, bsl: control.StorageLocation
+) -> None:
+    """Open the backup's location into ``plan``, adding why a backup cannot be written there."""
+    assert plan.spec is not None
+    plan.location = bsl
+    if bsl.read_only:
+        plan.errors.append(f"BackupStorageLocation {bsl.name} is ReadOnly: no backups to it")
+    if bsl.phase == LocationPhase.UNAVAILABLE:
+        why = f": {bsl.message}" if bsl.message else ""
+        plan.errors.append(f"BackupStorageLocation {bsl.name} is Unavailable{why}")
+    if (refused := ttl_within_lock(plan.spec, bsl)) is not None:
+        plan.errors.append(refused)
+    try:
+        plan.store = stores.open_store(client, namespace, bsl)
+        plan.errors.extend(stores.current_key_problems(plan.store))
+        if (unlockable := control.locking_problem(plan.store.objects, bsl)) is not None:
+            plan.errors.append(unlockable)
+    except control.LocationError as exc:
+        plan.errors.append(str(exc))
+    except StoreError as exc:
+        plan.errors.append(f"cannot reach the storage location: {exc}")
 
 
 def ttl_within_lock(spec: BackupSpec, bsl: control.StorageLocation) -> str | None:

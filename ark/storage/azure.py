@@ -258,6 +258,15 @@ class AzureStore:
         )
         return f"{blob.url}?{sas}"
 
+    def check_locking(self) -> None:
+        with self._call("look up container"):
+            properties = self._container.get_container_properties()
+        if not properties.immutable_storage_with_versioning_enabled:
+            raise RetentionUnsupported(
+                f"{self._name}: container {self._container.container_name!r} does not have "
+                "version-level immutability support enabled"
+            )
+
     def check(self) -> None:
         with self._call("check container"):
             pages = self._container.list_blobs(

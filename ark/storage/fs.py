@@ -236,6 +236,9 @@ class FsStore:
     def lock(self, key: str, *, until: dt.datetime, mode: RetentionMode | None = None) -> None:
         raise RetentionUnsupported(f"{self._name}: a filesystem store cannot lock {key!r}")
 
+    def check_locking(self) -> None:
+        raise RetentionUnsupported(f"{self._name}: a filesystem store cannot lock objects")
+
     def retention(self, key: str) -> Retention | None:
         if not self.exists(key):
             raise ObjectNotFound(self._name, key)

@@ -257,6 +257,15 @@ class GcsStore:
         with self._call("sign a URL for", key):
             return str(blob.generate_signed_url(version="v4", expiration=ttl, **options))
 
+    def check_locking(self) -> None:
+        with self._call("look up bucket", None):
+            self._bucket.reload()
+        if self._bucket.object_retention_mode != "Enabled":
+            raise RetentionUnsupported(
+                f"{self._name}: bucket {self._bucket.name!r} does not have object retention "
+                "enabled (`gcloud storage buckets create --enable-per-object-retention`)"
+            )
+
     def check(self) -> None:
         with self._call("check bucket", None):
             iterator = self._iterate("", delimiter="/")

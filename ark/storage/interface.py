@@ -123,6 +123,12 @@ class ObjectStore(Protocol):
         keeps none. Raises ObjectNotFound for a missing key."""
         ...
 
+    def check_locking(self) -> None:
+        """Raise RetentionUnsupported naming the cause when the bucket cannot lock objects
+        (S3 Object Lock off, no version-level immutability, no object retention); return when
+        it can or when these credentials may not ask (a lock then says so when it is tried)."""
+        ...
+
     def check(self) -> None:
         """Verify the bucket is reachable with these credentials; raise a StoreError naming the
         cause otherwise (used to mark a BackupStorageLocation Available/Unavailable)."""

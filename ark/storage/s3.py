@@ -210,7 +210,7 @@ class S3Store:
         with self._call("delete", key):
             self._s3.delete_object(Bucket=self._bucket, Key=name)
 
-    def _bucket_locks(self) -> bool:
+    def _bucket_locks(self, *, action: str = "delete") -> bool:
         """Whether the bucket has Object Lock enabled (asked once per store)."""
         with self._lock_probe:
             if self._lock_enabled is None:
@@ -221,11 +221,11 @@ class S3Store:
                 except ClientError as exc:
                     code = str(exc.response.get("Error", {}).get("Code", ""))
                     if code == "NoSuchBucket":
-                        self._fail(exc, action="delete")
+                        self._fail(exc, action=action)
                     # Not configured: no locks. Not allowed to ask: check each object instead.
                     self._lock_enabled = code not in _NO_LOCK
                 except BotoCoreError as exc:
-                    self._fail(exc, action="delete")
+                    self._fail(exc, action=action)
             return self._lock_enabled
 
     def download_url(self, key: str, *, ttl: dt.timedelta) -> str | None:
@@ -273,6 +273,14 @@ class S3Store:
             "Governance" if head.get("ObjectLockMode") == "GOVERNANCE" else "Compliance"
         )
         return Retention(mode=mode, until=until)
+
+    def check_locking(self) -> None:
+        if not self._bucket_locks(action="look up the Object Lock configuration"):
+            raise RetentionUnsupported(
+                f"{self._name}: bucket {self._bucket!r} does not have Object Lock enabled (it "
+                "can only be turned on when the bucket is created: `aws s3api create-bucket "
+                "--object-lock-enabled-for-bucket`, `mc mb --with-lock`)"
+            )
 
     def check(self) -> None:
         with self._call("check bucket"):

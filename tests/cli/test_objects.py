@@ -278,6 +278,43 @@ def test_locations(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
     assert ark.ok("snapshot-location", "get").lines[1].split()[:3] == ["ebs", "aws", "x"]
 
 
+def test_a_location_with_an_object_lock_and_encryption_from_flags(
+    ark: Ark, kube: KubeClient, ark_ns: str
+) -> None:
+    ark.ok("backup-location", "create", "locked", "--provider", "aws", "--bucket", "b1",
+           "--object-lock-mode", "Compliance", "--object-lock-days", "30",
+           "--encryption-secret", "ark-backup-keys=k1")  # fmt: skip
+    ark.ok("backup-location", "create", "kms", "--provider", "aws", "--bucket", "b2",
+           "--encryption-provider", "aws-kms", "--encryption-key-id", "kms-2027",
+           "--encryption-config", "keyId=arn:kms:x,region=eu-west-1")  # fmt: skip
+    locked = control.get(kube, control.BSL, ark_ns, "locked")
+    kms = control.get(kube, control.BSL, ark_ns, "kms")
+    assert locked is not None and kms is not None
+    assert locked["spec"]["objectLock"] == {"mode": "Compliance", "days": 30}
+    assert locked["spec"]["encryption"] == {
+        "current": "k1",
+        "keys": [
+            {"id": "k1", "provider": "secret", "secret": {"name": "ark-backup-keys", "key": "k1"}}
+        ],
+    }
+    assert kms["spec"]["encryption"] == {
+        "current": "kms-2027",
+        "keys": [{"id": "kms-2027", "provider": "aws-kms",
+                  "config": {"keyId": "arn:kms:x", "region": "eu-west-1"}}],
+    }  # fmt: skip
+    refused = {
+        ("--object-lock-mode", "Governance"): "--object-lock-days: needed with --object-lock-mode",
+        ("--object-lock-days", "0"): "--object-lock-days",
+        ("--encryption-provider", "aws-kms"): "--encryption-key-id: needed with",
+        ("--encryption-key-id", "k1"): "--encryption-secret: needed",
+        ("--encryption-secret", "nokey"): "--encryption-secret: 'nokey' is not SECRET=KEY",
+    }
+    for flags, message in refused.items():
+        bad = ark("backup-location", "create", "bad", "--provider", "aws", "--bucket", "b", *flags)
+        assert bad.code == 2 and message in bad.err, (flags, bad.err)
+    assert control.get(kube, control.BSL, ark_ns, "bad") is None
+
+
 def test_delete_with_confirm_creates_a_delete_request(
     ark: Ark, kube: KubeClient, ark_ns: str
 ) -> None:

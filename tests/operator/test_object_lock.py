@@ -104,3 +104,35 @@ def test_a_locked_backup_is_written_locked_and_not_deleted(
     )
     assert control.get(kube, BACKUP, op_namespace, "kept") is not None
     assert _objects(store, "kept") == keys
+
+
+def test_a_bucket_that_cannot_lock_makes_the_location_unavailable(
+    kube: KubeClient,
+    op_namespace: str,
+    s3_bucket: str,
+    minio: S3Server,
+    operator: Operator,
+    make_namespace: NamespaceFactory,
+) -> None:
+    body = bsl_body("default", s3_bucket, minio, objectLock=LOCK)
+    control.create(kube, BSL, op_namespace, body)
+    wait_phase(kube, BSL, op_namespace, "default", {"Unavailable"}, timeout=30)
+    message = status(kube, BSL, op_namespace, "default")["message"]
+    assert message.startswith(
+        "BackupStorageLocation default asks for objectLock (Governance, 1 day), but its bucket "
+        f"cannot lock objects: aws://{s3_bucket}/"
+    ), message
+    assert f"bucket {s3_bucket!r} does not have Object Lock enabled" in message, message
+
+    # A backup to it is refused before anything is written, with the reason.
+    app = make_namespace("app")
+    _backup(kube, op_namespace, "unlockable", app, "48h")
+    wait_phase(kube, BACKUP, op_namespace, "unlockable", {"FailedValidation"})
+    errors = status(kube, BACKUP, op_namespace, "unlockable")["validationErrors"]
+    assert any("is Unavailable: " in e and "does not have Object Lock enabled" in e for e in errors)
+    assert _objects(make_store(minio, s3_bucket), "unlockable") == []
+
+    # Without the lock the same bucket is fine again.
+    control.patch(kube, BSL, op_namespace, "default", {"spec": {"objectLock": None}})
+    wait_phase(kube, BSL, op_namespace, "default", {"Available"}, timeout=30)
+    assert not status(kube, BSL, op_namespace, "default").get("message")

@@ -308,3 +308,16 @@ def test_lock_on_a_bucket_without_retention_is_unsupported(store: storage.Object
         pytest.skip("fake-gcs-server accepts object retention on any bucket")
     with pytest.raises(storage.RetentionUnsupported):
         store.lock("obj", until=backends.later(60))
+
+
+def test_a_bucket_says_whether_it_can_lock(backend: backends.Backend) -> None:
+    plain = storage.open_store(backend.new_location())
+    with pytest.raises(storage.RetentionUnsupported, match=r"cannot lock|does not have"):
+        plain.check_locking()
+    able = storage.open_store(backend.new_location(retention=True))
+    if backend.retention in {"unsupported", "client"}:
+        # Azurite has no immutability; fake-gcs-server does not report a bucket's retention.
+        with pytest.raises(storage.RetentionUnsupported):
+            able.check_locking()
+        return
+    able.check_locking()
