@@ -131,6 +131,8 @@ def crd(kind: Kind) -> dict[str, Any]:
     }
     if kind.spec_required:
         root["required"] = ["spec"]
+    if kind.name_rule is not None:
+        root["x-kubernetes-validations"] = [kind.name_rule]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",

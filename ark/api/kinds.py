@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ark.api import backup, deletion, locations, restore, schedule
+from ark.api import backup, deletion, limits, locations, restore, schedule
 from ark.api.types import GROUP, VERSION, Model
 
 
@@ -46,6 +46,36 @@ class Kind:
     description: str
     spec_required: bool = True
     categories: tuple[str, ...] = field(default=("ark",))
+    name_max: int = limits.NAME_MAX
+    """The longest name; shorter than Kubernetes' where the name becomes a label value."""
+
+    @property
+    def name_rule(self) -> dict[str, str] | None:
+        """The CRD rule holding names to ``name_max``, or None for Kubernetes' own limit (no
+        fieldPath: the schema does not describe metadata, so the server refuses one there)."""
+        if self.name_max >= limits.NAME_MAX:
+            return None
+        return {
+            "rule": f"self.metadata.name.size() <= {self.name_max}",
+            "message": f"a {self.kind} name may be at most {self.name_max} characters (it "
+            "becomes a label value)",
+        }
+
+    def check_name(self, name: str) -> str | None:
+        """Why ``name`` cannot name one of these, or None: a DNS-1123 subdomain, as the API
+        server wants, within the kind's own length limit."""
+        if len(name) > self.name_max:
+            why = " (it becomes a label value)" if self.name_max < limits.NAME_MAX else ""
+            return (
+                f"a {self.kind} name may be at most {self.name_max} characters{why}; "
+                f"{name[:20]!r}… has {len(name)}"
+            )
+        if not limits.DNS1123_SUBDOMAIN.fullmatch(name):
+            return (
+                f"invalid {self.kind} name {name!r}: must be a DNS-1123 subdomain: lowercase "
+                "letters, digits, '-' and '.', starting and ending with a letter or digit"
+            )
+        return None
 
     @property
     def singular(self) -> str:
@@ -103,6 +133,7 @@ SCHEDULE = Kind(
     spec=schedule.ScheduleSpec,
     status=schedule.ScheduleStatus,
     description="Backups taken on a cron schedule from a template, with retention.",
+    name_max=limits.LABEL_VALUE_MAX,
     columns=(
         Column("Schedule", ".spec.schedule", description="Cron expression (UTC)."),
         Column("Paused", ".spec.paused", "boolean"),
@@ -119,6 +150,7 @@ BACKUP_STORAGE_LOCATION = Kind(
     spec=locations.BackupStorageLocationSpec,
     status=locations.BackupStorageLocationStatus,
     description="An object-storage bucket (and prefix) where backups are kept.",
+    name_max=limits.LABEL_VALUE_MAX,
     columns=(
         Column("Provider", ".spec.provider"),
         Column("Bucket", ".spec.objectStorage.bucket"),

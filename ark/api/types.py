@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, NewType, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from ark.api import limits
 
 GROUP = "ark.dev"
 VERSION = "v1"
@@ -34,21 +37,43 @@ _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m
 DURATION_PATTERN = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$"
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")
 
-Duration = Annotated[
-    str,
-    StringConstraints(pattern=DURATION_PATTERN, max_length=64),
-    Field(json_schema_extra={"x-ark-format": "duration"}),
-]
+_TOO_LONG = f"a duration may be at most {limits.MAX_DURATION_TEXT} (about 292 years)"
 
 
 def parse_duration(value: str) -> dt.timedelta:
-    """Parse a Go-style duration ("720h", "1h30m", "0"); negative durations are invalid."""
+    """Parse a Go-style duration ("720h", "1h30m", "0"); negative durations are invalid, and
+    so is one longer than Go's (``limits.MAX_DURATION``)."""
     if not re.fullmatch(DURATION_PATTERN, value):
         raise ValueError(
             f"invalid duration {value!r}: want a Go duration such as '720h' or '1h30m'"
         )
     seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(value))
+    if seconds > limits.MAX_DURATION.total_seconds():
+        raise ValueError(f"invalid duration {value!r}: {_TOO_LONG}")
     return dt.timedelta(seconds=seconds)
+
+
+def _checked_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+Duration = Annotated[
+    str,
+    StringConstraints(pattern=DURATION_PATTERN, max_length=64),
+    AfterValidator(_checked_duration),
+    Field(
+        json_schema_extra={
+            "x-ark-format": "duration",
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"duration(self) <= duration('{limits.MAX_DURATION_TEXT}')",
+                    "message": _TOO_LONG,
+                }
+            ],
+        }
+    ),
+]
 
 
 def format_duration(delta: dt.timedelta) -> str:

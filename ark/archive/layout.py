@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import NewType
 
+from ark.api import limits
 from ark.archive.errors import InvalidName
 
 BackupName = NewType("BackupName", str)
@@ -27,7 +28,6 @@ METADATA_ROOT = "metadata"
 PREFERRED_VERSION_SUFFIX = "-preferredversion"
 
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _VERSION = re.compile(r"v[0-9]+((alpha|beta)[0-9]+)?")
 _KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
@@ -37,7 +37,7 @@ def _check_subdomain(what: str, value: str) -> str:
         raise InvalidName(what, value, "must not be empty")
     if len(value) > 253:
         raise InvalidName(what, value, "longer than 253 characters")
-    if not _DNS1123_SUBDOMAIN.fullmatch(value):
+    if not limits.DNS1123_SUBDOMAIN.fullmatch(value):
         raise InvalidName(
             what,
             value,

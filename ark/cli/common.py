@@ -237,6 +237,8 @@ def delete(kind: Kind, name: str) -> None:
 
 def wire(kind: Kind, name: str, spec: BaseModel, *, labels: Mapping[str, str] | None = None) -> Obj:
     """A whole object as the API server takes it."""
+    if (too_long := kind.check_name(name)) is not None:
+        raise BadFlag("NAME", too_long)
     metadata: Obj = {"name": name, "namespace": settings().namespace}
     if labels:
         metadata["labels"] = dict(labels)

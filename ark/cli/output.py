@@ -5,7 +5,6 @@ Colours and styles only on a terminal (rich decides; NO_COLOR is honoured)."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,16 +22,18 @@ _err_console: Console | None = None
 
 
 def console() -> Console:
+    """Prints to whatever ``sys.stdout`` is at the time (so ``main()`` called in a process that
+    redirects it, as tests and embedders do, prints there)."""
     global _console  # noqa: PLW0603 - one console per process
     if _console is None:
-        _console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+        _console = Console(highlight=False, soft_wrap=True)
     return _console
 
 
 def err_console() -> Console:
     global _err_console  # noqa: PLW0603
     if _err_console is None:
-        _err_console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        _err_console = Console(stderr=True, highlight=False, soft_wrap=True)
     return _err_console
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ark import crypto, snapshot
+from ark.api import kinds
 from ark.api.locations import AccessMode, BackupStorageLocationSpec, VolumeSnapshotLocationSpec
 from ark.control import _resources
 from ark.kube import KubeApiError, KubeClient, object_path
@@ -46,6 +47,8 @@ class StorageLocation:
 
 def parse_bsl(obj: dict[str, Any]) -> StorageLocation:
     name = obj["metadata"]["name"]
+    if (too_long := kinds.BACKUP_STORAGE_LOCATION.check_name(name)) is not None:
+        raise LocationError(f"BackupStorageLocation {name}: {too_long}")
     try:
         spec = BackupStorageLocationSpec.model_validate(obj.get("spec") or {})
     except ValueError as exc:

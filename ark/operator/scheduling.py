@@ -57,6 +57,10 @@ class Tick:
     invalid: list[str] | None = None
 
 
+def _invalid(error: str) -> Tick:
+    return Tick({"phase": "FailedValidation", "validationErrors": [error]}, invalid=[error])
+
+
 def tick(
     client: KubeClient,
     namespace: str,
@@ -70,8 +74,9 @@ def tick(
     try:
         spec = ScheduleSpec.model_validate(obj.get("spec") or {})
     except ValueError as exc:
-        errors = [f"invalid spec: {exc}"]
-        return Tick({"phase": "FailedValidation", "validationErrors": errors}, invalid=errors)
+        return _invalid(f"invalid spec: {exc}")
+    if (bad_name := control.SCHEDULE.check_name(name)) is not None:
+        return _invalid(bad_name)
     if spec.paused:
         upcoming = next_after(spec.schedule, now, cron_seconds=cron_seconds)
         return Tick(

@@ -22,6 +22,26 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
     ("ttl-not-a-duration", "Backup", {"ttl": "30 days"}, "spec.ttl"),
     ("ttl-negative", "Backup", {"ttl": "-1h"}, "spec.ttl"),
     ("ttl-unit-unknown", "Backup", {"ttl": "3d"}, "spec.ttl"),
+    ("ttl-longer-than-go-allows", "Backup", {"ttl": "2562048h"}, "spec.ttl"),
+    ("ttl-overflowing-a-time", "Backup", {"ttl": "99999999999h"}, "spec.ttl"),
+    (
+        "hook-timeout-too-long",
+        "Backup",
+        {
+            "hooks": {
+                "resources": [
+                    {"name": "h", "pre": [{"exec": {"command": ["true"], "timeout": "9999999h"}}]}
+                ]
+            }
+        },
+        "timeout",
+    ),
+    (
+        "schedule-ttl-too-long",
+        "Schedule",
+        {**SCHEDULE_SPEC, "template": {"ttl": "3000000h"}},
+        "spec.template.ttl",
+    ),
     (
         "namespace-glob-with-space",
         "Backup",
@@ -240,3 +260,26 @@ def test_models_reject_the_same_objects(kind: str, spec: dict[str, Any]) -> None
 
 def test_there_are_at_least_fifteen_cases() -> None:
     assert len(INVALID) >= 15
+
+
+# Names that become label values (a Schedule's on its backups, a location's on synced ones).
+LONG_NAMES = [("Schedule", SCHEDULE_SPEC), ("BackupStorageLocation", BSL_SPEC)]
+
+
+@pytest.mark.parametrize(("kind", "spec"), LONG_NAMES, ids=[k for k, _ in LONG_NAMES])
+def test_names_that_become_label_values_are_held_to_63_characters(
+    cluster: Cluster, ark_crds: list[str], namespace: str, kind: str, spec: dict[str, Any]
+) -> None:
+    plural = BY_KIND[kind].plural
+    for name, accepted in (("a" * 63, True), ("a" * 64, False)):
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": {"name": name}}
+        body["spec"] = spec
+        if accepted:
+            cluster.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
+            assert BY_KIND[kind].check_name(name) is None
+            continue
+        with pytest.raises(client.ApiException) as err:
+            cluster.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
+        assert err.value.status == 422, err.value.body
+        assert f"a {kind} name may be at most 63 characters" in str(err.value.body)
+        assert "at most 63 characters" in str(BY_KIND[kind].check_name(name))
