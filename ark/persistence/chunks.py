@@ -35,7 +35,7 @@ import hashlib
 import hmac
 import logging
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import orjson
@@ -148,13 +148,11 @@ class ChunkStore:
             raise ValueError("an encrypted location's chunks need a data key to be written")
         key = self.key_of(name)
         deflater = zlib.compressobj(1, zlib.DEFLATED, _GZIP_WBITS)
-        packed = [deflater.compress(block) + deflater.flush()]
-        stored: Iterable[bytes] = packed
+        packed = deflater.compress(block) + deflater.flush()
         if self._data_key is not None:
-            stored = list(encryption.seal(packed[0], self._data_key, key=key))
-        size = sum(len(piece) for piece in stored)
-        self.objects.put(key, iter(stored))
-        return size
+            packed = b"".join(encryption.seal(packed, self._data_key, key=key))
+        self.objects.put(key, packed)
+        return len(packed)
 
     def get(self, name: str, *, size: int) -> bytes:
         """The block of chunk ``name``, which must be ``size`` bytes long. ObjectNotFound when
