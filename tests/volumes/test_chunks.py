@@ -3,16 +3,20 @@ against their name, and in an encrypted location sealed and named by a keyed has
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
+import io
 import os
 
 import pytest
 
-from ark import archive, crypto
+from ark import archive, crypto, persistence
+from ark.api.backup import BackupPhase, BackupSpec
 from ark.persistence import BackupStore, EncryptionError, StoredFileError, keys
 from ark.persistence.chunks import is_zero
 from ark.persistence.volume_index import BlockEntry, VolumeIndex, VolumeSource, decode
+from ark.report import RunLog
 from ark.storage import ObjectNotFound, ObjectStore
 from tests.support import tampering
 from tests.volumes.conftest import BLOCK, ZERO, random_block, text_block
@@ -153,3 +157,59 @@ def test_an_index_round_trips_and_garbage_is_refused(store: ObjectStore) -> None
         backups.volume_index("b1", "pv-data")
     with pytest.raises(ValueError, match="version"):
         decode(index.encode().replace(b'"version":1', b'"version":9'))
+
+
+def _complete(backups: BackupStore, name: str) -> None:
+    """A complete (empty) backup: its record written last."""
+    with archive.ArchiveWriter(io.BytesIO(), backup_name=name) as writer:
+        pass
+    now = dt.datetime(2026, 12, 4, tzinfo=dt.UTC)
+    status = persistence.RecordStatus(
+        phase=BackupPhase.COMPLETED,
+        started=now,
+        completed=now,
+        expiration=None,
+        total_items=0,
+        items_backed_up=0,
+        warnings=0,
+        errors=0,
+    )
+    log = RunLog("test")
+    try:
+        backups.put_backup(
+            name,
+            results={"errors": {}},
+            log=log,
+            complete=persistence.CompleteBackup(
+                manifest=writer.manifest,
+                snapshots=[],
+                record=persistence.backup_record(name, BackupSpec(), status),
+            ),
+        )
+    finally:
+        log.close()
+
+
+def test_an_index_written_after_the_record_is_sealed_with_the_records_key(
+    store: ObjectStore,
+) -> None:
+    ring = _ring()
+    _complete(BackupStore(store, keyring=ring), "b1")
+    later = BackupStore(store, keyring=ring)  # ``ark backup export-volumes``, another day
+    index = _index("hmac-sha256", later.chunk_store("b1").naming.key_id, [])
+    later.put_volume_index("b1", index)
+    key = keys.BackupKeys(archive.backup_name("b1")).volume_index("pv-data")
+    sealed = persistence.sealed_of(BackupStore(store).record("b1"))
+    assert sealed is not None
+    header = crypto.read_header(io.BytesIO(store.get(key)))
+    assert (header.key_id, header.wrapped) == (sealed.key_id, sealed.wrapped)
+    assert BackupStore(store, keyring=ring).volume_index("b1", "pv-data") == index
+
+
+def test_an_index_written_before_the_record_shares_the_backups_key(store: ObjectStore) -> None:
+    ring = _ring()
+    backups = BackupStore(store, keyring=ring)
+    index = _index("hmac-sha256", backups.chunk_store("b1").naming.key_id, [])
+    backups.put_volume_index("b1", index)
+    _complete(backups, "b1")
+    assert BackupStore(store, keyring=ring).volume_index("b1", "pv-data") == index
