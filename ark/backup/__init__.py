@@ -8,6 +8,7 @@ from ark.backup.actions import ActionContext, BackupItemAction, ItemRef, load_ac
 from ark.backup.engine import run
 from ark.backup.plan import BackupPlan, ClusterScope, ListTask, plan_backup
 from ark.backup.results import BackupResult, Progress, SnapshotOptions
+from ark.backup.volume_export import export_volume
 from ark.backup.volumes import SnapshotLocation
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Progress",
     "SnapshotLocation",
     "SnapshotOptions",
+    "export_volume",
     "load_actions",
     "plan_backup",
     "run",

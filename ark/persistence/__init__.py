@@ -11,9 +11,12 @@ garbage raises ``StoredFileError`` naming the file. No other package composes th
 Modules: ``store`` (``BackupStore``), ``keys`` (the layout, pure), ``record`` (the
 ``velero-backup.json`` document), ``snapshots`` (``SnapshotRecord``), ``reading`` (bounded
 reads), ``limits``, ``errors``, ``encryption`` (what a location's keys encrypt, what the
-record keeps of it).
+record keeps of it); for exported volumes ``chunks`` (content-addressed blocks and how they
+are named), ``volume_index`` (a volume's index) and ``transfer`` (blocks through a bounded
+pool).
 """
 
+from ark.persistence.chunks import ChunkNaming, ChunkStore
 from ark.persistence.encryption import (
     ENCRYPTION_ANNOTATION,
     RECORD_MAC_ANNOTATION,
@@ -38,6 +41,7 @@ from ark.persistence.record import (
 )
 from ark.persistence.snapshots import SnapshotRecord
 from ark.persistence.store import BackupStore, CompleteBackup, StoredManifest
+from ark.persistence.volume_index import BlockEntry, VolumeIndex, VolumeSource
 
 __all__ = [
     "ENCRYPTION_ANNOTATION",
@@ -50,6 +54,9 @@ __all__ = [
     "BackupKeys",
     "BackupLocked",
     "BackupStore",
+    "BlockEntry",
+    "ChunkNaming",
+    "ChunkStore",
     "CompleteBackup",
     "EncryptionError",
     "FileLimit",
@@ -60,6 +67,8 @@ __all__ = [
     "SnapshotRecord",
     "StoredFileError",
     "StoredManifest",
+    "VolumeIndex",
+    "VolumeSource",
     "backup_record",
     "lock_status",
     "manifest_digest_of",

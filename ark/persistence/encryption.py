@@ -215,12 +215,20 @@ class Opener:
         return found
 
     def open(
-        self, src: Readable, *, key: str, what: str, sealed: Sealed | None
+        self,
+        src: Readable,
+        *,
+        key: str,
+        what: str,
+        sealed: Sealed | None,
+        must_encrypt: bool = False,
     ) -> io.BufferedReader:
         """``src`` decrypted when it is in ark's format. ``sealed``: what the backup's record
         says (None: there is no record, as for a failed backup's files or a restore's). With
         an encryption, the file must be encrypted under the record's data key; with PLAINTEXT
-        it must not be (the record's annotation removed would otherwise go unseen)."""
+        it must not be (the record's annotation removed would otherwise go unseen).
+        ``must_encrypt``: the file must be encrypted, under any data key the keyring opens (a
+        chunk, shared by backups with keys of their own)."""
         first = b""
         while len(first) < len(crypto.MAGIC) and (
             piece := src.read(len(crypto.MAGIC) - len(first))
@@ -228,10 +236,13 @@ class Opener:
             first += piece
         peeked = _Peeked(first, src)
         if not crypto.is_encrypted(first):
-            if sealed is not None and sealed is not PLAINTEXT:
-                raise EncryptionError(
-                    key, what, UNDECRYPTABLE, "not encrypted, but the record says it must be"
+            if must_encrypt or (sealed is not None and sealed is not PLAINTEXT):
+                why = (
+                    "every chunk of an encrypted location must be"
+                    if must_encrypt
+                    else "the record says it must be"
                 )
+                raise EncryptionError(key, what, UNDECRYPTABLE, f"not encrypted, but {why}")
             return io.BufferedReader(_Raw(peeked), buffer_size=1 << 20)
         if sealed is PLAINTEXT:
             raise EncryptionError(

@@ -2,11 +2,15 @@
 
 Velero's layout (see DESIGN.md "Object-store layout"): ``backups/<name>/velero-backup.json``,
 ``backups/<name>/<name>.tar.gz`` and the files next to it; ``restores/<name>/restore-<name>-*``.
-Pure functions of names; only the persistence layer uses them.
+Exported volume data: a backup's index per volume in ``backups/<name>/volumes/``, the chunks
+they name (shared by every backup of the location) under ``plugins/ark/volumes/``: Velero marks
+a location with unknown top-level folders Unavailable, and ``plugins/`` is the one it keeps for
+its plugins' data. Pure functions of names; only the persistence layer uses them.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ark.archive.layout import BackupName, RestoreName, backup_name, restore_name
@@ -14,6 +18,36 @@ from ark.archive.layout import BackupName, RestoreName, backup_name, restore_nam
 BACKUPS = "backups/"
 RESTORES = "restores/"
 RECORD_FILE = "velero-backup.json"
+VOLUMES = "plugins/ark/volumes/"
+CHUNKS = f"{VOLUMES}chunks/"
+NAMING_KEYS = f"{VOLUMES}naming-keys/"
+INDEX_SUFFIX = ".index.json.gz"
+
+_VOLUME_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_HEX = re.compile(r"^[0-9a-f]{64}$")
+_KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def volume_name(value: str) -> str:
+    """A PersistentVolume's name (a DNS subdomain), which names its index; ValueError else."""
+    if not _VOLUME_NAME.match(value) or ".." in value:
+        raise ValueError(f"{value!r} is not a PersistentVolume name (a DNS-1123 subdomain)")
+    return value
+
+
+def chunk_key(namespace: str, name: str) -> str:
+    """``plugins/ark/volumes/chunks/<namespace>/<name[:2]>/<name>``: the two-character fan-out
+    keeps a filesystem store's directories small and spreads S3's request partitions."""
+    if not _HEX.match(name):
+        raise ValueError(f"{name!r} is not a chunk name (64 lowercase hex digits)")
+    return f"{CHUNKS}{namespace}/{name[:2]}/{name}"
+
+
+def naming_key(key_id: str) -> str:
+    """The wrapped key that names an encrypted location's chunks."""
+    if not _KEY_ID.match(key_id):
+        raise ValueError(f"{key_id!r} is not a chunk-naming key id (16 lowercase hex digits)")
+    return f"{NAMING_KEYS}{key_id}.json"
 
 
 @dataclass(frozen=True)
@@ -62,6 +96,15 @@ class BackupKeys:
     def manifest(self) -> str:
         """ark's own manifest (checksums per item); Velero ignores it."""
         return self._key("-manifest.json.gz")
+
+    @property
+    def volumes(self) -> str:
+        """The folder of the backup's exported-volume indexes."""
+        return f"{self.prefix}volumes/"
+
+    def volume_index(self, volume: str) -> str:
+        """The index of one exported volume, named by its PersistentVolume."""
+        return f"{self.volumes}{volume_name(volume)}{INDEX_SUFFIX}"
 
 
 @dataclass(frozen=True)

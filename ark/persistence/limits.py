@@ -36,6 +36,14 @@ class Limits:
     manifest: FileLimit = FileLimit(stored=1 * GiB, decompressed=2 * GiB)
     """ark's manifest: a row (path, size, sha256) per item, about 13 MB of gzip at 100,000
     items; parsed whole, so the limit is generous but finite."""
+    volume_index: FileLimit = FileLimit(stored=512 * MiB, decompressed=1 * GiB)
+    """An exported volume's index: a row (block, chunk name, stored size) of about 80 bytes per
+    non-zero block, so 1 GiB holds some 13 million blocks (6.5 TiB of data in 512 KiB blocks)."""
+    chunk: FileLimit = FileLimit(stored=17 * MiB, decompressed=16 * MiB)
+    """The most any chunk may take, stored and inflated; a read bounds a chunk tighter, by the
+    block size its index names."""
+    naming_key: FileLimit = FileLimit(stored=64 * 1024)
+    """A location's wrapped chunk-naming key: a few hundred bytes."""
 
 
 DEFAULT = Limits()

@@ -10,6 +10,7 @@ keyring, every file but the record is encrypted (``encryption``), and read back 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -21,7 +22,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from ark import archive, crypto
-from ark.persistence import encryption, keys, reading, record
+from ark.persistence import chunks, encryption, keys, reading, record, volume_index
 from ark.persistence.errors import BackupLocked, ManifestMismatch, StoredFileError
 from ark.persistence.limits import DEFAULT, FileLimit, Limits
 from ark.persistence.snapshots import SnapshotRecord
@@ -91,6 +92,7 @@ class BackupStore:
         where = keyring.where if keyring is not None else "this storage location"
         self._opener = encryption.Opener(keyring, where=where)
         self._data_keys: dict[str, crypto.DataKey] = {}
+        self._naming: chunks.ChunkNaming | None = None
 
     @property
     def location(self) -> StoreLocation:
@@ -213,6 +215,15 @@ class BackupStore:
     ) -> Callable[[reading.Readable], reading.Readable]:
         return lambda src: self._opener.open(src, key=key, what=what, sealed=sealed)
 
+    def _read(
+        self, name: str, key: str, what: str, limit: FileLimit, *, opening: bytes = b""
+    ) -> bytes:
+        """A file of backup ``name``, whole and bounded, decrypted as its record says."""
+        decode = self._decode(key, what, self._sealed(name))
+        return reading.read(
+            self.objects, key, what=what, limit=limit, opening=opening, decode=decode
+        )
+
     def put_backup(
         self,
         name: str,
@@ -321,9 +332,7 @@ class BackupStore:
     def backup_log(self, name: str) -> bytes:
         """The backup's log, inflated: JSON lines."""
         key = _backup(name).logs
-        what = f"log of backup {name}"
-        decode = self._decode(key, what, self._sealed(name))
-        return reading.read(self.objects, key, what=what, limit=self.limits.log, decode=decode)
+        return self._read(name, key, f"log of backup {name}", self.limits.log)
 
     def snapshots(self, name: str) -> list[SnapshotRecord]:
         """The backup's volume snapshot records; none when it keeps no list."""
@@ -331,14 +340,7 @@ class BackupStore:
         what = f"volume snapshot list of backup {name}"
         try:
             # Velero writes ``null`` for a backup without snapshots.
-            data = reading.read(
-                self.objects,
-                key,
-                what=what,
-                limit=self.limits.snapshots,
-                opening=b"{[n",
-                decode=self._decode(key, what, self._sealed(name)),
-            )
+            data = self._read(name, key, what, self.limits.snapshots, opening=b"{[n")
             entries = orjson.loads(data)
         except ObjectNotFound:
             return []
@@ -443,6 +445,78 @@ class BackupStore:
         k = _backup(name)
         self.check_unlocked(name)
         return self._delete_prefix(k.prefix, first=k.metadata)
+
+    # -- exported volumes ---------------------------------------------------------------
+    def _volume_data_key(self, name: str) -> crypto.DataKey | None:
+        """The data key an export into backup ``name`` writes with: the one this store made
+        for it, else the one its record names (an export after the backup completed), else a
+        new one (an export before the record is written, which then keeps it)."""
+        if name in self._data_keys:
+            return self._data_keys[name]
+        sealed = self._sealed(name)
+        if sealed is None:
+            return self._data_key(name)
+        if sealed is encryption.PLAINTEXT:
+            return None
+        key, what = _backup(name).metadata, f"record of backup {name}"
+        material = self._opener.data_key(sealed.key_id, sealed.wrapped, key=key, what=what)
+        found = crypto.DataKey(key=material, key_id=sealed.key_id, wrapped=sealed.wrapped)
+        self._data_keys[name] = found
+        return found
+
+    def chunk_store(self, name: str) -> chunks.ChunkStore:
+        """The location's chunks, as an export into backup ``name`` writes them: named the
+        location's way, new ones sealed with the backup's data key."""
+        if self._naming is None:
+            self._naming = chunks.location_naming(
+                self.objects, self.keyring, opener=self._opener, limits=self.limits
+            )
+        data_key = self._volume_data_key(name) if self._naming.encrypted else None
+        if self._naming.encrypted and data_key is None:
+            # a backup written before its location encrypted: its chunks are sealed anyway
+            data_key = self._new_data_key(_backup(name).prefix, f"backup {name}")
+        return chunks.ChunkStore(
+            self.objects, self._naming, opener=self._opener, data_key=data_key, limits=self.limits
+        )
+
+    def chunks_of(self, name: str, index: volume_index.VolumeIndex) -> chunks.ChunkStore:
+        """The chunks ``index`` (of backup ``name``) names, to read its blocks back."""
+        naming = chunks.naming_of(
+            self.objects,
+            index.naming,
+            index.naming_key,
+            opener=self._opener,
+            limits=self.limits,
+            where=_backup(name).volume_index(index.volume),
+        )
+        return chunks.ChunkStore(self.objects, naming, opener=self._opener, limits=self.limits)
+
+    def put_volume_index(self, name: str, index: volume_index.VolumeIndex) -> None:
+        """Store the index of one exported volume of backup ``name`` (after its chunks)."""
+        key = _backup(name).volume_index(index.volume)
+        self._put(key, gzip.compress(index.encode(), mtime=0), self._volume_data_key(name))
+
+    def volume_index(self, name: str, volume: str) -> volume_index.VolumeIndex:
+        """The index of volume (PersistentVolume) ``volume`` exported in backup ``name``.
+        ObjectNotFound when it was not exported; StoredFileError when the index is garbage."""
+        key = _backup(name).volume_index(volume)
+        what = f"volume index {volume} of backup {name}"
+        data = self._read(name, key, what, self.limits.volume_index, opening=b"{")
+        try:
+            index = volume_index.decode(data)
+        except (ValueError, orjson.JSONDecodeError) as exc:
+            raise StoredFileError(key, what, str(exc)) from None
+        if index.volume != volume:
+            raise StoredFileError(key, what, f"it is the index of volume {index.volume!r}")
+        return index
+
+    def exported_volumes(self, name: str) -> list[str]:
+        """The PersistentVolumes whose index backup ``name`` keeps, sorted."""
+        folder = _backup(name).volumes
+        found = (info.key.removeprefix(folder) for info in self.objects.list(folder))
+        return sorted(
+            k.removesuffix(keys.INDEX_SUFFIX) for k in found if k.endswith(keys.INDEX_SUFFIX)
+        )
 
     # -- restores -----------------------------------------------------------------------
     def put_restore(self, name: str, *, results: Mapping[str, Any], log: RunLog) -> None:

@@ -12,11 +12,13 @@ from ark.restore.modifiers import InvalidModifiers, Modifiers
 from ark.restore.plan import Candidate, Planned, RestorePlan, plan_restore
 from ark.restore.results import ItemOutcome, RestoreProgress, RestoreResult
 from ark.restore.source import BackupUnavailable
+from ark.restore.volume_import import ImportedVolume, import_volume
 from ark.restore.volumes import VolumeOptions
 
 __all__ = [
     "BackupUnavailable",
     "Candidate",
+    "ImportedVolume",
     "InvalidModifiers",
     "ItemOutcome",
     "Modifiers",
@@ -28,6 +30,7 @@ __all__ = [
     "RestoreProgress",
     "RestoreResult",
     "VolumeOptions",
+    "import_volume",
     "load_actions",
     "plan_restore",
     "run",

@@ -6,6 +6,10 @@ and, for any other CSI driver, through the cluster's VolumeSnapshots (``csi``).
 
 Providers are plugins: any distribution can add one under the entry-point group
 ``ark.volume_snapshotters``; the contract is :mod:`ark.snapshot.interface`.
+
+Block access (volume export and import, :mod:`ark.snapshot.blocks`) is built in for EBS:
+
+    ebs = snapshot.open_blocks("aws", region="eu-west-1", config={}, credentials={})
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from ark.snapshot import errors
+from ark.snapshot.blocks import BlockAccess
 from ark.snapshot.interface import VolumeSnapshotter
 
 if TYPE_CHECKING:
@@ -57,3 +62,28 @@ def open_snapshotter(
             "provider", f"{provider!r} ({found[0].value}) did not return a VolumeSnapshotter"
         )
     return snapshotter
+
+
+_NO_BLOCK_ACCESS = {
+    "gcp": "GCE has no API to read a snapshot's blocks (export needs an image export to "
+    "Cloud Storage, not supported yet)",
+    "azure": "Azure block access (a snapshot's read SAS and page ranges) is not supported yet",
+    "csi": "a CSI driver's snapshots cannot be read block by block",
+}
+
+
+def open_blocks(
+    provider: str,
+    *,
+    region: str,
+    config: Mapping[str, str],
+    credentials: Mapping[str, str],
+) -> BlockAccess:
+    """Block access to ``provider``'s snapshots in ``region`` (settings as for
+    ``open_snapshotter``); SnapshotConfigError saying why for a provider that has none."""
+    if provider == "aws":
+        from ark.snapshot import ebs_blocks  # noqa: PLC0415 - boto3 only when asked
+
+        return ebs_blocks.open_blocks(region=region, config=config, credentials=credentials)
+    reason = _NO_BLOCK_ACCESS.get(provider, f"no block access for provider {provider!r}")
+    raise errors.SnapshotConfigError("provider", reason)

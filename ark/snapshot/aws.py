@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -46,7 +46,13 @@ _VOLUME_ID = re.compile(r"^vol-[0-9a-f]+$")
 _REGION_OF_ZONE = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d+)")
 _GONE_VOLUMES = frozenset({"deleting", "deleted", "error"})
 _NOT_FOUND = {"InvalidVolume.NotFound", "InvalidSnapshot.NotFound"}
-_DENIED = {"AuthFailure", "UnauthorizedOperation", "AccessDenied", "InvalidClientTokenId"}
+_DENIED = {
+    "AuthFailure",
+    "UnauthorizedOperation",
+    "AccessDenied",
+    "AccessDeniedException",  # the EBS direct APIs
+    "InvalidClientTokenId",
+}
 
 
 def region_of_zone(zone: str) -> str:
@@ -78,6 +84,27 @@ def _tag_spec(resource: str, tags: Mapping[str, str]) -> list[TagSpecificationTy
         return []
     pairs = [{"Key": k[:128], "Value": v[:256]} for k, v in tags.items()]
     return [{"ResourceType": resource, "Tags": pairs}]  # type: ignore[typeddict-item]
+
+
+@contextmanager
+def calling(action: str, subject: str, *, region: str) -> Iterator[None]:
+    """AWS's errors as ark's: not found, access denied, or the operation failed, naming
+    ``subject`` and the code AWS gave (EC2 and the EBS direct APIs answer alike)."""
+    where = f"AWS region {region}"
+    try:
+        yield
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = str(error.get("Message") or code)
+        if code == "InvalidVolume.NotFound":
+            raise errors.VolumeNotFound(subject.removeprefix("volume "), where) from exc
+        if code == "InvalidSnapshot.NotFound":
+            raise errors.SnapshotNotFound(subject.removeprefix("snapshot "), where) from exc
+        kind = errors.AccessDenied if code in _DENIED else errors.OperationFailed
+        raise kind(action, subject, f"{code}: {message}", code=code) from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise errors.OperationFailed(action, subject, f"{where}: {exc}") from exc
 
 
 class EbsSnapshotter(VolumeSnapshotter):
@@ -113,23 +140,18 @@ class EbsSnapshotter(VolumeSnapshotter):
             )
         return self._clients[region]
 
-    @contextmanager
-    def _calling(self, action: str, subject: str, *, region: str | None = None) -> Iterator[None]:
-        where = f"AWS region {region or self._region}"
-        try:
-            yield
-        except botocore.exceptions.ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            message = str(error.get("Message") or code)
-            if code == "InvalidVolume.NotFound":
-                raise errors.VolumeNotFound(subject.removeprefix("volume "), where) from exc
-            if code == "InvalidSnapshot.NotFound":
-                raise errors.SnapshotNotFound(subject.removeprefix("snapshot "), where) from exc
-            kind = errors.AccessDenied if code in _DENIED else errors.OperationFailed
-            raise kind(action, subject, f"{code}: {message}", code=code) from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise errors.OperationFailed(action, subject, f"{where}: {exc}") from exc
+    def _calling(
+        self, action: str, subject: str, *, region: str | None = None
+    ) -> AbstractContextManager[None]:
+        return calling(action, subject, region=region or self._region)
+
+    def volume_state(self, volume_id: str) -> str:
+        """The volume's EC2 state (``creating``, ``available``, ...)."""
+        with self._calling("describe volume", f"volume {volume_id}"):
+            found = self._ec2().describe_volumes(VolumeIds=[volume_id])["Volumes"]
+        if not found:
+            raise errors.VolumeNotFound(volume_id, f"AWS region {self._region}")
+        return str(found[0].get("State", ""))
 
     def volume_of(self, pv: PersistentVolume) -> VolumeRef | None:
         source = pvs.in_tree_source(pv, IN_TREE)
@@ -302,7 +324,7 @@ class EbsSnapshotter(VolumeSnapshotter):
         )
 
 
-def _session(
+def session_of(
     region: str, config: Mapping[str, str], credentials: Mapping[str, str]
 ) -> boto3.Session:
     creds: Mapping[str, str] = credentials
@@ -339,6 +361,6 @@ def open_snapshotter(
         raise errors.SnapshotConfigError("region", "required for EBS snapshots")
     return EbsSnapshotter(
         region=chosen,
-        session=_session(chosen, config, credentials),
+        session=session_of(chosen, config, credentials),
         endpoint=settings.endpoint(config, "ec2Url"),
     )

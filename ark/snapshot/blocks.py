@@ -1,0 +1,80 @@
+"""Block-level access to snapshots: what a volume export reads and a volume import writes.
+
+A provider whose snapshots can be read block by block (EBS direct APIs) is a ``BlockSource``;
+one whose snapshots (or disks) can be written block by block is a ``BlockTarget``. Blocks are
+numbered from 0 and ``block_size`` bytes long; a block not listed reads as zeros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block of a snapshot, with what the provider needs to read it."""
+
+    index: int
+    token: str | None
+    """The provider's read token; None in a listing of changes: the block is gone from the
+    newer snapshot (it reads as zeros)."""
+
+
+class Blocks(Protocol):
+    """Where the blocks are: a provider's region, and its block size."""
+
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def block_size(self) -> int: ...
+
+
+class BlockSource(Blocks, Protocol):
+    def volume_size(self, snapshot_id: str) -> int:
+        """The snapshot's volume size in bytes."""
+        ...
+
+    def blocks(self, snapshot_id: str) -> Iterator[Block]:
+        """The snapshot's written blocks, by index (paging as needed)."""
+        ...
+
+    def changed_blocks(self, parent_id: str, snapshot_id: str) -> Iterator[Block]:
+        """The blocks of ``snapshot_id`` that differ from ``parent_id``'s (a snapshot of the
+        same volume, taken before), by index."""
+        ...
+
+    def read(self, snapshot_id: str, block: Block) -> bytes:
+        """The block's bytes, checked against the checksum the provider gives."""
+        ...
+
+
+class BlockTarget(Blocks, Protocol):
+    def start(self, size_bytes: int, *, description: str, tags: Mapping[str, str]) -> str:
+        """A new, empty snapshot of a volume of ``size_bytes``; returns its id."""
+        ...
+
+    def put(self, snapshot_id: str, index: int, data: bytes, *, sha256: bytes) -> None:
+        """Write block ``index`` (the provider checks ``sha256``, the block's digest)."""
+        ...
+
+    def complete(self, snapshot_id: str, *, blocks: int) -> None:
+        """Seal the snapshot after ``blocks`` blocks were written, and wait until it can be
+        used."""
+        ...
+
+    def create_volume(
+        self, snapshot_id: str, *, zone: str, volume_type: str | None, tags: Mapping[str, str]
+    ) -> str:
+        """A volume from the snapshot in ``zone``, waited for until it can be attached;
+        returns its id."""
+        ...
+
+
+class BlockAccess(BlockSource, BlockTarget, Protocol):
+    """A provider whose snapshots are read and written block by block."""
