@@ -34,7 +34,7 @@ NAMESPACE_TIMEOUT = 120.0
 @click.option(
     "--deploy-dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Kustomize base the operator was installed from (default: the repository's deploy/base).",
+    help="Kustomize base the operator was installed from (default: the one shipped with ark).",
 )
 @click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
 @common.connection_options
