@@ -11,9 +11,22 @@ garbage raises ``StoredFileError`` naming the file. No other package composes th
 Modules: ``store`` (``BackupStore``), ``keys`` (the layout, pure), ``record`` (the
 ``velero-backup.json`` document), ``snapshots`` (``SnapshotRecord``), ``reading`` (bounded
 reads), ``limits``, ``errors``, ``encryption`` (what a location's keys encrypt, what the
-record keeps of it).
+record keeps of it), ``_changelog`` (a schedule's change log: ``ChangeLog``, its segments).
 """
 
+from ark.persistence._changelog import (
+    SEGMENT_BYTES,
+    ChangeLog,
+    Checkpoint,
+    Gap,
+    Record,
+    Resume,
+    Segment,
+    SegmentBuilder,
+    Trailer,
+    parse_stamp,
+    stamp,
+)
 from ark.persistence.encryption import (
     ENCRYPTION_ANNOTATION,
     RECORD_MAC_ANNOTATION,
@@ -21,7 +34,7 @@ from ark.persistence.encryption import (
     sealed_of,
 )
 from ark.persistence.errors import BackupLocked, ManifestMismatch, StoredFileError
-from ark.persistence.keys import RECORD_FILE, BackupKeys, RestoreKeys
+from ark.persistence.keys import RECORD_FILE, BackupKeys, RestoreKeys, SegmentName
 from ark.persistence.limits import FileLimit, Limits
 from ark.persistence.record import (
     MANIFEST_DIGEST_ANNOTATION,
@@ -44,27 +57,39 @@ __all__ = [
     "MANIFEST_DIGEST_ANNOTATION",
     "RECORD_FILE",
     "RECORD_MAC_ANNOTATION",
+    "SEGMENT_BYTES",
     "SPEC_ANNOTATION",
     "STATUS_ANNOTATION",
     "WRITER_ANNOTATION",
     "BackupKeys",
     "BackupLocked",
     "BackupStore",
+    "ChangeLog",
+    "Checkpoint",
     "CompleteBackup",
     "EncryptionError",
     "FileLimit",
+    "Gap",
     "Limits",
     "ManifestMismatch",
+    "Record",
     "RecordStatus",
     "RestoreKeys",
+    "Resume",
+    "Segment",
+    "SegmentBuilder",
+    "SegmentName",
     "SnapshotRecord",
     "StoredFileError",
     "StoredManifest",
+    "Trailer",
     "backup_record",
     "lock_status",
     "manifest_digest_of",
+    "parse_stamp",
     "sealed_of",
     "spec_from_document",
+    "stamp",
     "writer_of",
     "written_by_ark",
 ]

@@ -36,6 +36,10 @@ class Limits:
     manifest: FileLimit = FileLimit(stored=1 * GiB, decompressed=2 * GiB)
     """ark's manifest: a row (path, size, sha256) per item, about 13 MB of gzip at 100,000
     items; parsed whole, so the limit is generous but finite."""
+    changelog_segment: FileLimit = FileLimit(stored=64 * MiB, decompressed=64 * MiB)
+    """One segment of a change log: the writer closes a segment past a few MiB of JSON
+    (``changelog.SEGMENT_BYTES``), so at most that plus one object (etcd keeps objects under
+    1.5 MiB)."""
 
 
 DEFAULT = Limits()
