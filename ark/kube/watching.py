@@ -9,6 +9,7 @@ KubeApiError it stands for, so callers test ``.gone`` as for a LIST.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -70,7 +71,9 @@ class WatchStream:
         """End the stream; safe from another thread (a read that waits returns)."""
         self._closed = True
         if self._response is not None:
-            self._response.shutdown()
+            # Released to the pool already when the stream ended by itself: nothing to end.
+            with contextlib.suppress(RuntimeError, OSError):
+                self._response.shutdown()
 
     def events(self) -> Iterator[WatchEvent]:
         """The events until the stream ends. KubeApiError for an ERROR event (``gone`` for

@@ -271,3 +271,92 @@ def test_instants_the_log_cannot_reach_are_refused_naming_why(
     with pytest.raises(PointInTimeUnavailable, match="has no Completed backup finished by"):
         restore.base_backup(BackupStore(fs_store), schedule, gap.start - dt.timedelta(hours=1))
     assert persistence.stamp(gap.start) in gap.describe()
+
+
+def _compacted(log: ChangeLog, resource: str) -> None:
+    """A segment whose trailer puts ``resource``'s checkpoint at resourceVersion 1, long
+    compacted away: what the log holds after the API server compacted past a stopped watcher."""
+    resume = log.resume()
+    assert resume is not None
+    start = max(_now(), resume.trailer.end)
+    builder = persistence.SegmentBuilder(
+        log.schedule, persistence.SegmentName(start=start, seq=resume.next_seq)
+    )
+    checkpoints = dict(resume.trailer.checkpoints)
+    checkpoints[resource] = persistence.Checkpoint("1", checkpoints[resource].at)
+    trailer = persistence.Trailer(
+        end=start,
+        records=0,
+        counts={},
+        checkpoints=checkpoints,
+        newest_change=resume.trailer.newest_change,
+    )
+    log.put(builder, trailer)
+
+
+def test_a_compacted_checkpoint_is_relisted_as_a_gap_and_its_deletions_honoured(
+    cluster: Cluster,
+    kube: KubeClient,
+    fs_store: ObjectStore,
+    schedule: str,
+    namespace: str,
+    make_namespace: NamespaceFactory,
+) -> None:
+    ns = _Namespace(kube, namespace)
+    log = ChangeLog(BackupStore(fs_store), schedule)
+    spec = BackupSpec(included_namespaces=[namespace])
+    for name in ("kept", "deleted-while-down", "changed-while-down"):
+        ns.create(_cm(name, {"v": "1"}))
+    with ChangeWatcher(kube, log, spec, options=FAST) as first:
+        assert first.wait_ready(60)
+        _backup(kube, fs_store, schedule, namespace)
+        time.sleep(1)
+    stopped = _now()
+    ns.delete("ConfigMap", "deleted-while-down")
+    ns.patch("ConfigMap", "changed-while-down", {"data": {"v": "2"}})
+    _compacted(log, "configmaps")
+    with ChangeWatcher(kube, ChangeLog(BackupStore(fs_store), schedule), spec, options=FAST) as w:
+        assert w.wait_ready(60)
+        at = _instant(1.0)
+        before = _dump(cluster, namespace)
+        w.flush()
+    (gap,) = log.gaps()
+    assert gap.resource == "configmaps"
+    assert gap.start <= stopped < gap.end <= at
+    assert "410 Gone" in gap.reason
+    target = make_namespace("pitr-to")
+    result = _restore_at(kube, fs_store, schedule, at, namespace, target)
+    assert result.phase == RestorePhase.COMPLETED, result.failure_reason
+    after = compare.restorable(compare.snapshot_namespace(cluster, target))
+    assert "configmaps/deleted-while-down" not in after
+    assert sorted(after) == sorted(before)
+    assert compare.differences(before, after, namespace_map={namespace: target}) == {}
+
+
+def test_a_change_is_stored_within_flush_seconds_and_two(
+    kube: KubeClient, fs_store: ObjectStore, schedule: str, namespace: str
+) -> None:
+    ns = _Namespace(kube, namespace)
+    log = ChangeLog(BackupStore(fs_store), schedule)
+    spec = BackupSpec(included_namespaces=[namespace])
+    flush = 1.0
+    with ChangeWatcher(kube, log, spec, options=WatchOptions(flush_seconds=flush)) as w:
+        assert w.wait_ready(60)
+        time.sleep(flush * 1.5)  # the first relists stored; the next segment opens meanwhile
+        lags = []
+        for i in range(3):
+            ns.create(_cm(f"lag-{i}", {"i": str(i)}))
+            made = time.monotonic()
+            while not _stored(log, f"lag-{i}"):
+                assert time.monotonic() - made <= flush + 2, f"lag-{i} not stored in time"
+                time.sleep(0.05)
+            lags.append(time.monotonic() - made)
+    assert max(lags) <= flush + 2
+
+
+def _stored(log: ChangeLog, name: str) -> bool:
+    for segment in log.segments()[-3:]:
+        for record in log.read(segment).records:
+            if ((record.get("object") or {}).get("metadata") or {}).get("name") == name:
+                return True
+    return False
