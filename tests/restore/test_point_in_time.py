@@ -126,6 +126,39 @@ def _restore_at(
     )
 
 
+def _watch_again(
+    cluster: Cluster, kube: KubeClient, store: ObjectStore, schedule: str, spec: BackupSpec
+) -> tuple[ChangeWatcher, dt.datetime, dict[str, dict[str, Any]]]:
+    """A watcher started again on the schedule's log: once it is ready, an instant, the
+    namespace as it was then, and the log stored."""
+    namespace = (spec.included_namespaces or [""])[0]
+    with ChangeWatcher(kube, ChangeLog(BackupStore(store), schedule), spec, options=FAST) as w:
+        assert w.wait_ready(60)
+        at = _instant(1.0)
+        before = _dump(cluster, namespace)
+        w.flush()
+    return w, at, before
+
+
+def _assert_restored_exactly(
+    cluster: Cluster,
+    kube: KubeClient,
+    store: ObjectStore,
+    schedule: str,
+    at: dt.datetime,
+    source: str,
+    before: dict[str, dict[str, Any]],
+    target: str,
+) -> None:
+    """A restore of ``source`` as it was ``at`` into ``target`` brings back exactly
+    ``before``: the same objects, each equal whole."""
+    result = _restore_at(kube, store, schedule, at, source, target)
+    assert result.phase == RestorePhase.COMPLETED, result.failure_reason
+    after = compare.restorable(compare.snapshot_namespace(cluster, target))
+    assert sorted(after) == sorted(before), f"objects at {at}"
+    assert compare.differences(before, after, namespace_map={source: target}) == {}
+
+
 @pytest.fixture
 def schedule() -> str:
     return f"pitr-{uuid.uuid4().hex[:6]}"
@@ -187,11 +220,7 @@ def test_restores_three_instants_between_two_backups_exactly(
     assert dumps[first].keys() != dumps[second].keys() != dumps[third].keys()
     for at, before in dumps.items():
         target = make_namespace("pitr-to")
-        result = _restore_at(kube, fs_store, schedule, at, namespace, target)
-        assert result.phase == RestorePhase.COMPLETED, result.failure_reason
-        after = compare.restorable(compare.snapshot_namespace(cluster, target))
-        assert sorted(after) == sorted(before), f"objects at {at}"
-        assert compare.differences(before, after, namespace_map={namespace: target}) == {}
+        _assert_restored_exactly(cluster, kube, fs_store, schedule, at, namespace, before, target)
     assert watcher.status.gaps == []
     assert ChangeLog(BackupStore(fs_store), schedule).gaps() == []
 
@@ -217,22 +246,15 @@ def test_a_restarted_watcher_resumes_with_no_gap(
     # While nothing watches: changes the restarted watcher must find from its checkpoint.
     ns.create(_cm("while-down", {"a": "1"}))
     ns.patch("ConfigMap", "settings", {"data": {"mode": "amber"}})
-    with ChangeWatcher(kube, ChangeLog(BackupStore(fs_store), schedule), spec, options=FAST) as w:
-        assert w.wait_ready(60)
-        at = _instant(1.0)
-        before = _dump(cluster, namespace)
-        w.flush()
+    w, at, before = _watch_again(cluster, kube, fs_store, schedule, spec)
     assert w.status.gaps == []
     assert log.gaps() == []
     relists = sum(log.read(n).trailer.counts.get("ResyncBegin", 0) for n in log.segments())
     assert watched > 0
     assert relists == watched, "the restarted watcher resumed from its checkpoints, no relist"
-    target = make_namespace("pitr-to")
-    result = _restore_at(kube, fs_store, schedule, at, namespace, target)
-    assert result.phase == RestorePhase.COMPLETED, result.failure_reason
-    after = compare.restorable(compare.snapshot_namespace(cluster, target))
-    assert sorted(after) == sorted(before)
-    assert compare.differences(before, after, namespace_map={namespace: target}) == {}
+    _assert_restored_exactly(
+        cluster, kube, fs_store, schedule, at, namespace, before, make_namespace("pitr-to")
+    )
 
 
 def test_instants_the_log_cannot_reach_are_refused_naming_why(
@@ -315,22 +337,15 @@ def test_a_compacted_checkpoint_is_relisted_as_a_gap_and_its_deletions_honoured(
     ns.delete("ConfigMap", "deleted-while-down")
     ns.patch("ConfigMap", "changed-while-down", {"data": {"v": "2"}})
     _compacted(log, "configmaps")
-    with ChangeWatcher(kube, ChangeLog(BackupStore(fs_store), schedule), spec, options=FAST) as w:
-        assert w.wait_ready(60)
-        at = _instant(1.0)
-        before = _dump(cluster, namespace)
-        w.flush()
+    _, at, before = _watch_again(cluster, kube, fs_store, schedule, spec)
     (gap,) = log.gaps()
     assert gap.resource == "configmaps"
     assert gap.start <= stopped < gap.end <= at
     assert "410 Gone" in gap.reason
-    target = make_namespace("pitr-to")
-    result = _restore_at(kube, fs_store, schedule, at, namespace, target)
-    assert result.phase == RestorePhase.COMPLETED, result.failure_reason
-    after = compare.restorable(compare.snapshot_namespace(cluster, target))
-    assert "configmaps/deleted-while-down" not in after
-    assert sorted(after) == sorted(before)
-    assert compare.differences(before, after, namespace_map={namespace: target}) == {}
+    assert "configmaps/deleted-while-down" not in before
+    _assert_restored_exactly(
+        cluster, kube, fs_store, schedule, at, namespace, before, make_namespace("pitr-to")
+    )
 
 
 def test_a_change_is_stored_within_flush_seconds_and_two(
