@@ -224,6 +224,26 @@ def test_restores_three_instants_between_two_backups_exactly(
     assert watcher.status.gaps == []
     assert ChangeLog(BackupStore(fs_store), schedule).gaps() == []
 
+    # The other restore options work on the instant too: a dry run plans exactly its objects.
+    base = restore.base_backup(BackupStore(fs_store), schedule, second)
+    planned = restore.run(
+        kube,
+        fs_store,
+        name=f"pitr-{uuid.uuid4().hex[:8]}",
+        backup_name=base.name,
+        spec=RestoreSpec(
+            backup_name=base.name, namespace_mapping={namespace: "never-made"}, dry_run=True
+        ),
+        point_in_time=PointInTime(schedule, second),
+    )
+    assert planned.phase == RestorePhase.COMPLETED, planned.failure_reason
+    would_create = {
+        f"{o.resource}/{o.name}"
+        for o in planned.outcomes
+        if o.outcome == restore.Outcome.WOULD_CREATE and o.namespace == namespace
+    }
+    assert would_create == set(dumps[second])
+
 
 def test_a_restarted_watcher_resumes_with_no_gap(
     cluster: Cluster,
