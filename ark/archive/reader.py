@@ -256,17 +256,18 @@ def read_metadata_version(src: BinaryIO, *, limits: Limits = Limits()) -> str:  
     """The archive's ``metadata/version`` (stops reading as soon as it is found)."""
     for entry in TarStream(src, limits=limits):
         if entry.path == layout.METADATA_VERSION_PATH:
-            return _version_text(entry.path, entry.size, entry.read())
+            return _version_text(entry)
     raise CorruptArchive(layout.METADATA_VERSION_PATH, "missing: not a Velero or ark backup")
 
 
-def _version_text(path: str, size: int, data: bytes) -> str:
-    if size > _MAX_VERSION_BYTES:
-        raise HostileArchive(path, f"{size} bytes, expected a short version string")
+def _version_text(entry: Entry) -> str:
+    """The text of ``metadata/version``, its size checked before it is read."""
+    if entry.size > _MAX_VERSION_BYTES:
+        raise HostileArchive(entry.path, f"{entry.size} bytes, expected a short version string")
     try:
-        return data.decode("ascii").strip()
+        return entry.read().decode("ascii").strip()
     except UnicodeDecodeError:
-        raise CorruptArchive(path, "not ASCII text") from None
+        raise CorruptArchive(entry.path, "not ASCII text") from None
 
 
 @dataclass(frozen=True)
@@ -369,7 +370,7 @@ class _Spooler:
         if entry.path.count("/") != 1:
             raise HostileArchive(entry.path, "metadata/ holds files only, no folders")
         if entry.path == layout.METADATA_VERSION_PATH:
-            return _version_text(entry.path, entry.size, entry.read())
+            return _version_text(entry)
         return None
 
     def _add(self, path: str, loc: layout.ItemLocation, data: bytes) -> None:
