@@ -316,14 +316,13 @@ class Manifest:
     def from_json(cls, data: bytes) -> Manifest:
         """Parse and check a manifest (it is untrusted input like the archive it describes).
 
-        The standard library's parser, not orjson: orjson's reader holds many times the
-        document's size while it parses, which would set verify's and a restore's peak."""
+        Its item rows go into the compact table one by one as they are parsed, so the parse
+        never holds every row as Python lists at once (a whole-document parser would, and
+        that would set verify's and a restore's peak memory)."""
         try:
-            doc = json.loads(data, parse_constant=_no_constant)
+            doc, items = _parse(data.decode("utf-8"))
         except (ValueError, RecursionError) as exc:
             raise _bad(f"not JSON ({exc})") from None
-        if not isinstance(doc, dict):
-            raise _bad("not a JSON object")
         if doc.get("formatVersion") != MANIFEST_FORMAT:
             raise _bad(f"unsupported formatVersion {doc.get('formatVersion')!r}")
         if doc.get("itemFields") != _ITEM_FIELDS:
@@ -332,12 +331,8 @@ class Manifest:
         cluster_version = doc.get("clusterVersion")
         if not isinstance(backup, str) or not isinstance(cluster_version, str | None):
             raise _bad("backupName and clusterVersion must be strings")
-        rows = doc.get("items")
-        if not isinstance(rows, list):
+        if items is None:
             raise _bad("items must be a list")
-        items = ManifestItems()
-        for row in rows:
-            items.append(*_item(row))
         manifest = cls(
             backup_name=backup,
             items=items,
@@ -361,6 +356,65 @@ def _bad(cause: str) -> CorruptArchive:
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _parse(text: str) -> tuple[dict[str, Any], ManifestItems | None]:
+    """A JSON object's members, but its ``items`` array's rows parsed one at a time into a
+    ManifestItems (checked as they come); None when ``items`` is missing or not an array."""
+    doc: dict[str, Any] = {}
+    items: ManifestItems | None = None
+    at = _skip(text, 0)
+    at = _expect(text, at, "{")
+    if text.startswith("}", at):
+        return doc, items
+    while True:
+        key, at = _DECODER.raw_decode(text, at)
+        if not isinstance(key, str):
+            raise ValueError(f"an object key at {at} is not a string")
+        at = _expect(text, _skip(text, at), ":")
+        if key == "items" and text.startswith("[", at):
+            items, at = _rows(text, at + 1)
+            doc.pop(key, None)
+        else:
+            doc[key], at = _DECODER.raw_decode(text, at)
+            if key == "items":
+                items = None
+        at = _skip(text, at)
+        if text.startswith("}", at):
+            break
+        at = _skip(text, _expect(text, at, ","))
+    if _skip(text, at + 1) != len(text):
+        raise ValueError(f"extra data at {at + 1}")
+    return doc, items
+
+
+def _rows(text: str, at: int) -> tuple[ManifestItems, int]:
+    items = ManifestItems()
+    at = _skip(text, at)
+    if text.startswith("]", at):
+        return items, at + 1
+    while True:
+        row, at = _DECODER.raw_decode(text, _skip(text, at))
+        items.append(*_item(row))
+        at = _skip(text, at)
+        if text.startswith("]", at):
+            return items, at + 1
+        at = _expect(text, at, ",")
+
+
+def _skip(text: str, at: int) -> int:
+    found = _SPACE.match(text, at)
+    return found.end() if found else at
+
+
+def _expect(text: str, at: int, char: str) -> int:
+    if not text.startswith(char, at):
+        raise ValueError(f"expected {char!r} at {at}")
+    return at + 1
 
 
 def _item(row: object) -> tuple[layout.TarPath, int, bytes]:
