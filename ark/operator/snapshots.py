@@ -54,8 +54,16 @@ def _unavailable(obj: Mapping[str, Any], *, why: str = "") -> str | None:
 
 
 def _open(
-    client: KubeClient, namespace: str, obj: dict[str, Any], out: Resolved, *, why: str = ""
+    client: KubeClient,
+    namespace: str,
+    obj: dict[str, Any],
+    out: Resolved,
+    *,
+    why: str = "",
+    export: bool = False,
 ) -> None:
+    """Open the location into ``out``; with ``export`` (spec.exportVolumes) its block access
+    too, a location whose snapshots cannot be read block by block being an error."""
     problem = _unavailable(obj, why=why)
     if problem is not None:
         out.errors.append(problem)
@@ -65,7 +73,14 @@ def _open(
     except control.LocationError as exc:
         out.errors.append(str(exc))
         return
-    out.locations.append(SnapshotLocation(obj["metadata"]["name"], snapshotter))
+    blocks = None
+    if export:
+        try:
+            blocks = control.open_vsl_blocks(client, namespace, obj)
+        except control.LocationError as exc:
+            out.errors.append(f"exportVolumes: {exc}")
+            return
+    out.locations.append(SnapshotLocation(obj["metadata"]["name"], snapshotter, blocks))
 
 
 def resolve(
@@ -74,9 +89,11 @@ def resolve(
     names: Sequence[str] | None,
     *,
     defaults: Mapping[str, str],
+    export: bool = False,
 ) -> Resolved:
     """The VolumeSnapshotLocations a backup snapshots in (``names`` as its spec lists them;
-    ``defaults`` maps a provider to its default location's name)."""
+    ``defaults`` maps a provider to its default location's name), with their block access
+    when the backup ``export``s its volumes."""
     out = Resolved()
     every = control.list_objects(client, control.VSL, namespace)
     by_name = {o["metadata"]["name"]: o for o in every}
@@ -87,7 +104,7 @@ def resolve(
             out.errors.append(f"VolumeSnapshotLocation {namespace}/{name} not found")
             continue
         covered.add(str((obj.get("spec") or {}).get("provider")))
-        _open(client, namespace, obj, out)
+        _open(client, namespace, obj, out, export=export)
     by_provider: dict[str, list[dict[str, Any]]] = {}
     for obj in every:
         provider = str((obj.get("spec") or {}).get("provider"))
@@ -104,9 +121,23 @@ def resolve(
                     f"{provider} not found"
                 )
                 continue
-            _open(client, namespace, chosen, out, why=f" (the default for {provider})")
+            _open(
+                client,
+                namespace,
+                chosen,
+                out,
+                why=f" (the default for {provider})",
+                export=export,
+            )
         elif len(objs) == 1:
-            _open(client, namespace, objs[0], out, why=f" (the only one for {provider})")
+            _open(
+                client,
+                namespace,
+                objs[0],
+                out,
+                why=f" (the only one for {provider})",
+                export=export,
+            )
         else:
             found = ", ".join(sorted(o["metadata"]["name"] for o in objs))
             out.errors.append(

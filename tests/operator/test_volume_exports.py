@@ -1,0 +1,175 @@
+"""Volume export through the operator (``spec.exportVolumes``): the EBS volume behind a PV,
+made from a seeded snapshot (moto, its EBS direct APIs extended as AWS's by
+hack/fakes/moto_ebs.py), is snapshotted by the backup and its blocks copied into the storage
+location (MinIO) before the backup completes; the index names every non-zero block, the
+chunks are there, and an import into another region reads back the same bytes. A snapshot
+location whose snapshots cannot be read block by block (GCE) refuses the backup, saying why."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from ark import control, persistence, snapshot
+from ark.kube import KubeClient
+from ark.persistence import keys
+from ark.restore import import_volume
+from ark.storage import ObjectStore
+from tests.conftest import NamespaceFactory
+from tests.operator.harness import Operator, wait_for, wait_phase
+from tests.operator.test_volume_snapshots import (
+    CLAIMS,
+    EAST,
+    WEST,
+    _backup,
+    _bound,
+    _claim,
+    _create_vsl,
+    _delete_pv,
+    _finished,
+    _pv,
+)
+
+BACKUP, VSL = control.BACKUP, control.VSL
+BLOCK = 512 * 1024
+CREDENTIALS = {"aws_access_key_id": "ark-test", "aws_secret_access_key": "ark-secret"}
+
+
+def _client(service: str, endpoint: str, region: str) -> Any:
+    session: Any = boto3.Session(
+        region_name=region,
+        aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
+    )
+    return session.client(service, endpoint_url=endpoint)
+
+
+def _seed(endpoint: str, blocks: dict[int, bytes]) -> str:
+    """A snapshot written block by block (StartSnapshot, PutSnapshotBlock), as EBS holds one."""
+    ebs = _client("ebs", endpoint, EAST)
+    snap = str(ebs.start_snapshot(VolumeSize=1, Timeout=60)["SnapshotId"])
+    for index, data in blocks.items():
+        ebs.put_snapshot_block(
+            SnapshotId=snap,
+            BlockIndex=index,
+            BlockData=data,
+            DataLength=len(data),
+            Checksum=base64.b64encode(hashlib.sha256(data).digest()).decode(),
+            ChecksumAlgorithm="SHA256",
+        )
+    ebs.complete_snapshot(SnapshotId=snap, ChangedBlocksCount=len(blocks))
+    return snap
+
+
+def _read(endpoint: str, snap: str, region: str) -> dict[int, bytes]:
+    ebs = _client("ebs", endpoint, region)
+    found: dict[int, bytes] = {}
+    for row in ebs.list_snapshot_blocks(SnapshotId=snap, MaxResults=10000)["Blocks"]:
+        got = ebs.get_snapshot_block(
+            SnapshotId=snap, BlockIndex=row["BlockIndex"], BlockToken=row["BlockToken"]
+        )
+        found[int(row["BlockIndex"])] = got["BlockData"].read()
+    return found
+
+
+@pytest.fixture
+def seeded(
+    kube: KubeClient, make_namespace: NamespaceFactory, moto_endpoint: str
+) -> Iterator[tuple[str, dict[str, dict[int, bytes]]]]:
+    """A namespace whose claims are bound to EBS volumes made from seeded snapshots: its name,
+    and each PV's blocks."""
+    namespace = make_namespace("export")
+    shared = os.urandom(BLOCK)  # in both volumes: stored once
+    contents: dict[str, dict[int, bytes]] = {}
+    try:
+        for i, claim in enumerate(CLAIMS):
+            blocks = {0: shared, 3 + i: os.urandom(BLOCK), 9: bytes(BLOCK)}
+            volume = _client("ec2", moto_endpoint, EAST).create_volume(
+                AvailabilityZone="us-east-1a", SnapshotId=_seed(moto_endpoint, blocks)
+            )
+            pv = f"ebs-{namespace}-{i}"
+            contents[pv] = blocks
+            body = _pv(pv, volume["VolumeId"], namespace, claim)
+            kube.request("POST", "/api/v1/persistentvolumes", body=body)
+            kube.request(
+                "POST",
+                f"/api/v1/namespaces/{namespace}/persistentvolumeclaims",
+                body=_claim(claim, pv),
+            )
+        wait_for(lambda: _bound(kube, namespace), timeout=60, what=f"claims of {namespace} bound")
+        yield namespace, contents
+    finally:
+        for pv in contents:
+            _delete_pv(kube, pv)
+
+
+def test_a_backup_exports_its_volumes_before_it_completes(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    store: ObjectStore,
+    seeded: tuple[str, dict[str, dict[int, bytes]]],
+    moto_endpoint: str,
+) -> None:
+    namespace, contents = seeded
+    _create_vsl(kube, op_namespace, "ebs", moto_endpoint)
+    _backup(kube, op_namespace, "moved", namespace, exportVolumes=True)
+    st = _finished(kube, BACKUP, op_namespace, "moved")
+    assert st["phase"] == "Completed", st
+    assert (st["volumeExportsAttempted"], st["volumeExportsCompleted"]) == (2, 2)
+    exports = {e["persistentVolume"]: e for e in st["volumeExports"]}
+    assert set(exports) == set(contents)
+    for entry in exports.values():
+        assert entry["phase"] == "Completed"
+        assert entry["sizeBytes"] == 1 << 30 and entry["logicalBytes"] == 2 * BLOCK
+
+    backups = persistence.BackupStore(store)
+    # four non-zero blocks in all, one of them in both volumes: three chunks
+    assert len(list(store.list(keys.CHUNKS))) == 3
+    there = snapshot.open_blocks(
+        "aws", region=WEST, config={"ec2Url": moto_endpoint}, credentials=CREDENTIALS
+    )
+    for pv, blocks in contents.items():
+        index = backups.volume_index("moved", pv)
+        non_zero = {i: b for i, b in blocks.items() if any(b)}
+        assert [b.index for b in index.blocks] == sorted(non_zero)
+        assert (
+            index.source.snapshot_id
+            == {s["persistentVolume"]: s["snapshotId"] for s in st["volumeSnapshots"]}[pv]
+        )
+        made = import_volume(backups, "moved", pv, target=there, zone="us-west-2a")
+        assert _read(moto_endpoint, made.snapshot_id, WEST) == non_zero
+
+
+def test_a_gce_location_with_export_volumes_fails_validation_saying_why(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+) -> None:
+    control.create(
+        kube,
+        VSL,
+        op_namespace,
+        {
+            "metadata": {"name": "gce"},
+            "spec": {
+                "provider": "gcp",
+                "config": {"project": "ark-test", "computeUrl": "http://127.0.0.1:9"},
+            },
+        },
+    )
+    wait_phase(kube, VSL, op_namespace, "gce", {"Available"}, timeout=30)
+    _backup(kube, op_namespace, "to-gce", "default", exportVolumes=True)
+    st = _finished(kube, BACKUP, op_namespace, "to-gce")
+    assert st["phase"] == "FailedValidation", st
+    [why] = st["validationErrors"]
+    assert why.startswith("exportVolumes: VolumeSnapshotLocation gce:")
+    assert "GCE has no API to read a snapshot's blocks" in why
