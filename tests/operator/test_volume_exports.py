@@ -21,7 +21,8 @@ from ark.kube import KubeClient
 from ark.persistence import keys
 from ark.restore import import_volume
 from ark.storage import ObjectStore
-from tests.conftest import NamespaceFactory
+from tests.cli.conftest import Ark
+from tests.conftest import Cluster, NamespaceFactory
 from tests.operator.harness import Operator, wait_for, wait_phase
 from tests.operator.test_volume_snapshots import (
     CLAIMS,
@@ -146,6 +147,42 @@ def test_a_backup_exports_its_volumes_before_it_completes(
         )
         made = import_volume(backups, "moved", pv, target=there, zone="us-west-2a")
         assert _read(moto_endpoint, made.snapshot_id, WEST) == non_zero
+
+
+def test_ark_backup_export_volumes_exports_a_stored_backup_later(
+    kube: KubeClient,
+    cluster: Cluster,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    store: ObjectStore,
+    seeded: tuple[str, dict[str, dict[int, bytes]]],
+    moto_endpoint: str,
+) -> None:
+    namespace, contents = seeded
+    _create_vsl(kube, op_namespace, "ebs", moto_endpoint)
+    _backup(kube, op_namespace, "later", namespace)
+    st = _finished(kube, BACKUP, op_namespace, "later")
+    assert st["phase"] == "Completed" and "volumeExports" not in st, st
+    assert not list(store.list(keys.CHUNKS))
+
+    ark = Ark(kubeconfig=cluster.kubeconfig, namespace=op_namespace)
+    done = ark("backup", "export-volumes", "later")
+
+    assert done.code == 0, done.out + done.err
+    assert "2 of 2 volumes exported" in done.out
+    backup = control.get(kube, BACKUP, op_namespace, "later")
+    assert backup is not None
+    exported = {e["persistentVolume"]: e for e in backup["status"]["volumeExports"]}
+    assert set(exported) == set(contents)
+    assert all(e["phase"] == "Completed" for e in exported.values())
+    backups = persistence.BackupStore(store)
+    for pv, blocks in contents.items():
+        index = backups.volume_index("later", pv)
+        assert [b.index for b in index.blocks] == sorted(i for i, b in blocks.items() if any(b))
+    again = ark("backup", "export-volumes", "later")  # nothing new to store
+    assert again.code == 0, again.out + again.err
+    assert " 0 new" in again.out
 
 
 def test_a_gce_location_with_export_volumes_fails_validation_saying_why(
