@@ -28,6 +28,7 @@ from ark.backup import SnapshotLocation, SnapshotOptions
 from ark.kube import KubeClient, KubeError
 from ark.persistence import SnapshotRecord
 from ark.restore.volumes import VolumeOptions
+from ark.snapshot.blocks import BlockTarget
 from ark.snapshot.interface import VolumeSnapshotter
 from ark.storage import StoreError
 
@@ -259,14 +260,20 @@ class RestoreVolumes:
     errors: list[str] = field(default_factory=list)
 
 
-def _target(client: KubeClient, namespace: str, name: str) -> VolumeSnapshotter:
-    obj = control.get(client, control.VSL, namespace, name)
-    if obj is None:
-        raise control.LocationError(f"VolumeSnapshotLocation {namespace}/{name} not found")
+def _target(
+    client: KubeClient, namespace: str, name: str
+) -> tuple[VolumeSnapshotter, BlockTarget | None]:
+    """The target location's snapshotter, and its block access when it has one (a volume the
+    backup exported is imported through it)."""
+    obj = control.get_vsl(client, namespace, name)
     problem = _unavailable(obj)
     if problem is not None:
         raise control.LocationError(problem)
-    return control.open_vsl(client, namespace, obj)
+    snapshotter = control.open_vsl(client, namespace, obj)
+    try:
+        return snapshotter, control.open_vsl_blocks(client, namespace, obj)
+    except control.LocationError:
+        return snapshotter, None  # no import: snapshots are copied (same cloud) or fail
 
 
 def restore_volumes(
@@ -285,9 +292,10 @@ def restore_volumes(
     if spec.restore_pvs is False or spec.dry_run:
         return out
     target: VolumeSnapshotter | None = None
+    blocks: BlockTarget | None = None
     if spec.volume_snapshot_location:
         try:
-            target = _target(client, namespace, spec.volume_snapshot_location)
+            target, blocks = _target(client, namespace, spec.volume_snapshot_location)
         except control.LocationError as exc:
             out.errors.append(f"volumeSnapshotLocation: {exc}")
     try:
@@ -309,6 +317,7 @@ def restore_volumes(
     out.options = VolumeOptions(
         snapshotters=snapshotters,
         target=target,
+        target_blocks=blocks,
         zone=spec.volume_zone or None,
         timeout=parse_duration(spec.item_operation_timeout).total_seconds(),
     )

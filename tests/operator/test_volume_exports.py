@@ -2,7 +2,9 @@
 made from a seeded snapshot (moto, its EBS direct APIs extended as AWS's by
 hack/fakes/moto_ebs.py), is snapshotted by the backup and its blocks copied into the storage
 location (MinIO) before the backup completes; the index names every non-zero block, the
-chunks are there, and an import into another region reads back the same bytes. A snapshot
+chunks are there, and with the source region's snapshots gone a Restore into another
+region imports the volumes from the bucket: the new volumes hold the same bytes, and the
+restored PVs name them in their zone. A snapshot
 location whose snapshots cannot be read block by block (GCE) refuses the backup, saying why."""
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from typing import Any
 import boto3
 import pytest
 
-from ark import control, persistence, snapshot
+from ark import control, persistence
 from ark.kube import KubeClient
 from ark.persistence import keys
-from ark.restore import import_volume
 from ark.storage import ObjectStore
 from tests.cli.conftest import Ark
 from tests.conftest import Cluster, NamespaceFactory
@@ -37,7 +38,7 @@ from tests.operator.test_volume_snapshots import (
     _pv,
 )
 
-BACKUP, VSL = control.BACKUP, control.VSL
+BACKUP, RESTORE, VSL = control.BACKUP, control.RESTORE, control.VSL
 BLOCK = 512 * 1024
 CREDENTIALS = {"aws_access_key_id": "ark-test", "aws_secret_access_key": "ark-secret"}
 
@@ -134,19 +135,50 @@ def test_a_backup_exports_its_volumes_before_it_completes(
     backups = persistence.BackupStore(store)
     # four non-zero blocks in all, one of them in both volumes: three chunks
     assert len(list(store.list(keys.CHUNKS))) == 3
-    there = snapshot.open_blocks(
-        "aws", region=WEST, config={"ec2Url": moto_endpoint}, credentials=CREDENTIALS
-    )
+    snapshot_of = {s["persistentVolume"]: s["snapshotId"] for s in st["volumeSnapshots"]}
     for pv, blocks in contents.items():
         index = backups.volume_index("moved", pv)
-        non_zero = {i: b for i, b in blocks.items() if any(b)}
-        assert [b.index for b in index.blocks] == sorted(non_zero)
-        assert (
-            index.source.snapshot_id
-            == {s["persistentVolume"]: s["snapshotId"] for s in st["volumeSnapshots"]}[pv]
-        )
-        made = import_volume(backups, "moved", pv, target=there, zone="us-west-2a")
-        assert _read(moto_endpoint, made.snapshot_id, WEST) == non_zero
+        assert [b.index for b in index.blocks] == sorted(i for i, b in blocks.items() if any(b))
+        assert index.source.snapshot_id == snapshot_of[pv]
+
+    # The disaster: the snapshots in us-east-1 are gone; the restore into us-west-2 imports
+    # the exported volumes from the bucket (a snapshot copy has nothing to copy).
+    for snap in snapshot_of.values():
+        _client("ec2", moto_endpoint, EAST).delete_snapshot(SnapshotId=snap)
+    _create_vsl(kube, op_namespace, "ebs-west", moto_endpoint, region=WEST)
+    clone = f"{namespace}-west"
+    control.create(
+        kube,
+        RESTORE,
+        op_namespace,
+        {
+            "metadata": {"name": "moved-west"},
+            "spec": {
+                "backupName": "moved",
+                "namespaceMapping": {namespace: clone},
+                "volumeSnapshotLocation": "ebs-west",
+                "volumeZone": "us-west-2a",
+            },
+        },
+    )
+    try:
+        rst = _finished(kube, RESTORE, op_namespace, "moved-west")
+        assert rst["phase"] == "Completed", rst
+        west = _client("ec2", moto_endpoint, WEST)
+        for i, claim in enumerate(CLAIMS):
+            pvc = kube.get(f"/api/v1/namespaces/{clone}/persistentvolumeclaims/{claim}")
+            pv = kube.get(f"/api/v1/persistentvolumes/{pvc['spec']['volumeName']}")
+            assert pv["spec"]["csi"]["driver"] == "ebs.csi.aws.com"
+            [vol] = west.describe_volumes(VolumeIds=[pv["spec"]["csi"]["volumeHandle"]])["Volumes"]
+            assert vol["AvailabilityZone"] == "us-west-2a"
+            [term] = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+            assert term["matchExpressions"][0]["values"] == ["us-west-2a"]
+            blocks = contents[f"ebs-{namespace}-{i}"]
+            non_zero = {n: b for n, b in blocks.items() if any(b)}
+            assert _read(moto_endpoint, vol["SnapshotId"], WEST) == non_zero
+        wait_for(lambda: _bound(kube, clone), timeout=60, what="imported claims bound")
+    finally:
+        kube.request("DELETE", f"/api/v1/namespaces/{clone}")
 
 
 def test_ark_backup_export_volumes_exports_a_stored_backup_later(
