@@ -215,6 +215,10 @@ def test_ark_backup_export_volumes_exports_a_stored_backup_later(
     again = ark("backup", "export-volumes", "later")  # nothing new to store
     assert again.code == 0, again.out + again.err
     assert " 0 new" in again.out
+    described = ark("backup", "describe", "later")
+    assert described.code == 0, described.err
+    assert "\nVolume exports\n" in described.out
+    assert "Dedup ratio:" in described.out and "Stored:" in described.out
 
 
 def test_a_gce_location_with_export_volumes_fails_validation_saying_why(
