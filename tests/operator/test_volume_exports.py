@@ -4,18 +4,15 @@ hack/fakes/moto_ebs.py), is snapshotted by the backup and its blocks copied into
 location (MinIO) before the backup completes; the index names every non-zero block, the
 chunks are there, and with the source region's snapshots gone a Restore into another
 region imports the volumes from the bucket: the new volumes hold the same bytes, and the
-restored PVs name them in their zone. A snapshot
-location whose snapshots cannot be read block by block (GCE) refuses the backup, saying why."""
+restored PVs name them in their zone. ``ark backup export-volumes`` exports a stored backup
+later. A snapshot location whose snapshots cannot be read block by block (GCE) refuses the
+backup, saying why."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from collections.abc import Iterator
-from typing import Any
 
-import boto3
 import pytest
 
 from ark import control, persistence
@@ -37,47 +34,9 @@ from tests.operator.test_volume_snapshots import (
     _finished,
     _pv,
 )
+from tests.volumes.conftest import BLOCK, Ebs
 
 BACKUP, RESTORE, VSL = control.BACKUP, control.RESTORE, control.VSL
-BLOCK = 512 * 1024
-CREDENTIALS = {"aws_access_key_id": "ark-test", "aws_secret_access_key": "ark-secret"}
-
-
-def _client(service: str, endpoint: str, region: str) -> Any:
-    session: Any = boto3.Session(
-        region_name=region,
-        aws_access_key_id=CREDENTIALS["aws_access_key_id"],
-        aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
-    )
-    return session.client(service, endpoint_url=endpoint)
-
-
-def _seed(endpoint: str, blocks: dict[int, bytes]) -> str:
-    """A snapshot written block by block (StartSnapshot, PutSnapshotBlock), as EBS holds one."""
-    ebs = _client("ebs", endpoint, EAST)
-    snap = str(ebs.start_snapshot(VolumeSize=1, Timeout=60)["SnapshotId"])
-    for index, data in blocks.items():
-        ebs.put_snapshot_block(
-            SnapshotId=snap,
-            BlockIndex=index,
-            BlockData=data,
-            DataLength=len(data),
-            Checksum=base64.b64encode(hashlib.sha256(data).digest()).decode(),
-            ChecksumAlgorithm="SHA256",
-        )
-    ebs.complete_snapshot(SnapshotId=snap, ChangedBlocksCount=len(blocks))
-    return snap
-
-
-def _read(endpoint: str, snap: str, region: str) -> dict[int, bytes]:
-    ebs = _client("ebs", endpoint, region)
-    found: dict[int, bytes] = {}
-    for row in ebs.list_snapshot_blocks(SnapshotId=snap, MaxResults=10000)["Blocks"]:
-        got = ebs.get_snapshot_block(
-            SnapshotId=snap, BlockIndex=row["BlockIndex"], BlockToken=row["BlockToken"]
-        )
-        found[int(row["BlockIndex"])] = got["BlockData"].read()
-    return found
 
 
 @pytest.fixture
@@ -87,13 +46,14 @@ def seeded(
     """A namespace whose claims are bound to EBS volumes made from seeded snapshots: its name,
     and each PV's blocks."""
     namespace = make_namespace("export")
+    ebs = Ebs(moto_endpoint)
     shared = os.urandom(BLOCK)  # in both volumes: stored once
     contents: dict[str, dict[int, bytes]] = {}
     try:
         for i, claim in enumerate(CLAIMS):
             blocks = {0: shared, 3 + i: os.urandom(BLOCK), 9: bytes(BLOCK)}
-            volume = _client("ec2", moto_endpoint, EAST).create_volume(
-                AvailabilityZone="us-east-1a", SnapshotId=_seed(moto_endpoint, blocks)
+            volume = ebs.ec2(EAST).create_volume(
+                AvailabilityZone="us-east-1a", SnapshotId=ebs.make_snapshot(blocks, region=EAST)
             )
             pv = f"ebs-{namespace}-{i}"
             contents[pv] = blocks
@@ -144,7 +104,7 @@ def test_a_backup_exports_its_volumes_before_it_completes(
     # The disaster: the snapshots in us-east-1 are gone; the restore into us-west-2 imports
     # the exported volumes from the bucket (a snapshot copy has nothing to copy).
     for snap in snapshot_of.values():
-        _client("ec2", moto_endpoint, EAST).delete_snapshot(SnapshotId=snap)
+        Ebs(moto_endpoint).ec2(EAST).delete_snapshot(SnapshotId=snap)
     _create_vsl(kube, op_namespace, "ebs-west", moto_endpoint, region=WEST)
     clone = f"{namespace}-west"
     control.create(
@@ -164,7 +124,7 @@ def test_a_backup_exports_its_volumes_before_it_completes(
     try:
         rst = _finished(kube, RESTORE, op_namespace, "moved-west")
         assert rst["phase"] == "Completed", rst
-        west = _client("ec2", moto_endpoint, WEST)
+        west = Ebs(moto_endpoint).ec2(WEST)
         for i, claim in enumerate(CLAIMS):
             pvc = kube.get(f"/api/v1/namespaces/{clone}/persistentvolumeclaims/{claim}")
             pv = kube.get(f"/api/v1/persistentvolumes/{pvc['spec']['volumeName']}")
@@ -175,7 +135,7 @@ def test_a_backup_exports_its_volumes_before_it_completes(
             assert term["matchExpressions"][0]["values"] == ["us-west-2a"]
             blocks = contents[f"ebs-{namespace}-{i}"]
             non_zero = {n: b for n, b in blocks.items() if any(b)}
-            assert _read(moto_endpoint, vol["SnapshotId"], WEST) == non_zero
+            assert Ebs(moto_endpoint).read_snapshot(vol["SnapshotId"], region=WEST) == non_zero
         wait_for(lambda: _bound(kube, clone), timeout=60, what="imported claims bound")
     finally:
         kube.request("DELETE", f"/api/v1/namespaces/{clone}")
