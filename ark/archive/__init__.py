@@ -3,7 +3,8 @@ two-phase (check everything, then read) reader. Velero-compatible; see DESIGN.md
 
 Modules: ``layout`` (tar paths, name checks), ``manifest`` (checksums per
 item, Velero's resource list), ``writer`` (``ArchiveWriter``), ``reader`` (``spool`` ->
-``ArchiveIndex``), ``tarread`` (safe streaming walk over an untrusted tar.gz), ``errors``.
+``ArchiveIndex``; ``rebuild``: one from objects given one by one), ``tarread`` (safe
+streaming walk over an untrusted tar.gz), ``errors``.
 """
 
 from ark.archive.errors import (
@@ -43,6 +44,7 @@ from ark.archive.reader import (
     OwnerRef,
     check,
     read_metadata_version,
+    rebuild,
     spool,
 )
 from ark.archive.tarread import Limits
@@ -83,6 +85,7 @@ __all__ = [
     "encode_resource_list",
     "encode_resource_list_chunks",
     "read_metadata_version",
+    "rebuild",
     "resource_list",
     "restore_name",
     "spool",

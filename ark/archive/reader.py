@@ -18,7 +18,7 @@ import os
 import struct
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -226,6 +226,32 @@ def spool(
     )
 
 
+def rebuild(
+    objects: Iterable[tuple[str, str | None, str, bytes]],
+    *,
+    spool_dir: str | os.PathLike[str],
+    format_version: str = layout.FORMAT_VERSION,
+    limits: Limits = Limits(),  # noqa: B008 (frozen, so sharing the default is safe)
+) -> ArchiveIndex:
+    """An index of objects given one by one as (resource dir, namespace or None, name, JSON
+    bytes): a backup's items with a change log replayed over them. Each is checked as
+    :func:`spool` checks an archive's (its path, its kind and place, its size); the index is
+    not ``verified`` (no manifest covers the objects that came from elsewhere)."""
+    fd, name = tempfile.mkstemp(prefix="ark-spool-", suffix=".items", dir=spool_dir)
+    Path(name).unlink()
+    out = os.fdopen(fd, "w+b", buffering=1024 * 1024)
+    try:
+        spooler = _Spooler(out, None, limits)
+        for resource_dir, namespace, item_name, data in objects:
+            spooler.add(resource_dir, namespace, item_name, data)
+        items = spooler.sorted_items()
+        out.flush()
+    except BaseException:
+        out.close()
+        raise
+    return ArchiveIndex(spool=out, items=items, verified=False, format_version=format_version)
+
+
 def read_metadata_version(src: BinaryIO, *, limits: Limits = Limits()) -> str:  # noqa: B008
     """The archive's ``metadata/version`` (stops reading as soon as it is found)."""
     for entry in TarStream(src, limits=limits):
@@ -311,11 +337,27 @@ class _Spooler:
         if self._expected is not None and self._next_expected < len(self._expected):
             missing = self._expected.path(self._next_expected)
             raise CorruptArchive(missing, "listed in the ark manifest but missing from the archive")
+        return self.sorted_items(), version
+
+    def sorted_items(self) -> list[IndexedItem]:
         self._items.sort(key=_sort_key)
         for before, after in zip(self._items, self._items[1:], strict=False):
             if _sort_key(before) == _sort_key(after):
                 raise HostileArchive(after.path, "stored twice (which copy would be restored?)")
-        return self._items, version
+        return self._items
+
+    def add(self, resource_dir: str, namespace: str | None, name: str, data: bytes) -> None:
+        """One object given by its place, checked as an archive's entry is."""
+        path = layout.item_path(layout.ResourceDir(resource_dir), namespace, name)
+        try:
+            loc = layout.parse_item_path(path)
+        except InvalidName as exc:
+            raise HostileArchive(path, f"not a valid item path ({exc.reason})") from None
+        if len(data) > self._limits.max_item_bytes:
+            raise HostileArchive(path, f"{len(data)} bytes (limit {self._limits.max_item_bytes})")
+        if len(self._items) >= self._limits.max_items:
+            raise HostileArchive(path, f"more than {self._limits.max_items} items")
+        self._add(path, loc, data)
 
     @staticmethod
     def _metadata(entry: Entry) -> str | None:

@@ -85,7 +85,7 @@ def order(objs: list[Obj]) -> list[Obj]:
 @click.option(
     "--deploy-dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Kustomize base of the operator (default: the repository's deploy/base).",
+    help="Kustomize base of the operator (default: the one shipped with ark).",
 )
 @click.option("--no-operator", is_flag=True, help="Install the CRDs (and location) only.")
 @click.option(

@@ -143,5 +143,8 @@ def set_namespace(obj: Obj, namespace: str, *, previous: str | None) -> None:
 
 
 def default_deploy_dir() -> Path:
-    """The repository's kustomize base, ``deploy/base``, next to the ``ark`` package."""
-    return Path(__file__).resolve().parents[2] / "deploy" / "base"
+    """The operator's kustomize base: the copy a wheel carries (``ark/_deploy/base``), else
+    the repository's ``deploy/base`` next to the ``ark`` package (a checkout)."""
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "_deploy" / "base"
+    return packaged if packaged.is_dir() else package.parent / "deploy" / "base"

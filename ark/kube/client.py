@@ -121,11 +121,7 @@ class KubeClient:
         429 (API Priority and Fairness) is retried after Retry-After for every method — the
         server did not process the request; 5xx a few times, only for idempotent methods.
         """
-        url = self._host + path
-        if query:
-            url += "?" + urlencode(
-                {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in query.items()}
-            )
+        url = self.url(path, query=query)
         payload = body if isinstance(body, bytes) or body is None else encode_json(body)
         headers = self.headers(method, path, accept=accept, content_type=content_type)
         pool = self.api.rest_client.pool_manager
@@ -162,6 +158,45 @@ class KubeClient:
                 continue
             raise KubeApiError(method=method, path=path, status=status, body=bytes(resp.data))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def url(self, path: str, *, query: Mapping[str, str | int | bool] | None = None) -> str:
+        """The request's URL (booleans as the API server spells them)."""
+        if not query:
+            return self._host + path
+        return f"{self._host}{path}?" + urlencode(
+            {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in query.items()}
+        )
+
+    def open_stream(
+        self,
+        path: str,
+        *,
+        query: Mapping[str, str | int | bool] | None = None,
+        read_timeout: float = 330.0,
+    ) -> urllib3.BaseHTTPResponse:
+        """A GET whose body is read as it comes (a watch): the open response, to be read with
+        ``read1`` and released with ``release_conn``. ``shutdown()`` on it from another thread
+        ends a read that waits. KubeApiError on an error status (429 too: its caller opens
+        the stream again after a pause of its own)."""
+        if self.rate_limit is not None:
+            self.rate_limit.take()
+        headers = self.headers("GET", path)
+        try:
+            resp = self.api.rest_client.pool_manager.request(
+                "GET",
+                self.url(path, query=query),
+                headers=headers,
+                timeout=urllib3.Timeout(connect=10.0, read=read_timeout),
+                retries=False,
+                preload_content=False,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise KubeError(f"GET {path}: cannot reach {self._host}: {exc}") from exc
+        if resp.status >= 400:
+            body = resp.read(1 << 20)
+            resp.release_conn()
+            raise KubeApiError(method="GET", path=path, status=resp.status, body=body)
+        return resp
 
     def get(self, path: str, *, query: Mapping[str, str | int | bool] | None = None) -> Any:
         """GET and parse JSON."""

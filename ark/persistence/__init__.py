@@ -13,9 +13,22 @@ Modules: ``store`` (``BackupStore``), ``keys`` (the layout, pure), ``record`` (t
 reads), ``limits``, ``errors``, ``encryption`` (what a location's keys encrypt, what the
 record keeps of it); for exported volumes ``chunks`` (content-addressed blocks and how they
 are named), ``volume_index`` (a volume's index) and ``transfer`` (blocks through a bounded
-pool).
+pool); ``_changelog`` (a schedule's change log: ``ChangeLog``, its segments).
 """
 
+from ark.persistence._changelog import (
+    SEGMENT_BYTES,
+    ChangeLog,
+    Checkpoint,
+    Gap,
+    Record,
+    Resume,
+    Segment,
+    SegmentBuilder,
+    Trailer,
+    parse_stamp,
+    stamp,
+)
 from ark.persistence.chunks import ChunkNaming, ChunkStore
 from ark.persistence.encryption import (
     ENCRYPTION_ANNOTATION,
@@ -24,7 +37,7 @@ from ark.persistence.encryption import (
     sealed_of,
 )
 from ark.persistence.errors import BackupLocked, ManifestMismatch, StoredFileError
-from ark.persistence.keys import RECORD_FILE, BackupKeys, RestoreKeys
+from ark.persistence.keys import RECORD_FILE, BackupKeys, RestoreKeys, SegmentName
 from ark.persistence.limits import FileLimit, Limits
 from ark.persistence.record import (
     MANIFEST_DIGEST_ANNOTATION,
@@ -48,6 +61,7 @@ __all__ = [
     "MANIFEST_DIGEST_ANNOTATION",
     "RECORD_FILE",
     "RECORD_MAC_ANNOTATION",
+    "SEGMENT_BYTES",
     "SPEC_ANNOTATION",
     "STATUS_ANNOTATION",
     "WRITER_ANNOTATION",
@@ -55,25 +69,36 @@ __all__ = [
     "BackupLocked",
     "BackupStore",
     "BlockEntry",
+    "ChangeLog",
+    "Checkpoint",
     "ChunkNaming",
     "ChunkStore",
     "CompleteBackup",
     "EncryptionError",
     "FileLimit",
+    "Gap",
     "Limits",
     "ManifestMismatch",
+    "Record",
     "RecordStatus",
     "RestoreKeys",
+    "Resume",
+    "Segment",
+    "SegmentBuilder",
+    "SegmentName",
     "SnapshotRecord",
     "StoredFileError",
     "StoredManifest",
+    "Trailer",
     "VolumeIndex",
     "VolumeSource",
     "backup_record",
     "lock_status",
     "manifest_digest_of",
+    "parse_stamp",
     "sealed_of",
     "spec_from_document",
+    "stamp",
     "writer_of",
     "written_by_ark",
 ]

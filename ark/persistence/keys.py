@@ -5,11 +5,14 @@ Velero's layout (see DESIGN.md "Object-store layout"): ``backups/<name>/velero-b
 Exported volume data: a backup's index per volume in ``backups/<name>/volumes/``, the chunks
 they name (shared by every backup of the location) under ``plugins/ark/volumes/``: Velero marks
 a location with unknown top-level folders Unavailable, and ``plugins/`` is the one it keeps for
-its plugins' data. Pure functions of names; only the persistence layer uses them.
+its plugins' data. A schedule's change log: ``plugins/ark/changelogs/<schedule>/`` (segments
+``<start>-<seq>.jsonl.gz``, gaps under ``gaps/``). Pure functions of names; only the
+persistence layer uses them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -17,6 +20,7 @@ from ark.archive.layout import BackupName, RestoreName, backup_name, restore_nam
 
 BACKUPS = "backups/"
 RESTORES = "restores/"
+CHANGELOGS = "plugins/ark/changelogs/"
 RECORD_FILE = "velero-backup.json"
 VOLUMES = "plugins/ark/volumes/"
 CHUNKS = f"{VOLUMES}chunks/"
@@ -127,3 +131,46 @@ class RestoreKeys:
     @property
     def results(self) -> str:
         return f"{self.prefix}restore-{self.name}-results.gz"
+
+
+_SEGMENT = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z)-(\d{10})\.jsonl\.gz$")
+_STAMP = "%Y%m%dT%H%M%S.%fZ"
+
+
+@dataclass(frozen=True)
+class SegmentName:
+    """Where one segment of a change log sits: its start (UTC, microseconds) and its number in
+    the log. Names sort by start, then number: the order the segments were written."""
+
+    start: dt.datetime
+    seq: int
+
+    @property
+    def file(self) -> str:
+        return f"{self.start.astimezone(dt.UTC).strftime(_STAMP)}-{self.seq:010d}.jsonl.gz"
+
+    @classmethod
+    def parse(cls, file: str) -> SegmentName | None:
+        """None for a name that is not a segment's (another tool's file is left alone)."""
+        found = _SEGMENT.match(file)
+        if found is None:
+            return None
+        start = dt.datetime.strptime(found[1], _STAMP).replace(tzinfo=dt.UTC)
+        return cls(start=start, seq=int(found[2]))
+
+
+@dataclass(frozen=True)
+class ChangeLogKeys:
+    """Object-store keys of one schedule's change log, relative to the location's prefix."""
+
+    schedule: BackupName
+
+    def __post_init__(self) -> None:
+        backup_name(self.schedule)
+
+    @property
+    def prefix(self) -> str:
+        return f"{CHANGELOGS}{self.schedule}/"
+
+    def segment(self, name: SegmentName) -> str:
+        return f"{self.prefix}{name.file}"

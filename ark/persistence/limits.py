@@ -44,6 +44,10 @@ class Limits:
     block size its index names."""
     naming_key: FileLimit = FileLimit(stored=64 * 1024)
     """A location's wrapped chunk-naming key: a few hundred bytes."""
+    changelog_segment: FileLimit = FileLimit(stored=64 * MiB, decompressed=64 * MiB)
+    """One segment of a change log: the writer closes a segment past a few MiB of JSON
+    (``changelog.SEGMENT_BYTES``), so at most that plus one object (etcd keeps objects under
+    1.5 MiB)."""
 
 
 DEFAULT = Limits()

@@ -10,6 +10,11 @@ from ark.restore.apply import Outcome
 from ark.restore.engine import run
 from ark.restore.modifiers import InvalidModifiers, Modifiers
 from ark.restore.plan import Candidate, Planned, RestorePlan, plan_restore
+from ark.restore.pointintime import (
+    PointInTime,
+    PointInTimeUnavailable,
+    base_backup,
+)
 from ark.restore.results import ItemOutcome, RestoreProgress, RestoreResult
 from ark.restore.source import BackupUnavailable
 from ark.restore.volume_import import ImportedVolume, import_volume
@@ -24,12 +29,15 @@ __all__ = [
     "Modifiers",
     "Outcome",
     "Planned",
+    "PointInTime",
+    "PointInTimeUnavailable",
     "RestoreContext",
     "RestoreItemAction",
     "RestorePlan",
     "RestoreProgress",
     "RestoreResult",
     "VolumeOptions",
+    "base_backup",
     "import_volume",
     "load_actions",
     "plan_restore",

@@ -7,6 +7,7 @@ passed its checks (paths, links, sizes, JSON, checksums, kinds). Every item gets
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -14,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from ark.kube.crds import wait_established
 from ark.kube.discovery import Discovery
 from ark.persistence import SnapshotRecord
 from ark.report import Issues, RunLog
-from ark.restore import claims, namespaces, services, source, volumes
+from ark.restore import claims, namespaces, pointintime, services, source, volumes
 from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions, load_actions
 from ark.restore.apply import Applied, Outcome, Writer
 from ark.restore.grants import carry_over, clone_binding
@@ -145,6 +146,7 @@ def run(
     volumes: VolumeOptions | None = None,
     modifiers: Modifiers | None = None,
     uid: str | None = None,
+    point_in_time: pointintime.PointInTime | None = None,
 ) -> RestoreResult:
     """Restore backup ``backup_name`` from ``store`` (an object store, or a location's
     ``persistence.BackupStore`` with its encryption keys) into the cluster behind ``client``.
@@ -157,6 +159,10 @@ def run(
     ``uid`` identifies this run across attempts (the Restore's ``metadata.uid``): everything
     made in the cloud is tagged with it, and a run with the same uid adopts the volumes an
     interrupted one made instead of making them again. None: nothing is adopted.
+
+    ``point_in_time`` (the schedule's change log, an instant): the objects as they stood then,
+    ``backup_name`` (``pointintime.base_backup``) with the log replayed over it; an instant the
+    log cannot reach fails the restore, naming why, before anything is written.
     """
     archive.restore_name(name)
     backups = (
@@ -180,11 +186,19 @@ def run(
         with (
             tempfile.TemporaryDirectory(dir=spool_dir, prefix=f"ark-restore-{name}-") as tmp,
             source.open_backup(backups, backup_name, spool_dir=Path(tmp), limits=limits) as opened,
+            _at_instant(backups, opened, point_in_time, state, Path(tmp)) as chosen,
         ):
             restore_plan = _restore(
-                state, opened, store=backups, volumes=volumes, namespace_timeout=namespace_timeout
+                state, chosen, store=backups, volumes=volumes, namespace_timeout=namespace_timeout
             )
-    except (source.BackupUnavailable, KubeError, StoreError, archive.ArchiveError, OSError) as exc:
+    except (
+        source.BackupUnavailable,
+        pointintime.PointInTimeUnavailable,
+        KubeError,
+        StoreError,
+        archive.ArchiveError,
+        OSError,
+    ) as exc:
         failure = f"restore {name} of backup {backup_name} failed: {exc}"
         state.log.error(failure)
     if failure is not None:
@@ -214,6 +228,37 @@ def run(
     if on_progress is not None:
         on_progress(state.progress)
     return result
+
+
+@contextlib.contextmanager
+def _at_instant(
+    store: persistence.BackupStore,
+    opened: source.OpenBackup,
+    point_in_time: pointintime.PointInTime | None,
+    state: _Run,
+    spool_dir: Path,
+) -> Iterator[source.OpenBackup]:
+    """``opened``, or with a point in time its items replayed to that instant."""
+    if point_in_time is None:
+        yield opened
+        return
+    log = persistence.ChangeLog(store, point_in_time.schedule)
+    try:
+        since = persistence.parse_stamp((opened.document.get("status") or {}).get("startTimestamp"))
+    except ValueError:
+        raise pointintime.PointInTimeUnavailable(
+            f"backup {opened.name} has no start time: the change log cannot be replayed over it"
+        ) from None
+    index, done = pointintime.replay(
+        opened.index, log, since=since, at=point_in_time.at, spool_dir=spool_dir
+    )
+    state.log.info(
+        f"point in time {persistence.stamp(point_in_time.at)}: backup {opened.name} with "
+        f"{done.applied} changes from {done.segments} change log segments of schedule "
+        f"{point_in_time.schedule} ({len(done.resyncs)} resyncs)"
+    )
+    with index:
+        yield source.with_index(opened, index)
 
 
 def _restore(

@@ -73,16 +73,32 @@ def open_backup(
             f"backup {name} rejected, nothing restored: {exc.reason}: {exc}"
         ) from exc
     with index:
-        opened = OpenBackup(name=name, document=document, index=index, verified=index.verified)
-        for item in index:
-            if item.resource_dir == CRDS:
-                crd = index.load(item)
-                spec = crd.get("spec") or {}
-                names = spec.get("names") or {}
-                resource_dir = f"{names.get('plural')}.{spec.get('group')}"
-                opened.crd_kinds[resource_dir] = str(names.get("kind"))
-                opened.crd_of[resource_dir] = item.name
-        yield opened
+        yield with_index(
+            OpenBackup(name=name, document=document, index=index, verified=index.verified), index
+        )
+
+
+def with_index(opened: OpenBackup, index: archive.ArchiveIndex) -> OpenBackup:
+    """``opened`` with ``index`` as its items (a point in time's replay), the CRDs it holds
+    read from it."""
+    crd_kinds: dict[str, str] = {}
+    crd_of: dict[str, str] = {}
+    for item in index:
+        if item.resource_dir == CRDS:
+            crd = index.load(item)
+            spec = crd.get("spec") or {}
+            names = spec.get("names") or {}
+            resource_dir = f"{names.get('plural')}.{spec.get('group')}"
+            crd_kinds[resource_dir] = str(names.get("kind"))
+            crd_of[resource_dir] = item.name
+    return OpenBackup(
+        name=opened.name,
+        document=opened.document,
+        index=index,
+        verified=opened.verified,
+        crd_kinds=crd_kinds,
+        crd_of=crd_of,
+    )
 
 
 def check_kinds(opened: OpenBackup, discovery: Discovery) -> list[str]:

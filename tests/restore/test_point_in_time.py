@@ -1,0 +1,399 @@
+"""Point-in-time restore: while the change log's watcher runs, objects are created, modified
+and deleted at recorded instants between two backups; a restore to each instant (into a fresh
+namespace, mapped) is compared whole with the namespace as it was dumped at that instant —
+what existed, with what content, deletions honoured. A watcher stopped and started again
+resumes with no gap; an instant inside a gap, before the log or after its newest change is
+refused, naming why."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ark import backup, persistence, restore
+from ark.api import BackupPhase, BackupSpec, RestorePhase, RestoreSpec
+from ark.backup.changelog import ChangeWatcher, WatchOptions
+from ark.kube import KubeClient
+from ark.persistence import BackupStore, ChangeLog
+from ark.restore import PointInTime, PointInTimeUnavailable
+from ark.storage import ObjectStore
+from tests.conftest import Cluster, NamespaceFactory
+from tests.support import compare
+
+FAST = WatchOptions(flush_seconds=0.5, heartbeat_seconds=1.0)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _stamp(when: dt.datetime) -> str:
+    return when.strftime("%Y%m%d%H%M%S")
+
+
+def _cm(name: str, data: dict[str, str], **labels: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
+
+
+def _deployment(name: str, image: str, replicas: int) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "web", "image": image}]},
+            },
+        },
+    }
+
+
+class _Namespace:
+    """Writes to one namespace through ark's client (what a user does with kubectl)."""
+
+    def __init__(self, kube: KubeClient, namespace: str) -> None:
+        self.kube = kube
+        self.ns = namespace
+
+    def _path(self, kind: str, name: str | None = None) -> str:
+        base = {
+            "ConfigMap": f"/api/v1/namespaces/{self.ns}/configmaps",
+            "Secret": f"/api/v1/namespaces/{self.ns}/secrets",
+            "Deployment": f"/apis/apps/v1/namespaces/{self.ns}/deployments",
+        }[kind]
+        return base if name is None else f"{base}/{name}"
+
+    def create(self, obj: dict[str, Any]) -> None:
+        self.kube.request("POST", self._path(obj["kind"]), body=obj)
+
+    def patch(self, kind: str, name: str, patch: dict[str, Any]) -> None:
+        self.kube.request(
+            "PATCH",
+            self._path(kind, name),
+            body=patch,
+            content_type="application/merge-patch+json",
+        )
+
+    def delete(self, kind: str, name: str) -> None:
+        self.kube.request("DELETE", self._path(kind, name))
+
+
+def _dump(cluster: Cluster, namespace: str) -> dict[str, dict[str, Any]]:
+    """The namespace's restorable objects as they stand now, and the instant: a moment after
+    the last write settled, before the next."""
+    return compare.restorable(compare.snapshot_namespace(cluster, namespace))
+
+
+def _backup(kube: KubeClient, store: ObjectStore, schedule: str, namespace: str) -> str:
+    time.sleep(1.1)  # backup names are per second
+    name = f"{schedule}-{_stamp(_now())}"
+    made = backup.run(kube, store, name=name, spec=BackupSpec(included_namespaces=[namespace]))
+    assert made.phase == BackupPhase.COMPLETED
+    return name
+
+
+def _instant(settle: float = 0.6) -> dt.datetime:
+    """An instant between two writes: the watcher has seen the last one well before it."""
+    time.sleep(settle)
+    at = _now()
+    time.sleep(settle)
+    return at
+
+
+def _restore_at(
+    kube: KubeClient, store: ObjectStore, schedule: str, at: dt.datetime, source: str, target: str
+) -> restore.RestoreResult:
+    base = restore.base_backup(BackupStore(store), schedule, at)
+    return restore.run(
+        kube,
+        store,
+        name=f"pitr-{uuid.uuid4().hex[:8]}",
+        backup_name=base.name,
+        spec=RestoreSpec(backup_name=base.name, namespace_mapping={source: target}),
+        point_in_time=PointInTime(schedule, at),
+    )
+
+
+def _watch_again(
+    cluster: Cluster, kube: KubeClient, store: ObjectStore, schedule: str, spec: BackupSpec
+) -> tuple[ChangeWatcher, dt.datetime, dict[str, dict[str, Any]]]:
+    """A watcher started again on the schedule's log: once it is ready, an instant, the
+    namespace as it was then, and the log stored."""
+    namespace = (spec.included_namespaces or [""])[0]
+    with ChangeWatcher(kube, ChangeLog(BackupStore(store), schedule), spec, options=FAST) as w:
+        assert w.wait_ready(60)
+        at = _instant(1.0)
+        before = _dump(cluster, namespace)
+        w.flush()
+    return w, at, before
+
+
+def _assert_restored_exactly(
+    cluster: Cluster,
+    kube: KubeClient,
+    store: ObjectStore,
+    schedule: str,
+    at: dt.datetime,
+    source: str,
+    before: dict[str, dict[str, Any]],
+    target: str,
+) -> None:
+    """A restore of ``source`` as it was ``at`` into ``target`` brings back exactly
+    ``before``: the same objects, each equal whole."""
+    result = _restore_at(kube, store, schedule, at, source, target)
+    assert result.phase == RestorePhase.COMPLETED, result.failure_reason
+    after = compare.restorable(compare.snapshot_namespace(cluster, target))
+    assert sorted(after) == sorted(before), f"objects at {at}"
+    assert compare.differences(before, after, namespace_map={source: target}) == {}
+
+
+@pytest.fixture
+def schedule() -> str:
+    return f"pitr-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def watcher(
+    kube: KubeClient, fs_store: ObjectStore, schedule: str, namespace: str
+) -> Iterator[ChangeWatcher]:
+    spec = BackupSpec(included_namespaces=[namespace])
+    with ChangeWatcher(kube, ChangeLog(BackupStore(fs_store), schedule), spec, options=FAST) as w:
+        assert w.wait_ready(60)
+        yield w
+
+
+def test_restores_three_instants_between_two_backups_exactly(
+    cluster: Cluster,
+    kube: KubeClient,
+    fs_store: ObjectStore,
+    schedule: str,
+    namespace: str,
+    make_namespace: NamespaceFactory,
+    watcher: ChangeWatcher,
+) -> None:
+    ns = _Namespace(kube, namespace)
+    ns.create(_cm("settings", {"mode": "blue"}))
+    ns.create(_cm("doomed", {"x": "1"}))
+    ns.create({"kind": "Secret", "metadata": {"name": "creds"}, "stringData": {"pw": "one"}})
+    ns.create(_deployment("web", "nginx:1.25", 2))
+    _backup(kube, fs_store, schedule, namespace)
+
+    # Instant 1: a value changed, an object deleted, one created, a rollout.
+    ns.patch("ConfigMap", "settings", {"data": {"mode": "green"}})
+    ns.delete("ConfigMap", "doomed")
+    ns.create(_cm("added", {"y": "2"}, tier="one"))
+    ns.patch("Deployment", "web", {"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "image": "nginx:1.26"}]}}}})  # fmt: skip
+    first = _instant()
+    dumps = {first: _dump(cluster, namespace)}
+
+    # Instant 2: the deployment gone, a secret rotated, the new one relabelled.
+    ns.delete("Deployment", "web")
+    ns.patch("Secret", "creds", {"stringData": {"pw": "two"}})
+    ns.patch("ConfigMap", "added", {"metadata": {"labels": {"tier": "two"}}})
+    second = _instant()
+    dumps[second] = _dump(cluster, namespace)
+
+    # Instant 3: a deleted name back with other content, the secret gone.
+    ns.create(_cm("doomed", {"x": "back"}))
+    ns.delete("Secret", "creds")
+    ns.patch("ConfigMap", "settings", {"data": {"mode": "red", "extra": "yes"}})
+    third = _instant()
+    dumps[third] = _dump(cluster, namespace)
+
+    ns.create(_cm("later", {"z": "after the last instant"}))
+    _backup(kube, fs_store, schedule, namespace)
+    watcher.flush()
+
+    assert dumps[first].keys() != dumps[second].keys() != dumps[third].keys()
+    for at, before in dumps.items():
+        target = make_namespace("pitr-to")
+        _assert_restored_exactly(cluster, kube, fs_store, schedule, at, namespace, before, target)
+    assert watcher.status.gaps == []
+    assert ChangeLog(BackupStore(fs_store), schedule).gaps() == []
+
+    # The other restore options work on the instant too: a dry run plans exactly its objects.
+    base = restore.base_backup(BackupStore(fs_store), schedule, second)
+    planned = restore.run(
+        kube,
+        fs_store,
+        name=f"pitr-{uuid.uuid4().hex[:8]}",
+        backup_name=base.name,
+        spec=RestoreSpec(
+            backup_name=base.name, namespace_mapping={namespace: "never-made"}, dry_run=True
+        ),
+        point_in_time=PointInTime(schedule, second),
+    )
+    assert planned.phase == RestorePhase.COMPLETED, planned.failure_reason
+    would_create = {
+        f"{o.resource}/{o.name}"
+        for o in planned.outcomes
+        if o.outcome == restore.Outcome.WOULD_CREATE and o.namespace == namespace
+    }
+    assert would_create == set(dumps[second])
+
+
+def test_a_restarted_watcher_resumes_with_no_gap(
+    cluster: Cluster,
+    kube: KubeClient,
+    fs_store: ObjectStore,
+    schedule: str,
+    namespace: str,
+    make_namespace: NamespaceFactory,
+) -> None:
+    ns = _Namespace(kube, namespace)
+    log = ChangeLog(BackupStore(fs_store), schedule)
+    spec = BackupSpec(included_namespaces=[namespace])
+    ns.create(_cm("settings", {"mode": "blue"}))
+    with ChangeWatcher(kube, log, spec, options=FAST) as first:
+        assert first.wait_ready(60)
+        _backup(kube, fs_store, schedule, namespace)
+        ns.patch("ConfigMap", "settings", {"data": {"mode": "green"}})
+        time.sleep(1)
+    watched = len(first.status.resources)
+    # While nothing watches: changes the restarted watcher must find from its checkpoint.
+    ns.create(_cm("while-down", {"a": "1"}))
+    ns.patch("ConfigMap", "settings", {"data": {"mode": "amber"}})
+    w, at, before = _watch_again(cluster, kube, fs_store, schedule, spec)
+    assert w.status.gaps == []
+    assert log.gaps() == []
+    relists = sum(log.read(n).trailer.counts.get("ResyncBegin", 0) for n in log.segments())
+    assert watched > 0
+    assert relists == watched, "the restarted watcher resumed from its checkpoints, no relist"
+    _assert_restored_exactly(
+        cluster, kube, fs_store, schedule, at, namespace, before, make_namespace("pitr-to")
+    )
+
+
+def test_instants_the_log_cannot_reach_are_refused_naming_why(
+    kube: KubeClient,
+    fs_store: ObjectStore,
+    schedule: str,
+    namespace: str,
+    watcher: ChangeWatcher,
+) -> None:
+    ns = _Namespace(kube, namespace)
+    ns.create(_cm("settings", {"mode": "blue"}))
+    base = _backup(kube, fs_store, schedule, namespace)
+    ns.patch("ConfigMap", "settings", {"data": {"mode": "green"}})
+    time.sleep(1)
+    watcher.record_gap("configmaps", _now() - dt.timedelta(seconds=0.5), "compacted (a test)")
+    watcher.flush()
+    log = ChangeLog(BackupStore(fs_store), schedule)
+    (gap,) = log.gaps()
+    inside = gap.start + (gap.end - gap.start) / 2
+    beyond = _now() + dt.timedelta(minutes=5)
+    for at, why in (
+        (inside, f"inside a gap of the change log of schedule {schedule}: configmaps from"),
+        (beyond, "after the newest change stored"),
+    ):
+        result = restore.run(
+            kube,
+            fs_store,
+            name=f"pitr-{uuid.uuid4().hex[:8]}",
+            backup_name=base,
+            spec=RestoreSpec(backup_name=base, namespace_mapping={namespace: "never-made"}),
+            point_in_time=PointInTime(schedule, at),
+        )
+        assert result.phase == RestorePhase.FAILED
+        assert why in (result.failure_reason or "")
+        assert result.counts == {} or not any(result.counts.values())
+    with pytest.raises(PointInTimeUnavailable, match="has no Completed backup finished by"):
+        restore.base_backup(BackupStore(fs_store), schedule, gap.start - dt.timedelta(hours=1))
+    assert persistence.stamp(gap.start) in gap.describe()
+
+
+def _forget(log: ChangeLog, resource: str) -> None:
+    """A segment whose trailer has no checkpoint for ``resource``: the next watcher relists
+    it (a resync block), as after a 410 Gone."""
+    resume = log.resume()
+    assert resume is not None
+    start = max(_now(), resume.trailer.end)
+    builder = persistence.SegmentBuilder(
+        log.schedule, persistence.SegmentName(start=start, seq=resume.next_seq)
+    )
+    checkpoints = {r: c for r, c in resume.trailer.checkpoints.items() if r != resource}
+    trailer = persistence.Trailer(
+        end=start,
+        records=0,
+        counts={},
+        checkpoints=checkpoints,
+        newest_change=resume.trailer.newest_change,
+    )
+    log.put(builder, trailer)
+
+
+def test_a_relist_deletes_what_it_does_not_list(
+    cluster: Cluster,
+    kube: KubeClient,
+    fs_store: ObjectStore,
+    schedule: str,
+    namespace: str,
+    make_namespace: NamespaceFactory,
+) -> None:
+    ns = _Namespace(kube, namespace)
+    log = ChangeLog(BackupStore(fs_store), schedule)
+    spec = BackupSpec(included_namespaces=[namespace])
+    for name in ("kept", "deleted-while-down", "changed-while-down"):
+        ns.create(_cm(name, {"v": "1"}))
+    with ChangeWatcher(kube, log, spec, options=FAST) as first:
+        assert first.wait_ready(60)
+        _backup(kube, fs_store, schedule, namespace)
+        time.sleep(1)
+    ns.delete("ConfigMap", "deleted-while-down")
+    ns.patch("ConfigMap", "changed-while-down", {"data": {"v": "2"}})
+    _forget(log, "configmaps")
+    _, at, before = _watch_again(cluster, kube, fs_store, schedule, spec)
+    relists = [
+        r["resource"]
+        for n in log.segments()
+        for r in log.read(n).records
+        if r["type"] == "ResyncBegin"
+    ]
+    assert relists.count("configmaps") == 2, "listed at the start and again after the restart"
+    assert len(relists) == len(set(relists)) + 1, "only configmaps were listed again"
+    assert "configmaps/deleted-while-down" not in before
+    _assert_restored_exactly(
+        cluster, kube, fs_store, schedule, at, namespace, before, make_namespace("pitr-to")
+    )
+
+
+def test_a_change_is_stored_within_flush_seconds_and_two(
+    kube: KubeClient, fs_store: ObjectStore, schedule: str, namespace: str
+) -> None:
+    ns = _Namespace(kube, namespace)
+    log = ChangeLog(BackupStore(fs_store), schedule)
+    spec = BackupSpec(included_namespaces=[namespace])
+    flush = 1.0
+    with ChangeWatcher(kube, log, spec, options=WatchOptions(flush_seconds=flush)) as w:
+        assert w.wait_ready(60)
+        time.sleep(flush * 1.5)  # the first relists stored; the next segment opens meanwhile
+        lags = []
+        for i in range(3):
+            ns.create(_cm(f"lag-{i}", {"i": str(i)}))
+            made = time.monotonic()
+            while not _stored(log, f"lag-{i}"):
+                assert time.monotonic() - made <= flush + 2, f"lag-{i} not stored in time"
+                time.sleep(0.05)
+            lags.append(time.monotonic() - made)
+    assert max(lags) <= flush + 2
+
+
+def _stored(log: ChangeLog, name: str) -> bool:
+    for segment in log.segments()[-3:]:
+        for record in log.read(segment).records:
+            if ((record.get("object") or {}).get("metadata") or {}).get("name") == name:
+                return True
+    return False
