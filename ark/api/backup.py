@@ -175,6 +175,15 @@ class BackupSpec(ResourceFilter):
     include_objects_being_deleted: bool = Field(
         default=False, description="Also back up objects that carry a deletionTimestamp."
     )
+    export_volumes: bool = Field(
+        default=False,
+        description=(
+            "Copy each volume snapshot's blocks into the storage location once it completes "
+            "(content-addressed chunks, shared by all backups), so a restore can bring the "
+            "volume to another region or cloud. Needs snapshot locations whose snapshots can "
+            "be read block by block (aws: EBS direct APIs; not gcp, azure or csi)."
+        ),
+    )
     hooks: BackupHooks | None = Field(
         default=None,
         description=(
@@ -203,6 +212,23 @@ class VolumeSnapshotStatus(Model):
     snapshot_id: str
     phase: str = Field(default="InProgress", description="InProgress, Completed or Failed.")
     message: str | None = None
+
+
+class VolumeExportStatus(Model):
+    """One volume snapshot's export into the storage location (``spec.exportVolumes``)."""
+
+    persistent_volume: str = Field(description="Name of the PersistentVolume.")
+    snapshot_id: str = Field(description="The snapshot whose blocks were read.")
+    phase: str = Field(description="Completed or Failed.")
+    message: str | None = Field(default=None, description="Why it failed.")
+    size_bytes: int = Field(default=0, ge=0, description="The volume's size.")
+    logical_bytes: int = Field(default=0, ge=0, description="Bytes of its non-zero blocks.")
+    stored_bytes: int = Field(
+        default=0, ge=0, description="Bytes its chunks take in the location (compressed)."
+    )
+    new_bytes: int = Field(
+        default=0, ge=0, description="Bytes this export stored: chunks not there before."
+    )
 
 
 class HookStatus(Model):
@@ -258,6 +284,11 @@ class BackupStatus(Model):
         default=None, description="Time between the first and the last snapshot start."
     )
     hook_status: HookStatus | None = None
+    volume_exports_attempted: int = Field(default=0, ge=0)
+    volume_exports_completed: int = Field(default=0, ge=0)
+    volume_exports: list[VolumeExportStatus] | None = Field(
+        default=None, description="Each volume snapshot exported (spec.exportVolumes)."
+    )
     manifest_digest: str | None = Field(
         default=None,
         description=(

@@ -9,6 +9,7 @@ from ark.backup.engine import run
 from ark.backup.plan import BackupPlan, ClusterScope, ListTask, plan_backup
 from ark.backup.results import BackupResult, Progress, SnapshotOptions
 from ark.backup.volume_export import export_volume
+from ark.backup.volume_exports import ExportOutcome, export_snapshots
 from ark.backup.volumes import SnapshotLocation
 
 __all__ = [
@@ -17,11 +18,13 @@ __all__ = [
     "BackupPlan",
     "BackupResult",
     "ClusterScope",
+    "ExportOutcome",
     "ItemRef",
     "ListTask",
     "Progress",
     "SnapshotLocation",
     "SnapshotOptions",
+    "export_snapshots",
     "export_volume",
     "load_actions",
     "plan_backup",

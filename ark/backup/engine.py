@@ -19,10 +19,11 @@ from ark import archive, persistence, selection
 from ark.api.backup import BackupPhase, BackupSpec
 from ark.api.locations import ObjectLock, ObjectLockMode
 from ark.api.types import parse_duration
-from ark.backup import hooks, results
+from ark.backup import hooks, results, volume_exports
 from ark.backup.actions import ActionContext, BackupItemAction, ItemRef, load_actions
 from ark.backup.plan import CRDS, NAMESPACES, BackupPlan, ListTask, plan_backup
 from ark.backup.results import BackupResult, Progress, ProgressCallback, SnapshotOptions
+from ark.backup.volume_exports import ExportOutcome
 from ark.backup.volumes import SnapshotOutcome, snapshot_volumes
 from ark.kube import (
     KubeApiError,
@@ -246,6 +247,7 @@ def run(
     ttl = parse_duration(spec.ttl)
     expiration = started + ttl if ttl else None
     manifest: archive.Manifest | None = None
+    exports: list[ExportOutcome] = []
     hook_run: hooks.HookRun | None = None
     failure: str | None = None
     version: str | None = None
@@ -275,6 +277,7 @@ def run(
             _snapshot(state, snapshots, hook_run, uid=uid)
         finally:
             hook_run.post()  # also when starting the snapshots failed: thaw what was frozen
+        exports = _export(state, snapshots)
     except (KubeError, StoreError, archive.ArchiveError, OSError) as exc:
         failure = f"backup {name} failed: {exc}"
         state.log.error(failure)
@@ -300,6 +303,7 @@ def run(
         per_resource=dict(sorted(state.per_resource.items())),
         volume_snapshots=state.snapshots.records,
         snapshot_skew_seconds=state.snapshots.skew_seconds,
+        volume_exports=exports,
         hooks_attempted=hook_run.attempted if hook_run else 0,
         hooks_failed=hook_run.failed if hook_run else 0,
         object_lock=_retention(lock, started) if manifest is not None else None,
@@ -402,6 +406,25 @@ def _snapshot(
         timeout=options.timeout,
         uid=uid,
     )
+
+
+def _export(state: _Run, options: SnapshotOptions | None) -> list[ExportOutcome]:
+    """With ``spec.exportVolumes``, copy each completed snapshot's blocks into the location
+    (before the record is written: a failed export makes the backup PartiallyFailed)."""
+    if options is None or not state.spec.export_volumes or not state.snapshots.records:
+        return []
+    sources = {loc.name: loc.blocks for loc in options.locations if loc.blocks is not None}
+    outcomes = volume_exports.export_snapshots(
+        state.store, state.name, state.snapshots.records, sources=sources, log=state.log
+    )
+    for outcome in outcomes:
+        if outcome.phase != volume_exports.COMPLETED:
+            state.issues.error(
+                f"volume export: {outcome.message}",
+                resource="persistentvolumes",
+                name=outcome.persistent_volume,
+            )
+    return outcomes
 
 
 def _plan(state: _Run) -> BackupPlan:

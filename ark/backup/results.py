@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ark import archive, persistence
 from ark.api.backup import BackupPhase, BackupSpec
+from ark.backup.volume_exports import ExportOutcome
 from ark.backup.volumes import SnapshotLocation
 from ark.persistence import SnapshotRecord
 from ark.report import Issues, RunLog
@@ -51,6 +52,7 @@ class BackupResult:
     per_resource: dict[str, int] = field(default_factory=dict)
     volume_snapshots: list[SnapshotRecord] = field(default_factory=list)
     snapshot_skew_seconds: float | None = None
+    volume_exports: list[ExportOutcome] = field(default_factory=list)
     hooks_attempted: int = 0
     hooks_failed: int = 0
     manifest_digest: str | None = None

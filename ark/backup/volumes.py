@@ -20,6 +20,7 @@ from typing import Any
 from ark.persistence import SnapshotRecord
 from ark.report import Issues, RunLog
 from ark.snapshot import errors as snapshot_errors
+from ark.snapshot.blocks import BlockSource
 from ark.snapshot.interface import (
     BACKUP_TAG,
     BACKUP_UID_TAG,
@@ -38,6 +39,8 @@ class SnapshotLocation:
 
     name: str
     snapshotter: VolumeSnapshotter
+    blocks: BlockSource | None = None
+    """Block access to its snapshots, when the backup exports them (``spec.exportVolumes``)."""
 
 
 @dataclass

@@ -81,6 +81,7 @@ def backup(obj: Obj) -> None:
             ("Storage location", spec.get("storageLocation") or "(default)"),
             ("Snapshot volumes", spec.get("snapshotVolumes")),
             ("Snapshot locations", spec.get("volumeSnapshotLocations")),
+            ("Export volumes", spec.get("exportVolumes") or None),
             ("TTL", spec.get("ttl")),
         ],
         indent=2,
@@ -106,6 +107,7 @@ def backup(obj: Obj) -> None:
     for problem in ((status.get("verification") or {}).get("problems") or [])[:MAX_ITEMS]:
         output.echo(f"    {problem}", style="red")
     _volume_snapshots(status)
+    _volume_exports(status)
     _hooks(status)
     if status.get("phase") in {"Completed", "PartiallyFailed", "Failed"}:
         _backup_results(obj)
@@ -145,6 +147,52 @@ def _volume_snapshots(status: Obj) -> None:
         )
     if len(snapshots) > MAX_ITEMS:
         output.echo(f"  ... and {len(snapshots) - MAX_ITEMS} more")
+
+
+def _volume_exports(status: Obj) -> None:
+    """Each exported volume: its size, the bytes of its non-zero blocks, what its chunks take
+    in the location and the dedup ratio (logical / stored); nothing when none was exported."""
+    exports = [e for e in status.get("volumeExports") or [] if isinstance(e, dict)]
+    if not exports:
+        return
+    output.heading("Volume exports")
+    output.fields(
+        [
+            ("Attempted", status.get("volumeExportsAttempted") or len(exports)),
+            ("Completed", status.get("volumeExportsCompleted") or 0),
+        ],
+        indent=2,
+    )
+    for entry in exports[:MAX_ITEMS]:
+        output.echo(f"  {entry.get('persistentVolume', '?')}:")
+        logical, stored = entry.get("logicalBytes") or 0, entry.get("storedBytes") or 0
+        output.fields(
+            [
+                ("Snapshot ID", entry.get("snapshotId")),
+                ("Phase", entry.get("phase")),
+                ("Message", entry.get("message")),
+                ("Size", _size(entry.get("sizeBytes"))),
+                ("Data", _size(logical)),
+                ("Stored", _size(stored)),
+                ("Dedup ratio", f"{logical / stored:.2f}" if stored else None),
+                ("New", _size(entry.get("newBytes"))),
+            ],
+            indent=4,
+        )
+    if len(exports) > MAX_ITEMS:
+        output.echo(f"  ... and {len(exports) - MAX_ITEMS} more")
+
+
+def _size(count: int | None) -> str | None:
+    """``1.5 GiB (1610612736 bytes)``; None for no count."""
+    if count is None:
+        return None
+    value, unit = float(count), "bytes"
+    for bigger in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{count} bytes" if unit == "bytes" else f"{value:.1f} {unit} ({count} bytes)"
 
 
 def _where(location: str | None, provider: str | None) -> str | None:

@@ -17,6 +17,7 @@ from ark.api import kinds
 from ark.api.locations import AccessMode, BackupStorageLocationSpec, VolumeSnapshotLocationSpec
 from ark.control import _resources
 from ark.kube import KubeApiError, KubeClient, object_path
+from ark.snapshot.blocks import BlockAccess
 from ark.snapshot.errors import SnapshotError
 from ark.snapshot.interface import VolumeSnapshotter
 from ark.storage import ObjectStore, RetentionUnsupported, StoreError, StoreLocation, open_store
@@ -235,13 +236,21 @@ def validate_vsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> str
     return None
 
 
-def open_vsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> VolumeSnapshotter:
-    """The snapshotter a VolumeSnapshotLocation object describes (its provider, region, config
-    and credential Secret); LocationError names the location and the cause."""
+def _vsl_settings(
+    client: KubeClient, namespace: str, obj: dict[str, Any]
+) -> tuple[str, VolumeSnapshotLocationSpec, dict[str, str], dict[str, str]]:
+    """A VolumeSnapshotLocation's name, spec, config and decoded credentials."""
     name = obj["metadata"]["name"]
     spec = VolumeSnapshotLocationSpec.model_validate(obj.get("spec") or {})
     config = dict(spec.config or {})
     credentials = _credentials(client, namespace, f"VolumeSnapshotLocation {name}", spec.credential)
+    return name, spec, config, credentials
+
+
+def open_vsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> VolumeSnapshotter:
+    """The snapshotter a VolumeSnapshotLocation object describes (its provider, region, config
+    and credential Secret); LocationError names the location and the cause."""
+    name, spec, config, credentials = _vsl_settings(client, namespace, obj)
     try:
         return snapshot.open_snapshotter(
             spec.provider,
@@ -254,8 +263,26 @@ def open_vsl(client: KubeClient, namespace: str, obj: dict[str, Any]) -> VolumeS
         raise LocationError(f"VolumeSnapshotLocation {name}: {exc}") from None
 
 
-def open_vsl_snapshotter(client: KubeClient, namespace: str, name: str) -> VolumeSnapshotter:
+def open_vsl_blocks(client: KubeClient, namespace: str, obj: dict[str, Any]) -> BlockAccess:
+    """Block access to a VolumeSnapshotLocation's snapshots (a volume export reads them, an
+    import writes them); LocationError names the location and why it has none (gcp: GCE has
+    no API to read a snapshot's blocks)."""
+    name, spec, config, credentials = _vsl_settings(client, namespace, obj)
+    try:
+        return snapshot.open_blocks(
+            spec.provider, region=config.get("region", ""), config=config, credentials=credentials
+        )
+    except SnapshotError as exc:
+        raise LocationError(f"VolumeSnapshotLocation {name}: {exc}") from None
+
+
+def get_vsl(client: KubeClient, namespace: str, name: str) -> dict[str, Any]:
+    """The VolumeSnapshotLocation object named; LocationNotFound when there is none."""
     obj = _resources.get(client, _resources.VSL, namespace, name)
     if obj is None:
         raise LocationNotFound(f"VolumeSnapshotLocation {namespace}/{name} not found")
-    return open_vsl(client, namespace, obj)
+    return obj
+
+
+def open_vsl_snapshotter(client: KubeClient, namespace: str, name: str) -> VolumeSnapshotter:
+    return open_vsl(client, namespace, get_vsl(client, namespace, name))

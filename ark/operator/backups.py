@@ -19,7 +19,7 @@ from ark.api.backup import TERMINAL_BACKUP_PHASES, BackupPhase, BackupSpec
 from ark.api.locations import LocationPhase
 from ark.api.types import parse_duration
 from ark.archive import layout
-from ark.backup import BackupResult, Progress, SnapshotLocation, SnapshotOptions
+from ark.backup import BackupResult, Progress, SnapshotLocation, SnapshotOptions, volume_exports
 from ark.kube import KubeClient
 from ark.operator import snapshots, stores
 from ark.storage import StoreError
@@ -70,12 +70,15 @@ def validate(
         bsl = None
     if bsl is not None:
         _check_location(client, namespace, plan, bsl)
+    if plan.spec.export_volumes and plan.spec.snapshot_volumes is False:
+        plan.errors.append("exportVolumes needs volume snapshots: snapshotVolumes is false")
     if plan.spec.snapshot_volumes is not False:
         resolved = snapshots.resolve(
             client,
             namespace,
             plan.spec.volume_snapshot_locations,
             defaults=default_snapshot_locations or {},
+            export=plan.spec.export_volumes,
         )
         plan.snapshot_locations = resolved.locations
         plan.errors.extend(resolved.errors)
@@ -196,6 +199,7 @@ def final_status(
             skew=result.snapshot_skew_seconds,
             earlier=earlier_snapshots or [],
         ),
+        **volume_exports.status_of(result.volume_exports),
         "phase": str(result.phase),
         "completionTimestamp": control.timestamp(result.completed),
         "expiration": control.timestamp(result.expiration) if result.expiration else None,
@@ -227,6 +231,9 @@ def summary(result: BackupResult) -> str:
     if result.volume_snapshots:
         done = sum(1 for r in result.volume_snapshots if r.phase == "Completed")
         message += f", {done} of {len(result.volume_snapshots)} volume snapshots completed"
+    if result.volume_exports:
+        done = sum(1 for e in result.volume_exports if e.phase == volume_exports.COMPLETED)
+        message += f", {done} of {len(result.volume_exports)} exported"
     return message
 
 

@@ -28,6 +28,7 @@ from ark.backup import SnapshotLocation, SnapshotOptions
 from ark.kube import KubeClient, KubeError
 from ark.persistence import SnapshotRecord
 from ark.restore.volumes import VolumeOptions
+from ark.snapshot.blocks import BlockTarget
 from ark.snapshot.interface import VolumeSnapshotter
 from ark.storage import StoreError
 
@@ -54,8 +55,16 @@ def _unavailable(obj: Mapping[str, Any], *, why: str = "") -> str | None:
 
 
 def _open(
-    client: KubeClient, namespace: str, obj: dict[str, Any], out: Resolved, *, why: str = ""
+    client: KubeClient,
+    namespace: str,
+    obj: dict[str, Any],
+    out: Resolved,
+    *,
+    why: str = "",
+    export: bool = False,
 ) -> None:
+    """Open the location into ``out``; with ``export`` (spec.exportVolumes) its block access
+    too, a location whose snapshots cannot be read block by block being an error."""
     problem = _unavailable(obj, why=why)
     if problem is not None:
         out.errors.append(problem)
@@ -65,7 +74,14 @@ def _open(
     except control.LocationError as exc:
         out.errors.append(str(exc))
         return
-    out.locations.append(SnapshotLocation(obj["metadata"]["name"], snapshotter))
+    blocks = None
+    if export:
+        try:
+            blocks = control.open_vsl_blocks(client, namespace, obj)
+        except control.LocationError as exc:
+            out.errors.append(f"exportVolumes: {exc}")
+            return
+    out.locations.append(SnapshotLocation(obj["metadata"]["name"], snapshotter, blocks))
 
 
 def resolve(
@@ -74,9 +90,11 @@ def resolve(
     names: Sequence[str] | None,
     *,
     defaults: Mapping[str, str],
+    export: bool = False,
 ) -> Resolved:
     """The VolumeSnapshotLocations a backup snapshots in (``names`` as its spec lists them;
-    ``defaults`` maps a provider to its default location's name)."""
+    ``defaults`` maps a provider to its default location's name), with their block access
+    when the backup ``export``s its volumes."""
     out = Resolved()
     every = control.list_objects(client, control.VSL, namespace)
     by_name = {o["metadata"]["name"]: o for o in every}
@@ -87,7 +105,7 @@ def resolve(
             out.errors.append(f"VolumeSnapshotLocation {namespace}/{name} not found")
             continue
         covered.add(str((obj.get("spec") or {}).get("provider")))
-        _open(client, namespace, obj, out)
+        _open(client, namespace, obj, out, export=export)
     by_provider: dict[str, list[dict[str, Any]]] = {}
     for obj in every:
         provider = str((obj.get("spec") or {}).get("provider"))
@@ -104,9 +122,23 @@ def resolve(
                     f"{provider} not found"
                 )
                 continue
-            _open(client, namespace, chosen, out, why=f" (the default for {provider})")
+            _open(
+                client,
+                namespace,
+                chosen,
+                out,
+                why=f" (the default for {provider})",
+                export=export,
+            )
         elif len(objs) == 1:
-            _open(client, namespace, objs[0], out, why=f" (the only one for {provider})")
+            _open(
+                client,
+                namespace,
+                objs[0],
+                out,
+                why=f" (the only one for {provider})",
+                export=export,
+            )
         else:
             found = ", ".join(sorted(o["metadata"]["name"] for o in objs))
             out.errors.append(
@@ -228,14 +260,20 @@ class RestoreVolumes:
     errors: list[str] = field(default_factory=list)
 
 
-def _target(client: KubeClient, namespace: str, name: str) -> VolumeSnapshotter:
-    obj = control.get(client, control.VSL, namespace, name)
-    if obj is None:
-        raise control.LocationError(f"VolumeSnapshotLocation {namespace}/{name} not found")
+def _target(
+    client: KubeClient, namespace: str, name: str
+) -> tuple[VolumeSnapshotter, BlockTarget | None]:
+    """The target location's snapshotter, and its block access when it has one (a volume the
+    backup exported is imported through it)."""
+    obj = control.get_vsl(client, namespace, name)
     problem = _unavailable(obj)
     if problem is not None:
         raise control.LocationError(problem)
-    return control.open_vsl(client, namespace, obj)
+    snapshotter = control.open_vsl(client, namespace, obj)
+    try:
+        return snapshotter, control.open_vsl_blocks(client, namespace, obj)
+    except control.LocationError:
+        return snapshotter, None  # no import: snapshots are copied (same cloud) or fail
 
 
 def restore_volumes(
@@ -254,9 +292,10 @@ def restore_volumes(
     if spec.restore_pvs is False or spec.dry_run:
         return out
     target: VolumeSnapshotter | None = None
+    blocks: BlockTarget | None = None
     if spec.volume_snapshot_location:
         try:
-            target = _target(client, namespace, spec.volume_snapshot_location)
+            target, blocks = _target(client, namespace, spec.volume_snapshot_location)
         except control.LocationError as exc:
             out.errors.append(f"volumeSnapshotLocation: {exc}")
     try:
@@ -278,6 +317,7 @@ def restore_volumes(
     out.options = VolumeOptions(
         snapshotters=snapshotters,
         target=target,
+        target_blocks=blocks,
         zone=spec.volume_zone or None,
         timeout=parse_duration(spec.item_operation_timeout).total_seconds(),
     )

@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from ark.archive import layout
 from ark.kube import ApiResource, KubeApiError, KubeClient, KubeError, discover
 from ark.kube.crds import wait_established
 from ark.kube.discovery import Discovery
+from ark.persistence import SnapshotRecord
 from ark.report import Issues, RunLog
 from ark.restore import claims, namespaces, pointintime, services, source, volumes
 from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions, load_actions
@@ -35,10 +36,11 @@ from ark.restore.modifiers import ModifierFailed, Modifiers
 from ark.restore.plan import NAMESPACES, Planned, RestorePlan, plan_restore
 from ark.restore.refs import CRDS, ItemKey
 from ark.restore.results import ItemOutcome, ProgressCallback, RestoreProgress, RestoreResult
+from ark.restore.volume_import import import_volume
 from ark.restore.volumes import VolumeOptions
 from ark.selection import select_resources
 from ark.snapshot import errors as snapshot_errors
-from ark.storage import ObjectStore, StoreError
+from ark.storage import ObjectNotFound, ObjectStore, StoreError
 
 DEFAULT_WORKERS = 32
 PROGRESS_INTERVAL = 0.5
@@ -363,7 +365,13 @@ def _volumes_from_snapshots(
         return {}
     state.claim_snapshots = volumes.claim_snapshots(records, set(pvs), options)
     made, failed = volumes.create_volumes(
-        records, set(pvs), options, restore_name=state.name, uid=state.uid, log=state.log
+        records,
+        set(pvs),
+        options,
+        restore_name=state.name,
+        uid=state.uid,
+        log=state.log,
+        importer=_importer(store, backup_name, options, log=state.log),
     )
     state.new_volumes, state.volume_failures = made, failed
     suffix = hashlib.sha256(state.name.encode()).hexdigest()[:8]
@@ -381,6 +389,45 @@ def _volumes_from_snapshots(
             continue  # the interrupted attempt's own PV: kept, not cloned beside itself
         renames[pv] = f"{pv[: 253 - 9]}-{suffix}"
     return renames
+
+
+def _importer(
+    store: persistence.BackupStore, backup_name: str, options: VolumeOptions, *, log: RunLog
+) -> volumes.Importer | None:
+    """Imports a PV's exported volume into the target location (None: it cannot write
+    blocks); a PV the backup did not export imports as None (its snapshot is copied)."""
+    target = options.target_blocks
+    if target is None:
+        return None
+
+    def one(record: SnapshotRecord, zone: str, tags: Mapping[str, str]) -> tuple[str, str] | None:
+        pv = record.persistent_volume
+        try:
+            made = import_volume(
+                store,
+                backup_name,
+                pv,
+                target=target,
+                zone=zone,
+                volume_type=record.volume_type,
+                tags=tags,
+            )
+        except ObjectNotFound:
+            return None
+        except StoreError as exc:  # a chunk missing or altered: named in the message
+            raise snapshot_errors.OperationFailed(
+                "import", f"the export of volume {pv} in backup {backup_name}", str(exc)
+            ) from None
+        assert made.volume_id is not None  # a zone was given
+        log.info(
+            f"persistentvolume {pv}: imported {made.blocks} blocks exported from snapshot "
+            f"{record.snapshot_id} ({record.provider} {record.region}) into snapshot "
+            f"{made.snapshot_id}, volume {made.volume_id} ({target.provider} {target.region} "
+            f"{zone})"
+        )
+        return made.snapshot_id, made.volume_id
+
+    return one
 
 
 def _points_at(new: volumes.NewVolume, live: dict[str, Any]) -> bool:

@@ -18,6 +18,7 @@ from ark.kube import KubeApiError, KubeClient
 from ark.persistence import SnapshotRecord
 from ark.report import RunLog
 from ark.snapshot import errors as snapshot_errors
+from ark.snapshot.blocks import BlockTarget
 from ark.snapshot.interface import (
     PV_TAG,
     RESTORE_TAG,
@@ -71,6 +72,16 @@ class VolumeOptions:
     target: VolumeSnapshotter | None = None
     zone: str | None = None
     timeout: float = 3600.0
+    target_blocks: BlockTarget | None = None
+    """Block access to ``target``: a volume the backup exported (``spec.exportVolumes``) is
+    imported there from the storage location, not copied, when ``target`` is in another
+    region or cloud (the snapshot's own region may be gone)."""
+
+
+Importer = Callable[[SnapshotRecord, str, Mapping[str, str]], "tuple[str, str] | None"]
+"""(the snapshot's record, the zone, the tags) -> (snapshot id, volume id) of the volume
+imported from the backup's export of that PV; None when the backup did not export it.
+Raises SnapshotError (the target's, or the store's problem as one)."""
 
 
 @dataclass(frozen=True)
@@ -186,8 +197,12 @@ def create_volumes(
     restore_name: str,
     uid: str | None = None,
     log: RunLog | None = None,
+    importer: Importer | None = None,
 ) -> tuple[dict[str, NewVolume], dict[str, str]]:
     """New volumes for the restored PVs that have a completed snapshot (in parallel).
+
+    With an ``importer``, a volume whose target is in another region or cloud than its
+    snapshot is imported from the backup's export when there is one (else copied as before).
 
     With the Restore's ``uid``, a volume (or cross-region snapshot copy) an earlier attempt of
     the same restore made for a PV, tagged with that uid, is adopted instead of made again;
@@ -217,6 +232,11 @@ def create_volumes(
             if adopted is not None:
                 zone = found[0].zone
                 return pv, NewVolume(target, adopted, zone, record.snapshot_id, adopted=True)
+            elsewhere = (target.provider, target.region) != (record.provider, record.region)
+            if importer is not None and elsewhere and options.zone:
+                imported = importer(record, options.zone, tags)
+                if imported is not None:
+                    return pv, NewVolume(target, imported[1], options.zone, imported[0])
             snapshot_id = record.snapshot_id
             if target.region != record.region:
                 copies = _look(target.snapshots_tagged, ours, pv=pv, log=log)
@@ -237,6 +257,7 @@ def create_volumes(
             )
         except snapshot_errors.SnapshotError as exc:
             return pv, f"cannot create a volume from its snapshot: {exc}"
+
         return pv, NewVolume(target, volume_id, zone, snapshot_id)
 
     made: dict[str, NewVolume] = {}

@@ -39,7 +39,8 @@ PROVIDER = "aws"
 CSI_DRIVER = "ebs.csi.aws.com"
 CSI_ZONE_KEY = "topology.ebs.csi.aws.com/zone"
 IN_TREE = "awsElasticBlockStore"
-CONFIG_KEYS = frozenset({"region", "profile", "ec2Url"})
+# ebsUrl: the EBS direct APIs' endpoint, for a volume export (ark.snapshot.ebs_blocks)
+CONFIG_KEYS = frozenset({"region", "profile", "ec2Url", "ebsUrl"})
 IOPS_TYPES = frozenset({"io1", "io2", "gp3"})
 
 _VOLUME_ID = re.compile(r"^vol-[0-9a-f]+$")

@@ -11,12 +11,14 @@ SERVICE is one of:
               when set, else local defaults; bucket $ARK_BUCKET (default "ark")
     azurite   Azure Blob (Azurite from npm); container $ARK_BUCKET
     fake-gcs  Google Cloud Storage (fake-gcs-server, `go install`); bucket $ARK_BUCKET
-    moto      EC2/EBS (moto in server mode, from the project's Python environment)
+    moto      EC2/EBS (moto in server mode, from the project's Python environment), its EBS
+              direct APIs extended to every EC2 snapshot as in AWS (hack/fakes/moto_ebs.py)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import sys
@@ -195,14 +197,15 @@ def _fake_gcs_up(inst: procs.Instance) -> dict[str, str]:
 
 
 def _moto_up(inst: procs.Instance) -> dict[str, str]:
-    exe = Path(sys.executable).parent / "moto_server"
-    if not exe.exists():
+    # moto's server with its EBS direct APIs extended to every EC2 snapshot, as in AWS
+    shim = Path(__file__).resolve().parents[1] / "fakes" / "moto_ebs.py"
+    if importlib.util.find_spec("moto") is None:
         raise procs.StepError(
-            "start moto", f"{exe} missing: run `uv sync` (moto[server] is a dev dependency)"
+            "start moto", "moto missing: run `uv sync` (moto[server] is a dev dependency)"
         )
     port = procs.free_port()
     inst.info = {"port": port}
-    inst.start("moto", [str(exe), "-H", "127.0.0.1", "-p", str(port)])
+    inst.start("moto", [sys.executable, str(shim), "-H", "127.0.0.1", "-p", str(port)])
     endpoint = f"http://127.0.0.1:{port}"
     procs.wait_until(
         "start moto", lambda: _http_ok(f"{endpoint}/moto-api/"), timeout=60, inst=inst, role="moto"

@@ -1,0 +1,159 @@
+"""Exporting a backup's volume snapshots into its storage location (``spec.exportVolumes``).
+
+The same code runs in the backup (the operator, after the snapshots complete and before the
+backup's record is written) and later, for a backup already stored (``ark backup
+export-volumes``): each completed snapshot whose location reads blocks (``sources``, by
+location name) goes through ``export_volume``, one volume after the other (each export is
+parallel inside), and every outcome is kept, a failure naming the volume and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ark import control, persistence
+from ark.backup.volume_export import export_volume
+from ark.kube import KubeClient
+from ark.persistence import SnapshotRecord, volume_index
+from ark.report import RunLog
+from ark.snapshot.blocks import BlockSource
+from ark.snapshot.errors import SnapshotError
+from ark.storage import StoreError
+
+COMPLETED = "Completed"
+FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    """One volume snapshot's export."""
+
+    persistent_volume: str
+    snapshot_id: str
+    phase: str
+    """Completed or Failed."""
+    message: str | None = None
+    size_bytes: int = 0
+    totals: volume_index.Totals | None = None
+
+    def __str__(self) -> str:
+        if self.phase != COMPLETED or self.totals is None:
+            return f"{self.persistent_volume}: {self.phase}: {self.message}"
+        t = self.totals
+        return (
+            f"{self.persistent_volume}: {t.blocks} blocks, {t.logical_bytes} bytes, "
+            f"{t.stored_bytes} stored, {t.new_bytes} new"
+        )
+
+
+def export_snapshots(
+    store: persistence.BackupStore,
+    backup: str,
+    records: Sequence[SnapshotRecord],
+    *,
+    sources: Mapping[str, BlockSource],
+    log: RunLog | None = None,
+    workers: int = 8,
+    in_flight: int = 32,
+) -> list[ExportOutcome]:
+    """Export every completed snapshot of ``records`` (a backup's) into ``store``. A snapshot
+    that did not complete is left out (its failure is the snapshot's); one in a location
+    without block access fails, saying so. Never raises for a volume's problem."""
+    outcomes: list[ExportOutcome] = []
+    for record in records:
+        if record.phase != COMPLETED or not record.snapshot_id:
+            continue
+        outcome = _export_one(
+            store,
+            backup,
+            record,
+            source=sources.get(record.location),
+            workers=workers,
+            in_flight=in_flight,
+        )
+        if log is not None:
+            say = log.info if outcome.phase == COMPLETED else log.error
+            say(f"volume export: {outcome}")
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _export_one(
+    store: persistence.BackupStore,
+    backup: str,
+    record: SnapshotRecord,
+    *,
+    source: BlockSource | None,
+    workers: int,
+    in_flight: int,
+) -> ExportOutcome:
+    pv, snap = record.persistent_volume, record.snapshot_id
+    if source is None:
+        why = f"VolumeSnapshotLocation {record.location} cannot read its snapshots' blocks"
+        return ExportOutcome(pv, snap, FAILED, why)
+    try:
+        index = export_volume(
+            store,
+            backup,
+            pv,
+            source=source,
+            snapshot_id=snap,
+            volume_id=record.volume_id or None,
+            workers=workers,
+            in_flight=in_flight,
+        )
+    except (SnapshotError, StoreError) as exc:
+        return ExportOutcome(pv, snap, FAILED, f"snapshot {snap}: {exc}")
+    return ExportOutcome(pv, snap, COMPLETED, size_bytes=index.size_bytes, totals=index.totals)
+
+
+def render(outcome: ExportOutcome) -> dict[str, Any]:
+    """One ``status.volumeExports`` entry (VolumeExportStatus)."""
+    totals = outcome.totals or volume_index.Totals()
+    out: dict[str, Any] = {
+        "persistentVolume": outcome.persistent_volume,
+        "snapshotId": outcome.snapshot_id,
+        "phase": outcome.phase,
+        "message": outcome.message,
+        "sizeBytes": outcome.size_bytes,
+        "logicalBytes": totals.logical_bytes,
+        "storedBytes": totals.stored_bytes,
+        "newBytes": totals.new_bytes,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def status_of(outcomes: Sequence[ExportOutcome]) -> dict[str, Any]:
+    """The Backup status fields the exports fill (none when nothing was exported)."""
+    if not outcomes:
+        return {}
+    return {
+        "volumeExportsAttempted": len(outcomes),
+        "volumeExportsCompleted": sum(1 for o in outcomes if o.phase == COMPLETED),
+        "volumeExports": [render(o) for o in outcomes],
+    }
+
+
+def sources_of(
+    client: KubeClient, namespace: str, records: Sequence[SnapshotRecord]
+) -> tuple[dict[str, BlockSource], list[str]]:
+    """Block access to each location ``records`` name (opened once each), and why a location
+    has none (it is gone, or its provider cannot read blocks: GCE, Azure, CSI)."""
+    sources: dict[str, BlockSource] = {}
+    problems: list[str] = []
+    for name in sorted({r.location for r in records if r.location}):
+        try:
+            obj = control.get_vsl(client, namespace, name)
+            sources[name] = control.open_vsl_blocks(client, namespace, obj)
+        except control.LocationError as exc:
+            problems.append(str(exc))
+    return sources, problems
+
+
+def write_status(
+    client: KubeClient, namespace: str, name: str, outcomes: Sequence[ExportOutcome]
+) -> bool:
+    """Write the exports into Backup ``name``'s status; False when the Backup is gone."""
+    return control.patch_status(client, control.BACKUP, namespace, name, status_of(outcomes))

@@ -1,0 +1,208 @@
+"""Volume export through the operator (``spec.exportVolumes``): the EBS volume behind a PV,
+made from a seeded snapshot (moto, its EBS direct APIs extended as AWS's by
+hack/fakes/moto_ebs.py), is snapshotted by the backup and its blocks copied into the storage
+location (MinIO) before the backup completes; the index names every non-zero block, the
+chunks are there, and with the source region's snapshots gone a Restore into another
+region imports the volumes from the bucket: the new volumes hold the same bytes, and the
+restored PVs name them in their zone. ``ark backup export-volumes`` exports a stored backup
+later. A snapshot location whose snapshots cannot be read block by block (GCE) refuses the
+backup, saying why."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from ark import control, persistence
+from ark.kube import KubeClient
+from ark.persistence import keys
+from ark.storage import ObjectStore
+from tests.cli.conftest import Ark
+from tests.conftest import Cluster, NamespaceFactory
+from tests.operator.harness import Operator, wait_for, wait_phase
+from tests.operator.test_volume_snapshots import (
+    CLAIMS,
+    EAST,
+    WEST,
+    _backup,
+    _bound,
+    _claim,
+    _create_vsl,
+    _delete_pv,
+    _finished,
+    _pv,
+)
+from tests.volumes.conftest import BLOCK, Ebs
+
+BACKUP, RESTORE, VSL = control.BACKUP, control.RESTORE, control.VSL
+
+
+@pytest.fixture
+def seeded(
+    kube: KubeClient, make_namespace: NamespaceFactory, moto_endpoint: str
+) -> Iterator[tuple[str, dict[str, dict[int, bytes]]]]:
+    """A namespace whose claims are bound to EBS volumes made from seeded snapshots: its name,
+    and each PV's blocks."""
+    namespace = make_namespace("export")
+    ebs = Ebs(moto_endpoint)
+    shared = os.urandom(BLOCK)  # in both volumes: stored once
+    contents: dict[str, dict[int, bytes]] = {}
+    try:
+        for i, claim in enumerate(CLAIMS):
+            blocks = {0: shared, 3 + i: os.urandom(BLOCK), 9: bytes(BLOCK)}
+            volume = ebs.ec2(EAST).create_volume(
+                AvailabilityZone="us-east-1a", SnapshotId=ebs.make_snapshot(blocks, region=EAST)
+            )
+            pv = f"ebs-{namespace}-{i}"
+            contents[pv] = blocks
+            body = _pv(pv, volume["VolumeId"], namespace, claim)
+            kube.request("POST", "/api/v1/persistentvolumes", body=body)
+            kube.request(
+                "POST",
+                f"/api/v1/namespaces/{namespace}/persistentvolumeclaims",
+                body=_claim(claim, pv),
+            )
+        wait_for(lambda: _bound(kube, namespace), timeout=60, what=f"claims of {namespace} bound")
+        yield namespace, contents
+    finally:
+        for pv in contents:
+            _delete_pv(kube, pv)
+
+
+def test_a_backup_exports_its_volumes_before_it_completes(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    store: ObjectStore,
+    seeded: tuple[str, dict[str, dict[int, bytes]]],
+    moto_endpoint: str,
+) -> None:
+    namespace, contents = seeded
+    _create_vsl(kube, op_namespace, "ebs", moto_endpoint)
+    _backup(kube, op_namespace, "moved", namespace, exportVolumes=True)
+    st = _finished(kube, BACKUP, op_namespace, "moved")
+    assert st["phase"] == "Completed", st
+    assert (st["volumeExportsAttempted"], st["volumeExportsCompleted"]) == (2, 2)
+    exports = {e["persistentVolume"]: e for e in st["volumeExports"]}
+    assert set(exports) == set(contents)
+    for entry in exports.values():
+        assert entry["phase"] == "Completed"
+        assert entry["sizeBytes"] == 1 << 30 and entry["logicalBytes"] == 2 * BLOCK
+
+    backups = persistence.BackupStore(store)
+    # four non-zero blocks in all, one of them in both volumes: three chunks
+    assert len(list(store.list(keys.CHUNKS))) == 3
+    snapshot_of = {s["persistentVolume"]: s["snapshotId"] for s in st["volumeSnapshots"]}
+    for pv, blocks in contents.items():
+        index = backups.volume_index("moved", pv)
+        assert [b.index for b in index.blocks] == sorted(i for i, b in blocks.items() if any(b))
+        assert index.source.snapshot_id == snapshot_of[pv]
+
+    # The disaster: the snapshots in us-east-1 are gone; the restore into us-west-2 imports
+    # the exported volumes from the bucket (a snapshot copy has nothing to copy).
+    for snap in snapshot_of.values():
+        Ebs(moto_endpoint).ec2(EAST).delete_snapshot(SnapshotId=snap)
+    _create_vsl(kube, op_namespace, "ebs-west", moto_endpoint, region=WEST)
+    clone = f"{namespace}-west"
+    control.create(
+        kube,
+        RESTORE,
+        op_namespace,
+        {
+            "metadata": {"name": "moved-west"},
+            "spec": {
+                "backupName": "moved",
+                "namespaceMapping": {namespace: clone},
+                "volumeSnapshotLocation": "ebs-west",
+                "volumeZone": "us-west-2a",
+            },
+        },
+    )
+    try:
+        rst = _finished(kube, RESTORE, op_namespace, "moved-west")
+        assert rst["phase"] == "Completed", rst
+        west = Ebs(moto_endpoint).ec2(WEST)
+        for i, claim in enumerate(CLAIMS):
+            pvc = kube.get(f"/api/v1/namespaces/{clone}/persistentvolumeclaims/{claim}")
+            pv = kube.get(f"/api/v1/persistentvolumes/{pvc['spec']['volumeName']}")
+            assert pv["spec"]["csi"]["driver"] == "ebs.csi.aws.com"
+            [vol] = west.describe_volumes(VolumeIds=[pv["spec"]["csi"]["volumeHandle"]])["Volumes"]
+            assert vol["AvailabilityZone"] == "us-west-2a"
+            [term] = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+            assert term["matchExpressions"][0]["values"] == ["us-west-2a"]
+            blocks = contents[f"ebs-{namespace}-{i}"]
+            non_zero = {n: b for n, b in blocks.items() if any(b)}
+            assert Ebs(moto_endpoint).read_snapshot(vol["SnapshotId"], region=WEST) == non_zero
+        wait_for(lambda: _bound(kube, clone), timeout=60, what="imported claims bound")
+    finally:
+        kube.request("DELETE", f"/api/v1/namespaces/{clone}")
+
+
+def test_ark_backup_export_volumes_exports_a_stored_backup_later(
+    kube: KubeClient,
+    cluster: Cluster,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    store: ObjectStore,
+    seeded: tuple[str, dict[str, dict[int, bytes]]],
+    moto_endpoint: str,
+) -> None:
+    namespace, contents = seeded
+    _create_vsl(kube, op_namespace, "ebs", moto_endpoint)
+    _backup(kube, op_namespace, "later", namespace)
+    st = _finished(kube, BACKUP, op_namespace, "later")
+    assert st["phase"] == "Completed" and "volumeExports" not in st, st
+    assert not list(store.list(keys.CHUNKS))
+
+    ark = Ark(kubeconfig=cluster.kubeconfig, namespace=op_namespace)
+    done = ark("backup", "export-volumes", "later")
+
+    assert done.code == 0, done.out + done.err
+    assert "2 of 2 volumes exported" in done.out
+    backup = control.get(kube, BACKUP, op_namespace, "later")
+    assert backup is not None
+    exported = {e["persistentVolume"]: e for e in backup["status"]["volumeExports"]}
+    assert set(exported) == set(contents)
+    assert all(e["phase"] == "Completed" for e in exported.values())
+    backups = persistence.BackupStore(store)
+    for pv, blocks in contents.items():
+        index = backups.volume_index("later", pv)
+        assert [b.index for b in index.blocks] == sorted(i for i, b in blocks.items() if any(b))
+    again = ark("backup", "export-volumes", "later")  # nothing new to store
+    assert again.code == 0, again.out + again.err
+    assert " 0 new" in again.out
+    described = ark("backup", "describe", "later")
+    assert described.code == 0, described.err
+    assert "\nVolume exports\n" in described.out
+    assert "Dedup ratio:" in described.out and "Stored:" in described.out
+
+
+def test_a_gce_location_with_export_volumes_fails_validation_saying_why(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+) -> None:
+    control.create(
+        kube,
+        VSL,
+        op_namespace,
+        {
+            "metadata": {"name": "gce"},
+            "spec": {
+                "provider": "gcp",
+                "config": {"project": "ark-test", "computeUrl": "http://127.0.0.1:9"},
+            },
+        },
+    )
+    wait_phase(kube, VSL, op_namespace, "gce", {"Available"}, timeout=30)
+    _backup(kube, op_namespace, "to-gce", "default", exportVolumes=True)
+    st = _finished(kube, BACKUP, op_namespace, "to-gce")
+    assert st["phase"] == "FailedValidation", st
+    [why] = st["validationErrors"]
+    assert why.startswith("exportVolumes: VolumeSnapshotLocation gce:")
+    assert "GCE has no API to read a snapshot's blocks" in why
