@@ -363,7 +363,9 @@ def _change_log(spec: dict[str, Any], status: dict[str, Any]) -> None:
             ("Flush seconds", spec.get("flushSeconds", 10) if spec.get("enabled") else None),
             (
                 "Watching",
-                f"{status.get('watching', False)} ({status.get('resources', 0)} resources)",
+                f"true ({status.get('resources', 0)} resources)"
+                if status.get("watching")
+                else "false",
             ),
             (
                 "Recovery point",
