@@ -9,7 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from ark import control
 from ark.kube import KubeClient
@@ -89,17 +92,36 @@ def _restore_at(ark: Ark, schedule: str, at: dt.datetime, source: str, target: s
     return name
 
 
+@dataclass(frozen=True)
+class _Pitr:
+    ark: Ark
+    source: str
+    """The namespace the schedule backs up and logs."""
+    schedule: str
+
+
+@pytest.fixture
+def pitr(
+    cluster: Cluster, op_namespace: str, default_bsl: str, make_namespace: NamespaceFactory
+) -> _Pitr:
+    """The CLI on the operator's namespace (its default location Available), a source
+    namespace and a schedule name."""
+    return _Pitr(
+        Ark(kubeconfig=cluster.kubeconfig, namespace=op_namespace),
+        make_namespace("pitr-src"),
+        f"pitr-{uuid.uuid4().hex[:6]}",
+    )
+
+
 def test_restores_instants_across_an_operator_kill_exactly(
     cluster: Cluster,
     kube: KubeClient,
     op_namespace: str,
     operator: Operator,
-    default_bsl: str,
+    pitr: _Pitr,
     make_namespace: NamespaceFactory,
 ) -> None:
-    ark = Ark(kubeconfig=cluster.kubeconfig, namespace=op_namespace)
-    source = make_namespace("pitr-src")
-    schedule = f"pitr-{uuid.uuid4().hex[:6]}"
+    ark, source, schedule = pitr.ark, pitr.source, pitr.schedule
     _cm(kube, source, "settings", {"mode": "blue"})
     _cm(kube, source, "doomed", {"x": "1"})
     _schedule(kube, op_namespace, schedule, source)
@@ -159,16 +181,9 @@ def test_restores_instants_across_an_operator_kill_exactly(
 
 
 def test_an_instant_the_log_does_not_reach_is_refused_naming_why(
-    cluster: Cluster,
-    kube: KubeClient,
-    op_namespace: str,
-    operator: Operator,
-    default_bsl: str,
-    make_namespace: NamespaceFactory,
+    kube: KubeClient, op_namespace: str, pitr: _Pitr
 ) -> None:
-    ark = Ark(kubeconfig=cluster.kubeconfig, namespace=op_namespace)
-    source = make_namespace("pitr-src")
-    schedule = f"pitr-{uuid.uuid4().hex[:6]}"
+    ark, source, schedule = pitr.ark, pitr.source, pitr.schedule
     _cm(kube, source, "settings", {"mode": "blue"})
     _schedule(kube, op_namespace, schedule, source)
     ark.ok("backup", "create", "--from-schedule", schedule, "--wait")
@@ -191,17 +206,12 @@ def test_an_instant_the_log_does_not_reach_is_refused_naming_why(
 
 
 def test_retention_deletes_the_log_no_kept_backup_needs(
-    cluster: Cluster,
     kube: KubeClient,
     op_namespace: str,
-    operator: Operator,
-    default_bsl: str,
+    pitr: _Pitr,
     store: ObjectStore,
-    make_namespace: NamespaceFactory,
 ) -> None:
-    ark = Ark(kubeconfig=cluster.kubeconfig, namespace=op_namespace)
-    source = make_namespace("pitr-src")
-    schedule = f"pitr-{uuid.uuid4().hex[:6]}"
+    ark, source, schedule = pitr.ark, pitr.source, pitr.schedule
     _schedule(kube, op_namespace, schedule, source, retention={"keepLast": 1})
     ark.ok("backup", "create", "--from-schedule", schedule, "--wait")
     for n in range(3):  # segments between the two backups
