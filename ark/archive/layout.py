@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
-from typing import NewType
+from typing import NamedTuple, NewType
 
 from ark.api import limits
 from ark.archive.errors import InvalidName
@@ -132,9 +131,9 @@ def preferred_version_path(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ItemLocation:
-    """What a ``resources/...`` tar path says about the object stored there."""
+class ItemLocation(NamedTuple):
+    """What a ``resources/...`` tar path says about the object stored there (a tuple: one is
+    made per item read)."""
 
     resource_dir: ResourceDir
     namespace: str | None
@@ -143,14 +142,34 @@ class ItemLocation:
     """Set for Velero's ``<version>-preferredversion/`` copies (which a restore ignores)."""
 
 
+_ITEM_PATH = "item path"
+
+
 def parse_item_path(path: str) -> ItemLocation:
     """Inverse of :func:`item_path` / :func:`preferred_version_path`.
 
     Raises InvalidName (a ValueError) saying what does not fit the layout.
     """
-    parts = path.split("/")
-    if len(parts) < 4 or parts[0] != RESOURCES_ROOT:
-        raise InvalidName("item path", path, "expected resources/<resource>/<scope>/<name>.json")
+    folder, _, filename = path.rpartition("/")
+    try:
+        directory, namespace, preferred = _item_folder(folder)
+    except InvalidName as exc:
+        if exc.what != _ITEM_PATH:
+            raise
+        raise InvalidName(_ITEM_PATH, path, exc.reason) from None
+    if not filename.endswith(".json"):
+        raise InvalidName(_ITEM_PATH, path, "item files must end in .json")
+    name = check_object_name(filename.removesuffix(".json"))
+    return ItemLocation(directory, namespace, name, preferred)
+
+
+@functools.lru_cache(maxsize=4096)
+def _item_folder(folder: str) -> tuple[ResourceDir, str | None, str | None]:
+    """The checked resource dir, namespace and preferred version of an item path's folder
+    (the thousands of items in one folder are checked once)."""
+    parts = folder.split("/")
+    if len(parts) < 3 or parts[0] != RESOURCES_ROOT:
+        raise InvalidName(_ITEM_PATH, folder, "expected resources/<resource>/<scope>/<name>.json")
     directory = parts[1]
     resource, group = split_resource_dir(directory)
     resource_dir(resource, group)  # validates both
@@ -159,17 +178,14 @@ def parse_item_path(path: str) -> ItemLocation:
     if rest[0].endswith(PREFERRED_VERSION_SUFFIX):
         preferred = check_version(rest[0].removesuffix(PREFERRED_VERSION_SUFFIX))
         rest = rest[1:]
-    if len(rest) == 2 and rest[0] == "cluster":
+    if rest == ["cluster"]:
         namespace: str | None = None
-        filename = rest[1]
-    elif len(rest) == 3 and rest[0] == "namespaces":
+    elif len(rest) == 2 and rest[0] == "namespaces":
         namespace = check_namespace(rest[1])
-        filename = rest[2]
     else:
         raise InvalidName(
-            "item path", path, "expected .../cluster/<name>.json or .../namespaces/<ns>/<name>.json"
+            _ITEM_PATH,
+            folder,
+            "expected .../cluster/<name>.json or .../namespaces/<ns>/<name>.json",
         )
-    if not filename.endswith(".json"):
-        raise InvalidName("item path", path, "item files must end in .json")
-    name = check_object_name(filename.removesuffix(".json"))
-    return ItemLocation(ResourceDir(directory), namespace, name, preferred)
+    return ResourceDir(directory), namespace, preferred

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import array
 import gzip
+import json
 import os
 import re
 import tempfile
@@ -313,10 +314,13 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
-        """Parse and check a manifest (it is untrusted input like the archive it describes)."""
+        """Parse and check a manifest (it is untrusted input like the archive it describes).
+
+        The standard library's parser, not orjson: orjson's reader holds many times the
+        document's size while it parses, which would set verify's and a restore's peak."""
         try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
+            doc = json.loads(data, parse_constant=_no_constant)
+        except (ValueError, RecursionError) as exc:
             raise _bad(f"not JSON ({exc})") from None
         if not isinstance(doc, dict):
             raise _bad("not a JSON object")
@@ -355,12 +359,21 @@ def _bad(cause: str) -> CorruptArchive:
     return CorruptArchive(None, f"ark manifest: {cause}")
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _item(row: object) -> tuple[layout.TarPath, int, bytes]:
     if not (isinstance(row, list) and len(row) == 3):
-        raise _bad(f"item {row!r} is not a [path, size, sha256] row")
+        raise _bad(f"item {str(row)[:200]} is not a [path, size, sha256] row")
     path, size, digest = row
-    if not isinstance(path, str) or not isinstance(size, int) or size < 0:
-        raise _bad(f"item {row!r} is not a [path, size, sha256] row")
+    if (
+        not isinstance(path, str)
+        or not isinstance(size, int)
+        or isinstance(size, bool)
+        or not 0 <= size < 2**63
+    ):
+        raise _bad(f"item {str(row)[:200]} is not a [path, size, sha256] row")
     if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest):
         raise _bad(f"item {path!r}: sha256 {digest!r} is not a lowercase hex SHA-256")
     return layout.TarPath(path), size, bytes.fromhex(digest)

@@ -256,17 +256,18 @@ def read_metadata_version(src: BinaryIO, *, limits: Limits = Limits()) -> str:  
     """The archive's ``metadata/version`` (stops reading as soon as it is found)."""
     for entry in TarStream(src, limits=limits):
         if entry.path == layout.METADATA_VERSION_PATH:
-            return _version_text(entry.path, entry.size, entry.read())
+            return _version_text(entry)
     raise CorruptArchive(layout.METADATA_VERSION_PATH, "missing: not a Velero or ark backup")
 
 
-def _version_text(path: str, size: int, data: bytes) -> str:
-    if size > _MAX_VERSION_BYTES:
-        raise HostileArchive(path, f"{size} bytes, expected a short version string")
+def _version_text(entry: Entry) -> str:
+    """The text of ``metadata/version``, its size checked before it is read."""
+    if entry.size > _MAX_VERSION_BYTES:
+        raise HostileArchive(entry.path, f"{entry.size} bytes, expected a short version string")
     try:
-        return data.decode("ascii").strip()
+        return entry.read().decode("ascii").strip()
     except UnicodeDecodeError:
-        raise CorruptArchive(path, "not ASCII text") from None
+        raise CorruptArchive(entry.path, "not ASCII text") from None
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,9 @@ class _Spooler:
         self._items: list[IndexedItem] = []
         self._offset = 0
         self._shared: dict[Any, Any] = {}
+        self._label_sets: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
+        self._groups_match: set[tuple[str, str]] = set()
+        """(resource dir, apiVersion) pairs whose group was found to match."""
 
     def run(self, src: BinaryIO) -> tuple[list[IndexedItem], str]:
         version: str | None = None
@@ -366,7 +370,7 @@ class _Spooler:
         if entry.path.count("/") != 1:
             raise HostileArchive(entry.path, "metadata/ holds files only, no folders")
         if entry.path == layout.METADATA_VERSION_PATH:
-            return _version_text(entry.path, entry.size, entry.read())
+            return _version_text(entry)
         return None
 
     def _add(self, path: str, loc: layout.ItemLocation, data: bytes) -> None:
@@ -433,19 +437,36 @@ class _Spooler:
         if namespace != loc.namespace:
             where = f"namespace {loc.namespace!r}" if loc.namespace else "cluster scope"
             raise HostileArchive(path, f"holds an object of namespace {namespace!r}, not {where}")
-        group = layout.split_resource_dir(loc.resource_dir)[1]
-        if layout.api_group(api) != group:
-            raise HostileArchive(path, f"holds a {api} {kind}, not an object of group {group!r}")
+        if (loc.resource_dir, api) not in self._groups_match:
+            group = layout.split_resource_dir(loc.resource_dir)[1]
+            if layout.api_group(api) != group:
+                raise HostileArchive(
+                    path, f"holds a {api} {kind}, not an object of group {group!r}"
+                )
+            self._groups_match.add((loc.resource_dir, api))
         return sys.intern(api), sys.intern(kind), self._labels(path, meta), self._owners(path, meta)
 
     def _labels(self, path: str, meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-        labels = meta.get("labels") or {}
-        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        labels = meta.get("labels")
+        if not labels:
+            return ()
+        if not isinstance(labels, dict):
             raise CorruptArchive(path, "metadata.labels is not a map of strings")
-        return self._share(tuple(sorted(labels.items())))
+        key = tuple(sorted(labels.items()))
+        try:
+            shared = self._label_sets.get(key)
+        except TypeError:  # an unhashable value: not a string
+            shared = None
+        if shared is None:  # a label set not seen before
+            if not all(isinstance(value, str) for _, value in key):
+                raise CorruptArchive(path, "metadata.labels is not a map of strings")
+            shared = self._label_sets[key] = key
+        return shared
 
     def _owners(self, path: str, meta: dict[str, Any]) -> tuple[OwnerRef, ...]:
-        refs = meta.get("ownerReferences") or []
+        refs = meta.get("ownerReferences")
+        if not refs:
+            return ()
         if not isinstance(refs, list):
             raise CorruptArchive(path, "metadata.ownerReferences is not a list")
         owners = []
@@ -460,5 +481,5 @@ class _Spooler:
         return self._share(tuple(owners))
 
     def _share(self, value: _T) -> _T:
-        """One copy of each repeated string or tuple (namespaces, label sets, owners)."""
+        """One copy of each repeated string or tuple (resource dirs, namespaces, owners)."""
         return cast(_T, self._shared.setdefault(value, value))

@@ -2,30 +2,53 @@
 
 Yields only regular files and directories whose paths are canonical, relative and under
 ``resources/`` or ``metadata/``; everything else raises HostileArchive before its data is read.
-Decompressed bytes and entry counts are bounded, extended headers are size-checked before
-tarfile reads them into memory, and the gzip trailer (CRC, length) is checked at the end, so a
-truncated upload cannot pass for a short archive.
+Decompressed bytes and entry counts are bounded, extended headers are size-checked before they
+are read, every header's checksum is checked, and the gzip trailer (CRC, length) is checked at
+the end, so a truncated upload cannot pass for a short archive.
+
+The headers are parsed here, not by ``tarfile`` (whose per-entry parsing was most of a
+restore's or verify's CPU per item), and only the tar that ark's writer and Velero's (Go's
+``archive/tar``) write is read: ustar headers (a long name split into prefix and name), pax
+extended headers (``x``: ``path``, ``linkpath``, ``size``; other keys are ignored) and GNU long
+names (``L``, ``K``), regular files and directories. Any other entry type (links, devices,
+fifos, sparse files, global or Solaris extended headers) is refused.
 """
 
 from __future__ import annotations
 
-import gzip
-import tarfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol, Self
+from typing import BinaryIO
 
 from ark.archive.errors import CorruptArchive, HostileArchive
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 MAX_EXTENDED_HEADER_BYTES = MiB
-"""A pax or GNU long-name header larger than this is refused (tarfile would hold it in memory)."""
+"""A pax or GNU long-name header larger than this is refused (it is held in memory)."""
 ROOTS = ("resources", "metadata")
-_CHUNK = 256 * 1024
-_STOP = "_ark_stop"
+BLOCK = 512
+_ZERO_BLOCK = bytes(BLOCK)
+_READ = 256 * 1024
+"""Compressed bytes read from the source at a time."""
+_STEP = MiB
+"""Decompressed bytes made at a time at most (a gzip bomb is stopped at its budget)."""
+_GZIP_WBITS = 31
+_MAGICS = (b"ustar\x0000", b"ustar  \x00", bytes(8))
+"""POSIX ustar/pax, GNU, and old (v7) headers."""
+_REGULAR = (b"0", b"\x00")
+_DIRECTORY = b"5"
+_PAX, _LONG_NAME, _LONG_LINK = b"x", b"L", b"K"
+_EXTENDED = (_PAX, _LONG_NAME, _LONG_LINK)
+_REFUSED = {
+    b"1": "hardlink",
+    b"2": "symlink",
+    b"3": "device file",
+    b"4": "device file",
+    b"6": "fifo",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,70 +64,18 @@ class Limits:
     """Decompressed bytes of the whole tar stream."""
 
 
-class _SafeTarInfo(tarfile.TarInfo):
-    """Refuses oversized pax/GNU extended headers and sparse files before tarfile reads them,
-    and records why the header walk stopped (tarfile ends silently on a bad header)."""
+class _Damaged(Exception):
+    """A header that is not a valid one (the cause); the stream names the entry before it."""
 
-    @classmethod
-    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> Self:
-        try:
-            return super().fromtarfile(tarfile_)
-        except tarfile.HeaderError as exc:
-            why = type(exc).__name__  # tarfile's header errors are not in its typed API
-            if why == "EOFHeaderError":
-                stop = "end"
-            elif why == "InvalidHeaderError":
-                stop = f"damaged tar header ({exc})"
-            else:
-                stop = "truncated: no end-of-archive marker"
-            setattr(tarfile_, _STOP, stop)
-            raise
-
-    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
-        extended = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
-        if self.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, *extended):
-            if self.size > MAX_EXTENDED_HEADER_BYTES:
-                raise HostileArchive(
-                    self.name,
-                    f"extended header of {self.size} bytes (limit {MAX_EXTENDED_HEADER_BYTES})",
-                )
-        elif self.type == tarfile.GNUTYPE_SPARSE:
-            raise HostileArchive(self.name, "sparse files are not allowed")
-        return super()._proc_member(tarfile_)  # type: ignore[misc,no-any-return]
+    def __str__(self) -> str:
+        return f"damaged tar header ({self.args[0]})"
 
 
-class _Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
+class _Truncated(_Damaged):
+    """The tar stream ends inside a header or without the end-of-archive marker."""
 
-
-class _Budget:
-    """A reader over the decompressed stream that stops at ``limit`` bytes."""
-
-    __slots__ = ("limit", "raw", "total")
-
-    def __init__(self, raw: _Readable, limit: int) -> None:
-        self.raw = raw
-        self.limit = limit
-        self.total = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size if size >= 0 else _CHUNK)
-        self.total += len(data)
-        if self.total > self.limit:
-            raise HostileArchive(None, f"decompresses to more than {self.limit} bytes")
-        return data
-
-
-@contextmanager
-def _damage_is_corruption(entry: str | None) -> Iterator[None]:
-    try:
-        yield
-    except EOFError:
-        raise CorruptArchive(entry, "truncated: the gzip stream ends early") from None
-    except (gzip.BadGzipFile, zlib.error) as exc:
-        raise CorruptArchive(entry, f"damaged gzip stream ({exc})") from None
-    except tarfile.TarError as exc:
-        raise CorruptArchive(entry, f"damaged tar stream ({exc})") from None
+    def __str__(self) -> str:
+        return f"truncated: {self.args[0]}"
 
 
 def safe_path(name: str) -> str:
@@ -126,20 +97,120 @@ def safe_path(name: str) -> str:
     return path
 
 
-def _check_type(member: tarfile.TarInfo) -> None:
-    if member.type in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE):
+def _text(field: bytes) -> str:
+    """A NUL-terminated name field (as tarfile decodes it: UTF-8, undecodable bytes kept)."""
+    return field.partition(b"\x00")[0].decode("utf-8", "surrogateescape")
+
+
+def _number(field: bytes) -> int:
+    """An octal field (NUL or space terminated), or GNU's base-256 for large values."""
+    if field[-1] == 0 and field[:-1].isdigit():  # what ark and Go write: digits, then NUL
+        try:
+            return int(field[:-1], 8)
+        except ValueError:
+            raise _Damaged(f"invalid octal number {field!r} in a header field") from None
+    if field[0] & 0x80:
+        if field[0] != 0x80:
+            raise _Damaged("negative number in a header field")
+        return int.from_bytes(field[1:], "big")
+    digits = field.partition(b"\x00")[0].strip(b" ")
+    if not digits:
+        return 0
+    if not digits.isdigit():
+        raise _Damaged(f"invalid number {digits!r} in a header field")
+    try:
+        return int(digits, 8)
+    except ValueError:
+        raise _Damaged(f"invalid octal number {digits!r} in a header field") from None
+
+
+def _check_sum(head: bytes) -> None:
+    """The header's checksum: the byte sum with the checksum field as spaces, unsigned (as
+    every writer since POSIX) or signed (as some old ones)."""
+    stored = _number(head[148:156])
+    # Adler-32's low half is 1 + the byte sum modulo 65521: exact for these pieces, each
+    # under 65521 even when every byte is 255, and far cheaper than summing in Python.
+    unsigned = (
+        (zlib.adler32(head[:148]) & 0xFFFF)
+        + (zlib.adler32(head[156:356]) & 0xFFFF)
+        + (zlib.adler32(head[356:]) & 0xFFFF)
+        - 3
+        + 8 * 32
+    )
+    if stored == unsigned:
         return
-    if member.issym():
-        what = f"symlink (to {member.linkname!r})"
-    elif member.islnk():
-        what = f"hardlink (to {member.linkname!r})"
-    elif member.ischr() or member.isblk():
-        what = "device file"
-    elif member.isfifo():
-        what = "fifo"
-    else:
-        what = f"unsupported entry type {member.type!r}"
-    raise HostileArchive(member.name, f"{what} not allowed")
+    high = sum(1 for b in head[:148] + head[156:] if b >= 0x80)
+    if stored != unsigned - 256 * high:
+        raise _Damaged("bad checksum")
+
+
+def _pax_records(data: bytes) -> dict[bytes, bytes]:
+    """The ``"<length> <key>=<value>\\n"`` records of a pax header, every byte accounted for."""
+    records: dict[bytes, bytes] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.find(b" ", pos, pos + 20)
+        digits = data[pos:space] if space > pos else b""
+        if not digits.isdigit():
+            raise _Damaged("invalid pax record length")
+        end = pos + int(digits)
+        if end <= space + 1 or end > len(data) or data[end - 1] != 0x0A:
+            raise _Damaged("invalid pax record")
+        key, eq, value = data[space + 1 : end - 1].partition(b"=")
+        if not eq or not key:
+            raise _Damaged("invalid pax record")
+        records[key] = value
+        pos = end
+    return records
+
+
+class _Header:
+    """One entry's header, with what extended headers before it said."""
+
+    __slots__ = ("linkname", "name", "size", "type")
+
+    def __init__(self, name: str, size: int, type_: bytes, linkname: str) -> None:
+        self.name = name
+        self.size = size
+        self.type = type_
+        self.linkname = linkname
+
+
+def _entry_header(head: bytes, size: int, type_: bytes, extended: dict[bytes, bytes]) -> _Header:
+    """An entry's name, size, type and link target: from its ustar header, a GNU long name or
+    link before it, a pax header before it (each over the one before)."""
+    name = _text(head[:100])
+    if head[257:263] == b"ustar\x00" and head[345] and type_ != b"S":
+        name = _text(head[345:500]) + "/" + name
+    linkname = _text(head[157:257])
+    if _LONG_NAME in extended:
+        name = _text(extended[_LONG_NAME])
+    if _LONG_LINK in extended:
+        linkname = _text(extended[_LONG_LINK])
+    if _PAX in extended:
+        pax = _pax_records(extended[_PAX])
+        if any(key.startswith(b"GNU.sparse.") for key in pax):
+            raise HostileArchive(name, "sparse files are not allowed")
+        name = pax[b"path"].decode("utf-8", "surrogateescape") if b"path" in pax else name
+        if b"linkpath" in pax:
+            linkname = pax[b"linkpath"].decode("utf-8", "surrogateescape")
+        if b"size" in pax:
+            if not pax[b"size"].isdigit():
+                raise _Damaged("invalid pax size")
+            size = int(pax[b"size"])
+    if type_ == b"\x00" and name.endswith("/"):  # an old-style directory
+        type_ = _DIRECTORY
+    if type_ == _DIRECTORY:
+        name = name.rstrip("/")
+    return _Header(name, size, type_, linkname)
+
+
+@contextmanager
+def _gzip_damage(entry: str | None) -> Iterator[None]:
+    try:
+        yield
+    except zlib.error as exc:
+        raise CorruptArchive(entry, f"damaged gzip stream ({exc})") from None
 
 
 class Entry:
@@ -160,62 +231,168 @@ class TarStream:
     """Iterate with ``for entry in TarStream(src, limits=...)``; directories are skipped."""
 
     def __init__(self, src: BinaryIO, *, limits: Limits) -> None:
+        self._src = src
         self._limits = limits
-        self._entries = 0
-        self._member: tarfile.TarInfo | None = None
-        with _damage_is_corruption(None):
-            self._gzip = gzip.GzipFile(fileobj=src, mode="rb")
-            self._budget = _Budget(self._gzip, limits.max_total_bytes)
-            self._tar = tarfile.open(  # noqa: SIM115 (closed with the stream)
-                fileobj=self._budget,  # type: ignore[call-overload]
-                mode="r|",
-                tarinfo=_SafeTarInfo,
-            )
+        self._zlib: zlib._Decompress | None = zlib.decompressobj(_GZIP_WBITS)
+        self._input = b""  # compressed bytes read but not yet given to the decompressor
+        self._total = 0  # decompressed bytes so far
+        self._buf = b""
+        self._pos = 0
+        self._last: str | None = None  # the last entry's name, for errors after it
+        self._current: Entry | None = None
+        self._unread = 0  # bytes (data and padding) of the current entry not yet consumed
 
-    def __iter__(self) -> Iterator[Entry]:
-        last: str | None = None
-        while True:
-            with _damage_is_corruption(last):
-                member = self._tar.next()
-            self._tar.members.clear()  # stream mode would keep every header otherwise
-            if member is None:
-                break
-            last = member.name
-            self._entries += 1
-            if self._entries > self._limits.max_entries:
-                raise HostileArchive(member.name, f"more than {self._limits.max_entries} entries")
-            path = safe_path(member.name)
-            _check_type(member)
-            if member.isdir():
+    # -- the decompressed stream ---------------------------------------------------------
+    def _more(self) -> bytes:
+        """The next piece of the tar stream; b"" after the last gzip member, whose trailer
+        (CRC, length) zlib has checked. Zero padding and further members may follow a member,
+        as ``gzip`` reads them."""
+        while (z := self._zlib) is not None:
+            if z.eof:
+                self._next_member(z.unused_data)
                 continue
-            self._member = member
-            yield Entry(self, path, member.size)
-            self._member = None
-        self._finish(last)
-        stop = getattr(self._tar, _STOP, None)
-        if stop != "end":
-            raise CorruptArchive(last, f"tar stream ends badly: {stop or 'unknown reason'}")
+            data = z.unconsumed_tail or self._input or self._src.read(_READ)
+            self._input = b""
+            if not data:
+                raise CorruptArchive(self._last, "truncated: the gzip stream ends early")
+            with _gzip_damage(self._last):
+                out = z.decompress(data, _STEP)
+            if out:
+                self._total += len(out)
+                if self._total > self._limits.max_total_bytes:
+                    limit = self._limits.max_total_bytes
+                    raise HostileArchive(None, f"decompresses to more than {limit} bytes")
+                return out
+        return b""
 
-    def read_current(self, entry: Entry) -> bytes:
-        member = self._member
-        if member is None or member.size != entry.size:
-            raise RuntimeError(f"{entry.path}: read after the stream moved on")
-        with _damage_is_corruption(member.name):
-            fileobj = self._tar.extractfile(member)
-            assert fileobj is not None
-            data: bytes = fileobj.read()
-        if len(data) != member.size:
-            raise CorruptArchive(member.name, f"truncated: {len(data)} of {member.size} bytes")
+    def _next_member(self, rest: bytes) -> None:
+        rest = rest.lstrip(b"\x00")
+        while not rest:
+            rest = self._src.read(_READ)
+            if not rest:
+                self._zlib = None
+                return
+            rest = rest.lstrip(b"\x00")
+        self._zlib = zlib.decompressobj(_GZIP_WBITS)
+        self._input = rest
+
+    def _take(self, size: int) -> bytes:
+        """The next ``size`` bytes of the tar stream (fewer only at its end)."""
+        buf, pos = self._buf, self._pos
+        end = pos + size
+        if end <= len(buf):
+            self._pos = end
+            return buf[pos:end]
+        parts = [buf[pos:]]
+        have = len(parts[0])
+        while have < size and (more := self._more()):
+            parts.append(more)
+            have += len(more)
+        joined = b"".join(parts)
+        self._buf, self._pos = joined, min(size, len(joined))
+        return joined[:size]
+
+    def _skip(self, size: int) -> int:
+        """Drop the next ``size`` bytes without holding them; returns how many there were."""
+        skipped = min(size, len(self._buf) - self._pos)
+        self._pos += skipped
+        while skipped < size and (more := self._more()):
+            step = min(size - skipped, len(more))
+            self._buf, self._pos = more, step
+            skipped += step
+        return skipped
+
+    # -- headers ---------------------------------------------------------------------------
+    def _header(self) -> _Header | None:
+        """The next entry's header with its extended headers applied; None at the end marker."""
+        extended: dict[bytes, bytes] = {}  # type -> data of the extended headers before it
+        while True:
+            buf, pos = self._buf, self._pos
+            if pos + BLOCK <= len(buf):  # _take's fast path, inline: once per entry
+                head = buf[pos : pos + BLOCK]
+                self._pos = pos + BLOCK
+            else:
+                head = self._take(BLOCK)
+            if len(head) < BLOCK:
+                raise _Truncated("no end-of-archive marker")
+            if head == _ZERO_BLOCK:
+                if extended:
+                    raise _Damaged("an extended header without an entry")
+                return None
+            _check_sum(head)
+            if head[257:265] not in _MAGICS:
+                raise _Damaged("not a ustar, pax or GNU tar header")
+            type_ = head[156:157]
+            size = _number(head[124:136])
+            if type_ not in _EXTENDED:
+                return _entry_header(head, size, type_, extended)
+            if type_ in extended:
+                raise _Damaged("two extended headers of one kind for one entry")
+            extended[type_] = self._extended(_text(head[:100]), size)
+
+    def _extended(self, name: str, size: int) -> bytes:
+        if size > MAX_EXTENDED_HEADER_BYTES:
+            raise HostileArchive(
+                name, f"extended header of {size} bytes (limit {MAX_EXTENDED_HEADER_BYTES})"
+            )
+        data = self._take(size)
+        if len(data) < size or self._skip(-size % BLOCK) < -size % BLOCK:
+            raise _Truncated("an extended header ends early")
         return data
 
-    def _finish(self, last: str | None) -> None:
-        """After the end-of-archive blocks only zero padding may follow; then the gzip trailer."""
-        buffered = getattr(self._tar.fileobj, "buf", b"")  # read ahead by tarfile's stream
-        with _damage_is_corruption(last):
-            chunk = bytes(buffered)
-            while True:
-                if chunk.count(0) != len(chunk):
-                    raise CorruptArchive(None, "data after the end of the tar archive")
-                chunk = self._budget.read(_CHUNK)
-                if not chunk:
-                    break
+    # -- entries ---------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Entry]:
+        entries = 0
+        while True:
+            try:
+                header = self._header()
+            except _Damaged as exc:
+                raise CorruptArchive(self._last, f"tar stream ends badly: {exc}") from None
+            if header is None:
+                break
+            self._last = header.name
+            entries += 1
+            if entries > self._limits.max_entries:
+                raise HostileArchive(header.name, f"more than {self._limits.max_entries} entries")
+            path = safe_path(header.name)
+            _check_type(header)
+            if header.type == _DIRECTORY:
+                continue  # a directory has no data (tarfile and Go ignore its size too)
+            entry = Entry(self, path, header.size)
+            self._current, self._unread = entry, header.size + (-header.size % BLOCK)
+            yield entry
+            self._current = None
+            if self._skip(self._unread) < self._unread:
+                raise CorruptArchive(header.name, "truncated: the entry's data ends early")
+        self._finish()
+
+    def read_current(self, entry: Entry) -> bytes:
+        if entry is not self._current or self._unread != entry.size + (-entry.size % BLOCK):
+            raise RuntimeError(f"{entry.path}: read after the stream moved on")
+        data = self._take(entry.size)
+        self._unread -= len(data)
+        if len(data) != entry.size:
+            raise CorruptArchive(self._last, f"truncated: {len(data)} of {entry.size} bytes")
+        return data
+
+    def _finish(self) -> None:
+        """After the end-of-archive block only zero padding may follow; then the gzip trailer."""
+        chunk = self._buf[self._pos :]
+        self._buf, self._pos = b"", 0
+        while chunk:
+            if chunk.count(0) != len(chunk):
+                raise CorruptArchive(None, "data after the end of the tar archive")
+            chunk = self._more()
+
+
+def _check_type(header: _Header) -> None:
+    if header.type in _REGULAR or header.type == _DIRECTORY:
+        return
+    what = _REFUSED.get(header.type)
+    if what in {"symlink", "hardlink"}:
+        what = f"{what} (to {header.linkname!r})"
+    elif header.type == b"S":
+        raise HostileArchive(header.name, "sparse files are not allowed")
+    elif what is None:
+        what = f"unsupported entry type {header.type!r}"
+    raise HostileArchive(header.name, f"{what} not allowed")

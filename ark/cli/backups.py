@@ -307,12 +307,7 @@ def delete(*, names: tuple[str, ...], confirm: bool) -> None:
     """Delete backups with their data and snapshots (through DeleteBackupRequests)."""
     for name in names:
         _refuse_if_locked(common.get(BACKUP, name))
-    if not confirm:
-        if not sys.stdin.isatty():
-            raise CliError("refusing to delete without --confirm (no terminal to ask on)", code=2)
-        listed = ", ".join(names)
-        if not click.confirm(f"Delete backup(s) {listed} and their data?", default=False):
-            raise CliError("nothing deleted")
+    common.confirm(f"Delete backup(s) {', '.join(names)} and their data?", confirmed=confirm)
     for name in names:
         request = {
             "apiVersion": kinds.DELETE_BACKUP_REQUEST.api_version,

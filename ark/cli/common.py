@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -231,6 +232,17 @@ def patch(kind: Kind, name: str, body: Obj) -> None:
         found = control.patch(s.client(), kind, s.namespace, name, body)
     if not found:
         raise CliError(f'{label(kind)} "{name}" not found in namespace {s.namespace}')
+
+
+def confirm(question: str, *, confirmed: bool, verb: str = "delete") -> None:
+    """Go on when ``--confirm`` was given or the user says yes at a terminal; else nothing is
+    done (exit status 2 without a terminal to ask on)."""
+    if confirmed:
+        return
+    if not sys.stdin.isatty():
+        raise CliError(f"refusing to {verb} without --confirm (no terminal to ask on)", code=2)
+    if not click.confirm(question, default=False):
+        raise CliError(f"nothing {verb}d" if verb.endswith("e") else f"nothing {verb}ed")
 
 
 def delete(kind: Kind, name: str) -> None:

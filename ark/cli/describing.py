@@ -1,5 +1,5 @@
-"""``describe`` pages of backups, restores and schedules: the status in words, the spec as
-flags would say it, and per-item results read from the bucket when the user may."""
+"""``describe`` pages of backups, restores, schedules and locations: the status in words, the
+spec as flags would say it, and per-item results read from the bucket when the user may."""
 
 from __future__ import annotations
 
@@ -382,3 +382,70 @@ def _change_log(spec: dict[str, Any], status: dict[str, Any]) -> None:
             f"{gap.get('reason')}",
             style="yellow",
         )
+
+
+def backup_location(obj: Obj, *, backups: int) -> None:
+    """A BackupStorageLocation: never a secret, only which Secret keys it names."""
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    storage = spec.get("objectStorage") or {}
+    credential = spec.get("credential") or {}
+    lock = spec.get("objectLock")
+    encryption = spec.get("encryption") or {}
+    output.fields(
+        [
+            *_meta(obj),
+            ("Phase", status.get("phase") or "New (the operator has not checked it yet)"),
+            ("Message", status.get("message")),
+            ("Provider", spec.get("provider")),
+            ("Bucket", storage.get("bucket")),
+            ("Prefix", storage.get("prefix")),
+            ("Config", spec.get("config")),
+            ("Credential", _secret_key(credential)),
+            ("Default", bool(spec.get("default"))),
+            ("Access mode", spec.get("accessMode") or "ReadWrite"),
+            ("Object lock", f"{lock['mode']}, {lock['days']} days" if lock else None),
+            ("Encryption", _encryption(encryption)),
+            ("Backups", backups),
+        ]
+    )
+    output.section(
+        "Status",
+        [
+            ("Last validated", status.get("lastValidationTime")),
+            ("Validation frequency", spec.get("validationFrequency") or "1m (default)"),
+            ("Last synced", status.get("lastSyncedTime")),
+            ("Sync period", spec.get("backupSyncPeriod") or "1m (default)"),
+        ],
+    )
+
+
+def _secret_key(ref: Obj) -> str | None:
+    return f"Secret {ref['name']}, key {ref['key']}" if ref.get("name") else None
+
+
+def _encryption(encryption: Obj) -> str | None:
+    keys = encryption.get("keys") or []
+    if not keys:
+        return None
+    listed = ", ".join(
+        f"{k['id']} ({k.get('provider') or 'secret'})"
+        + (" current" if k["id"] == encryption.get("current") else "")
+        for k in keys
+    )
+    return f"keys {listed}"
+
+
+def snapshot_location(obj: Obj) -> None:
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    output.fields(
+        [
+            *_meta(obj),
+            ("Phase", status.get("phase") or "New (the operator has not checked it yet)"),
+            ("Message", status.get("message")),
+            ("Provider", spec.get("provider")),
+            ("Config", spec.get("config")),
+            ("Credential", _secret_key(spec.get("credential") or {})),
+        ]
+    )

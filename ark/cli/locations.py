@@ -1,4 +1,5 @@
-"""``ark backup-location create|get|set-default`` and ``ark snapshot-location create|get``."""
+"""``ark backup-location create|get|describe|set-default|delete`` and ``ark snapshot-location
+create|get|describe|delete``."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ from typing import Any
 
 import click
 
+from ark import control
 from ark.api import kinds
+from ark.api.backup import TERMINAL_BACKUP_PHASES
 from ark.api.locations import BackupStorageLocationSpec, VolumeSnapshotLocationSpec
-from ark.cli import common, output
-from ark.cli.common import BadFlag
+from ark.cli import common, describing, output
+from ark.cli.common import BadFlag, CliError, Obj
 
 BSL = kinds.BACKUP_STORAGE_LOCATION
 VSL = kinds.VOLUME_SNAPSHOT_LOCATION
+BACKUP = kinds.BACKUP
 BSL_FLAGS = {
     "provider": "--provider",
     "objectStorage": "--bucket",
@@ -193,6 +197,67 @@ def bsl_get(*, names: tuple[str, ...]) -> None:
     output.print_objects(objs, kind=BSL, output=s.output, single=len(names) == 1)
 
 
+def _backups_of(location: Obj) -> list[Obj]:
+    """The Backup objects kept in ``location``: written to it, or synced from it."""
+    name = location["metadata"]["name"]
+    default = bool((location.get("spec") or {}).get("default"))
+    out = []
+    for backup in common.list_all(BACKUP):
+        named = (backup.get("spec") or {}).get("storageLocation")
+        synced = (backup["metadata"].get("labels") or {}).get(control.LOCATION_LABEL)
+        if name in (named, synced) or (named is None and synced is None and default):
+            out.append(backup)
+    return out
+
+
+@bsl_group.command("describe")
+@click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(BSL))
+@common.connection_options
+def bsl_describe(*, names: tuple[str, ...]) -> None:
+    """Where it is, how it is checked, locked and encrypted, and its backups."""
+    for i, name in enumerate(names):
+        if i:
+            output.echo("-" * 60)
+        location = common.get(BSL, name)
+        describing.backup_location(location, backups=len(_backups_of(location)))
+
+
+@bsl_group.command("delete")
+@click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(BSL))
+@click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
+@common.connection_options
+def bsl_delete(*, names: tuple[str, ...], confirm: bool) -> None:
+    """Delete locations and their Backup objects, as Velero does. Nothing in the bucket is
+    deleted: a location made again on it syncs the backups back. Refused while a backup to
+    it runs."""
+    backups = {name: _backups_of(common.get(BSL, name)) for name in names}
+    for name, found in backups.items():
+        running = [
+            b["metadata"]["name"]
+            for b in found
+            if (b.get("status") or {}).get("phase") not in TERMINAL_BACKUP_PHASES
+        ]
+        if running:
+            raise CliError(
+                f'backup storage location "{name}" has backups not finished: '
+                f"{', '.join(running)}; delete it once they are",
+                code=1,
+            )
+    common.confirm(
+        f"Delete backup storage location(s) {', '.join(names)} and their Backup objects "
+        "(the data in the buckets stays)?",
+        confirmed=confirm,
+    )
+    for name, found in backups.items():
+        for backup in found:
+            common.delete(BACKUP, backup["metadata"]["name"])
+        common.delete(BSL, name)
+        output.echo(
+            f'Backup storage location "{name}" deleted, with {len(found)} Backup object(s); '
+            "their data stays in the bucket."
+        )
+
+
 @bsl_group.command("set-default")
 @click.argument("name", shell_complete=common.names_of(BSL))
 @common.connection_options
@@ -247,3 +312,29 @@ def vsl_get(*, names: tuple[str, ...]) -> None:
     s = common.settings()
     objs = common.get_many(VSL, names)
     output.print_objects(objs, kind=VSL, output=s.output, single=len(names) == 1)
+
+
+@vsl_group.command("describe")
+@click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(VSL))
+@common.connection_options
+def vsl_describe(*, names: tuple[str, ...]) -> None:
+    """Its provider, settings and whether the operator can use it."""
+    for i, name in enumerate(names):
+        if i:
+            output.echo("-" * 60)
+        describing.snapshot_location(common.get(VSL, name))
+
+
+@vsl_group.command("delete")
+@click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(VSL))
+@click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
+@common.connection_options
+def vsl_delete(*, names: tuple[str, ...], confirm: bool) -> None:
+    """Delete snapshot locations. Snapshots taken through them stay in the cloud (delete a
+    backup to delete its snapshots)."""
+    for name in names:
+        common.get(VSL, name)
+    common.confirm(f"Delete volume snapshot location(s) {', '.join(names)}?", confirmed=confirm)
+    for name in names:
+        common.delete(VSL, name)
+        output.echo(f'Volume snapshot location "{name}" deleted; its snapshots stay.')

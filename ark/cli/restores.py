@@ -1,4 +1,4 @@
-"""``ark restore create|get|describe|logs``."""
+"""``ark restore create|get|describe|logs|delete``."""
 
 from __future__ import annotations
 
@@ -211,6 +211,23 @@ def describe(*, names: tuple[str, ...]) -> None:
         if i:
             output.echo("-" * 60)
         describing.restore(common.get(RESTORE, name))
+
+
+@group.command("delete")
+@click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(RESTORE))
+@click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
+@common.connection_options
+def delete(*, names: tuple[str, ...], confirm: bool) -> None:
+    """Delete finished restores. What they restored stays in the cluster, and their log and
+    results stay in the bucket (restores/NAME/), as another cluster may share it."""
+    for name in names:
+        phase = (common.get(RESTORE, name).get("status") or {}).get("phase")
+        if phase not in TERMINAL_RESTORE_PHASES:
+            raise CliError(f'restore "{name}" is {phase or "New"}: delete it once it finishes')
+    common.confirm(f"Delete restore(s) {', '.join(names)}?", confirmed=confirm)
+    for name in names:
+        common.delete(RESTORE, name)
+        output.echo(f'Restore "{name}" deleted.')
 
 
 @group.command("logs")

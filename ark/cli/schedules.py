@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -11,7 +10,7 @@ from pydantic.alias_generators import to_camel
 from ark.api import kinds
 from ark.api.schedule import ScheduleSpec, validate_cron
 from ark.cli import backups, common, describing, output
-from ark.cli.common import BadFlag, CliError
+from ark.cli.common import BadFlag
 
 SCHEDULE = kinds.SCHEDULE
 SCHEDULE_FLAGS = {
@@ -171,11 +170,7 @@ def delete(*, names: tuple[str, ...], confirm: bool) -> None:
     """Delete schedules; their backups stay (unless the schedule owns them)."""
     for name in names:
         common.get(SCHEDULE, name)
-    if not confirm:
-        if not sys.stdin.isatty():
-            raise CliError("refusing to delete without --confirm (no terminal to ask on)", code=2)
-        if not click.confirm(f"Delete schedule(s) {', '.join(names)}?", default=False):
-            raise CliError("nothing deleted")
+    common.confirm(f"Delete schedule(s) {', '.join(names)}?", confirmed=confirm)
     for name in names:
         common.delete(SCHEDULE, name)
         output.echo(f'Schedule "{name}" deleted.')

@@ -8,7 +8,6 @@ touched: what stays there is said at the end.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -51,16 +50,11 @@ def uninstall(*, keep_crds: bool, deploy_dir: Path | None, confirm: bool) -> Non
     with common.api_errors():
         stays = _what_stays(client, s.namespace)
         others = _other_namespaces(client, s.namespace)
-    if not confirm:
-        if not sys.stdin.isatty():
-            raise CliError(
-                "refusing to uninstall without --confirm (no terminal to ask on)", code=2
-            )
-        if not click.confirm(
-            f"Remove ark and namespace {s.namespace} from this cluster (backups stay)?",
-            default=False,
-        ):
-            raise CliError("nothing removed")
+    common.confirm(
+        f"Remove ark and namespace {s.namespace} from this cluster (backups stay)?",
+        confirmed=confirm,
+        verb="uninstall",
+    )
     shared = bool(others)
     rendered = kustomize.render(deploy_dir or kustomize.default_deploy_dir(), namespace=s.namespace)
     with common.api_errors():

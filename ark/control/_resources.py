@@ -12,9 +12,10 @@ from typing import Any
 
 import orjson
 
-from ark.api import kinds
+from ark.api import kinds, readiness
 from ark.api.kinds import Kind
 from ark.api.types import GROUP, VERSION
+from ark.control._status import condition, set_condition
 from ark.kube import KubeApiError, KubeClient, object_path
 
 SCHEDULE_LABEL = "ark.dev/schedule-name"
@@ -81,19 +82,73 @@ def create(client: KubeClient, kind: Kind, namespace: str, obj: Obj) -> Obj | No
 
 
 def patch_status(client: KubeClient, kind: Kind, namespace: str, name: str, status: Obj) -> bool:
-    """Merge ``status`` into the object's status; False when the object is gone."""
+    """Merge ``status`` into the object's status; False when the object is gone. A patch that
+    sets the phase also sets the conditions it stands for (``Ready``, ``Reconciling``,
+    ``Stalled``: ``ark.api.readiness``), merged with the object's others."""
+    phase = status.get("phase")
+    if isinstance(phase, str) and readiness.readiness(kind.kind, phase) is not None:
+        return _patch_phase(client, kind, namespace, name, status, phase=phase)
+    return _patch(client, path(kind, namespace, name) + "/status", {"status": status})
+
+
+def _patch(client: KubeClient, where: str, body: Obj) -> bool:
     try:
-        client.request(
-            "PATCH",
-            path(kind, namespace, name) + "/status",
-            body={"status": status},
-            content_type=_MERGE_PATCH,
-        )
+        client.request("PATCH", where, body=body, content_type=_MERGE_PATCH)
     except KubeApiError as exc:
         if exc.not_found:
             return False
         raise
     return True
+
+
+_CONFLICT_RETRIES = 5
+
+
+def _patch_phase(
+    client: KubeClient, kind: Kind, namespace: str, name: str, status: Obj, *, phase: str
+) -> bool:
+    """The patch with the phase's conditions, against the conditions it read (retried when
+    another writer changed the object in between: the resourceVersion is the precondition)."""
+    where = path(kind, namespace, name)
+    for attempt in range(_CONFLICT_RETRIES):
+        current = get(client, kind, namespace, name)
+        if current is None:
+            return False
+        old = current.get("status") or {}
+        errors = isinstance(status.get("errors", old.get("errors")), list) and bool(
+            status.get("errors", old.get("errors"))
+        )
+        ready = readiness.readiness(kind.kind, phase, errors=errors)
+        assert ready is not None
+        why = _why(status, phase)
+        conditions = status.get("conditions", old.get("conditions"))
+        for type_, on in (
+            (readiness.READY, ready.ready),
+            (readiness.RECONCILING, ready.reconciling),
+            (readiness.STALLED, ready.stalled),
+        ):
+            conditions = set_condition(conditions, condition(type_, on, reason=phase, message=why))
+        body = {
+            "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
+            "status": {**status, "conditions": conditions},
+        }
+        try:
+            return _patch(client, where + "/status", body)
+        except KubeApiError as exc:
+            if not exc.conflict or attempt == _CONFLICT_RETRIES - 1:
+                raise
+    return False  # pragma: no cover - the loop returns or raises
+
+
+def _why(status: Obj, phase: str) -> str:
+    """The message the phase's conditions carry: the reason it gave, if any."""
+    for key in ("failureReason", "message"):
+        if isinstance(status.get(key), str) and status[key]:
+            return str(status[key])
+    errors = status.get("validationErrors") or status.get("errors")
+    if isinstance(errors, list) and errors:
+        return "; ".join(str(e) for e in errors)
+    return phase
 
 
 def patch(client: KubeClient, kind: Kind, namespace: str, name: str, body: Obj) -> bool:

@@ -1,11 +1,12 @@
 """Backup and restore benchmarks against a floor measured in the same run.
 
     hack/bench/run engines [--objects 10000 --namespaces 100] [--store fs|minio] [--keep]
-                           [--engines backup,restore,verify] [--rounds N]
+                           [--engines backup,restore,verify] [--rounds N] [--encrypt]
 
-On a dedicated local cluster ("bench-N"), it creates N small ConfigMaps spread over M namespaces,
-then measures, each in a fresh process (so peak RSS is that phase's own), the restores going
-into a second, empty cluster ("bench-N-target": a restore into another cluster):
+On a dedicated local cluster ("bench-N"; "$ARK_TEST_CLUSTER-bench-N" when that is set, so a
+session's servers are its own), it creates N small ConfigMaps spread over M namespaces, then
+measures, each in a fresh process (so peak RSS is that phase's own), the restores going into a
+second, empty cluster ("bench-N-target": a restore into another cluster):
 
   backup floor   a plain paginated LIST of every namespaced resource, cluster-wide (same client,
                  page size and worker count), the raw response bytes written to the same store
@@ -16,18 +17,27 @@ into a second, empty cluster ("bench-N-target": a restore into another cluster):
   verify floor   (``--engines ...,verify``) every object of the backup downloaded from the store
                  and thrown away: the store's download rate
   verify         ark.backup.verify.run of the backup (download, checksums, parse)
+  backup-enc     (``--encrypt``) the backup again, through a location with ``spec.encryption``
+                 (a 256-bit key in a Secret, read through control.bsl_keyring as the operator
+                 does): every file AES-256-GCM encrypted on the way to the store
+  restore-enc    (``--encrypt``) that backup restored, decrypted on the way from the store, into
+                 a third, empty cluster ("bench-N-target-enc")
 
 and prints seconds, objects/s, the ratios ark/floor, each phase's peak RSS and the CPU seconds
 used during it by the phase's process and by the servers (etcd, kube-apiserver, ...; MinIO) on
 the same machine, which tell a phase limited by its own work from one waiting on a server. With
 ``--rounds N`` the backup floor and the backup run N times (which goes first alternates, each
 after a pause for the API server to settle) and the ratio printed is the median of the rounds:
-a small shared machine is noisy. The restore runs once.
+a small shared machine is noisy. The restore runs once. With ``--encrypt`` each round also
+runs backup-enc (the order of the three alternating), and the encrypted/plain ratios printed are
+the medians of the rounds for the backup and the one run's for the restore (whose cluster, unlike
+the plain restore's, did not hold the restore floor's objects first).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import resource
@@ -45,8 +55,9 @@ from typing import Any
 
 import orjson
 
-from ark import backup, persistence, restore
+from ark import backup, control, crypto, persistence, restore
 from ark.api import BackupSpec, RestoreSpec
+from ark.api.locations import BackupStorageLocationSpec
 from ark.backup import verify
 from ark.kube import KubeApiError, KubeClient, discover
 from ark.storage import ObjectStore, StoreLocation, open_store
@@ -55,6 +66,9 @@ WORKERS = 8
 RESTORE_WORKERS = 32
 PREFIX = "bench-ns"
 SETTLE_SECONDS = 3.0
+KEY_NAMESPACE = "ark-bench"
+KEY_HOLDER = "bench-keys"  # the Secret holding the key
+KEY_ID = "k1"
 
 
 def _namespaces(count: int, *, suffix: str = "") -> list[str]:
@@ -130,6 +144,42 @@ def _bounded(create: Callable[[int], None], count: int) -> None:
             future.result()
 
 
+def put_key(kube: KubeClient, key: bytes) -> None:
+    """The encryption key, as a Secret in its own namespace (not one the backup includes)."""
+    for path, body in (
+        ("/api/v1/namespaces", {"metadata": {"name": KEY_NAMESPACE}}),
+        (
+            f"/api/v1/namespaces/{KEY_NAMESPACE}/secrets",
+            {
+                "metadata": {"name": KEY_HOLDER},
+                "stringData": {KEY_ID: base64.b64encode(key).decode()},
+            },
+        ),
+    ):
+        try:
+            kube.request("POST", path, body=body)
+        except KubeApiError as exc:
+            if not exc.already_exists:
+                raise
+
+
+def _encrypted(kube: KubeClient, store: ObjectStore) -> persistence.BackupStore:
+    """``store`` as a location with ``spec.encryption`` (the key from put_key's Secret)."""
+    spec = BackupStorageLocationSpec.model_validate(
+        {
+            "provider": store.location.provider,
+            "objectStorage": {"bucket": store.location.bucket},
+            "encryption": {
+                "current": KEY_ID,
+                "keys": [{"id": KEY_ID, "secret": {"name": KEY_HOLDER, "key": KEY_ID}}],
+            },
+        }
+    )
+    location = control.StorageLocation(name="bench", spec=spec, phase=None)
+    keyring: crypto.Keyring = control.bsl_keyring(kube, KEY_NAMESPACE, location)
+    return persistence.BackupStore(store, keyring=keyring)
+
+
 # -- phases, each run in its own process -------------------------------------------------
 def phase_backup_floor(
     kube: KubeClient,
@@ -170,10 +220,24 @@ def phase_backup_floor(
 
 
 def phase_backup(kube: KubeClient, store: ObjectStore, args: argparse.Namespace) -> dict[str, Any]:  # noqa: ARG001
+    return _backup(kube, store, "bench")
+
+
+def phase_backup_enc(
+    kube: KubeClient,
+    store: ObjectStore,
+    args: argparse.Namespace,  # noqa: ARG001 - every phase takes the same arguments
+) -> dict[str, Any]:
+    return _backup(kube, _encrypted(kube, store), "bench-enc")
+
+
+def _backup(
+    kube: KubeClient, store: ObjectStore | persistence.BackupStore, name: str
+) -> dict[str, Any]:
     result = backup.run(
         kube,
         store,
-        name="bench",
+        name=name,
         workers=WORKERS,
         spec=BackupSpec(included_namespaces=[f"{PREFIX}-*"], include_cluster_resources=False),
     )
@@ -209,13 +273,28 @@ def phase_restore(
     store: ObjectStore,
     args: argparse.Namespace,  # noqa: ARG001 - every phase takes the same arguments
 ) -> dict[str, Any]:
+    return _restore(kube, store, "bench", RestoreSpec(backup_name="bench"))
+
+
+def phase_restore_enc(
+    kube: KubeClient,
+    store: ObjectStore,
+    args: argparse.Namespace,  # noqa: ARG001 - every phase takes the same arguments
+) -> dict[str, Any]:
+    spec = RestoreSpec(backup_name="bench-enc")
+    return _restore(kube, _encrypted(kube, store), "bench-enc", spec)
+
+
+def _restore(
+    kube: KubeClient, store: ObjectStore | persistence.BackupStore, name: str, spec: RestoreSpec
+) -> dict[str, Any]:
     result = restore.run(
         kube,
         store,
-        name="bench-restore",
-        backup_name="bench",
+        name=f"{name}-restore",
+        backup_name=name,
         workers=RESTORE_WORKERS,
-        spec=RestoreSpec(backup_name="bench"),
+        spec=spec,
     )
     if result.errors:
         raise SystemExit(f"restore {result.phase}: {[str(e) for e in result.issues.errors[:5]]}")
@@ -253,6 +332,8 @@ PHASES = {
     "restore": phase_restore,
     "verify-floor": phase_verify_floor,
     "verify": phase_verify,
+    "backup-enc": phase_backup_enc,
+    "restore-enc": phase_restore_enc,
 }
 
 
@@ -291,7 +372,7 @@ def run_phase(
     return stats
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hack/bench/run engines",
         description=__doc__,
@@ -310,10 +391,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds", type=int, default=1, help="backup floor + backup rounds (median ratio)"
     )
+    parser.add_argument(
+        "--encrypt",
+        action="store_true",
+        help="also back up and restore through client-side encryption (spec.encryption), "
+        "and print the encrypted/plain ratios",
+    )
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--kubeconfig", help=argparse.SUPPRESS)
     parser.add_argument("--store-json", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
 
     if args.phase:  # child process
         kube = KubeClient.load(kubeconfig=args.kubeconfig, pool_size=64)
@@ -328,20 +419,22 @@ def main(argv: list[str] | None = None) -> int:
 
     from localenv import cluster, objstore, procs  # noqa: PLC0415 - only the driver starts servers
 
-    name, target_name = f"bench-{args.objects}", f"bench-{args.objects}-target"
-    source_cluster, target_cluster = cluster.up(name), cluster.up(target_name)
-    kubeconfig = cluster.env_of(source_cluster)["KUBECONFIG"]
-    target_kubeconfig = cluster.env_of(target_cluster)["KUBECONFIG"]
-    servers = {
-        "source": list(source_cluster.pids.values()),
-        "target": list(target_cluster.pids.values()),
-    }
+    # The servers are this session's own when $ARK_TEST_CLUSTER names it (as the tests' are).
+    owner = os.environ.get("ARK_TEST_CLUSTER")
+    bench = f"{owner}-bench" if owner else "bench"
+    # source, the target of the restores, and with --encrypt an empty one for restore-enc
+    names = {"source": f"{bench}-{args.objects}", "target": f"{bench}-{args.objects}-target"}
+    if args.encrypt:
+        names["target-enc"] = f"{bench}-{args.objects}-target-enc"
+    clusters = {role: cluster.up(name) for role, name in names.items()}
+    kubeconfigs = {role: cluster.env_of(c)["KUBECONFIG"] for role, c in clusters.items()}
+    servers = {role: list(c.pids.values()) for role, c in clusters.items()}
     tmp = Path(tempfile.mkdtemp(prefix="ark-bench-"))
     if args.store == "fs":
         store: dict[str, Any] = {"provider": "fs", "bucket": str(tmp), "prefix": "bench"}
     else:
-        s3 = objstore.up("minio", "bench")
-        minio = list(procs.Instance.load("minio", "bench").pids.values())
+        s3 = objstore.up("minio", bench)
+        minio = list(procs.Instance.load("minio", bench).pids.values())
         servers = {where: pids + minio for where, pids in servers.items()}
         store = {
             "provider": "aws",
@@ -359,19 +452,24 @@ def main(argv: list[str] | None = None) -> int:
         }
     try:
         started = time.perf_counter()
-        with KubeClient.load(kubeconfig=kubeconfig, pool_size=64) as kube:
+        with KubeClient.load(kubeconfig=kubeconfigs["source"], pool_size=64) as kube:
             populate(kube, objects=args.objects, namespaces=args.namespaces)
+        if args.encrypt:
+            key = os.urandom(32)
+            for role in ("source", "target-enc"):
+                with KubeClient.load(kubeconfig=kubeconfigs[role]) as kube:
+                    put_key(kube, key)
         print(
             f"populated {args.objects} ConfigMaps in {args.namespaces} namespaces "
             f"in {time.perf_counter() - started:.1f}s ({args.store} store)"
         )
-        rounds, results = _measure(args, kubeconfig, target_kubeconfig, store, servers=servers)
+        rounds, results = _measure(args, kubeconfigs, store, servers=servers)
     finally:
         if not args.keep:
-            cluster.down(name)
-            cluster.down(target_name)
+            for name in names.values():
+                cluster.down(name)
             if args.store == "minio":
-                objstore.down("minio", "bench")
+                objstore.down("minio", bench)
         shutil.rmtree(tmp, ignore_errors=True)
 
     _report(rounds, results)
@@ -380,38 +478,50 @@ def main(argv: list[str] | None = None) -> int:
 
 def _measure(
     args: argparse.Namespace,
-    kubeconfig: str,
-    target_kubeconfig: str,
+    kubeconfigs: dict[str, str],
     store: dict[str, Any],
     *,
     servers: dict[str, list[int]],
 ) -> tuple[list[dict[str, dict[str, Any]]], dict[str, dict[str, Any]]]:
     """The rounds of backup floor + backup (sorted by ratio) and the phases to print: the
-    median round's, then the restore's."""
+    median round's, then the restore's. ``kubeconfigs`` and ``servers`` are the clusters'
+    (source, target, target-enc)."""
+    kubeconfig = kubeconfigs["source"]
     engines = {e.strip() for e in args.engines.split(",")}
     rounds: list[dict[str, dict[str, Any]]] = []
+    backups = (
+        ("backup-floor", "backup", "backup-enc") if args.encrypt else ("backup-floor", "backup")
+    )
     if "backup" in engines:
         for n in range(max(1, args.rounds)):
             # Alternate which goes first, and let the API server settle (its Go GC collects
             # the last LIST's garbage) before each: either would bias the second phase.
-            order = ("backup-floor", "backup") if n % 2 == 0 else ("backup", "backup-floor")
+            order = backups if n % 2 == 0 else backups[::-1]
             round_: dict[str, dict[str, Any]] = {}
             for phase in order:
                 time.sleep(SETTLE_SECONDS)
                 round_[phase] = run_phase(phase, kubeconfig, store, args, servers=servers["source"])
-            rounds.append({p: round_[p] for p in ("backup-floor", "backup")})
+            rounds.append({p: round_[p] for p in backups})
     rounds.sort(key=lambda r: r["backup"]["seconds"] / r["backup-floor"]["seconds"])
     results = dict(rounds[len(rounds) // 2]) if rounds else {}  # the median round
     if engines & {"restore", "verify"} and "backup" not in results:
         # the restore and verify need a backup
         results["backup"] = run_phase("backup", kubeconfig, store, args, servers=servers["source"])
+    if args.encrypt and "restore" in engines and "backup-enc" not in results:
+        results["backup-enc"] = run_phase(
+            "backup-enc", kubeconfig, store, args, servers=servers["source"]
+        )
     if "verify" in engines:
         for p in ("verify-floor", "verify"):
             time.sleep(SETTLE_SECONDS)
             results[p] = run_phase(p, kubeconfig, store, args, servers=servers["source"])
     if "restore" in engines:
         for p in ("restore-floor", "restore"):
-            results[p] = run_phase(p, target_kubeconfig, store, args, servers=servers["target"])
+            results[p] = run_phase(p, kubeconfigs["target"], store, args, servers=servers["target"])
+        if args.encrypt:
+            results["restore-enc"] = run_phase(
+                "restore-enc", kubeconfigs["target-enc"], store, args, servers=servers["target-enc"]
+            )
     return rounds, results
 
 
@@ -442,6 +552,31 @@ def _report(rounds: list[dict[str, dict[str, Any]]], results: dict[str, dict[str
     if "restore-floor" in results:
         r = results["restore"]["seconds"] / results["restore-floor"]["seconds"]
         print(f"restore/floor = {r:.2f}  (target <= 1.50)")
+    _report_encryption(rounds, results)
+
+
+def _report_encryption(
+    rounds: list[dict[str, dict[str, Any]]], results: dict[str, dict[str, Any]]
+) -> None:
+    """Encrypted over plain, wall and CPU seconds (the target: encryption costs at most 10%)."""
+
+    def ratio(enc: dict[str, Any], plain: dict[str, Any], key: str) -> float:
+        return float(enc[key] / plain[key])
+
+    if rounds and "backup-enc" in rounds[0]:
+        wall = sorted(ratio(r["backup-enc"], r["backup"], "seconds") for r in rounds)
+        cpu = sorted(ratio(r["backup-enc"], r["backup"], "cpu_seconds") for r in rounds)
+        each = ", ".join(f"{x:.2f}" for x in wall)
+        print(
+            f"backup encrypted/plain = {wall[len(wall) // 2]:.2f} wall, "
+            f"{cpu[len(cpu) // 2]:.2f} CPU  (target <= 1.10; medians of rounds: {each})"
+        )
+    if "restore-enc" in results:
+        enc, plain = results["restore-enc"], results["restore"]
+        print(
+            f"restore encrypted/plain = {ratio(enc, plain, 'seconds'):.2f} wall, "
+            f"{ratio(enc, plain, 'cpu_seconds'):.2f} CPU  (target <= 1.10)"
+        )
 
 
 if __name__ == "__main__":

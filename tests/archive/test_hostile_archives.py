@@ -168,3 +168,13 @@ def test_an_item_the_manifest_does_not_list(spool_dir: Path) -> None:
     error = _refused(data, spool_dir, manifest=manifest)
     assert error.entry == CM
     assert "not in the ark manifest" in str(error)
+
+
+def test_a_huge_version_entry_is_refused_before_it_is_read(spool_dir: Path) -> None:
+    # The header says 1 GiB and the archive ends: reading it first would say "truncated".
+    info = tarfile.TarInfo("metadata/version")
+    info.size = 1 << 30
+    plain = info.tobuf(tarfile.PAX_FORMAT)
+    error = _refused(gzip.compress(plain, mtime=0), spool_dir)
+    assert error.entry == "metadata/version"
+    assert "expected a short version string" in str(error)

@@ -340,6 +340,54 @@ def test_a_location_with_an_object_lock_and_encryption_from_flags(
     assert control.get(kube, control.BSL, ark_ns, "bad") is None
 
 
+def test_location_describe_and_delete(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
+    ark.ok("backup-location", "create", "one", "--provider", "aws", "--bucket", "b1",
+           "--credential", "creds=cloud", "--object-lock-mode", "Governance",
+           "--object-lock-days", "2", "--encryption-secret", "keys=k1")  # fmt: skip
+    ark.ok("backup-location", "create", "two", "--provider", "fs", "--bucket", "/srv/b")
+    for name, spec, labels in (
+        ("mine", {"storageLocation": "one"}, {}),
+        ("synced", {}, {control.LOCATION_LABEL: "one"}),
+        ("other", {"storageLocation": "two"}, {}),
+    ):
+        body = {"metadata": {"name": name, "labels": labels}, "spec": spec}
+        control.create(kube, control.BACKUP, ark_ns, body)
+        control.patch_status(kube, control.BACKUP, ark_ns, name, {"phase": "Completed"})
+    page = ark.ok("backup-location", "describe", "one").out
+    for text in ("Provider:", "aws", "Secret creds, key cloud", "Governance, 2 days",
+                 "keys k1 (secret) current", "Backups:", "ReadWrite"):  # fmt: skip
+        assert text in page, (text, page)
+    control.patch_status(kube, control.BACKUP, ark_ns, "mine", {"phase": "InProgress"})
+    refused = ark("backup-location", "delete", "one", "--confirm")
+    assert refused.code == 1 and "backups not finished: mine" in refused.err
+    assert control.get(kube, control.BSL, ark_ns, "one") is not None
+    control.patch_status(kube, control.BACKUP, ark_ns, "mine", {"phase": "Completed"})
+    assert ark("backup-location", "delete", "one").code == 2  # no terminal, no --confirm
+    done = ark.ok("backup-location", "delete", "one", "--confirm").out
+    assert "with 2 Backup object(s); their data stays in the bucket" in done
+    assert control.get(kube, control.BSL, ark_ns, "one") is None
+    left = sorted(b["metadata"]["name"] for b in control.list_objects(kube, control.BACKUP, ark_ns))
+    assert left == ["other"]
+
+    ark.ok("snapshot-location", "create", "ebs", "--provider", "aws", "--config", "region=x")
+    assert "region" in ark.ok("snapshot-location", "describe", "ebs").out
+    assert "its snapshots stay" in ark.ok("snapshot-location", "delete", "ebs", "--confirm").out
+    assert control.get(kube, control.VSL, ark_ns, "ebs") is None
+
+
+def test_restore_delete_waits_for_the_restore_to_finish(
+    ark: Ark, kube: KubeClient, ark_ns: str
+) -> None:
+    control.create(kube, control.RESTORE, ark_ns, {"metadata": {"name": "r1"},
+                   "spec": {"backupName": "b1"}})  # fmt: skip
+    control.patch_status(kube, control.RESTORE, ark_ns, "r1", {"phase": "InProgress"})
+    refused = ark("restore", "delete", "r1", "--confirm")
+    assert refused.code == 1 and "is InProgress" in refused.err
+    control.patch_status(kube, control.RESTORE, ark_ns, "r1", {"phase": "Completed"})
+    assert 'Restore "r1" deleted.' in ark.ok("restore", "delete", "r1", "--confirm").out
+    assert control.get(kube, control.RESTORE, ark_ns, "r1") is None
+
+
 def test_delete_with_confirm_creates_a_delete_request(
     ark: Ark, kube: KubeClient, ark_ns: str
 ) -> None:
