@@ -86,6 +86,12 @@ class RestoreSpec(ResourceFilter):
             "namespaceMapping maps a namespace that excludedNamespaces excludes",
             ".namespaceMapping",
         ),
+        CelRule(
+            "!has(self.pointInTime) || has(self.scheduleName)",
+            "pointInTime needs scheduleName (the schedule whose change log reaches it), "
+            "not backupName",
+            ".pointInTime",
+        ),
     )
 
     backup_name: Annotated[str, _NAME] | None = Field(
@@ -93,6 +99,14 @@ class RestoreSpec(ResourceFilter):
     )
     schedule_name: Annotated[str, _NAME] | None = Field(
         default=None, description="Restore the newest completed backup of this schedule."
+    )
+    point_in_time: dt.datetime | None = Field(
+        default=None,
+        description=(
+            "Restore the objects as they stood at this instant (RFC 3339): the schedule's "
+            "newest Completed backup before it, with the schedule's change log replayed up "
+            "to it. Needs scheduleName."
+        ),
     )
     namespace_mapping: dict[Annotated[str, _NAMESPACE], Annotated[str, _NAMESPACE]] | None = Field(
         default=None,
@@ -161,6 +175,10 @@ class RestoreSpec(ResourceFilter):
     def _cross_field_rules(self) -> Self:
         if (self.backup_name is None) == (self.schedule_name is None):
             raise ValueError(RestoreSpec.cel_rules[0].message)
+        if self.point_in_time is not None and self.schedule_name is None:
+            raise ValueError(RestoreSpec.cel_rules[4].message)
+        if self.point_in_time is not None and self.point_in_time.tzinfo is None:
+            raise ValueError("pointInTime needs a time zone (e.g. 2026-12-03T10:42:00Z)")
         excluded = set(self.excluded_namespaces or ())
         if excluded.intersection(self.namespace_mapping or {}):
             raise ValueError(RestoreSpec.cel_rules[3].message)

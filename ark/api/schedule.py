@@ -50,6 +50,20 @@ class RetentionPolicy(Model):
     keep_monthly: int | None = Field(default=None, ge=1, le=10000, description="Newest per month.")
 
 
+class ChangeLogSpec(Model):
+    """The schedule's change log: every change to the objects its backups include, between
+    them, so a restore can reach any instant (``Restore.spec.pointInTime``)."""
+
+    enabled: bool = Field(default=False, description="Record the change log.")
+    flush_seconds: int = Field(
+        default=10,
+        ge=1,
+        le=3600,
+        description="A segment with changes is stored this long after it opened: the most a "
+        "restore can lag the cluster.",
+    )
+
+
 class ScheduleSpec(Model):
     schedule: str = Field(
         min_length=1,
@@ -74,10 +88,43 @@ class ScheduleSpec(Model):
         ),
     )
 
+    change_log: ChangeLogSpec | None = Field(
+        default=None,
+        description="Record every change between backups, for point-in-time restores; "
+        "watched while the schedule is not paused.",
+    )
+
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
         return validate_cron(value)
+
+
+class ChangeLogGap(Model):
+    resource: str
+    start: dt.datetime
+    end: dt.datetime
+    reason: str
+
+
+class ChangeLogStatus(Model):
+    """How far the change log reaches, for ``ark schedule describe`` and the metrics."""
+
+    watching: bool = Field(default=False, description="Whether the operator records it now.")
+    since: dt.datetime | None = Field(
+        default=None, description="The oldest stored segment's start."
+    )
+    stored_through: dt.datetime | None = Field(
+        default=None, description="The end of the newest stored segment: restores reach this far."
+    )
+    newest_change: dt.datetime | None = Field(
+        default=None, description="When the newest recorded change was observed."
+    )
+    resources: int = Field(default=0, ge=0, description="Resources watched.")
+    gaps: list[ChangeLogGap] | None = Field(
+        default=None, max_length=20, description="Spans no restore can reach (newest 20)."
+    )
+    message: str | None = Field(default=None, description="Why it is not recorded, if so.")
 
 
 class ScheduleStatus(Model):
@@ -88,4 +135,5 @@ class ScheduleStatus(Model):
     last_successful_backup: dt.datetime | None = None
     next_run: dt.datetime | None = None
     skipped_ticks: int = Field(default=0, ge=0, description="Ticks skipped (previous running).")
+    change_log: ChangeLogStatus | None = None
     conditions: list[Condition] | None = None

@@ -199,8 +199,14 @@ def find(kind: Kind, name: str) -> Obj | None:
 
 def list_all(kind: Kind, *, selector: str | None = None) -> list[Obj]:
     s = settings()
-    with api_errors():
+    try:
         items = control.list_objects(s.client(), kind, s.namespace, label_selector=selector)
+    except KubeApiError as exc:
+        if selector is not None and exc.status == 400:  # the server cannot parse the selector
+            raise BadFlag("--selector", exc.message) from None
+        raise explain(exc) from None
+    except KubeError as exc:
+        raise explain(exc) from None
     return sorted(items, key=lambda o: str(o["metadata"]["name"]))
 
 

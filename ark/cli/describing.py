@@ -395,6 +395,41 @@ def schedule(obj: Obj) -> None:
             ("Skipped ticks", status.get("skippedTicks")),
         ],
     )
+    _change_log(spec.get("changeLog") or {}, status.get("changeLog") or {})
+
+
+def _change_log(spec: dict[str, Any], status: dict[str, Any]) -> None:
+    """How far a point-in-time restore reaches: the recovery point, the span, its gaps."""
+    if not spec.get("enabled") and not status:
+        return
+    through = status.get("storedThrough")
+    since = status.get("since")
+    output.section(
+        "Change log",
+        [
+            ("Enabled", bool(spec.get("enabled"))),
+            ("Flush seconds", spec.get("flushSeconds", 10) if spec.get("enabled") else None),
+            (
+                "Watching",
+                f"true ({status.get('resources', 0)} resources)"
+                if status.get("watching")
+                else "false",
+            ),
+            (
+                "Recovery point",
+                f"{through} ({output.age(through)} ago)" if through else None,
+            ),
+            ("Newest change", status.get("newestChange")),
+            ("Restorable", f"{since} → {through}" if since and through else None),
+            ("Not recorded", status.get("message")),
+        ],
+    )
+    for gap in status.get("gaps") or []:
+        output.echo(
+            f"  Gap: {gap.get('start')} → {gap.get('end')} {gap.get('resource')}: "
+            f"{gap.get('reason')}",
+            style="yellow",
+        )
 
 
 def backup_location(obj: Obj, *, backups: int) -> None:

@@ -19,6 +19,7 @@ RESTORE_FLAGS = {
     **FILTER_FLAGS,
     "backupName": "--from-backup",
     "scheduleName": "--from-schedule",
+    "pointInTime": "--at",
     "namespaceMapping": "--namespace-mappings",
     "existingResourcePolicy": "--existing-resource-policy",
     "recreateFinalized": "--recreate-finalized",
@@ -55,6 +56,12 @@ def group() -> None:
 @click.option("--from-backup", metavar="BACKUP", help="The backup to restore.")
 @click.option(
     "--from-schedule", metavar="SCHEDULE", help="Restore the newest Completed backup of SCHEDULE."
+)
+@click.option(
+    "--at",
+    metavar="TIME",
+    help="With --from-schedule: the objects as they stood at TIME (RFC 3339, e.g. "
+    "2026-12-03T10:42:00Z), from the schedule's change log.",
 )
 @filter_options
 @click.option(
@@ -105,7 +112,8 @@ def group() -> None:
 @common.output_option
 @common.connection_options
 def create(*, name: str | None, wait: bool, **flags: Any) -> None:
-    """Restore a backup (--from-backup) or a schedule's newest backup (--from-schedule).
+    """Restore a backup (--from-backup) or a schedule's newest backup (--from-schedule), or
+    with --at the objects as they stood at an instant (the schedule's change log).
 
     NAME defaults to BACKUP-<time> (or SCHEDULE-<time>). With -o yaml or -o json the Restore is
     printed and not created. Exit status with --wait or --dry-run: 0 when it Completed, else 1.
@@ -128,6 +136,7 @@ def create(*, name: str | None, wait: bool, **flags: Any) -> None:
     values.update(
         backupName=flags["from_backup"],
         scheduleName=flags["from_schedule"],
+        pointInTime=flags["at"],
         namespaceMapping=common.key_values(
             flags["namespace_mappings"], flag="--namespace-mappings", sep=":"
         ),

@@ -22,6 +22,7 @@ SCHEDULE_FLAGS = {
     "keepWeekly": "--keep-weekly",
     "keepMonthly": "--keep-monthly",
     "useOwnerReferencesInBackup": "--use-owner-references-in-backup",
+    "flushSeconds": "--change-log-flush-seconds",
     **backups.BACKUP_FLAGS,
 }
 _KEEP = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly")
@@ -54,6 +55,19 @@ def group() -> None:
     default=None,
     help="Make the schedule the owner of its backups (deleting it deletes them).",
 )
+@click.option(
+    "--change-log",
+    is_flag=True,
+    default=None,
+    help="Record every change between backups, so a restore can reach any instant "
+    "(ark restore create --from-schedule NAME --at TIME).",
+)
+@click.option(
+    "--change-log-flush-seconds",
+    type=int,
+    metavar="N",
+    help="With --change-log: store the changes at most N seconds after they happen (10).",
+)
 @common.output_option
 @common.connection_options
 def create(
@@ -62,6 +76,8 @@ def create(
     cron: str,
     paused: bool | None,
     use_owner_references_in_backup: bool | None,
+    change_log: bool | None,
+    change_log_flush_seconds: int | None,
     **flags: Any,
 ) -> None:
     """Create a schedule of backups. With -o yaml or -o json it is printed, not created."""
@@ -79,6 +95,7 @@ def create(
         "paused": paused,
         "retention": retention or None,
         "useOwnerReferencesInBackup": use_owner_references_in_backup,
+        "changeLog": _change_log(change_log, change_log_flush_seconds),
     }
     spec = common.build(ScheduleSpec, values, SCHEDULE_FLAGS)
     obj = common.wire(SCHEDULE, name, spec)
@@ -89,6 +106,14 @@ def create(
     output.echo(
         f'Schedule "{name}" created in namespace {s.namespace}{" (paused)" if paused else ""}.'
     )
+
+
+def _change_log(enabled: bool | None, flush_seconds: int | None) -> dict[str, Any] | None:
+    if flush_seconds is not None and not enabled:
+        raise BadFlag("--change-log-flush-seconds", "needs --change-log")
+    if not enabled:
+        return None
+    return {"enabled": True} | ({} if flush_seconds is None else {"flushSeconds": flush_seconds})
 
 
 @group.command("get")

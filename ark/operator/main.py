@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.server
 import logging
@@ -73,6 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.metrics_port or "-",
             settings.health_port or "-",
         )
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        # Change log watchers store their open segments: the next start resumes after them.
+        await asyncio.to_thread(runtime.current().changelogs.stop_all)
 
     liveness = (
         f"http://{settings.bind_address}:{settings.health_port}/healthz"

@@ -61,6 +61,43 @@ RESTORE_DURATION = Histogram(
     "ark_restore_duration_seconds", "Time a restore ran.", buckets=_DURATIONS
 )
 RESTORE_ITEMS = Gauge("ark_restore_items_total", "Items in the last finished restore.")
+SCHEDULE_RECOVERY_POINT_AGE = Gauge(
+    "ark_schedule_recovery_point_age_seconds",
+    "Seconds since the newest instant a point-in-time restore reaches (the end of the change "
+    "log's newest stored segment): the data a restore now would lose.",
+    ["schedule"],
+)
+SCHEDULE_RECOVERY_SPAN = Gauge(
+    "ark_schedule_recovery_span_seconds",
+    "Seconds from the change log's oldest stored segment to its newest stored instant (gaps "
+    "within it are not reachable).",
+    ["schedule"],
+)
+
+
+def changelog_reach(
+    schedule: str, *, stored_through: dt.datetime | None, since: dt.datetime | None
+) -> None:
+    """The schedule's change log reaches from ``since`` to ``stored_through``; its age is
+    computed when scraped."""
+    if stored_through is None:
+        return
+
+    def age() -> float:
+        return (dt.datetime.now(dt.UTC) - stored_through).total_seconds()
+
+    SCHEDULE_RECOVERY_POINT_AGE.labels(schedule).set_function(age)
+    if since is not None:
+        SCHEDULE_RECOVERY_SPAN.labels(schedule).set((stored_through - since).total_seconds())
+
+
+def changelog_forget(schedule: str) -> None:
+    """The schedule's change log is no longer recorded: its series go."""
+    for gauge in (SCHEDULE_RECOVERY_POINT_AGE, SCHEDULE_RECOVERY_SPAN):
+        try:
+            gauge.remove(schedule)
+        except KeyError:
+            continue
 
 
 def backup_finished(

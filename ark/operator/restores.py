@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 from ark import archive, control, persistence
 from ark.api.restore import TERMINAL_RESTORE_PHASES, RestorePhase, RestoreSpec
 from ark.kube import KubeApiError, KubeClient
-from ark.operator import snapshots, stores
+from ark.operator import changelogs, snapshots, stores
 from ark.operator.runtime import EVERYTHING
-from ark.restore import modifiers
+from ark.restore import modifiers, pointintime
 from ark.restore.volumes import VolumeOptions
+from ark.storage import StoreError
 
 if TYPE_CHECKING:
     from ark.restore import RestoreProgress, RestoreResult
@@ -56,6 +57,8 @@ class Plan:
     """restorePVs: where the backup's snapshots are (None: no volumes from snapshots)."""
     modifiers: modifiers.Modifiers | None = None
     """The rules of spec.resourceModifier's ConfigMap."""
+    point_in_time: pointintime.PointInTime | None = None
+    """spec.pointInTime: ``backup_name`` replayed to it with the schedule's change log."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -94,13 +97,9 @@ def validate(client: KubeClient, namespace: str, obj: dict[str, Any]) -> Plan:
         plan.modifiers = read_modifiers(
             client, namespace, plan.spec.resource_modifier.name, errors=plan.errors
         )
-    chosen = (obj.get("status") or {}).get("backupName") or plan.spec.backup_name
-    if chosen is None and plan.spec.schedule_name:
-        chosen = newest_of_schedule(client, namespace, plan.spec.schedule_name)
-        if chosen is None:
-            plan.errors.append(f"schedule {plan.spec.schedule_name} has no Completed backup")
-            return plan
-    assert chosen is not None
+    chosen = _choose(client, namespace, obj, plan)
+    if chosen is None:
+        return plan
     plan.backup_name = chosen
     backup = control.get(client, control.BACKUP, namespace, chosen)
     if backup is None:
@@ -128,6 +127,38 @@ def validate(client: KubeClient, namespace: str, obj: dict[str, Any]) -> Plan:
     plan.volumes = found.options
     plan.errors.extend(found.errors)
     return plan
+
+
+def _choose(client: KubeClient, namespace: str, obj: dict[str, Any], plan: Plan) -> str | None:
+    """The backup to restore: the one named (or chosen before a restart), the schedule's
+    base for ``pointInTime``, or the schedule's newest; None with the reason in errors."""
+    assert plan.spec is not None
+    schedule = plan.spec.schedule_name
+    if plan.spec.point_in_time is not None and schedule:
+        plan.point_in_time = pointintime.PointInTime(schedule, plan.spec.point_in_time)
+        return base_at(client, namespace, schedule, plan.spec.point_in_time, errors=plan.errors)
+    chosen = (obj.get("status") or {}).get("backupName") or plan.spec.backup_name
+    if chosen is None and schedule:
+        chosen = newest_of_schedule(client, namespace, schedule)
+        if chosen is None:
+            plan.errors.append(f"schedule {schedule} has no Completed backup")
+    return chosen
+
+
+def base_at(
+    client: KubeClient, namespace: str, schedule: str, at: dt.datetime, *, errors: list[str]
+) -> str | None:
+    """The backup a restore of ``schedule`` at ``at`` starts from (its newest Completed one
+    finished by then), once the change log is known to reach ``at``; None, with the reason
+    (the library's: before the log, after its newest change, in a gap, ...) in ``errors``."""
+    try:
+        log = changelogs.open_log(client, namespace, schedule)
+        base = pointintime.base_backup(log.store, schedule, at)
+        pointintime.check_reachable(log, since=base.started, at=at)
+    except (control.LocationError, StoreError, pointintime.PointInTimeUnavailable) as exc:
+        errors.append(f"point in time {control.timestamp(at)}: {exc}")
+        return None
+    return base.name
 
 
 def read_modifiers(

@@ -15,6 +15,7 @@ from ark import control
 from ark.api.kinds import Kind
 from ark.kube import KubeClient
 from ark.kube.ratelimit import TokenBucket
+from ark.operator.changelogs import Watchers
 from ark.operator.settings import Settings
 
 EVERYTHING = "*"
@@ -57,6 +58,8 @@ class Runtime:
     client: KubeClient
     backups: asyncio.Semaphore
     restores: asyncio.Semaphore
+    changelogs: Watchers
+    """The schedules' change log watchers."""
     restore_targets: NamespaceLocks = field(default_factory=NamespaceLocks)
 
     @property
@@ -98,16 +101,22 @@ def start(settings: Settings) -> Runtime:
         settings.backup_workers * settings.max_concurrent_backups + 16,
         settings.restore_workers * settings.max_concurrent_restores + 16,
     )
+    client = KubeClient.load(
+        kubeconfig=settings.kubeconfig,
+        pool_size=pool,
+        rate_limit=(
+            TokenBucket(qps=settings.client_qps, burst=settings.client_burst)
+            if settings.client_qps
+            else None
+        ),
+    )
     _current = Runtime(
         settings=settings,
-        client=KubeClient.load(
-            kubeconfig=settings.kubeconfig,
-            pool_size=pool,
-            rate_limit=(
-                TokenBucket(qps=settings.client_qps, burst=settings.client_burst)
-                if settings.client_qps
-                else None
-            ),
+        client=client,
+        changelogs=Watchers(
+            client,
+            settings.namespace,
+            connect=lambda: KubeClient.load(kubeconfig=settings.kubeconfig, pool_size=128),
         ),
         backups=asyncio.Semaphore(settings.max_concurrent_backups),
         restores=asyncio.Semaphore(settings.max_concurrent_restores),

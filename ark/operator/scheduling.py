@@ -9,6 +9,7 @@ A tick while the schedule's previous backup still runs is skipped (``skippedTick
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,10 @@ from croniter import croniter
 from ark import control
 from ark.api.schedule import RetentionPolicy, ScheduleSpec
 from ark.kube import KubeClient
-from ark.operator import backups, retention
+from ark.operator import backups, changelogs, retention
+from ark.storage import StoreError
+
+_log = logging.getLogger("ark.operator")
 
 _MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -130,7 +134,8 @@ def apply_retention(
 ) -> list[str]:
     """Expire the schedule's Completed backups the policy does not keep: their expiration
     becomes ``now``, and expiry deletes them as it deletes any other (only a backup this
-    cluster wrote loses its data). Returns the names expired."""
+    cluster wrote loses its data); the change log's segments before the oldest kept backup
+    go with them. Returns the names expired."""
     candidates = []
     for b in control.list_objects(
         client, control.BACKUP, namespace, label_selector=f"{control.SCHEDULE_LABEL}={schedule}"
@@ -148,6 +153,12 @@ def apply_retention(
         control.patch_status(
             client, control.BACKUP, namespace, name, {"expiration": control.timestamp(now)}
         )
+    kept = [c.taken for c in candidates if c.name not in doomed]
+    if doomed and kept:
+        try:
+            changelogs.trim(client, namespace, schedule, oldest_kept=min(kept))
+        except (control.LocationError, StoreError) as exc:  # tried again at the next expiry
+            _log.warning("schedule %s: change log not trimmed: %s", schedule, exc)
     return doomed
 
 

@@ -207,6 +207,7 @@ class SegmentBuilder:
         """Bytes of JSON added (before compression)."""
         self.records = 0
         self.counts: dict[str, int] = {}
+        self._finished: bytes | None = None
         self._line(
             {
                 "type": Record.HEADER.value,
@@ -230,12 +231,14 @@ class SegmentBuilder:
         self.counts[kind] = self.counts.get(kind, 0) + 1
 
     def finish(self, trailer: Trailer) -> bytes:
-        """The gzip'd segment, ending with ``trailer``."""
-        self._line(trailer.to_json())
-        self._out.append(self._gzip.flush())
-        data = b"".join(self._out)
-        self._out = []
-        return data
+        """The gzip'd segment, ending with ``trailer``. Again the same bytes when called again
+        (a put retried after a store error): the compressor is flushed only once."""
+        if self._finished is None:
+            self._line(trailer.to_json())
+            self._out.append(self._gzip.flush())
+            self._finished = b"".join(self._out)
+            self._out = []
+        return self._finished
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,31 @@ def test_create_with_output_prints_and_does_not_create(
     assert control.get(kube, control.BACKUP, ark_ns, "b9") is None
 
 
+def test_point_in_time_flags_write_the_spec_or_are_refused_naming_the_flag(ark: Ark) -> None:
+    schedule = yaml.safe_load(
+        ark.ok("schedule", "create", "s1", "--schedule", "@daily", "--include-namespaces", "shop",
+               "--change-log", "--change-log-flush-seconds", "5", "-o", "yaml").out
+    )  # fmt: skip
+    assert schedule["spec"]["changeLog"] == {"enabled": True, "flushSeconds": 5}
+    restore = yaml.safe_load(
+        ark.ok("restore", "create", "r1", "--from-schedule", "s1",
+               "--at", "2026-12-03T10:42:00Z", "-o", "yaml").out
+    )  # fmt: skip
+    assert restore["spec"] == {"scheduleName": "s1", "pointInTime": "2026-12-03T10:42:00Z"}
+    refused = {
+        ("schedule", "create", "s2", "--schedule", "@daily", "--change-log-flush-seconds", "5"):
+            "--change-log-flush-seconds: needs --change-log",
+        ("schedule", "create", "s2", "--schedule", "@daily", "--change-log",
+         "--change-log-flush-seconds", "0"): "--change-log-flush-seconds",
+        ("restore", "create", "--from-backup", "b1", "--at", "2026-12-03T10:42:00Z"): "--at",
+        ("restore", "create", "--from-schedule", "s1", "--at", "2026-12-03T10:42:00"):
+            "needs a time zone",
+    }  # fmt: skip
+    for args, reason in refused.items():
+        result = ark(*args)
+        assert result.code == 2 and reason in result.err, (args, result)
+
+
 def test_get_table_yaml_and_json(ark: Ark, kube: KubeClient, ark_ns: str) -> None:
     finished_backup(kube, ark_ns, "b1")
     table = ark.ok("backup", "get").out

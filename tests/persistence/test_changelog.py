@@ -156,3 +156,22 @@ def test_gaps_are_found_with_one_listing_and_retention_takes_old_segments(
     assert log.delete_before(_at(15)) == 1
     assert [n.seq for n in log.segments()] == [1, 2]
     assert log.gaps() == []  # it ended before the oldest kept backup
+
+
+def test_a_segment_put_again_after_a_store_error_is_the_same_segment(
+    fs_store: ObjectStore,
+) -> None:
+    """The watcher retries a put that failed with the same builder: finishing it twice must
+    not flush the compressor twice (zlib's 'inconsistent stream state' killed the flusher)."""
+    log = ChangeLog(BackupStore(fs_store), "nightly")
+    builder = SegmentBuilder(log.schedule, SegmentName(start=_at(0), seq=0))
+    builder.add({"type": Record.ADDED.value, "t": persistence.stamp(_at(1)), "resource": "x"})
+    trailer = Trailer(
+        end=_at(2), records=1, counts=dict(builder.counts), checkpoints={}, gaps=(),
+        newest_change=_at(1),
+    )  # fmt: skip
+    first = builder.finish(trailer)
+    assert log.put(builder, trailer) and builder.finish(trailer) == first
+    segment = log.read(log.segments()[0])
+    assert [r["resource"] for r in segment.records] == ["x"]
+    assert segment.trailer.end == _at(2)

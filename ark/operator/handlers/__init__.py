@@ -39,6 +39,8 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     kopf.timer(*_on("schedules"), id="tick", interval=settings.schedule_interval, **common)(
         schedules.tick
     )
+    # No finalizer: a deleted Schedule's watcher stops on its DELETED event.
+    kopf.on.event(*_on("schedules"), id="changelog", registry=registry)(schedules.forget)
     changes("backupstoragelocations", locations.reconcile_bsl, update=True)
     kopf.timer(
         *_on("backupstoragelocations"), id="check", interval=settings.location_interval, **common

@@ -72,6 +72,7 @@ async def _start(body: kopf.Body, obj: dict[str, Any], plan: restores.Plan) -> N
         body,
         reason="Started" if attempt == 1 else "Restarted",
         message=f"restoring backup {plan.backup_name}"
+        + (f" at {control.timestamp(plan.point_in_time.at)}" if plan.point_in_time else "")
         + (f" (attempt {attempt})" if attempt > 1 else ""),
     )
     metrics.RESTORE_ATTEMPTS.inc()
@@ -107,6 +108,7 @@ async def _run(
                 volumes=plan.volumes,
                 modifiers=plan.modifiers,
                 uid=uid,
+                point_in_time=plan.point_in_time,
             )
         )
     except Exception as exc:

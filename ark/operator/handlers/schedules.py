@@ -27,6 +27,11 @@ async def tick(body: kopf.Body, name: str, **_: Any) -> None:
         cron_seconds=rt.settings.cron_seconds,
     )
     current = obj.get("status") or {}
+    log_status = await asyncio.to_thread(
+        rt.changelogs.reconcile, {**obj, "status": {**current, **outcome.status}}
+    )
+    if log_status is not None or current.get("changeLog") is not None:
+        outcome.status["changeLog"] = log_status
     changed = {k: v for k, v in outcome.status.items() if current.get(k) != v}
     if changed:
         await rt.patch_status(control.SCHEDULE, name, changed)
@@ -40,3 +45,9 @@ async def tick(body: kopf.Body, name: str, **_: Any) -> None:
             reason="TickSkipped",
             message=f"tick skipped: the previous backup {outcome.skipped} still runs",
         )
+
+
+async def forget(name: str, **kwargs: Any) -> None:
+    """Event: a deleted Schedule's change log watcher stops (its open segment stored)."""
+    if kwargs.get("type") == "DELETED":
+        await asyncio.to_thread(runtime.current().changelogs.stop, name)
