@@ -367,15 +367,16 @@ def _parse(text: str) -> tuple[dict[str, Any], ManifestItems | None]:
     ManifestItems (checked as they come); None when ``items`` is missing or not an array."""
     doc: dict[str, Any] = {}
     items: ManifestItems | None = None
-    at = _skip(text, 0)
-    at = _expect(text, at, "{")
+    at = _skip(text, _expect(text, _skip(text, 0), "{"))
     if text.startswith("}", at):
+        if _skip(text, at + 1) != len(text):
+            raise ValueError(f"extra data at {at + 1}")
         return doc, items
     while True:
         key, at = _DECODER.raw_decode(text, at)
         if not isinstance(key, str):
             raise ValueError(f"an object key at {at} is not a string")
-        at = _expect(text, _skip(text, at), ":")
+        at = _skip(text, _expect(text, _skip(text, at), ":"))
         if key == "items" and text.startswith("[", at):
             items, at = _rows(text, at + 1)
             doc.pop(key, None)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ark import archive
+from ark.archive import manifest as manifest_module
 from ark.archive.manifest import ManifestItems, SpooledItems
 from tests.archive.crafting import VELERO_BACKUP, add_config_map, add_namespace, k8s_object
 
@@ -201,3 +206,33 @@ def test_the_resource_list_of_an_empty_backup(tmp_path: Path) -> None:
     assert b"".join(archive.encode_manifest_resource_list(w.manifest)) == (
         archive.encode_resource_list({})
     )
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.dictionaries(
+        st.text(max_size=8),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+            ),
+            max_leaves=6,
+        ),
+        max_size=4,
+    ),
+    st.sampled_from([None, 0, 2]),
+    st.sampled_from([(",", ":"), (", ", ": "), (" , ", " : ")]),
+)
+def test_the_manifest_reader_parses_any_json_object_as_json_does(
+    doc: dict[str, Any], indent: int | None, separators: tuple[str, str]
+) -> None:
+    """The streaming reader of a manifest's members agrees with the standard parser on every
+    JSON object, however it is spaced (its rows aside, which it checks as manifest rows)."""
+    doc.pop("items", None)
+    text = " \n" + json.dumps(doc, indent=indent, separators=separators) + "\n "
+    parsed, items = manifest_module._parse(text)
+    assert parsed == json.loads(text) and items is None
+    with pytest.raises(ValueError):
+        manifest_module._parse(text + "x")
