@@ -45,7 +45,8 @@ def _header_size(stored: bytes) -> int:
 def test_every_size_round_trips(size: int) -> None:
     data = os.urandom(size)
     stored = _seal(data)
-    assert data not in stored or size == 0
+    # A few random bytes may well occur somewhere in a ciphertext by chance; 16 may not.
+    assert data not in stored or size < 16
     assert _open(stored) == data
 
 
