@@ -211,10 +211,7 @@ def describe(*, names: tuple[str, ...]) -> None:
     Per-item results are read from the bucket with the storage location's credentials; when
     you may not read its Secret, describe says so and shows the counts only.
     """
-    for i, name in enumerate(names):
-        if i:
-            output.echo("-" * 60)
-        describing.backup(common.get(BACKUP, name))
+    describing.each(BACKUP, names, describing.backup)
 
 
 @group.command("logs")

@@ -234,15 +234,17 @@ def patch(kind: Kind, name: str, body: Obj) -> None:
         raise CliError(f'{label(kind)} "{name}" not found in namespace {s.namespace}')
 
 
-def confirm(question: str, *, confirmed: bool, verb: str = "delete") -> None:
+def confirm(
+    question: str, *, confirmed: bool, verb: str = "delete", declined: str = "nothing deleted"
+) -> None:
     """Go on when ``--confirm`` was given or the user says yes at a terminal; else nothing is
-    done (exit status 2 without a terminal to ask on)."""
+    done (exit status 2 without a terminal to ask on, ``declined`` when the user says no)."""
     if confirmed:
         return
     if not sys.stdin.isatty():
         raise CliError(f"refusing to {verb} without --confirm (no terminal to ask on)", code=2)
     if not click.confirm(question, default=False):
-        raise CliError(f"nothing {verb}d" if verb.endswith("e") else f"nothing {verb}ed")
+        raise CliError(declined)
 
 
 def delete(kind: Kind, name: str) -> None:

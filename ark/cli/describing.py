@@ -4,14 +4,25 @@ spec as flags would say it, and per-item results read from the bucket when the u
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ark.cli import bucket, output
+from ark.api.kinds import Kind
+from ark.cli import bucket, common, output
 from ark.cli.common import Obj
 from ark.cli.filters import describe_selector
 
 MAX_ITEMS = 50
 """Per-item lines shown per section; the rest are counted."""
+
+
+def each(kind: Kind, names: Sequence[str], page: Callable[[Obj], None]) -> None:
+    """``page`` for each named object in turn (read first: a missing one is an error), a rule
+    between two pages."""
+    for i, name in enumerate(names):
+        if i:
+            output.echo("-" * 60)
+        page(common.get(kind, name))
 
 
 def _meta(obj: Obj) -> list[tuple[str, Any]]:

@@ -215,11 +215,9 @@ def _backups_of(location: Obj) -> list[Obj]:
 @common.connection_options
 def bsl_describe(*, names: tuple[str, ...]) -> None:
     """Where it is, how it is checked, locked and encrypted, and its backups."""
-    for i, name in enumerate(names):
-        if i:
-            output.echo("-" * 60)
-        location = common.get(BSL, name)
-        describing.backup_location(location, backups=len(_backups_of(location)))
+    describing.each(
+        BSL, names, lambda bsl: describing.backup_location(bsl, backups=len(_backups_of(bsl)))
+    )
 
 
 @bsl_group.command("delete")
@@ -319,10 +317,7 @@ def vsl_get(*, names: tuple[str, ...]) -> None:
 @common.connection_options
 def vsl_describe(*, names: tuple[str, ...]) -> None:
     """Its provider, settings and whether the operator can use it."""
-    for i, name in enumerate(names):
-        if i:
-            output.echo("-" * 60)
-        describing.snapshot_location(common.get(VSL, name))
+    describing.each(VSL, names, describing.snapshot_location)
 
 
 @vsl_group.command("delete")

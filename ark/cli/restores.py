@@ -207,10 +207,7 @@ def describe(*, names: tuple[str, ...]) -> None:
     Outcomes come from the results file in the bucket, read with the storage location's
     credentials; without access to its Secret, the failed and warned items in status are shown.
     """
-    for i, name in enumerate(names):
-        if i:
-            output.echo("-" * 60)
-        describing.restore(common.get(RESTORE, name))
+    describing.each(RESTORE, names, describing.restore)
 
 
 @group.command("delete")

@@ -132,10 +132,7 @@ def get(*, names: tuple[str, ...]) -> None:
 @common.connection_options
 def describe(*, names: tuple[str, ...]) -> None:
     """The cron schedule, backup template, retention and last runs."""
-    for i, name in enumerate(names):
-        if i:
-            output.echo("-" * 60)
-        describing.schedule(common.get(SCHEDULE, name))
+    describing.each(SCHEDULE, names, describing.schedule)
 
 
 def _set_paused(names: tuple[str, ...], paused: bool) -> None:

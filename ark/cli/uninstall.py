@@ -54,6 +54,7 @@ def uninstall(*, keep_crds: bool, deploy_dir: Path | None, confirm: bool) -> Non
         f"Remove ark and namespace {s.namespace} from this cluster (backups stay)?",
         confirmed=confirm,
         verb="uninstall",
+        declined="nothing removed",
     )
     shared = bool(others)
     rendered = kustomize.render(deploy_dir or kustomize.default_deploy_dir(), namespace=s.namespace)

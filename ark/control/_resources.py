@@ -115,10 +115,10 @@ def _patch_phase(
         if current is None:
             return False
         old = current.get("status") or {}
-        errors = isinstance(status.get("errors", old.get("errors")), list) and bool(
-            status.get("errors", old.get("errors"))
+        listed = status.get("errors", old.get("errors"))
+        ready = readiness.readiness(
+            kind.kind, phase, errors=isinstance(listed, list) and bool(listed)
         )
-        ready = readiness.readiness(kind.kind, phase, errors=errors)
         assert ready is not None
         why = _why(status, phase)
         conditions = status.get("conditions", old.get("conditions"))
