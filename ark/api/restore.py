@@ -15,6 +15,7 @@ _NAME = StringConstraints(min_length=1, max_length=253)
 _NAMESPACE = StringConstraints(
     min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 )
+_CLUSTER_UID = StringConstraints(min_length=1, max_length=63, pattern=r"^[0-9A-Za-z][-0-9A-Za-z]*$")
 
 
 class RestorePhase(StrEnum):
@@ -87,6 +88,11 @@ class RestoreSpec(ResourceFilter):
             ".namespaceMapping",
         ),
         CelRule(
+            "!has(self.pointInTimeCluster) || has(self.pointInTime)",
+            "pointInTimeCluster goes with pointInTime",
+            ".pointInTimeCluster",
+        ),
+        CelRule(
             "!has(self.pointInTime) || has(self.scheduleName)",
             "pointInTime needs scheduleName (the schedule whose change log reaches it), "
             "not backupName",
@@ -106,6 +112,14 @@ class RestoreSpec(ResourceFilter):
             "Restore the objects as they stood at this instant (RFC 3339): the schedule's "
             "newest Completed backup before it, with the schedule's change log replayed up "
             "to it. Needs scheduleName."
+        ),
+    )
+    point_in_time_cluster: Annotated[str, _CLUSTER_UID] | None = Field(
+        default=None,
+        description=(
+            "The cluster whose schedule and change log pointInTime restores (the uid of its "
+            "kube-system namespace). Needed only when clusters sharing the bucket have "
+            "schedules of this name; by default, the one cluster that wrote its backups."
         ),
     )
     namespace_mapping: dict[Annotated[str, _NAMESPACE], Annotated[str, _NAMESPACE]] | None = Field(
@@ -175,8 +189,10 @@ class RestoreSpec(ResourceFilter):
     def _cross_field_rules(self) -> Self:
         if (self.backup_name is None) == (self.schedule_name is None):
             raise ValueError(RestoreSpec.cel_rules[0].message)
-        if self.point_in_time is not None and self.schedule_name is None:
+        if self.point_in_time_cluster is not None and self.point_in_time is None:
             raise ValueError(RestoreSpec.cel_rules[4].message)
+        if self.point_in_time is not None and self.schedule_name is None:
+            raise ValueError(RestoreSpec.cel_rules[5].message)
         if self.point_in_time is not None and self.point_in_time.tzinfo is None:
             raise ValueError("pointInTime needs a time zone (e.g. 2026-12-03T10:42:00Z)")
         excluded = set(self.excluded_namespaces or ())

@@ -20,6 +20,14 @@ recorded as a resync block (ResyncBegin, LISTED objects, ResyncEnd: the resource
 state; a replay deletes what the block does not list). A watch whose resourceVersion was
 compacted away (410 Gone) relists the same way and records a Gap from its checkpoint to the
 relist: what happened in between is known only by its result.
+
+A watcher started on a log another watcher wrote (after a restart, a pause, a SIGKILL) resumes
+every watch from its checkpoint: the changes made while none ran arrive first, stamped when
+seen. A resumed watch has caught up at its first bookmark (its first watch ends within
+``catch_up_seconds``, and the API server sends a bookmark 2 s before a watch's end): then the
+time from the log's last stored end to the catch-up is recorded as a gap of every resource
+(``*``), and until then each trailer says ``unwatchedSince`` (a restore is refused from
+there). ``wait_ready`` waits for the catch-up.
 """
 
 from __future__ import annotations
@@ -58,6 +66,10 @@ class WatchOptions:
     rediscover_seconds: float = 5.0
     watch_timeout: int = 300
     """The server ends each watch after this; it is opened again from where it was."""
+    catch_up_seconds: int = 12
+    """A resumed watch's first watch ends after this: the API server's bookmark 2 s before
+    its end says every change up to then was sent (its watch cache sends none earlier on a
+    watch shorter than about 10 s)."""
     clock: Clock = _utcnow
 
 
@@ -127,6 +139,10 @@ class _Recorder:
         )
         self.newest_change = None if resume is None else resume.trailer.newest_change
         self.stored_through = None if resume is None else resume.trailer.end
+        self.unwatched_since: dt.datetime | None = None
+        """From when no watcher ran, until the resumed watches caught up (None: they did)."""
+        if resume is not None:
+            self.unwatched_since = resume.trailer.unwatched_since or resume.trailer.end
         self._last = self.stored_through or options.clock()
         self._gaps: list[Gap] = []
         self._builder = self._open()
@@ -140,7 +156,7 @@ class _Recorder:
     def _open(self) -> SegmentBuilder:
         name = SegmentName(start=self._now(), seq=self._seq)
         self._seq += 1
-        return SegmentBuilder(self.log.schedule, name)
+        return self.log.builder(name)
 
     def checkpoint(self, resource: str) -> Checkpoint | None:
         with self._lock:
@@ -182,6 +198,23 @@ class _Recorder:
             self._add_gap(found)
             return found
 
+    def caught_up(self) -> Gap | None:
+        """Every resumed watch has caught up: the time no watcher ran becomes a gap of every
+        resource (None when there was none to close)."""
+        with self._lock:
+            if self.unwatched_since is None:
+                return None
+            found = Gap(
+                "*",
+                self.unwatched_since,
+                self._now(),
+                "no watcher ran (the operator or the schedule was stopped): the changes made "
+                "then are known only by their result",
+            )
+            self.unwatched_since = None
+            self._add_gap(found)
+            return found
+
     def _add_gap(self, found: Gap) -> None:
         self._builder.add(
             {"type": Record.GAP.value, "t": persistence.stamp(found.end), **found.to_json()}
@@ -208,6 +241,7 @@ class _Recorder:
                 checkpoints=dict(self.checkpoints),
                 gaps=tuple(self._gaps),
                 newest_change=self.newest_change,
+                unwatched_since=self.unwatched_since,
             )
             self._gaps = []
             self._builder = self._open()
@@ -251,26 +285,31 @@ class ChangeWatcher:
         self._gaps: list[Gap] = []
         self._discovered = threading.Event()
         self._put_lock = threading.Lock()
+        self._ready_lock = threading.Lock()
+        self._caught_up = threading.Event()
+        """Set once the time no watcher ran is closed (at once when there is none)."""
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         """Resume from the log (StoreError when it cannot be read) and start the threads."""
         self._recorder = _Recorder(self.log, self.options)
+        if self._recorder.unwatched_since is None:
+            self._caught_up.set()
         for target, name in ((self._discover_loop, "discover"), (self._flush_loop, "flush")):
             thread = threading.Thread(target=target, name=f"ark-changelog-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
-        """Whether every resource found by the first discovery is watched (its relist, if it
-        needed one, recorded) within ``timeout``."""
+        """Whether every resource found by the first discovery is watched within ``timeout``:
+        its relist recorded if it needed one, caught up if it resumed from a checkpoint."""
         deadline = time.monotonic() + timeout
         if not self._discovered.wait(timeout):
             return False
         for watch in list(self._watches.values()):
             if not watch.ready.wait(max(deadline - time.monotonic(), 0)):
                 return False
-        return True
+        return self._caught_up.wait(max(deadline - time.monotonic(), 0))
 
     def flush(self) -> None:
         """Store the open segment now (with its changes so far)."""
@@ -315,6 +354,7 @@ class ChangeWatcher:
             try:
                 self._rediscover()
                 self._discovered.set()
+                self._check_caught_up()
             except KubeError as exc:
                 _log.warning("change log %s: discovery failed: %s", self.log.schedule, exc)
             self._stop.wait(self.options.rediscover_seconds)
@@ -361,6 +401,22 @@ class ChangeWatcher:
                         raise
                     time.sleep(min(0.5 * 2**attempt, 10.0))
 
+    def _check_caught_up(self) -> None:
+        """Once every watch is ready, close the time no watcher ran (a gap, once)."""
+        if not self._discovered.is_set():
+            return
+        with self._ready_lock:
+            if self._rec.unwatched_since is None:
+                return
+            if not all(w.ready.is_set() for w in list(self._watches.values())):
+                return
+            found = self._rec.caught_up()
+            if found is not None:
+                self._gaps.append(found)
+            self._caught_up.set()
+        if found is not None:
+            _log.info("change log %s: caught up; gap %s", self.log.schedule, found.describe())
+
     def record_gap(self, resource: str, start: dt.datetime, reason: str) -> None:
         found = self._rec.gap(resource, start, reason)
         self._gaps.append(found)
@@ -391,6 +447,11 @@ class _ResourceWatch:
     def _stopping(self) -> bool:
         return self._stopped.is_set() or self.owner._stop.is_set()
 
+    def _ready(self) -> None:
+        if not self.ready.is_set():
+            self.ready.set()
+            self.owner._check_caught_up()
+
     def _run(self) -> None:
         rec = self.owner._rec
         qualified = self.resource.qualified
@@ -401,7 +462,7 @@ class _ResourceWatch:
             try:
                 if rv is None:
                     rv = self._relist()
-                self.ready.set()
+                    self._ready()
                 rv = self._watch(rv)
                 attempt = 0
             except KubeApiError as exc:
@@ -417,6 +478,7 @@ class _ResourceWatch:
                     )
                     continue
                 if exc.not_found:
+                    self._ready()  # nothing left to catch up with
                     return  # no longer served (a CRD deleted): discovery drops it
                 attempt += 1
                 self._pause(exc, attempt)
@@ -444,12 +506,17 @@ class _ResourceWatch:
         return list_rv
 
     def _watch(self, rv: str) -> str:
+        """Watch from ``rv`` until the server ends it. Until the watch is ready (it resumed
+        from a checkpoint), a short one whose bookmark says it caught up; one that ends
+        without a bookmark (a resource the API server does not cache) caught up by its end."""
         rec, scope, res = self.owner._rec, self.owner._scope, self.resource
+        options = self.owner.options
+        catching_up = not self.ready.is_set()
         stream = WatchStream(
             self.owner.client,
             res,
             resource_version=rv,
-            timeout_seconds=self.owner.options.watch_timeout,
+            timeout_seconds=options.catch_up_seconds if catching_up else options.watch_timeout,
         )
         self._stream = stream
         try:
@@ -459,6 +526,7 @@ class _ResourceWatch:
                 rv = event.resource_version or rv
                 if event.type == BOOKMARK:
                     rec.bookmark(res, rv)
+                    self._ready()
                     continue
                 if event.type not in _CHANGES:
                     raise KubeError(f"WATCH {res.qualified}: an event of type {event.type!r}")
@@ -472,4 +540,6 @@ class _ResourceWatch:
         finally:
             self._stream = None
             stream.close()
+        if catching_up and not self._stopping:
+            self._ready()
         return rv

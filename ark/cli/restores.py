@@ -20,6 +20,7 @@ RESTORE_FLAGS = {
     "backupName": "--from-backup",
     "scheduleName": "--from-schedule",
     "pointInTime": "--at",
+    "pointInTimeCluster": "--from-cluster",
     "namespaceMapping": "--namespace-mappings",
     "existingResourcePolicy": "--existing-resource-policy",
     "recreateFinalized": "--recreate-finalized",
@@ -62,6 +63,12 @@ def group() -> None:
     metavar="TIME",
     help="With --from-schedule: the objects as they stood at TIME (RFC 3339, e.g. "
     "2026-12-03T10:42:00Z), from the schedule's change log.",
+)
+@click.option(
+    "--from-cluster",
+    metavar="UID",
+    help="With --at: the cluster whose schedule and change log to restore (the uid of its "
+    "kube-system namespace), when clusters sharing the bucket have schedules of this name.",
 )
 @filter_options
 @click.option(
@@ -137,6 +144,7 @@ def create(*, name: str | None, wait: bool, **flags: Any) -> None:
         backupName=flags["from_backup"],
         scheduleName=flags["from_schedule"],
         pointInTime=flags["at"],
+        pointInTimeCluster=flags["from_cluster"],
         namespaceMapping=common.key_values(
             flags["namespace_mappings"], flag="--namespace-mappings", sep=":"
         ),

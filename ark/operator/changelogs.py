@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ark import control, persistence
@@ -41,7 +41,8 @@ class _Running:
     key: str
     """What it was started from (template, flushSeconds): another key restarts it."""
     since: dt.datetime | None = None
-    gaps: list[dict[str, Any]] | None = None
+    gaps: list[persistence.Gap] = field(default_factory=list)
+    """The log's gaps as last listed (the watcher's own are added to them)."""
     listed: float = 0.0
     """When ``since`` and ``gaps`` were last listed (monotonic)."""
 
@@ -108,7 +109,8 @@ class Watchers:
     def _start(self, name: str, spec: ScheduleSpec, key: str) -> _Running:
         assert spec.change_log is not None
         bsl = control.resolve_bsl(self.client, self.namespace, spec.template.storage_location)
-        log = persistence.ChangeLog(stores.open_store(self.client, self.namespace, bsl), name)
+        store = stores.open_store(self.client, self.namespace, bsl)
+        log = persistence.ChangeLog(store, name, cluster=self.client.cluster_uid())
         client = self.connect()
         watcher = ChangeWatcher(
             client,
@@ -149,9 +151,10 @@ class Watchers:
                 _log.warning("schedule %s: change log not listed: %s", name, exc)
             else:
                 running.since = segments[0].start if segments else None
-                running.gaps = [_gap(g) for g in gaps[-MAX_GAPS:]] or None
+                running.gaps = gaps
                 running.listed = time.monotonic()
         now = watcher.status
+        gaps = sorted(set(running.gaps).union(now.gaps), key=lambda g: (g.start, g.end))
         metrics.changelog_reach(name, stored_through=now.stored_through, since=running.since)
         return {
             "watching": True,
@@ -159,7 +162,7 @@ class Watchers:
             "storedThrough": _stamp(now.stored_through),
             "newestChange": _stamp(now.newest_change),
             "resources": len(now.resources),
-            "gaps": running.gaps,
+            "gaps": [_gap(g) for g in gaps[-MAX_GAPS:]] or None,
             "message": None,
         }
 
@@ -185,16 +188,19 @@ def _stamp(when: dt.datetime | None) -> str | None:
     return None if when is None else control.timestamp(when)
 
 
-def open_log(client: KubeClient, namespace: str, schedule: str) -> persistence.ChangeLog:
-    """The schedule's change log, in its template's storage location (the default location
-    when the Schedule is gone). LocationError when the location cannot be opened."""
+def schedule_store(client: KubeClient, namespace: str, schedule: str) -> persistence.BackupStore:
+    """Where the schedule's backups and change logs are: its template's storage location (the
+    default location when the Schedule is gone). LocationError when it cannot be opened."""
     obj = control.get(client, control.SCHEDULE, namespace, schedule)
     template = ((obj or {}).get("spec") or {}).get("template") or {}
     bsl = control.resolve_bsl(client, namespace, template.get("storageLocation"))
-    return persistence.ChangeLog(stores.open_store(client, namespace, bsl), schedule)
+    return stores.open_store(client, namespace, bsl)
 
 
 def trim(client: KubeClient, namespace: str, schedule: str, *, oldest_kept: dt.datetime) -> int:
-    """Retention: delete the schedule's change log segments (and gaps) that no kept backup
-    needs — those before ``oldest_kept``, the oldest kept backup's start. Returns how many."""
-    return open_log(client, namespace, schedule).delete_before(oldest_kept)
+    """Retention: delete the segments (and gaps) of this cluster's change log of the schedule
+    that no kept backup needs — those before ``oldest_kept``, the oldest kept backup's start.
+    Another cluster's log of a schedule of the same name is never touched. Returns how many."""
+    store = schedule_store(client, namespace, schedule)
+    log = persistence.ChangeLog(store, schedule, cluster=client.cluster_uid())
+    return log.delete_before(oldest_kept)

@@ -136,7 +136,14 @@ def _choose(client: KubeClient, namespace: str, obj: dict[str, Any], plan: Plan)
     schedule = plan.spec.schedule_name
     if plan.spec.point_in_time is not None and schedule:
         plan.point_in_time = pointintime.PointInTime(schedule, plan.spec.point_in_time)
-        return base_at(client, namespace, schedule, plan.spec.point_in_time, errors=plan.errors)
+        return base_at(
+            client,
+            namespace,
+            schedule,
+            plan.spec.point_in_time,
+            cluster=plan.spec.point_in_time_cluster,
+            errors=plan.errors,
+        )
     chosen = (obj.get("status") or {}).get("backupName") or plan.spec.backup_name
     if chosen is None and schedule:
         chosen = newest_of_schedule(client, namespace, schedule)
@@ -146,14 +153,23 @@ def _choose(client: KubeClient, namespace: str, obj: dict[str, Any], plan: Plan)
 
 
 def base_at(
-    client: KubeClient, namespace: str, schedule: str, at: dt.datetime, *, errors: list[str]
+    client: KubeClient,
+    namespace: str,
+    schedule: str,
+    at: dt.datetime,
+    *,
+    cluster: str | None = None,
+    errors: list[str],
 ) -> str | None:
     """The backup a restore of ``schedule`` at ``at`` starts from (its newest Completed one
-    finished by then), once the change log is known to reach ``at``; None, with the reason
-    (the library's: before the log, after its newest change, in a gap, ...) in ``errors``."""
+    finished by then, written by ``cluster`` or the one cluster that wrote the schedule's
+    backups), once its cluster's change log is known to reach ``at``; None, with the reason
+    (the library's: before the log, after its newest change, in a gap, two clusters, ...) in
+    ``errors``."""
     try:
-        log = changelogs.open_log(client, namespace, schedule)
-        base = pointintime.base_backup(log.store, schedule, at)
+        store = changelogs.schedule_store(client, namespace, schedule)
+        base = pointintime.base_backup(store, schedule, at, cluster=cluster)
+        log = persistence.ChangeLog(store, schedule, cluster=base.cluster)
         pointintime.check_reachable(log, since=base.started, at=at)
     except (control.LocationError, StoreError, pointintime.PointInTimeUnavailable) as exc:
         errors.append(f"point in time {control.timestamp(at)}: {exc}")

@@ -1,10 +1,12 @@
 """A schedule's change log: the changes to its included objects between its backups, in
-segments kept with the backups (``plugins/ark/changelogs/<schedule>/<start>-<seq>.jsonl.gz``; its
-gaps also as ``plugins/ark/changelogs/<schedule>/gaps/<from>_<to>_<seq>_<n>.json``).
+segments kept with the backups (``plugins/ark/changelogs/<cluster>/<schedule>/`` holds
+``<start>-<seq>.jsonl.gz``; its gaps also as ``gaps/<from>_<to>_<seq>_<n>.json``). Each cluster
+writes, trims and replays its own: clusters that share a bucket may have schedules of one name,
+and one's retention never deletes another's log.
 
 A segment is gzip'd JSON lines, written whole (one PUT) and never changed::
 
-    {"type": "Header", "format": 1, "schedule": S, "seq": N, "start": T0}
+    {"type": "Header", "format": 2, "cluster": UID, "schedule": S, "seq": N, "start": T0}
     {"type": "ADDED"|"MODIFIED"|"DELETED", "t": T, "resource": "deployments.apps",
      "rv": "1234", "object": {...}}
     {"type": "ResyncBegin", "t": T, "resource": R, "rv": LIST_RV}
@@ -12,13 +14,17 @@ A segment is gzip'd JSON lines, written whole (one PUT) and never changed::
     {"type": "ResyncEnd", "t": T, "resource": R, "rv": LIST_RV}
     {"type": "Gap", "t": T, "resource": R, "from": T1, "to": T2, "reason": "..."}
     {"type": "Trailer", "end": T, "records": n, "counts": {...},
-     "checkpoints": {R: {"rv": RV, "t": T}}, "gaps": [...]}
+     "checkpoints": {R: {"rv": RV, "t": T}}, "gaps": [...], "newestChange": T,
+     "unwatchedSince": T | null}
 
 Records are in the order they were observed (``t`` never goes back within a log), so a replay
 reads segments in name order and stops at the first record after its instant. The trailer
 holds what a restarted writer needs (the resourceVersion to resume each resource's watch from)
 and what a reader checks before replaying (the gaps). Numbers run on from one segment to the
-next across writer restarts, so a missing segment is seen.
+next across writer restarts, so a missing segment is seen. A writer started again resumes
+each watch from its checkpoint, so the changes made while none ran are recorded, but stamped
+when seen: the time no writer ran becomes a gap of every resource (``*``) once the watches
+caught up, and until then trailers carry ``unwatchedSince`` (a restore stops short of it).
 
 With the location's keys the segment is encrypted (``ark.crypto``'s format, its key in the
 associated data) under a data key per writer; a location that encrypts refuses a plaintext
@@ -46,7 +52,7 @@ from ark.persistence.limits import FileLimit
 from ark.persistence.store import BackupStore
 from ark.storage import ObjectNotFound
 
-FORMAT = 1
+FORMAT = 2
 SEGMENT_BYTES = 8 << 20
 """A segment is closed once its JSON passes this (a few MiB: a restore reads it whole)."""
 
@@ -157,6 +163,10 @@ class Trailer:
     gaps: Sequence[Gap] = ()
     newest_change: dt.datetime | None = None
     """The observed time of the newest change stored so far in the log."""
+    unwatched_since: dt.datetime | None = None
+    """Set while a restarted writer catches up: no watcher ran from this time, and the
+    changes made since are not all recorded yet (an instant from here on is not reached).
+    Once caught up, the writer records the time no watcher ran as a gap of every resource."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -167,6 +177,9 @@ class Trailer:
             "checkpoints": {r: c.to_json() for r, c in sorted(self.checkpoints.items())},
             "gaps": [g.to_json() for g in self.gaps],
             "newestChange": None if self.newest_change is None else stamp(self.newest_change),
+            "unwatchedSince": (
+                None if self.unwatched_since is None else stamp(self.unwatched_since)
+            ),
         }
 
     @classmethod
@@ -175,7 +188,7 @@ class Trailer:
         counts = doc.get("counts") or {}
         if not isinstance(checkpoints, dict) or not isinstance(counts, dict):
             raise ValueError("checkpoints and counts must be maps")
-        newest = doc.get("newestChange")
+        newest, unwatched = doc.get("newestChange"), doc.get("unwatchedSince")
         return cls(
             end=parse_stamp(doc.get("end")),
             records=int(doc.get("records") or 0),
@@ -183,6 +196,7 @@ class Trailer:
             checkpoints={str(r): Checkpoint.from_json(c) for r, c in checkpoints.items()},
             gaps=tuple(Gap.from_json(g) for g in doc.get("gaps") or ()),
             newest_change=None if newest is None else parse_stamp(newest),
+            unwatched_since=None if unwatched is None else parse_stamp(unwatched),
         )
 
 
@@ -199,7 +213,7 @@ class SegmentBuilder:
     """A segment being written: each record is gzip'd as it is added, so memory holds the
     compressed segment, never a list of objects. Not thread-safe (the writer serializes)."""
 
-    def __init__(self, schedule: str, name: SegmentName) -> None:
+    def __init__(self, schedule: str, name: SegmentName, *, cluster: str) -> None:
         self.name = name
         self._gzip = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
         self._out: list[bytes] = []
@@ -212,6 +226,7 @@ class SegmentBuilder:
             {
                 "type": Record.HEADER.value,
                 "format": FORMAT,
+                "cluster": cluster,
                 "schedule": schedule,
                 "seq": name.seq,
                 "start": stamp(name.start),
@@ -250,14 +265,17 @@ class Resume:
 
 
 class ChangeLog:
-    """One schedule's change log in a storage location (through its ``BackupStore``: the same
-    objects, the same keys). Reads raise StoredFileError (EncryptionError when its key is
-    missing or the file is not what the location's encryption says) or another StoreError."""
+    """One cluster's change log of one schedule in a storage location (through its
+    ``BackupStore``: the same objects, the same keys); ``cluster`` is the writing cluster's
+    uid (``KubeClient.cluster_uid``; a restore reads the log of the cluster that wrote its
+    base backup). Reads raise StoredFileError (EncryptionError when its key is missing or the
+    file is not what the location's encryption says) or another StoreError."""
 
-    def __init__(self, store: BackupStore, schedule: str) -> None:
+    def __init__(self, store: BackupStore, schedule: str, *, cluster: str) -> None:
         self.store = store
         self.schedule = schedule
-        self._keys = ChangeLogKeys(archive.backup_name(schedule))
+        self.cluster = cluster
+        self._keys = ChangeLogKeys(cluster, archive.backup_name(schedule))
         where = store.keyring.where if store.keyring is not None else "this storage location"
         self._opener = encryption.Opener(store.keyring, where=where)
         self._data_key: crypto.DataKey | None = None
@@ -266,6 +284,11 @@ class ChangeLog:
     @property
     def prefix(self) -> str:
         return self._keys.prefix
+
+    @property
+    def title(self) -> str:
+        """What the log is, for messages: ``schedule S of cluster U``."""
+        return f"schedule {self.schedule} of cluster {self.cluster}"
 
     @property
     def encrypts(self) -> bool:
@@ -306,8 +329,12 @@ class ChangeLog:
             self.store.objects.put(key, data)
         return key
 
+    def builder(self, name: SegmentName) -> SegmentBuilder:
+        """A new segment of this log."""
+        return SegmentBuilder(self.schedule, name, cluster=self.cluster)
+
     def _what(self, name: SegmentName) -> str:
-        return f"change log segment {name.seq} of schedule {self.schedule}"
+        return f"change log segment {name.seq} of {self.title}"
 
     def read(self, name: SegmentName) -> Segment:
         """The segment, checked: its header names this schedule and the segment's own number
@@ -333,7 +360,7 @@ class ChangeLog:
             raise encryption.EncryptionError(
                 key, what, encryption.UNDECRYPTABLE, "not encrypted, but the location encrypts"
             )
-        return _parse(name, key, what, data, schedule=self.schedule)
+        return _parse(name, key, what, data, schedule=self.schedule, cluster=self.cluster)
 
     def gaps(self) -> list[Gap]:
         """Every gap the log recorded, oldest first (one listing; each gap's small file read
@@ -386,7 +413,9 @@ class ChangeLog:
         return gone
 
 
-def _parse(name: SegmentName, key: str, what: str, data: bytes, *, schedule: str) -> Segment:
+def _parse(
+    name: SegmentName, key: str, what: str, data: bytes, *, schedule: str, cluster: str
+) -> Segment:
     def bad(cause: str) -> StoredFileError:
         return StoredFileError(key, what, cause)
 
@@ -399,7 +428,7 @@ def _parse(name: SegmentName, key: str, what: str, data: bytes, *, schedule: str
         record = _record(line, number, bad)
         kind = record["type"]
         if header is None:
-            _check_header(record, name, schedule, bad)
+            _check_header(record, name, (cluster, schedule), bad)
             header = record
         elif kind == Record.TRAILER:
             try:
@@ -428,12 +457,20 @@ def _record(line: bytes, number: int, bad: Callable[[str], StoredFileError]) -> 
 
 
 def _check_header(
-    record: dict[str, Any], name: SegmentName, schedule: str, bad: Callable[[str], StoredFileError]
+    record: dict[str, Any],
+    name: SegmentName,
+    log: tuple[str, str],
+    bad: Callable[[str], StoredFileError],
 ) -> None:
     if record["type"] != Record.HEADER or record.get("format") != FORMAT:
         raise bad(f"not a change log segment of format {FORMAT} (no header)")
-    expected = (schedule, name.seq, stamp(name.start))
-    found = (record.get("schedule"), record.get("seq"), record.get("start"))
+    expected = (*log, name.seq, stamp(name.start))
+    found = (
+        record.get("cluster"),
+        record.get("schedule"),
+        record.get("seq"),
+        record.get("start"),
+    )
     if found != expected:
         raise bad(f"its header names {found}, not {expected} (a segment moved here?)")
 

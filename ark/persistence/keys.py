@@ -5,9 +5,10 @@ Velero's layout (see DESIGN.md "Object-store layout"): ``backups/<name>/velero-b
 Exported volume data: a backup's index per volume in ``backups/<name>/volumes/``, the chunks
 they name (shared by every backup of the location) under ``plugins/ark/volumes/``: Velero marks
 a location with unknown top-level folders Unavailable, and ``plugins/`` is the one it keeps for
-its plugins' data. A schedule's change log: ``plugins/ark/changelogs/<schedule>/`` (segments
-``<start>-<seq>.jsonl.gz``, gaps under ``gaps/``). Pure functions of names; only the
-persistence layer uses them.
+its plugins' data. A schedule's change log: ``plugins/ark/changelogs/<cluster>/<schedule>/``
+(segments ``<start>-<seq>.jsonl.gz``, gaps under ``gaps/``), one folder per writing cluster (its
+kube-system namespace's uid): clusters sharing a bucket may have schedules of the same name.
+Pure functions of names; only the persistence layer uses them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ INDEX_SUFFIX = ".index.json.gz"
 _VOLUME_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+_CLUSTER = re.compile(r"^[0-9A-Za-z][-0-9A-Za-z]{0,62}$")
+
+
+def cluster_uid(value: str) -> str:
+    """A cluster's uid (its kube-system namespace's: a UUID), which names its change logs'
+    folder; ValueError else."""
+    if not _CLUSTER.match(value):
+        raise ValueError(f"{value!r:.80} is not a cluster uid (letters, digits and '-')")
+    return value
 
 
 def volume_name(value: str) -> str:
@@ -161,16 +171,19 @@ class SegmentName:
 
 @dataclass(frozen=True)
 class ChangeLogKeys:
-    """Object-store keys of one schedule's change log, relative to the location's prefix."""
+    """Object-store keys of one cluster's change log of one schedule, relative to the
+    location's prefix."""
 
+    cluster: str
     schedule: BackupName
 
     def __post_init__(self) -> None:
+        cluster_uid(self.cluster)
         backup_name(self.schedule)
 
     @property
     def prefix(self) -> str:
-        return f"{CHANGELOGS}{self.schedule}/"
+        return f"{CHANGELOGS}{self.cluster}/{self.schedule}/"
 
     def segment(self, name: SegmentName) -> str:
         return f"{self.prefix}{name.file}"

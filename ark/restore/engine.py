@@ -160,8 +160,9 @@ def run(
     made in the cloud is tagged with it, and a run with the same uid adopts the volumes an
     interrupted one made instead of making them again. None: nothing is adopted.
 
-    ``point_in_time`` (the schedule's change log, an instant): the objects as they stood then,
-    ``backup_name`` (``pointintime.base_backup``) with the log replayed over it; an instant the
+    ``point_in_time`` (a schedule, an instant): the objects as they stood then, ``backup_name``
+    (``pointintime.base_backup``) with the schedule's change log written by the backup's
+    cluster replayed over it; an instant the
     log cannot reach fails the restore, naming why, before anything is written.
     """
     archive.restore_name(name)
@@ -242,7 +243,13 @@ def _at_instant(
     if point_in_time is None:
         yield opened
         return
-    log = persistence.ChangeLog(store, point_in_time.schedule)
+    writer = persistence.writer_of(opened.document)
+    if writer is None:
+        raise pointintime.PointInTimeUnavailable(
+            f"backup {opened.name} does not name the cluster that wrote it: "
+            "no change log goes with it"
+        )
+    log = persistence.ChangeLog(store, point_in_time.schedule, cluster=writer)
     try:
         since = persistence.parse_stamp((opened.document.get("status") or {}).get("startTimestamp"))
     except ValueError:
@@ -254,8 +261,8 @@ def _at_instant(
     )
     state.log.info(
         f"point in time {persistence.stamp(point_in_time.at)}: backup {opened.name} with "
-        f"{done.applied} changes from {done.segments} change log segments of schedule "
-        f"{point_in_time.schedule} ({len(done.resyncs)} resyncs)"
+        f"{done.applied} changes from {done.segments} change log segments of {log.title} "
+        f"({len(done.resyncs)} resyncs)"
     )
     with index:
         yield source.with_index(opened, index)

@@ -1,7 +1,7 @@
 """Restoring to an instant: a schedule's newest Completed backup before it, with the schedule's
 change log replayed over the backup's items up to it.
 
-    base = pointintime.base_backup(store, "nightly", at)      # (name, its start)
+    base = pointintime.base_backup(store, "nightly", at)      # name, start, writing cluster
     restore.run(..., backup_name=base.name, point_in_time=PointInTime("nightly", at))
 
 The replay is a seam under the restore, not a second restore: the backup's spooled index is
@@ -12,7 +12,8 @@ restore plans, maps, modifies and dry-runs that index as any other. Memory: a sm
 changed object; the changed objects' bytes go to a spool file.
 
 Refused, before anything is written, naming why: an instant before the log starts or after
-the newest change it stored, inside a gap, or where a segment is missing.
+the newest change it stored, inside a gap (a time no watcher ran is one), while a restarted
+watcher catches up, or where a segment is missing.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class BaseBackup:
     name: str
     started: dt.datetime
     completed: dt.datetime
+    cluster: str
+    """The cluster that wrote it, whose change log of the schedule a replay reads."""
 
 
 def _schedule_of(name: str, document: dict[str, Any]) -> str | None:
@@ -62,9 +65,19 @@ def _schedule_of(name: str, document: dict[str, Any]) -> str | None:
     return found[1] if found else None
 
 
-def base_backup(store: persistence.BackupStore, schedule: str, at: dt.datetime) -> BaseBackup:
-    """The schedule's newest Completed backup that completed at or before ``at``."""
-    best: BaseBackup | None = None
+def base_backup(
+    store: persistence.BackupStore,
+    schedule: str,
+    at: dt.datetime,
+    *,
+    cluster: str | None = None,
+) -> BaseBackup:
+    """The schedule's newest Completed backup that completed at or before ``at``, written by
+    ``cluster`` (a cluster uid). Without ``cluster``: by the one cluster that wrote the
+    schedule's backups to this location; PointInTimeUnavailable naming each when clusters
+    sharing the bucket have a schedule of this name (and for a backup that names no writer:
+    no change log goes with it)."""
+    newest: dict[str, BaseBackup] = {}
     for name in store.backup_names():
         if not name.startswith(f"{schedule}-"):
             continue
@@ -72,20 +85,31 @@ def base_backup(store: persistence.BackupStore, schedule: str, at: dt.datetime) 
         if document is None or _schedule_of(name, document) != schedule:
             continue
         status = document.get("status") or {}
-        if status.get("phase") != "Completed":
+        writer = persistence.writer_of(document)
+        if status.get("phase") != "Completed" or writer is None:
+            continue
+        if cluster is not None and writer != cluster:
             continue
         try:
             started = parse_stamp(status.get("startTimestamp"))
             completed = parse_stamp(status.get("completionTimestamp"))
         except ValueError:
             continue
+        best = newest.get(writer)
         if completed <= at and (best is None or completed > best.completed):
-            best = BaseBackup(name, started, completed)
-    if best is None:
+            newest[writer] = BaseBackup(name, started, completed, writer)
+    if len(newest) > 1:
+        each = ", ".join(f"{c} (backup {b.name})" for c, b in sorted(newest.items()))
         raise PointInTimeUnavailable(
-            f"schedule {schedule} has no Completed backup finished by {stamp(at)}"
+            f"more than one cluster wrote backups of schedule {schedule} to this location: "
+            f"{each}; name the cluster whose schedule to restore (pointInTimeCluster)"
         )
-    return best
+    if not newest:
+        whose = "" if cluster is None else f" written by cluster {cluster}"
+        raise PointInTimeUnavailable(
+            f"schedule {schedule} has no Completed backup{whose} finished by {stamp(at)}"
+        )
+    return next(iter(newest.values()))
 
 
 @dataclass
@@ -196,22 +220,26 @@ def check_reachable(
     instant cannot be reached."""
     names = log.segments()
     if not names:
-        raise PointInTimeUnavailable(f"schedule {log.schedule} has no change log")
+        raise PointInTimeUnavailable(f"{log.title} has no change log")
     if at < names[0].start:
         raise PointInTimeUnavailable(
-            f"{stamp(at)} is before the change log of schedule {log.schedule} starts "
-            f"({stamp(names[0].start)})"
+            f"{stamp(at)} is before the change log of {log.title} starts ({stamp(names[0].start)})"
         )
     for gap in log.gaps():
         if gap.covers(at):
             raise PointInTimeUnavailable(
-                f"{stamp(at)} is inside a gap of the change log of schedule {log.schedule}: "
-                f"{gap.describe()}"
+                f"{stamp(at)} is inside a gap of the change log of {log.title}: {gap.describe()}"
             )
-    newest = log.read(names[-1]).trailer.end
+    trailer = log.read(names[-1]).trailer
+    if trailer.unwatched_since is not None and at >= trailer.unwatched_since:
+        raise PointInTimeUnavailable(
+            f"{stamp(at)} is not reached yet by the change log of {log.title}: no watcher ran "
+            f"from {stamp(trailer.unwatched_since)}, and the one started again is catching up"
+        )
+    newest = trailer.end
     if at > newest:
         raise PointInTimeUnavailable(
-            f"{stamp(at)} is after the newest change stored for schedule {log.schedule} "
+            f"{stamp(at)} is after the newest change stored for {log.title} "
             f"(it reaches {stamp(newest)})"
         )
     chosen = [
@@ -222,7 +250,7 @@ def check_reachable(
     for before, after in itertools.pairwise(chosen):
         if after.seq != before.seq + 1:
             raise PointInTimeUnavailable(
-                f"change log of schedule {log.schedule}: segment {before.seq + 1} is missing "
+                f"change log of {log.title}: segment {before.seq + 1} is missing "
                 f"(between {stamp(before.start)} and {stamp(after.start)})"
             )
     return chosen

@@ -50,7 +50,7 @@ def main() -> None:
         )
     with tempfile.TemporaryDirectory() as bucket:
         store = open_store(StoreLocation(provider="fs", bucket=bucket, prefix="bench"))
-        log = ChangeLog(BackupStore(store), "bench")
+        log = ChangeLog(BackupStore(store), "bench", cluster=kube.cluster_uid())
         options = WatchOptions(flush_seconds=args.flush_seconds)
         spec = BackupSpec(included_namespaces=[namespace])
         with ChangeWatcher(kube, log, spec, options=options) as watcher:

@@ -128,6 +128,12 @@ def test_point_in_time_flags_write_the_spec_or_are_refused_naming_the_flag(ark: 
                "--at", "2026-12-03T10:42:00Z", "-o", "yaml").out
     )  # fmt: skip
     assert restore["spec"] == {"scheduleName": "s1", "pointInTime": "2026-12-03T10:42:00Z"}
+    uid = "5d0c2b8e-0d7c-4c3e-9f5a-0b1f6c9a1e01"
+    theirs = yaml.safe_load(
+        ark.ok("restore", "create", "r1", "--from-schedule", "s1",
+               "--at", "2026-12-03T10:42:00Z", "--from-cluster", uid, "-o", "yaml").out
+    )  # fmt: skip
+    assert theirs["spec"]["pointInTimeCluster"] == uid
     refused = {
         ("schedule", "create", "s2", "--schedule", "@daily", "--change-log-flush-seconds", "5"):
             "--change-log-flush-seconds: needs --change-log",
@@ -136,6 +142,10 @@ def test_point_in_time_flags_write_the_spec_or_are_refused_naming_the_flag(ark: 
         ("restore", "create", "--from-backup", "b1", "--at", "2026-12-03T10:42:00Z"): "--at",
         ("restore", "create", "--from-schedule", "s1", "--at", "2026-12-03T10:42:00"):
             "needs a time zone",
+        ("restore", "create", "--from-schedule", "s1", "--from-cluster", uid):
+            "--from-cluster: pointInTimeCluster goes with pointInTime",
+        ("restore", "create", "--from-schedule", "s1", "--at", "2026-12-03T10:42:00Z",
+         "--from-cluster", "a/b"): "--from-cluster",
     }  # fmt: skip
     for args, reason in refused.items():
         result = ark(*args)

@@ -139,27 +139,33 @@ def test_restores_instants_across_an_operator_kill_exactly(
     _stored_past(kube, op_namespace, schedule, first)
 
     # Killed: nothing stored at exit. Changes made while it is down are recorded when its
-    # watches resume from the stored checkpoints (stamped then), so an instant after that
-    # sees them all.
+    # watches resume from the stored checkpoints (stamped then): the time no watcher ran is
+    # a gap (an instant in it is refused), and an instant after the catch-up sees them all.
     operator.kill()
     _patch_cm(kube, source, "settings", {"mode": "red"})
     _delete_cm(kube, source, "added")
     _cm(kube, source, "while-down", {"z": "3"})
-    restarted = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    down = dt.datetime.now(dt.UTC)
+    time.sleep(0.5)
     operator.start()
     wait_for(
-        lambda: (control.parse_time(_log_status(kube, op_namespace, schedule).get("newestChange"))
-                 or restarted) > restarted,
-        timeout=60,
-        what="the while-down changes recorded after the restart",
-    )  # fmt: skip
+        lambda: _log_status(kube, op_namespace, schedule).get("gaps"),
+        timeout=90,
+        what="the restarted watcher caught up (the time none ran is a gap)",
+    )
     _cm(kube, source, "after", {"w": "4"})
     second, second_dump = _instant(cluster, source)
     _stored_past(kube, op_namespace, schedule, second)
 
     log_status = _log_status(kube, op_namespace, schedule)
     assert log_status["watching"] is True
-    assert not log_status.get("gaps"), log_status
+    (gap,) = log_status["gaps"]
+    assert gap["resource"] == "*" and "no watcher ran" in gap["reason"], gap
+    start, end = control.parse_time(gap["start"]), control.parse_time(gap["end"])
+    assert start is not None and end is not None and start <= down < end <= second, gap
+    inside = _restore_at(ark, schedule, down, source, f"pitr-never-{uuid.uuid4().hex[:6]}")
+    refused = wait_phase(kube, RESTORE, op_namespace, inside, {"FailedValidation"})
+    assert any("inside a gap" in e for e in refused["status"]["validationErrors"]), refused
     assert first_dump.keys() != second_dump.keys()
     for at, dump in ((first, first_dump), (second, second_dump)):
         target = make_namespace("pitr-to")
@@ -217,7 +223,7 @@ def test_retention_deletes_the_log_no_kept_backup_needs(
     for n in range(3):  # segments between the two backups
         _cm(kube, source, f"cm-{n}", {"n": str(n)})
         time.sleep(1.5)
-    log = ChangeLog(BackupStore(store), schedule)
+    log = ChangeLog(BackupStore(store), schedule, cluster=kube.cluster_uid())
     assert len(log.segments()) >= 3
     ark.ok("backup", "create", "--from-schedule", schedule, "--wait")
     kept_start = _newest_start(kube, op_namespace, schedule)

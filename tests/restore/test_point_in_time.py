@@ -20,9 +20,9 @@ from ark.api import BackupPhase, BackupSpec, RestorePhase, RestoreSpec
 from ark.backup.changelog import ChangeWatcher, WatchOptions
 from ark.kube import KubeClient
 from ark.persistence import BackupStore, ChangeLog
-from ark.restore import PointInTime, PointInTimeUnavailable
+from ark.restore import PointInTime, PointInTimeUnavailable, pointintime
 from ark.storage import ObjectStore
-from tests.conftest import Cluster, NamespaceFactory
+from tests.conftest import Cluster, NamespaceFactory, _namespace_factory
 from tests.support import compare
 
 FAST = WatchOptions(flush_seconds=0.5, heartbeat_seconds=1.0)
@@ -132,7 +132,12 @@ def _watch_again(
     """A watcher started again on the schedule's log: once it is ready, an instant, the
     namespace as it was then, and the log stored."""
     namespace = (spec.included_namespaces or [""])[0]
-    with ChangeWatcher(kube, ChangeLog(BackupStore(store), schedule), spec, options=FAST) as w:
+    with ChangeWatcher(
+        kube,
+        ChangeLog(BackupStore(store), schedule, cluster=kube.cluster_uid()),
+        spec,
+        options=FAST,
+    ) as w:
         assert w.wait_ready(60)
         at = _instant(1.0)
         before = _dump(cluster, namespace)
@@ -169,7 +174,12 @@ def watcher(
     kube: KubeClient, fs_store: ObjectStore, schedule: str, namespace: str
 ) -> Iterator[ChangeWatcher]:
     spec = BackupSpec(included_namespaces=[namespace])
-    with ChangeWatcher(kube, ChangeLog(BackupStore(fs_store), schedule), spec, options=FAST) as w:
+    with ChangeWatcher(
+        kube,
+        ChangeLog(BackupStore(fs_store), schedule, cluster=kube.cluster_uid()),
+        spec,
+        options=FAST,
+    ) as w:
         assert w.wait_ready(60)
         yield w
 
@@ -222,7 +232,7 @@ def test_restores_three_instants_between_two_backups_exactly(
         target = make_namespace("pitr-to")
         _assert_restored_exactly(cluster, kube, fs_store, schedule, at, namespace, before, target)
     assert watcher.status.gaps == []
-    assert ChangeLog(BackupStore(fs_store), schedule).gaps() == []
+    assert ChangeLog(BackupStore(fs_store), schedule, cluster=kube.cluster_uid()).gaps() == []
 
     # The other restore options work on the instant too: a dry run plans exactly its objects.
     base = restore.base_backup(BackupStore(fs_store), schedule, second)
@@ -245,7 +255,7 @@ def test_restores_three_instants_between_two_backups_exactly(
     assert would_create == set(dumps[second])
 
 
-def test_a_restarted_watcher_resumes_with_no_gap(
+def test_a_restarted_watcher_resumes_and_the_time_none_ran_is_a_gap(
     cluster: Cluster,
     kube: KubeClient,
     fs_store: ObjectStore,
@@ -253,28 +263,86 @@ def test_a_restarted_watcher_resumes_with_no_gap(
     namespace: str,
     make_namespace: NamespaceFactory,
 ) -> None:
+    """A watcher started again resumes from the checkpoints (no relist): the changes made while
+    none ran are recorded, stamped when seen, so the time none ran is a gap of every resource
+    (an instant in it is refused, naming it) and an instant after the catch-up is exact."""
     ns = _Namespace(kube, namespace)
-    log = ChangeLog(BackupStore(fs_store), schedule)
+    log = ChangeLog(BackupStore(fs_store), schedule, cluster=kube.cluster_uid())
     spec = BackupSpec(included_namespaces=[namespace])
     ns.create(_cm("settings", {"mode": "blue"}))
     with ChangeWatcher(kube, log, spec, options=FAST) as first:
         assert first.wait_ready(60)
-        _backup(kube, fs_store, schedule, namespace)
+        base = _backup(kube, fs_store, schedule, namespace)
         ns.patch("ConfigMap", "settings", {"data": {"mode": "green"}})
         time.sleep(1)
+    stopped = first.status.stored_through
+    assert stopped is not None and first.status.gaps == []
     watched = len(first.status.resources)
     # While nothing watches: changes the restarted watcher must find from its checkpoint.
     ns.create(_cm("while-down", {"a": "1"}))
     ns.patch("ConfigMap", "settings", {"data": {"mode": "amber"}})
+    down = _instant(0.5)
     w, at, before = _watch_again(cluster, kube, fs_store, schedule, spec)
-    assert w.status.gaps == []
-    assert log.gaps() == []
+    (gap,) = w.status.gaps
+    assert log.gaps() == [gap]
+    assert gap.resource == "*" and gap.start == stopped and gap.covers(down)
+    assert gap.end <= at and "no watcher ran" in gap.reason
     relists = sum(log.read(n).trailer.counts.get("ResyncBegin", 0) for n in log.segments())
     assert watched > 0
     assert relists == watched, "the restarted watcher resumed from its checkpoints, no relist"
     _assert_restored_exactly(
         cluster, kube, fs_store, schedule, at, namespace, before, make_namespace("pitr-to")
     )
+    refused = restore.run(
+        kube,
+        fs_store,
+        name=f"pitr-{uuid.uuid4().hex[:8]}",
+        backup_name=base,
+        spec=RestoreSpec(backup_name=base, namespace_mapping={namespace: "never-made"}),
+        point_in_time=PointInTime(schedule, down),
+    )
+    assert refused.phase == RestorePhase.FAILED
+    assert "inside a gap" in (refused.failure_reason or "")
+    assert "* from" in (refused.failure_reason or "") and "no watcher ran" in (
+        refused.failure_reason or ""
+    )
+
+
+def test_an_instant_is_refused_while_a_restarted_watcher_catches_up(
+    kube: KubeClient, fs_store: ObjectStore, schedule: str, namespace: str
+) -> None:
+    """Killed before it caught up (its segments say unwatchedSince), the next watcher still
+    records the whole time none ran, from the first stop."""
+    ns = _Namespace(kube, namespace)
+    log = ChangeLog(BackupStore(fs_store), schedule, cluster=kube.cluster_uid())
+    spec = BackupSpec(included_namespaces=[namespace])
+    ns.create(_cm("settings", {"mode": "blue"}))
+    with ChangeWatcher(kube, log, spec, options=FAST) as first:
+        assert first.wait_ready(60)
+        time.sleep(1)
+    stopped = first.status.stored_through
+    assert stopped is not None
+    ns.patch("ConfigMap", "settings", {"data": {"mode": "green"}})
+    slow = WatchOptions(flush_seconds=0.5, heartbeat_seconds=0.5, catch_up_seconds=30)
+    second = ChangeWatcher(kube, log, spec, options=slow)
+    second.start()
+    try:
+        time.sleep(2)
+        assert not second.wait_ready(0.1), "a 30 s first watch has not caught up yet"
+        second.flush()
+        trailer = log.read(log.segments()[-1]).trailer
+        assert trailer.unwatched_since == stopped
+        with pytest.raises(PointInTimeUnavailable, match="catching up"):
+            pointintime.check_reachable(log, since=stopped, at=_now() - dt.timedelta(seconds=0.5))
+    finally:
+        second._stop.set()  # its watches end and nothing more is stored: as if killed
+        for watch in list(second._watches.values()):
+            watch.stop()
+    with ChangeWatcher(kube, log, spec, options=FAST) as third:
+        assert third.wait_ready(60)
+        (gap,) = third.status.gaps
+    assert gap.start == stopped, "the gap begins where the first watcher stopped"
+    assert log.gaps() == [gap]
 
 
 def test_instants_the_log_cannot_reach_are_refused_naming_why(
@@ -291,12 +359,16 @@ def test_instants_the_log_cannot_reach_are_refused_naming_why(
     time.sleep(1)
     watcher.record_gap("configmaps", _now() - dt.timedelta(seconds=0.5), "compacted (a test)")
     watcher.flush()
-    log = ChangeLog(BackupStore(fs_store), schedule)
+    log = ChangeLog(BackupStore(fs_store), schedule, cluster=kube.cluster_uid())
     (gap,) = log.gaps()
+    here = kube.cluster_uid()
     inside = gap.start + (gap.end - gap.start) / 2
     beyond = _now() + dt.timedelta(minutes=5)
     for at, why in (
-        (inside, f"inside a gap of the change log of schedule {schedule}: configmaps from"),
+        (
+            inside,
+            f"gap of the change log of schedule {schedule} of cluster {here}: configmaps from",
+        ),
         (beyond, "after the newest change stored"),
     ):
         result = restore.run(
@@ -321,9 +393,7 @@ def _forget(log: ChangeLog, resource: str) -> None:
     resume = log.resume()
     assert resume is not None
     start = max(_now(), resume.trailer.end)
-    builder = persistence.SegmentBuilder(
-        log.schedule, persistence.SegmentName(start=start, seq=resume.next_seq)
-    )
+    builder = log.builder(persistence.SegmentName(start=start, seq=resume.next_seq))
     checkpoints = {r: c for r, c in resume.trailer.checkpoints.items() if r != resource}
     trailer = persistence.Trailer(
         end=start,
@@ -344,7 +414,7 @@ def test_a_relist_deletes_what_it_does_not_list(
     make_namespace: NamespaceFactory,
 ) -> None:
     ns = _Namespace(kube, namespace)
-    log = ChangeLog(BackupStore(fs_store), schedule)
+    log = ChangeLog(BackupStore(fs_store), schedule, cluster=kube.cluster_uid())
     spec = BackupSpec(included_namespaces=[namespace])
     for name in ("kept", "deleted-while-down", "changed-while-down"):
         ns.create(_cm(name, {"v": "1"}))
@@ -374,7 +444,7 @@ def test_a_change_is_stored_within_flush_seconds_and_two(
     kube: KubeClient, fs_store: ObjectStore, schedule: str, namespace: str
 ) -> None:
     ns = _Namespace(kube, namespace)
-    log = ChangeLog(BackupStore(fs_store), schedule)
+    log = ChangeLog(BackupStore(fs_store), schedule, cluster=kube.cluster_uid())
     spec = BackupSpec(included_namespaces=[namespace])
     flush = 1.0
     with ChangeWatcher(kube, log, spec, options=WatchOptions(flush_seconds=flush)) as w:
@@ -397,3 +467,81 @@ def _stored(log: ChangeLog, name: str) -> bool:
             if ((record.get("object") or {}).get("metadata") or {}).get("name") == name:
                 return True
     return False
+
+
+@pytest.fixture
+def other_kube(second_cluster: Cluster) -> Iterator[KubeClient]:
+    with KubeClient.load(kubeconfig=second_cluster.kubeconfig) as kc:
+        yield kc
+
+
+def test_clusters_sharing_a_bucket_each_restore_their_own_schedule_of_one_name(
+    cluster: Cluster,
+    second_cluster: Cluster,
+    kube: KubeClient,
+    other_kube: KubeClient,
+    fs_store: ObjectStore,
+    schedule: str,
+    namespace: str,
+    make_namespace: NamespaceFactory,
+) -> None:
+    """Two clusters write backups and change logs of a schedule of one name to one bucket: a
+    restore to an instant asks which cluster's, replays that cluster's log only, and one
+    cluster's retention deletes nothing of the other's log."""
+    here, there = kube.cluster_uid(), other_kube.cluster_uid()
+    assert here != there
+    other_factory = _namespace_factory(second_cluster)
+    other_namespace = next(other_factory)("pitr-b")
+    spec_a = BackupSpec(included_namespaces=[namespace])
+    spec_b = BackupSpec(included_namespaces=[other_namespace])
+    log_a = ChangeLog(BackupStore(fs_store), schedule, cluster=here)
+    log_b = ChangeLog(BackupStore(fs_store), schedule, cluster=there)
+    a, b = _Namespace(kube, namespace), _Namespace(other_kube, other_namespace)
+    a.create(_cm("settings", {"mode": "a-blue"}))
+    b.create(_cm("settings", {"mode": "b-blue"}))
+    try:
+        with (
+            ChangeWatcher(kube, log_a, spec_a, options=FAST) as watch_a,
+            ChangeWatcher(other_kube, log_b, spec_b, options=FAST) as watch_b,
+        ):
+            assert watch_a.wait_ready(60) and watch_b.wait_ready(60)
+            _backup(kube, fs_store, schedule, namespace)
+            _backup(other_kube, fs_store, schedule, other_namespace)
+            a.patch("ConfigMap", "settings", {"data": {"mode": "a-green"}})
+            b.patch("ConfigMap", "settings", {"data": {"mode": "b-green"}})
+            b.create(_cm("only-in-b", {"x": "1"}))
+            at = _instant()
+            before = _dump(cluster, namespace)
+            a.patch("ConfigMap", "settings", {"data": {"mode": "a-red"}})
+            b.patch("ConfigMap", "settings", {"data": {"mode": "b-red"}})
+            time.sleep(1)
+            watch_a.flush()
+            watch_b.flush()
+
+        with pytest.raises(PointInTimeUnavailable) as ambiguous:
+            restore.base_backup(BackupStore(fs_store), schedule, at)
+        assert "more than one cluster" in str(ambiguous.value)
+        assert here in str(ambiguous.value) and there in str(ambiguous.value)
+
+        base = restore.base_backup(BackupStore(fs_store), schedule, at, cluster=here)
+        assert base.cluster == here
+        target = make_namespace("pitr-to")
+        result = restore.run(
+            kube,
+            fs_store,
+            name=f"pitr-{uuid.uuid4().hex[:8]}",
+            backup_name=base.name,
+            spec=RestoreSpec(backup_name=base.name, namespace_mapping={namespace: target}),
+            point_in_time=PointInTime(schedule, at),
+        )
+        assert result.phase == RestorePhase.COMPLETED, result.failure_reason
+        after = compare.restorable(compare.snapshot_namespace(cluster, target))
+        assert compare.differences(before, after, namespace_map={namespace: target}) == {}
+
+        # Cluster B's retention (everything before now) leaves cluster A's log whole.
+        kept_a = [n.file for n in log_a.segments()]
+        assert log_b.delete_before(_now()) > 0
+        assert [n.file for n in log_a.segments()] == kept_a
+        assert log_a.read(log_a.segments()[-1]).trailer.end >= at
+    finally:
+        next(other_factory, None)
