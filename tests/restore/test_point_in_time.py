@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from kubernetes import config
 
 from ark import backup, persistence, restore
 from ark.api import BackupPhase, BackupSpec, RestorePhase, RestoreSpec
@@ -23,7 +24,7 @@ from ark.persistence import BackupStore, ChangeLog
 from ark.restore import PointInTime, PointInTimeUnavailable, pointintime
 from ark.storage import ObjectStore
 from tests.conftest import Cluster, NamespaceFactory, _namespace_factory
-from tests.support import compare
+from tests.support import compare, faults, localenv
 
 FAST = WatchOptions(flush_seconds=0.5, heartbeat_seconds=1.0)
 
@@ -545,3 +546,70 @@ def test_clusters_sharing_a_bucket_each_restore_their_own_schedule_of_one_name(
         assert log_a.read(log_a.segments()[-1]).trailer.end >= at
     finally:
         next(other_factory, None)
+
+
+@pytest.fixture(scope="module")
+def uncached_cluster() -> Iterator[tuple[Cluster, str]]:
+    """A cluster whose API server has no watch cache: a watch goes to etcd, so a watch from a
+    resourceVersion etcd compacted away is answered 410 Gone (and no bookmarks are sent)."""
+    name = f"{localenv.test_servers()}-nocache"
+    started = localenv.cluster_up(name, apiserver_args=["--watch-cache=false"])
+    api = config.new_client_from_config(config_file=started.env["KUBECONFIG"])
+    try:
+        server = started.env["ARK_CLUSTER_SERVER"]
+        yield (
+            Cluster(name, started.env["KUBECONFIG"], server, api),
+            started.env["ARK_ETCD_ENDPOINT"],
+        )
+    finally:
+        api.close()
+        if started.owned:
+            localenv.cluster_down(name)
+
+
+def test_a_checkpoint_compacted_away_is_relisted_and_its_time_is_a_gap(
+    uncached_cluster: tuple[Cluster, str], fs_store: ObjectStore, schedule: str
+) -> None:
+    """A real 410: the watcher stops, objects change, etcd compacts past every checkpoint. The
+    next watcher's watches are refused 410 Gone; it relists each resource (a resync block)
+    and records a gap from the checkpoint to the relist, and an instant after that restores
+    exactly (the relist's absence deletes what was deleted meanwhile)."""
+    cluster, etcd = uncached_cluster
+    factory = _namespace_factory(cluster)
+    make = next(factory)
+    namespace = make("pitr-gone")
+    with KubeClient.load(kubeconfig=cluster.kubeconfig) as kube:
+        ns = _Namespace(kube, namespace)
+        log = ChangeLog(BackupStore(fs_store), schedule, cluster=kube.cluster_uid())
+        spec = BackupSpec(included_namespaces=[namespace])
+        ns.create(_cm("settings", {"mode": "blue"}))
+        ns.create(_cm("doomed", {"x": "1"}))
+        with ChangeWatcher(kube, log, spec, options=FAST) as first:
+            assert first.wait_ready(60)
+            _backup(kube, fs_store, schedule, namespace)
+            time.sleep(1)
+        checkpoint = first._rec.checkpoint("configmaps")
+        assert checkpoint is not None
+        ns.patch("ConfigMap", "settings", {"data": {"mode": "green"}})
+        ns.delete("ConfigMap", "doomed")
+        ns.create(_cm("added", {"y": "2"}))
+        faults.etcd_compact(etcd)
+
+        w, at, before = _watch_again(cluster, kube, fs_store, schedule, spec)
+        gone = {g.resource: g for g in w.status.gaps if "410 Gone" in g.reason}
+        assert "configmaps" in gone, w.status.gaps
+        assert gone["configmaps"].start == checkpoint.at and gone["configmaps"].end <= at
+        assert {g.resource for g in w.status.gaps} - set(gone) == {"*"}
+        assert sorted(log.gaps(), key=str) == sorted(w.status.gaps, key=str)
+        relisted = [
+            r["resource"]
+            for n in log.segments()
+            for r in log.read(n).records
+            if r["type"] == "ResyncBegin"
+        ]
+        assert relisted.count("configmaps") == 2, "listed at the start and again after the 410"
+        assert "configmaps/doomed" not in before and "configmaps/added" in before
+        _assert_restored_exactly(
+            cluster, kube, fs_store, schedule, at, namespace, before, make("pitr-to")
+        )
+    next(factory, None)
