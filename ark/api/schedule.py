@@ -64,6 +64,20 @@ class ChangeLogSpec(Model):
     )
 
 
+class RestoreTestSpec(Model):
+    """Restore each Completed backup into scratch namespaces of this cluster and judge it."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Test each Completed backup by restoring it (condition RestoreTested).",
+    )
+    keep_failed: bool = Field(
+        default=False,
+        description="Keep the scratch namespaces of a failed test, to look at (delete them "
+        "yourself).",
+    )
+
+
 class ScheduleSpec(Model):
     schedule: str = Field(
         min_length=1,
@@ -92,6 +106,12 @@ class ScheduleSpec(Model):
         default=None,
         description="Record every change between backups, for point-in-time restores; "
         "watched while the schedule is not paused.",
+    )
+    restore_test: RestoreTestSpec | None = Field(
+        default=None,
+        description="Restore each Completed backup into scratch namespaces (rt-<hash>-<ns>), "
+        "namespaced objects only, claims and volumes left out; passed when the restore "
+        "Completed (exact), then the scratch namespaces are deleted.",
     )
 
     @field_validator("schedule")
@@ -127,6 +147,19 @@ class ChangeLogStatus(Model):
     message: str | None = Field(default=None, description="Why it is not recorded, if so.")
 
 
+class RestoreTestStatus(Model):
+    """The newest restore test: InProgress, Passed or Failed."""
+
+    backup: str | None = None
+    restore: str | None = None
+    phase: str | None = Field(default=None, description="InProgress, Passed or Failed.")
+    started: dt.datetime | None = None
+    completed: dt.datetime | None = None
+    items_restored: int | None = Field(default=None, ge=0)
+    scratch_namespaces: list[str] | None = Field(default=None, max_length=64)
+    message: str | None = None
+
+
 class ScheduleStatus(Model):
     phase: SchedulePhase | None = None
     validation_errors: list[str] | None = None
@@ -136,4 +169,5 @@ class ScheduleStatus(Model):
     next_run: dt.datetime | None = None
     skipped_ticks: int = Field(default=0, ge=0, description="Ticks skipped (previous running).")
     change_log: ChangeLogStatus | None = None
+    restore_test: RestoreTestStatus | None = None
     conditions: list[Condition] | None = None

@@ -407,6 +407,27 @@ def schedule(obj: Obj) -> None:
         ],
     )
     _change_log(spec.get("changeLog") or {}, status.get("changeLog") or {})
+    _restore_test(spec.get("restoreTest") or {}, status.get("restoreTest") or {})
+
+
+def _restore_test(spec: dict[str, Any], status: dict[str, Any]) -> None:
+    """The newest restore test: its verdict, what it restored, how long it took."""
+    if not spec.get("enabled") and not status:
+        return
+    output.section(
+        "Restore test",
+        [
+            ("Enabled", bool(spec.get("enabled"))),
+            ("Keep failed", bool(spec.get("keepFailed")) if spec.get("enabled") else None),
+            ("Phase", status.get("phase")),
+            ("Backup", status.get("backup")),
+            ("Restore", status.get("restore")),
+            ("Started", status.get("started")),
+            ("Completed", status.get("completed")),
+            ("Items restored", status.get("itemsRestored")),
+            ("Message", status.get("message")),
+        ],
+    )
 
 
 def _change_log(spec: dict[str, Any], status: dict[str, Any]) -> None:

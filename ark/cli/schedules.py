@@ -68,6 +68,19 @@ def group() -> None:
     metavar="N",
     help="With --change-log: store the changes at most N seconds after they happen (10).",
 )
+@click.option(
+    "--restore-test",
+    is_flag=True,
+    default=None,
+    help="Test each Completed backup: restore it into scratch namespaces of this cluster, "
+    "judge it (condition RestoreTested), delete them.",
+)
+@click.option(
+    "--restore-test-keep-failed",
+    is_flag=True,
+    default=None,
+    help="With --restore-test: keep a failed test's scratch namespaces to look at.",
+)
 @common.output_option
 @common.connection_options
 def create(
@@ -78,6 +91,8 @@ def create(
     use_owner_references_in_backup: bool | None,
     change_log: bool | None,
     change_log_flush_seconds: int | None,
+    restore_test: bool | None,
+    restore_test_keep_failed: bool | None,
     **flags: Any,
 ) -> None:
     """Create a schedule of backups. With -o yaml or -o json it is printed, not created."""
@@ -96,6 +111,7 @@ def create(
         "retention": retention or None,
         "useOwnerReferencesInBackup": use_owner_references_in_backup,
         "changeLog": _change_log(change_log, change_log_flush_seconds),
+        "restoreTest": _restore_test(restore_test, restore_test_keep_failed),
     }
     spec = common.build(ScheduleSpec, values, SCHEDULE_FLAGS)
     obj = common.wire(SCHEDULE, name, spec)
@@ -114,6 +130,14 @@ def _change_log(enabled: bool | None, flush_seconds: int | None) -> dict[str, An
     if not enabled:
         return None
     return {"enabled": True} | ({} if flush_seconds is None else {"flushSeconds": flush_seconds})
+
+
+def _restore_test(enabled: bool | None, keep_failed: bool | None) -> dict[str, Any] | None:
+    if keep_failed and not enabled:
+        raise BadFlag("--restore-test-keep-failed", "needs --restore-test")
+    if not enabled:
+        return None
+    return {"enabled": True} | ({"keepFailed": True} if keep_failed else {})
 
 
 @group.command("get")

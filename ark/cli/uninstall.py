@@ -118,12 +118,9 @@ def _other_namespaces(client: KubeClient, namespace: str) -> list[str]:
     objects stay for them."""
     found: set[str] = set()
     for kind in kinds.ALL_KINDS:
-        try:
-            listed = client.get(f"/apis/{kind.api_version}/{kind.plural}")
-        except KubeApiError as exc:
-            if exc.not_found:
-                continue
-            raise
+        listed = client.get_or_none(f"/apis/{kind.api_version}/{kind.plural}")
+        if listed is None:
+            continue
         for obj in listed.get("items") or []:
             other = (obj.get("metadata") or {}).get("namespace")
             if other and other != namespace:
@@ -163,12 +160,8 @@ def _delete_namespace(client: KubeClient, namespace: str) -> None:
     _delete(client, path)
     deadline = time.monotonic() + NAMESPACE_TIMEOUT
     while time.monotonic() < deadline:
-        try:
-            client.get(path)
-        except KubeApiError as exc:
-            if exc.not_found:
-                return
-            raise
+        if client.get_or_none(path) is None:
+            return
         _release(client, namespace)  # objects made while the namespace was going
         time.sleep(0.5)
     raise CliError(f"namespace {namespace} is still terminating after {NAMESPACE_TIMEOUT:.0f}s")

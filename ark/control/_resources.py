@@ -44,12 +44,7 @@ def path(kind: Kind, namespace: str, name: str | None = None) -> str:
 
 def get(client: KubeClient, kind: Kind, namespace: str, name: str) -> Obj | None:
     """The object, or None when it does not exist."""
-    try:
-        found: Obj = client.get(path(kind, namespace, name))
-    except KubeApiError as exc:
-        if exc.not_found:
-            return None
-        raise
+    found: Obj | None = client.get_or_none(path(kind, namespace, name))
     return found
 
 

@@ -202,6 +202,16 @@ class KubeClient:
         """GET and parse JSON."""
         return orjson.loads(self.request("GET", path, query=query))
 
+    def get_or_none(self, path: str, *, query: Mapping[str, str | int | bool] | None = None) -> Any:
+        """GET and parse JSON; None when the object does not exist (404), any other error
+        raised."""
+        try:
+            return self.get(path, query=query)
+        except KubeApiError as exc:
+            if exc.not_found:
+                return None
+            raise
+
     def version(self) -> dict[str, str]:
         """The server's /version (gitVersion, major, minor, platform, …)."""
         data = self.get("/version")

@@ -120,6 +120,29 @@ def backup_verified(*, schedule: str, result: str, seconds: float, when: dt.date
         BACKUP_LAST_VERIFIED.labels(schedule).set(when.timestamp())
 
 
+SCHEDULE_RESTORE_TEST_SUCCESS = Gauge(
+    "ark_schedule_restore_test_success",
+    "1 when the schedule's newest restore test passed, 0 when it failed.",
+    ["schedule"],
+)
+SCHEDULE_RESTORE_TEST_DURATION = Gauge(
+    "ark_schedule_restore_test_duration_seconds",
+    "How long the schedule's newest judged restore test took (its recovery time).",
+    ["schedule"],
+)
+SCHEDULE_RESTORE_TEST_FAILURES = Counter(
+    "ark_schedule_restore_test_failure_total", "Restore tests that failed.", ["schedule"]
+)
+
+
+def restore_tested(*, schedule: str, passed: bool, seconds: float | None) -> None:
+    SCHEDULE_RESTORE_TEST_SUCCESS.labels(schedule).set(1 if passed else 0)
+    if seconds is not None:
+        SCHEDULE_RESTORE_TEST_DURATION.labels(schedule).set(seconds)
+    if not passed:
+        SCHEDULE_RESTORE_TEST_FAILURES.labels(schedule).inc()
+
+
 def restore_finished(*, phase: str, seconds: float, items: int) -> None:
     {"Completed": RESTORE_SUCCESS, "PartiallyFailed": RESTORE_PARTIAL}.get(
         phase, RESTORE_FAILURE

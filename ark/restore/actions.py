@@ -77,6 +77,9 @@ class StripServerFields:
         obj.pop("status", None)
 
 
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
 class MapNamespace:
     """namespaceMapping: the object's namespace and the namespace references inside it."""
 
@@ -94,6 +97,9 @@ class MapNamespace:
         if resource_dir == "namespaces":
             meta["name"] = context.map_namespace(meta["name"])
             obj.get("spec", {}).pop("finalizers", None)
+            labels = meta.get("labels") or {}
+            if NAMESPACE_NAME_LABEL in labels:  # the API server sets it to the name
+                labels[NAMESPACE_NAME_LABEL] = meta["name"]
         for subject in obj.get("subjects") or ():
             if subject.get("namespace"):
                 subject["namespace"] = context.map_namespace(subject["namespace"])

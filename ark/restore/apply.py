@@ -13,6 +13,7 @@ import orjson
 
 from ark.api.restore import ExistingResourcePolicy
 from ark.kube import KubeApiError, KubeClient, TooDeep, encode_json, object_path
+from ark.restore import fidelity
 
 # Deleting these to "recreate" them would destroy data or everything they hold: they are
 # updated instead, with a warning.
@@ -197,6 +198,13 @@ def decide(
     return Decision(Action.RECREATE)
 
 
+def _stored(sent: dict[str, Any], stored: Any, resource_dir: str) -> list[str]:
+    """What the API server did not store as sent (``fidelity``)."""
+    if not isinstance(stored, dict):
+        return []
+    return fidelity.stored_differences(sent, stored, secret=resource_dir == "secrets")
+
+
 def _short(value: Any) -> str:
     try:
         text = encode_json(value).decode() if value is not None else "<unset>"
@@ -250,7 +258,11 @@ class Writer:
             return self._dry_run(obj, resource_dir=resource_dir, collection=collection, item=item)
         try:
             created = orjson.loads(self.client.request("POST", collection, body=obj))
-            return Applied(Outcome.CREATED, uid=created["metadata"].get("uid"))
+            return Applied(
+                Outcome.CREATED,
+                uid=created["metadata"].get("uid"),
+                differences=_stored(obj, created, resource_dir),
+            )
         except KubeApiError as exc:
             if not exc.already_exists:
                 return Applied(Outcome.FAILED, message=exc.message)
@@ -319,7 +331,7 @@ class Writer:
             return Applied(Outcome.SKIPPED_EXISTS, uid=uid, message="already exists, identical")
         body = replacement(live, obj, resource_dir=resource_dir)
         try:
-            self.client.request("PUT", item, body=body)
+            stored = orjson.loads(self.client.request("PUT", item, body=body))
         except KubeApiError as exc:
             if exc.invalid:
                 return Applied(
@@ -336,7 +348,12 @@ class Writer:
                     Outcome.FAILED, uid=uid, message="changed while being updated; not updated"
                 )
             return Applied(Outcome.FAILED, uid=uid, message=f"update failed: {exc.message}")
-        return Applied(Outcome.UPDATED, uid=uid, diff=changes)
+        return Applied(
+            Outcome.UPDATED,
+            uid=uid,
+            diff=changes,
+            differences=_stored(body, stored, resource_dir),
+        )
 
     def _recreate(
         self,
@@ -375,7 +392,11 @@ class Writer:
         while True:
             try:
                 created = orjson.loads(self.client.request("POST", collection, body=obj))
-                return Applied(Outcome.RECREATED, uid=created["metadata"].get("uid"))
+                return Applied(
+                    Outcome.RECREATED,
+                    uid=created["metadata"].get("uid"),
+                    differences=_stored(obj, created, resource_dir),
+                )
             except KubeApiError as exc:
                 if not exc.already_exists or time.monotonic() > deadline:
                     return Applied(Outcome.FAILED, message=self._lost(copy, exc))

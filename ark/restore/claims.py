@@ -115,12 +115,9 @@ def provisioner(client: KubeClient, storage_class: str | None) -> tuple[str, str
             return None
         found = max(defaults, key=lambda c: c["metadata"].get("creationTimestamp") or "")
     else:
-        try:
-            found = client.get(f"/apis/storage.k8s.io/v1/storageclasses/{storage_class}")
-        except KubeApiError as exc:
-            if exc.not_found:
-                return None
-            raise
+        found = client.get_or_none(f"/apis/storage.k8s.io/v1/storageclasses/{storage_class}")
+        if found is None:
+            return None
     name = found.get("provisioner") or ""
     if not name or name == NO_PROVISIONER:
         return None
@@ -159,10 +156,5 @@ def _volume_problem(
 
 
 def _exists(client: KubeClient, namespace: str, name: str) -> bool:
-    try:
-        client.get(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}")
-    except KubeApiError as exc:
-        if exc.not_found:
-            return False
-        raise
-    return True
+    path = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}"
+    return client.get_or_none(path) is not None

@@ -23,7 +23,7 @@ from typing import Any
 from ark import archive, persistence
 from ark.api.restore import RestorePhase, RestoreSpec
 from ark.archive import layout
-from ark.kube import ApiResource, KubeApiError, KubeClient, KubeError, discover
+from ark.kube import ApiResource, KubeClient, KubeError, discover
 from ark.kube.crds import wait_established
 from ark.kube.discovery import Discovery
 from ark.persistence import SnapshotRecord
@@ -341,12 +341,8 @@ def _say_existing_targets(state: _Run, restore_plan: RestorePlan) -> None:
     (objects of the same name follow existingResourcePolicy); the plan and the results say so."""
     mapped = set((state.spec.namespace_mapping or {}).values())
     for target in sorted(mapped & set(restore_plan.target_namespaces)):
-        try:
-            state.client.get(f"/api/v1/namespaces/{target}")
-        except KubeApiError as exc:
-            if exc.not_found:
-                continue
-            raise
+        if state.client.get_or_none(f"/api/v1/namespaces/{target}") is None:
+            continue
         message = (
             f"namespace {target} (a mapping's target) exists already: the restore writes beside "
             "what it holds"
@@ -386,12 +382,9 @@ def _volumes_from_snapshots(
     for pv, new in made.items():
         if not new.adopted:
             state.log.info(f"persistentvolume {pv}: volume {new.volume_id} from {new.snapshot_id}")
-        try:
-            live = state.client.get(f"/api/v1/persistentvolumes/{pv}")
-        except KubeApiError as exc:
-            if exc.not_found:
-                continue
-            raise
+        live = state.client.get_or_none(f"/api/v1/persistentvolumes/{pv}")
+        if live is None:
+            continue
         if new.adopted and _points_at(new, live):
             continue  # the interrupted attempt's own PV: kept, not cloned beside itself
         renames[pv] = f"{pv[: 253 - 9]}-{suffix}"

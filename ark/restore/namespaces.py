@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ark.api.restore import RestoreSpec
-from ark.kube import KubeApiError, KubeClient
+from ark.kube import KubeClient
 from ark.report import Issues, RunLog
 from ark.restore.actions import RestoreContext, RestoreItemAction, apply_actions
 from ark.restore.apply import Applied, Outcome, Writer
@@ -31,12 +31,9 @@ class _Run(Protocol):
 
 
 def _phase(state: _Run, name: str) -> str | None:
-    try:
-        live = state.client.get(f"/api/v1/namespaces/{name}")
-    except KubeApiError as exc:
-        if exc.not_found:
-            return None
-        raise
+    live = state.client.get_or_none(f"/api/v1/namespaces/{name}")
+    if live is None:
+        return None
     return str((live.get("status") or {}).get("phase") or "Active")
 
 

@@ -18,6 +18,7 @@ from ark import control, persistence
 from ark.backup import BackupResult, SnapshotOptions, verify
 from ark.kube import KubeError
 from ark.operator import backups, deletion, metrics, runtime, scheduling, snapshots, status
+from ark.operator.handlers import restore_testing
 
 _log = logging.getLogger("ark.operator")
 
@@ -103,6 +104,8 @@ async def _take(body: kopf.Body, name: str, plan: backups.Plan, schedule: str) -
             assert plan.store is not None
             await _verify(body, name, plan.store, schedule)
         await _retain(body, schedule, result)
+        if str(result.phase) == "Completed":
+            await restore_testing.start(schedule, name)
 
 
 async def _verify(

@@ -14,7 +14,8 @@ import kopf
 
 import ark.restore
 from ark import control
-from ark.operator import metrics, restores, runtime, status
+from ark.operator import metrics, restore_tests, restores, runtime, status
+from ark.operator.handlers import restore_testing
 from ark.restore import RestoreResult
 
 _log = logging.getLogger("ark.operator")
@@ -61,6 +62,9 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
         items=result.progress.items_restored,
     )
     _say_finished(body, result)
+    schedule = (obj["metadata"].get("labels") or {}).get(restore_tests.TEST_LABEL)
+    if schedule:
+        await restore_testing.judge(schedule)
 
 
 async def _start(body: kopf.Body, obj: dict[str, Any], plan: restores.Plan) -> None:

@@ -10,6 +10,7 @@ import kopf
 
 from ark import control
 from ark.operator import runtime, scheduling
+from ark.operator.handlers import restore_testing
 
 
 async def tick(body: kopf.Body, name: str, **_: Any) -> None:
@@ -35,6 +36,7 @@ async def tick(body: kopf.Body, name: str, **_: Any) -> None:
     changed = {k: v for k, v in outcome.status.items() if current.get(k) != v}
     if changed:
         await rt.patch_status(control.SCHEDULE, name, changed)
+    await restore_testing.judge(name)  # a test whose Restore finished while the operator was down
     if outcome.invalid and current.get("phase") != "FailedValidation":
         kopf.warn(body, reason="FailedValidation", message="; ".join(outcome.invalid))
     if outcome.created:

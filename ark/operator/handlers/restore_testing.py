@@ -1,0 +1,60 @@
+"""Scheduled restore tests from the handlers: started after a schedule's Completed backup,
+judged when the test's Restore finishes (and at each schedule look), each with an Event on the
+Schedule and the schedule's restore test metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import cast
+
+import kopf
+
+from ark import control
+from ark.kube import KubeError
+from ark.operator import metrics, restore_tests, runtime
+
+_log = logging.getLogger("ark.operator")
+
+
+async def start(schedule: str, backup: str) -> None:
+    rt = runtime.current()
+    try:
+        outcome = await asyncio.to_thread(
+            restore_tests.start, rt.client, rt.namespace, schedule, backup
+        )
+    except KubeError as exc:
+        _log.warning("schedule %s: restore test of %s not started: %s", schedule, backup, exc)
+        return
+    if outcome is not None:
+        await _say(outcome)
+
+
+async def judge(schedule: str) -> None:
+    rt = runtime.current()
+    try:
+        outcome = await asyncio.to_thread(restore_tests.judge, rt.client, rt.namespace, schedule)
+    except KubeError as exc:
+        _log.warning("schedule %s: restore test not judged: %s", schedule, exc)
+        return
+    if outcome is not None:
+        await _say(outcome)
+
+
+async def _say(outcome: restore_tests.Outcome) -> None:
+    """The Event on the Schedule and, for a verdict, the metrics."""
+    obj = await runtime.current().get(control.SCHEDULE, outcome.schedule)
+    if outcome.phase in (restore_tests.PASSED, restore_tests.FAILED):
+        passed = outcome.phase == restore_tests.PASSED
+        metrics.restore_tested(schedule=outcome.schedule, passed=passed, seconds=outcome.seconds)
+    if obj is None:
+        return
+    body = kopf.Body(cast("kopf.RawBody", obj))
+    if outcome.phase == restore_tests.FAILED:
+        kopf.warn(body, reason="RestoreTestFailed", message=outcome.message)
+    elif outcome.phase == restore_tests.PASSED:
+        kopf.info(body, reason="RestoreTestPassed", message=outcome.message)
+    elif outcome.phase == restore_tests.SKIPPED:
+        kopf.info(body, reason="RestoreTestSkipped", message=outcome.message)
+    else:
+        kopf.info(body, reason="RestoreTestStarted", message=outcome.message)
