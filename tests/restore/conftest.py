@@ -11,6 +11,14 @@ from tests.support import restores
 
 
 @pytest.fixture
+def group(kube: KubeClient) -> Iterator[str]:
+    """A CRD group of this test's own; its CRD ``gadgets.<group>`` is deleted when it ends."""
+    name = f"{restores.unique('g')}.ark.test"
+    yield name
+    restores.remove_crd(kube, f"gadgets.{name}")
+
+
+@pytest.fixture
 def fresh_namespace(kube: KubeClient) -> Iterator[Callable[[str], str]]:
     """Names for namespaces a restore creates (not created here); deleted when the test ends."""
     names: list[str] = []

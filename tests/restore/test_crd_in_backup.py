@@ -3,10 +3,6 @@ until it is Established and served, then its custom resources are created."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from ark.api import RestorePhase
 from ark.kube import KubeClient
 from ark.storage import ObjectStore
@@ -14,14 +10,6 @@ from tests.support import restores
 from tests.support.restores import CRDS_PATH, outcome
 
 CRDS = "customresourcedefinitions.apiextensions.k8s.io"
-
-
-@pytest.fixture
-def group(kube: KubeClient) -> Iterator[str]:
-    """A CRD group of this test's own; its CRD is deleted when the test ends."""
-    name = f"{restores.unique('g')}.ark.test"
-    yield name
-    restores.remove_crd(kube, f"gadgets.{name}")
 
 
 def test_crd_and_its_resources_come_back_in_order(

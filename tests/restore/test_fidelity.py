@@ -7,10 +7,7 @@ custom resources; a Secret's changed value is named without its value."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from ark.api import RestorePhase
 from ark.kube import KubeClient
@@ -89,13 +86,6 @@ def test_many_differences_are_counted_past_the_limit() -> None:
     sent = {"spec": {f"f{i:02d}": i + 1 for i in range(LIMIT + 5)}}
     found = stored_differences(sent, {"spec": {}})
     assert len(found) == LIMIT + 1 and found[-1] == "and 5 more"
-
-
-@pytest.fixture
-def group(kube: KubeClient) -> Iterator[str]:
-    name = f"{restores.unique('g')}.ark.test"
-    yield name
-    restores.remove_crd(kube, f"gadgets.{name}")
 
 
 def test_a_field_the_target_schema_prunes_makes_the_restore_partially_failed(

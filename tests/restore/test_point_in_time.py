@@ -127,6 +127,20 @@ def _restore_at(
     )
 
 
+def _refused_at(
+    kube: KubeClient, store: ObjectStore, base: str, schedule: str, source: str, at: dt.datetime
+) -> restore.RestoreResult:
+    """A restore of ``base`` to ``at`` into a namespace it must never make."""
+    return restore.run(
+        kube,
+        store,
+        name=f"pitr-{uuid.uuid4().hex[:8]}",
+        backup_name=base,
+        spec=RestoreSpec(backup_name=base, namespace_mapping={source: "never-made"}),
+        point_in_time=PointInTime(schedule, at),
+    )
+
+
 def _watch_again(
     cluster: Cluster, kube: KubeClient, store: ObjectStore, schedule: str, spec: BackupSpec
 ) -> tuple[ChangeWatcher, dt.datetime, dict[str, dict[str, Any]]]:
@@ -294,14 +308,7 @@ def test_a_restarted_watcher_resumes_and_the_time_none_ran_is_a_gap(
     _assert_restored_exactly(
         cluster, kube, fs_store, schedule, at, namespace, before, make_namespace("pitr-to")
     )
-    refused = restore.run(
-        kube,
-        fs_store,
-        name=f"pitr-{uuid.uuid4().hex[:8]}",
-        backup_name=base,
-        spec=RestoreSpec(backup_name=base, namespace_mapping={namespace: "never-made"}),
-        point_in_time=PointInTime(schedule, down),
-    )
+    refused = _refused_at(kube, fs_store, base, schedule, namespace, down)
     assert refused.phase == RestorePhase.FAILED
     assert "inside a gap" in (refused.failure_reason or "")
     assert "* from" in (refused.failure_reason or "") and "no watcher ran" in (
@@ -372,14 +379,7 @@ def test_instants_the_log_cannot_reach_are_refused_naming_why(
         ),
         (beyond, "after the newest change stored"),
     ):
-        result = restore.run(
-            kube,
-            fs_store,
-            name=f"pitr-{uuid.uuid4().hex[:8]}",
-            backup_name=base,
-            spec=RestoreSpec(backup_name=base, namespace_mapping={namespace: "never-made"}),
-            point_in_time=PointInTime(schedule, at),
-        )
+        result = _refused_at(kube, fs_store, base, schedule, namespace, at)
         assert result.phase == RestorePhase.FAILED
         assert why in (result.failure_reason or "")
         assert result.counts == {} or not any(result.counts.values())
