@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
+from ark.api import limits
 from ark.api.types import CelRule, Condition, Duration, LabelSelector, Model
 
 _NAME = StringConstraints(min_length=1, max_length=253)
@@ -57,19 +58,21 @@ class ResourceFilter(Model):
 
     included_namespaces: list[NamespaceGlob] | None = Field(
         default=None,
-        max_length=512,
+        max_length=limits.FILTER_ITEMS_MAX,
         description="Namespaces to include (globs allowed). Empty or absent means all.",
     )
     excluded_namespaces: list[NamespaceGlob] | None = Field(
-        default=None, max_length=512, description="Namespaces to exclude (globs allowed)."
+        default=None,
+        max_length=limits.FILTER_ITEMS_MAX,
+        description="Namespaces to exclude (globs allowed).",
     )
     included_resources: list[ResourceName] | None = Field(
         default=None,
-        max_length=512,
+        max_length=limits.FILTER_ITEMS_MAX,
         description="Resources to include: plural, resource.group or short name. Absent = all.",
     )
     excluded_resources: list[ResourceName] | None = Field(
-        default=None, max_length=512, description="Resources to exclude."
+        default=None, max_length=limits.FILTER_ITEMS_MAX, description="Resources to exclude."
     )
     include_cluster_resources: bool | None = Field(
         default=None,
@@ -85,7 +88,7 @@ class ResourceFilter(Model):
     )
     or_label_selectors: list[LabelSelector] | None = Field(
         default=None,
-        max_length=64,
+        max_length=limits.SELECTORS_MAX,
         description="Objects matching any of these selectors (exclusive with labelSelector).",
     )
 
@@ -131,30 +134,40 @@ class BackupResourceHookSpec(Model):
 
     name: Annotated[str, _NAME] = Field(description="Names the hook in logs and results.")
     included_namespaces: list[NamespaceGlob] | None = Field(
-        default=None, max_length=512, description="Namespaces (globs); absent means all."
+        default=None,
+        max_length=limits.FILTER_ITEMS_MAX,
+        description="Namespaces (globs); absent means all.",
     )
-    excluded_namespaces: list[NamespaceGlob] | None = Field(default=None, max_length=512)
+    excluded_namespaces: list[NamespaceGlob] | None = Field(
+        default=None, max_length=limits.FILTER_ITEMS_MAX
+    )
     included_resources: list[ResourceName] | None = Field(
         default=None,
-        max_length=512,
+        max_length=limits.FILTER_ITEMS_MAX,
         description="Hooks run in pods only: absent, '*' or pods applies them.",
     )
-    excluded_resources: list[ResourceName] | None = Field(default=None, max_length=512)
+    excluded_resources: list[ResourceName] | None = Field(
+        default=None, max_length=limits.FILTER_ITEMS_MAX
+    )
     label_selector: LabelSelector | None = Field(
         default=None, description="Only pods matching this selector."
     )
     pre: list[BackupResourceHook] | None = Field(
-        default=None, max_length=32, description="Run before the volume snapshots start."
+        default=None,
+        max_length=limits.HOOKS_MAX,
+        description="Run before the volume snapshots start.",
     )
     post: list[BackupResourceHook] | None = Field(
         default=None,
-        max_length=32,
+        max_length=limits.HOOKS_MAX,
         description="Run once every snapshot has started (not completed), whatever happened.",
     )
 
 
 class BackupHooks(Model):
-    resources: list[BackupResourceHookSpec] | None = Field(default=None, max_length=64)
+    resources: list[BackupResourceHookSpec] | None = Field(
+        default=None, max_length=limits.HOOK_SPECS_MAX
+    )
 
 
 class BackupSpec(ResourceFilter):
@@ -163,7 +176,9 @@ class BackupSpec(ResourceFilter):
         description="BackupStorageLocation to write to; absent means the default location.",
     )
     volume_snapshot_locations: list[Annotated[str, _NAME]] | None = Field(
-        default=None, max_length=64, description="VolumeSnapshotLocations to snapshot volumes in."
+        default=None,
+        max_length=limits.HOOK_SPECS_MAX,
+        description="VolumeSnapshotLocations to snapshot volumes in.",
     )
     snapshot_volumes: bool | None = Field(
         default=None, description="Take snapshots of the PersistentVolumes backed up."

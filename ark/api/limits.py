@@ -23,3 +23,16 @@ MAX_DURATION_TEXT = "2562047h"
 MAX_DURATION = dt.timedelta(hours=2562047)
 """The longest duration: the whole hours of Go's ``time.Duration`` (int64 nanoseconds, about
 292 years), so a duration this accepts never overflows a time, in Go or here."""
+
+FILTER_ITEMS_MAX = 512
+"""Namespaces or resources in one include/exclude list (a backup's, a restore's, a hook's)."""
+SELECTORS_MAX = 64
+"""``orLabelSelectors``, and the requirements of one selector."""
+NAMESPACE_MAPPINGS_MAX = 64
+"""Namespaces one restore maps (``namespaceMapping``), so a restore test's namespaces too."""
+HOOKS_MAX = 32
+"""Pre or post hooks of one hook spec."""
+HOOK_SPECS_MAX = 64
+"""Hook specs of one backup; also the VolumeSnapshotLocations one backup names."""
+KEYS_MAX = 32
+"""Encryption keys one BackupStorageLocation lists."""

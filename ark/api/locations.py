@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
+from ark.api import limits
 from ark.api.types import CelRule, Condition, Duration, Model
 
 #: "aws", "azure", "gcp", "fs", or a plugin's own "example.com/name".
@@ -133,7 +134,7 @@ class Encryption(Model):
     )
     keys: list[EncryptionKey] = Field(
         min_length=1,
-        max_length=32,
+        max_length=limits.KEYS_MAX,
         description=(
             "Every key a backup here may be encrypted with: a backup restores while its key is "
             "listed (rotation: add a key, make it current, drop the old one once no backup "

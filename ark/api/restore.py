@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
+from ark.api import limits
 from ark.api.backup import ResourceFilter
 from ark.api.types import CelRule, Condition, Duration, Model
 
@@ -124,7 +125,7 @@ class RestoreSpec(ResourceFilter):
     )
     namespace_mapping: dict[Annotated[str, _NAMESPACE], Annotated[str, _NAMESPACE]] | None = Field(
         default=None,
-        max_length=64,
+        max_length=limits.NAMESPACE_MAPPINGS_MAX,
         description="Restore namespace A as B (clone): {A: B}. Several mappings at once.",
     )
     restore_pvs: bool | None = Field(

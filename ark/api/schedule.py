@@ -8,6 +8,7 @@ from enum import StrEnum
 from croniter import croniter
 from pydantic import Field, field_validator
 
+from ark.api import limits
 from ark.api.backup import BackupSpec
 from ark.api.types import Condition, Model
 
@@ -156,7 +157,9 @@ class RestoreTestStatus(Model):
     started: dt.datetime | None = None
     completed: dt.datetime | None = None
     items_restored: int | None = Field(default=None, ge=0)
-    scratch_namespaces: list[str] | None = Field(default=None, max_length=64)
+    scratch_namespaces: list[str] | None = Field(
+        default=None, max_length=limits.NAMESPACE_MAPPINGS_MAX
+    )
     message: str | None = None
 
 

@@ -170,7 +170,9 @@ class LabelSelector(Model):
         default=None, description="Labels an object must carry, all of them, with these values."
     )
     match_expressions: list[LabelSelectorRequirement] | None = Field(
-        default=None, max_length=64, description="Set-based requirements; all must hold."
+        default=None,
+        max_length=limits.SELECTORS_MAX,
+        description="Set-based requirements; all must hold.",
     )
 
 

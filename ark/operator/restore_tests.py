@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ark import control
+from ark.api import limits
 from ark.api.restore import TERMINAL_RESTORE_PHASES, RestorePhase
 from ark.api.schedule import ScheduleSpec
 from ark.kube import KubeApiError, KubeClient
@@ -35,7 +36,7 @@ CONDITION = "RestoreTested"
 IN_PROGRESS, PASSED, FAILED = "InProgress", "Passed", "Failed"
 SKIPPED = "Skipped"
 """Not a phase in status: a backup not tested because the previous test still runs."""
-MAX_NAMESPACES = 64
+MAX_NAMESPACES = limits.NAMESPACE_MAPPINGS_MAX
 """A Restore maps at most this many namespaces."""
 UNTESTED = ("persistentvolumeclaims", "persistentvolumes")
 

@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client
 from pydantic import ValidationError
 
-from ark.api import GROUP, OBJECT_MODELS, VERSION
+from ark.api import GROUP, OBJECT_MODELS, VERSION, limits
 from ark.api.kinds import BY_KIND
 from tests.conftest import Cluster
 
@@ -214,6 +214,33 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
         "BackupStorageLocation",
         {**BSL_SPEC, "encryption": {"current": "a/b", "keys": [{"id": "a/b", "secret": KEY_REF}]}},
         "spec.encryption",
+    ),
+    (
+        "too-many-included-namespaces",
+        "Backup",
+        {"includedNamespaces": [f"ns-{i}" for i in range(limits.FILTER_ITEMS_MAX + 1)]},
+        "spec.includedNamespaces",
+    ),
+    (
+        "too-many-namespace-mappings",
+        "Restore",
+        {
+            "backupName": "b",
+            "namespaceMapping": {
+                f"a-{i}": f"b-{i}" for i in range(limits.NAMESPACE_MAPPINGS_MAX + 1)
+            },
+        },
+        "spec.namespaceMapping",
+    ),
+    (
+        "too-many-or-label-selectors",
+        "Backup",
+        {
+            "orLabelSelectors": [
+                {"matchLabels": {"app": f"a{i}"}} for i in range(limits.SELECTORS_MAX + 1)
+            ]
+        },
+        "spec.orLabelSelectors",
     ),
     ("vsl-empty-provider", "VolumeSnapshotLocation", {"provider": ""}, "spec.provider"),
     ("dbr-without-backup-name", "DeleteBackupRequest", {}, "spec.backupName"),
