@@ -15,16 +15,17 @@ import random
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import orjson
 import urllib3
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 
 from ark.kube.errors import KubeApiError, KubeError
 from ark.kube.ratelimit import TokenBucket
+
+if TYPE_CHECKING:  # imported when a client is loaded: a command that connects nowhere is quick
+    from kubernetes import client as k8s
 
 _RETRY_STATUSES = {500, 502, 503, 504}
 _MAX_SERVER_ERROR_RETRIES = 3
@@ -58,6 +59,9 @@ class KubeClient:
     ) -> KubeClient:
         """From a kubeconfig (``kubeconfig``, else $KUBECONFIG, else ~/.kube/config), or the
         in-cluster service account when running in a Pod and no kubeconfig is named."""
+        from kubernetes import client as k8s  # noqa: PLC0415 - 0.4 s to import: when needed
+        from kubernetes import config as k8s_config  # noqa: PLC0415
+
         configuration = k8s.Configuration()
         in_pod = "KUBERNETES_SERVICE_HOST" in os.environ
         try:

@@ -28,7 +28,6 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 import orjson
 import websocket
-from kubernetes.client.rest import should_bypass_proxies
 
 from ark.kube.client import KubeClient, object_path
 from ark.kube.errors import KubeApiError, KubeError
@@ -166,6 +165,8 @@ def _proxy_options(client: KubeClient) -> dict[str, Any]:
     same rule (none when ``no_proxy`` covers the server: websocket-client then reads the
     environment by the same rule itself)."""
     c = client.api.configuration
+    from kubernetes.client.rest import should_bypass_proxies  # noqa: PLC0415 - as KubeClient
+
     if not c.proxy or should_bypass_proxies(c.host, c.no_proxy or ""):
         return {}
     url = urlsplit(str(c.proxy))

@@ -169,6 +169,19 @@ def test_the_cli_does_not_load_the_operator() -> None:
     assert "ark.operator" not in _packages_loaded_by("ark.cli.main")
 
 
+def test_the_cli_loads_no_cluster_or_cloud_client_before_it_connects() -> None:
+    """The kubernetes package (0.4 s to import) and the cloud SDKs load when a command
+    connects, so ``ark --help``, ``ark version --client-only`` and a usage error are quick."""
+    code = (
+        "import sys, ark.cli.main; "
+        "print(' '.join(m for m in ('kubernetes', 'boto3', 'botocore', 'azure.storage.blob',"
+        " 'azure.mgmt.compute', 'google.cloud.storage', 'google.cloud.compute') "
+        "if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == []
+
+
 def test_the_control_layer_loads_only_the_layers_below_it() -> None:
     assert _packages_loaded_by("ark.control") <= {
         "ark.api",
