@@ -216,6 +216,18 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
         "spec.encryption",
     ),
     (
+        "point-in-time-cluster-without-point-in-time",
+        "Restore",
+        {"scheduleName": "s", "pointInTimeCluster": "5d0c2b8e-0d7c-4c3e-9f5a-0b1f6c9a1e01"},
+        "pointInTimeCluster",
+    ),
+    (
+        "point-in-time-cluster-not-a-uid",
+        "Restore",
+        {"scheduleName": "s", "pointInTime": "2026-12-03T10:42:00Z", "pointInTimeCluster": "a/b"},
+        "spec.pointInTimeCluster",
+    ),
+    (
         "too-many-included-namespaces",
         "Backup",
         {"includedNamespaces": [f"ns-{i}" for i in range(limits.FILTER_ITEMS_MAX + 1)]},

@@ -45,6 +45,7 @@ BASES: dict[str, dict[str, Any]] = {
         "schedule": "0 3 * * *",
         "template": {"includedNamespaces": ["fuzz-app"], "ttl": "2160h"},
         "retention": {"keepDaily": 7},
+        "restoreTest": {"enabled": True, "keepFailed": False},
     },
     "Restore": {
         "backupName": "none-such",
