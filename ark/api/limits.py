@@ -24,6 +24,10 @@ MAX_DURATION = dt.timedelta(hours=2562047)
 """The longest duration: the whole hours of Go's ``time.Duration`` (int64 nanoseconds, about
 292 years), so a duration this accepts never overflows a time, in Go or here."""
 
+CLUSTER_UID_PATTERN = r"^[0-9A-Za-z][-0-9A-Za-z]{0,62}$"
+"""A cluster's uid (its kube-system namespace's: a UUID), as ``pointInTimeCluster`` and the
+change log folder it names take it."""
+
 FILTER_ITEMS_MAX = 512
 """Namespaces or resources in one include/exclude list (a backup's, a restore's, a hook's)."""
 SELECTORS_MAX = 64

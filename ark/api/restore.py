@@ -16,7 +16,7 @@ _NAME = StringConstraints(min_length=1, max_length=253)
 _NAMESPACE = StringConstraints(
     min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 )
-_CLUSTER_UID = StringConstraints(min_length=1, max_length=63, pattern=r"^[0-9A-Za-z][-0-9A-Za-z]*$")
+_CLUSTER_UID = StringConstraints(min_length=1, max_length=63, pattern=limits.CLUSTER_UID_PATTERN)
 
 
 class RestorePhase(StrEnum):

@@ -190,10 +190,4 @@ def _delete_crds(client: KubeClient) -> int:
 
 
 def _delete(client: KubeClient, path: str) -> int:
-    try:
-        client.request("DELETE", path)
-    except KubeApiError as exc:
-        if exc.not_found:
-            return 0
-        raise
-    return 1
+    return int(client.delete_if_present(path))

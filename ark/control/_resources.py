@@ -158,10 +158,4 @@ def patch(client: KubeClient, kind: Kind, namespace: str, name: str, body: Obj) 
 
 def delete(client: KubeClient, kind: Kind, namespace: str, name: str) -> bool:
     """Ask for deletion (finalizers still run); False when it was already gone."""
-    try:
-        client.request("DELETE", path(kind, namespace, name))
-    except KubeApiError as exc:
-        if exc.not_found:
-            return False
-        raise
-    return True
+    return client.delete_if_present(path(kind, namespace, name))

@@ -216,6 +216,16 @@ class KubeClient:
                 return None
             raise
 
+    def delete_if_present(self, path: str, *, body: Any = None) -> bool:
+        """DELETE; False when the object was already gone (404), any other error raised."""
+        try:
+            self.request("DELETE", path, body=body)
+        except KubeApiError as exc:
+            if exc.not_found:
+                return False
+            raise
+        return True
+
     def version(self) -> dict[str, str]:
         """The server's /version (gitVersion, major, minor, platform, …)."""
         data = self.get("/version")

@@ -27,7 +27,7 @@ from ark import control
 from ark.api import limits
 from ark.api.restore import TERMINAL_RESTORE_PHASES, RestorePhase
 from ark.api.schedule import ScheduleSpec
-from ark.kube import KubeApiError, KubeClient
+from ark.kube import KubeClient
 from ark.operator import stores
 from ark.storage import StoreError
 
@@ -52,15 +52,17 @@ class Outcome:
     seconds: float | None = None
 
 
+def _digest(backup: str) -> str:
+    return hashlib.sha256(backup.encode()).hexdigest()[:6]
+
+
 def scratch_namespace(backup: str, source: str) -> str:
     """The namespace a test of ``backup`` restores ``source`` into (a DNS label)."""
-    digest = hashlib.sha256(backup.encode()).hexdigest()[:6]
-    return f"rt-{digest}-{source}"[:63].rstrip("-")
+    return f"rt-{_digest(backup)}-{source}"[:63].rstrip("-")
 
 
 def restore_name(backup: str) -> str:
-    digest = hashlib.sha256(backup.encode()).hexdigest()[:6]
-    return f"{backup[:48].rstrip('-')}-test-{digest}"
+    return f"{backup[:48].rstrip('-')}-test-{_digest(backup)}"
 
 
 def _spec(obj: dict[str, Any] | None) -> ScheduleSpec | None:
@@ -107,7 +109,7 @@ def start(client: KubeClient, namespace: str, schedule: str, backup: str) -> Out
         return _record(
             client,
             namespace,
-            schedule,
+            obj,
             backup=backup,
             restore=None,
             phase=FAILED,
@@ -137,7 +139,7 @@ def start(client: KubeClient, namespace: str, schedule: str, backup: str) -> Out
     return _record(
         client,
         namespace,
-        schedule,
+        obj,
         backup=backup,
         restore=name,
         phase=IN_PROGRESS,
@@ -216,13 +218,13 @@ def judge(client: KubeClient, namespace: str, schedule: str) -> Outcome | None:
         why += f"; scratch namespaces kept: {', '.join(scratch)}"
     else:
         for target in scratch:
-            _delete_namespace(client, target)
+            client.delete_if_present(f"/api/v1/namespaces/{target}")
     started = control.parse_time(current.get("started"))
     seconds = (dt.datetime.now(dt.UTC) - started).total_seconds() if started else None
     outcome = _record(
         client,
         namespace,
-        schedule,
+        obj,
         backup=backup,
         restore=name,
         phase=PASSED if passed else FAILED,
@@ -253,18 +255,10 @@ def _why(status: dict[str, Any], name: str) -> str:
     return ("; ".join(items) or f"{errors} errors") + f" (ark restore describe {name})"
 
 
-def _delete_namespace(client: KubeClient, name: str) -> None:
-    try:
-        client.request("DELETE", f"/api/v1/namespaces/{name}")
-    except KubeApiError as exc:
-        if not exc.not_found:
-            raise
-
-
 def _record(
     client: KubeClient,
     namespace: str,
-    schedule: str,
+    schedule: dict[str, Any],
     *,
     backup: str,
     restore: str | None,
@@ -275,9 +269,10 @@ def _record(
     completed: str | None = None,
     items: int | None = None,
 ) -> Outcome:
-    """The schedule's ``status.restoreTest`` and ``RestoreTested`` condition."""
-    obj = control.get(client, control.SCHEDULE, namespace, schedule)
-    conditions = ((obj or {}).get("status") or {}).get("conditions")
+    """The schedule's ``status.restoreTest`` and ``RestoreTested`` condition (``schedule``: the
+    Schedule as read, whose other conditions are kept)."""
+    name = schedule["metadata"]["name"]
+    conditions = (schedule.get("status") or {}).get("conditions")
     condition = control.condition(CONDITION, phase == PASSED, reason=phase, message=message)
     if phase == IN_PROGRESS:
         condition["status"] = "Unknown"
@@ -285,7 +280,7 @@ def _record(
         client,
         control.SCHEDULE,
         namespace,
-        schedule,
+        name,
         {
             "restoreTest": {
                 "backup": backup,
@@ -300,4 +295,4 @@ def _record(
             "conditions": control.set_condition(conditions, condition),
         },
     )
-    return Outcome(schedule, phase, message, restore=restore)
+    return Outcome(name, phase, message, restore=restore)

@@ -17,6 +17,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from ark.api import limits
 from ark.archive.layout import BackupName, RestoreName, backup_name, restore_name
 
 BACKUPS = "backups/"
@@ -31,7 +32,7 @@ INDEX_SUFFIX = ".index.json.gz"
 _VOLUME_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
-_CLUSTER = re.compile(r"^[0-9A-Za-z][-0-9A-Za-z]{0,62}$")
+_CLUSTER = re.compile(limits.CLUSTER_UID_PATTERN)
 
 
 def cluster_uid(value: str) -> str:

@@ -17,7 +17,7 @@ from ark.restore.refs import pod_spec
 
 ENTRY_POINT_GROUP = "ark.restore_item_actions"
 
-_SERVER_METADATA = (
+SERVER_METADATA = (
     "uid",
     "resourceVersion",
     "managedFields",
@@ -72,7 +72,7 @@ class StripServerFields:
 
     def execute(self, obj: dict[str, Any], *, resource_dir: str, context: RestoreContext) -> None:
         meta = obj.setdefault("metadata", {})
-        for key in _SERVER_METADATA:
+        for key in SERVER_METADATA:
             meta.pop(key, None)
         obj.pop("status", None)
 

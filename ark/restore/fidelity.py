@@ -1,5 +1,6 @@
 """Whether the API server stored what a restore sent: the object a create or an update returns,
-compared with the body that was sent, field by field.
+compared with the body that was sent, field by field (the server's own metadata, which the
+restore strips from what it sends, apart).
 
 A field the server dropped (a CRD's schema pruned it, a feature gate is off, a webhook removed
 it) or changed (a webhook rewrote it) is a difference: named in the restore's results, and the
@@ -17,9 +18,8 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-SERVER_METADATA = frozenset(
-    {"uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink"}
-)
+from ark.restore.actions import SERVER_METADATA
+
 LIMIT = 10
 """Differences named per object (then how many more)."""
 

@@ -388,6 +388,16 @@ def test_instants_the_log_cannot_reach_are_refused_naming_why(
     assert persistence.stamp(gap.start) in gap.describe()
 
 
+def _relisted(log: ChangeLog) -> list[str]:
+    """The resource of every resync block (a relist) in the log, in order."""
+    return [
+        r["resource"]
+        for n in log.segments()
+        for r in log.read(n).records
+        if r["type"] == "ResyncBegin"
+    ]
+
+
 def _forget(log: ChangeLog, resource: str) -> None:
     """A segment whose trailer has no checkpoint for ``resource``: the next watcher relists
     it (a resync block), as after a 410 Gone."""
@@ -427,12 +437,7 @@ def test_a_relist_deletes_what_it_does_not_list(
     ns.patch("ConfigMap", "changed-while-down", {"data": {"v": "2"}})
     _forget(log, "configmaps")
     _, at, before = _watch_again(cluster, kube, fs_store, schedule, spec)
-    relists = [
-        r["resource"]
-        for n in log.segments()
-        for r in log.read(n).records
-        if r["type"] == "ResyncBegin"
-    ]
+    relists = _relisted(log)
     assert relists.count("configmaps") == 2, "listed at the start and again after the restart"
     assert len(relists) == len(set(relists)) + 1, "only configmaps were listed again"
     assert "configmaps/deleted-while-down" not in before
@@ -601,12 +606,7 @@ def test_a_checkpoint_compacted_away_is_relisted_and_its_time_is_a_gap(
         assert gone["configmaps"].start == checkpoint.at and gone["configmaps"].end <= at
         assert {g.resource for g in w.status.gaps} - set(gone) == {"*"}
         assert sorted(log.gaps(), key=str) == sorted(w.status.gaps, key=str)
-        relisted = [
-            r["resource"]
-            for n in log.segments()
-            for r in log.read(n).records
-            if r["type"] == "ResyncBegin"
-        ]
+        relisted = _relisted(log)
         assert relisted.count("configmaps") == 2, "listed at the start and again after the 410"
         assert "configmaps/doomed" not in before and "configmaps/added" in before
         _assert_restored_exactly(

@@ -9,7 +9,7 @@ from typing import Any
 import kopf
 
 from ark import control
-from ark.operator import runtime, scheduling
+from ark.operator import restore_tests, runtime, scheduling
 from ark.operator.handlers import restore_testing
 
 
@@ -36,7 +36,8 @@ async def tick(body: kopf.Body, name: str, **_: Any) -> None:
     changed = {k: v for k, v in outcome.status.items() if current.get(k) != v}
     if changed:
         await rt.patch_status(control.SCHEDULE, name, changed)
-    await restore_testing.judge(name)  # a test whose Restore finished while the operator was down
+    if (current.get("restoreTest") or {}).get("phase") == restore_tests.IN_PROGRESS:
+        await restore_testing.judge(name)  # one whose Restore finished while the operator was down
     if outcome.invalid and current.get("phase") != "FailedValidation":
         kopf.warn(body, reason="FailedValidation", message="; ".join(outcome.invalid))
     if outcome.created:
