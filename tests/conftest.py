@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.exceptions
@@ -20,8 +20,14 @@ from kubernetes import client, config
 
 from ark.kube import KubeClient, discover
 from ark.storage import ObjectStore, StoreLocation, open_store
+from hack.fakes import azure_compute
+from hack.fakes.disk_data import DiskData
 from tests.operator.harness import Operator
+from tests.snapshot import clouds
 from tests.support import crds, localenv, workloads
+
+if TYPE_CHECKING:
+    from tests.storage.backends import AzureServer
 
 TEST_LABEL = "ark.test/owned"
 OPERATOR_LOG_LINES = 150
@@ -173,6 +179,44 @@ def minio() -> Iterator[S3Server]:
     finally:
         if started.owned:
             localenv.objstore_down("minio", localenv.test_servers())
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[AzureServer]:
+    """An Azurite blob server (real Azure Blob protocol) on loopback."""
+    from tests.storage import backends  # noqa: PLC0415 - backends imports this module
+
+    started = localenv.objstore_up("azurite", localenv.test_servers())
+    env = started.env
+    try:
+        yield backends.AzureServer(
+            endpoint=env["ARK_AZURE_BLOB_ENDPOINT"],
+            account=env["ARK_AZURE_ACCOUNT"],
+            key=env["ARK_AZURE_KEY"],
+            connection_string=env["ARK_AZURE_CONNECTION_STRING"],
+        )
+    finally:
+        if started.owned:
+            localenv.objstore_down("azurite", localenv.test_servers())
+
+
+AzureArm = tuple[azure_compute.AzureCompute, str]
+"""The local ARM fake and its URL."""
+
+
+@pytest.fixture(scope="session")
+def azure_arm(azurite: AzureServer) -> Iterator[AzureArm]:
+    """The ARM fake with a data plane: its disks' bytes are page blobs in Azurite."""
+    data = DiskData(
+        connection_string=azurite.connection_string, account=azurite.account, key=azurite.key
+    )
+    fake, running = azure_compute.start(
+        token=clouds.AZURE_TOKEN, resource_groups=dict(clouds.AZURE_GROUPS), data=data
+    )
+    try:
+        yield fake, running.url
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -101,6 +101,48 @@ def _parent_index(
     return found
 
 
+def _read_blocks(
+    chunk_store: chunks.ChunkStore,
+    source: BlockSource,
+    snapshot_id: str,
+    *,
+    base: volume_index.VolumeIndex | None,
+    entries: dict[int, volume_index.BlockEntry],
+    workers: int,
+    in_flight: int,
+) -> tuple[int, int, int]:
+    """Read the snapshot's (changed) blocks into ``entries``, storing the chunks missing;
+    returns (bytes read, chunks added, their stored bytes)."""
+    if base is None:
+        blocks = source.blocks(snapshot_id)
+    else:
+        blocks = source.changed_blocks(base.source.snapshot_id, snapshot_id)
+    uploads = _Uploads(chunk_store)
+
+    def one(block: Block) -> _Outcome:
+        if block.token is None:
+            return _Outcome(block.index, None, 0, None)
+        data = source.read(snapshot_id, block)
+        if chunks.is_zero(data):
+            return _Outcome(block.index, None, len(data), None)
+        name = chunk_store.name_of(data)
+        size, stored = uploads.ensure(name, data)
+        entry = volume_index.BlockEntry(block.index, name, size)
+        return _Outcome(block.index, entry, len(data), size if stored else None)
+
+    read_bytes = new_chunks = new_bytes = 0
+    for outcome in transfer.bounded(one, blocks, workers=workers, in_flight=in_flight):
+        read_bytes += outcome.read
+        if outcome.new_bytes is not None:
+            new_chunks += 1
+            new_bytes += outcome.new_bytes
+        if outcome.entry is None:
+            entries.pop(outcome.index, None)
+        else:
+            entries[outcome.index] = outcome.entry
+    return read_bytes, new_chunks, new_bytes
+
+
 def export_volume(
     store: persistence.BackupStore,
     backup: str,
@@ -129,33 +171,23 @@ def export_volume(
     )
     if base is None:
         entries: dict[int, volume_index.BlockEntry] = {}
-        blocks = source.blocks(snapshot_id)
     else:
         entries = {b.index: b for b in base.blocks}
-        blocks = source.changed_blocks(base.source.snapshot_id, snapshot_id)
-    uploads = _Uploads(chunk_store)
-
-    def one(block: Block) -> _Outcome:
-        if block.token is None:
-            return _Outcome(block.index, None, 0, None)
-        data = source.read(snapshot_id, block)
-        if chunks.is_zero(data):
-            return _Outcome(block.index, None, len(data), None)
-        name = chunk_store.name_of(data)
-        size, stored = uploads.ensure(name, data)
-        entry = volume_index.BlockEntry(block.index, name, size)
-        return _Outcome(block.index, entry, len(data), size if stored else None)
-
-    read_bytes = new_chunks = new_bytes = 0
-    for outcome in transfer.bounded(one, blocks, workers=workers, in_flight=in_flight):
-        read_bytes += outcome.read
-        if outcome.new_bytes is not None:
-            new_chunks += 1
-            new_bytes += outcome.new_bytes
-        if outcome.entry is None:
-            entries.pop(outcome.index, None)
-        else:
-            entries[outcome.index] = outcome.entry
+    try:
+        totals = _read_blocks(
+            chunk_store,
+            source,
+            snapshot_id,
+            base=base,
+            entries=entries,
+            workers=workers,
+            in_flight=in_flight,
+        )
+    finally:
+        source.release(snapshot_id)
+        if base is not None:
+            source.release(base.source.snapshot_id)
+    read_bytes, new_chunks, new_bytes = totals
     ordered = [entries[i] for i in sorted(entries)]
     index = volume_index.VolumeIndex(
         volume=volume,

@@ -409,7 +409,8 @@ def _importer(
                 pv,
                 target=target,
                 zone=zone,
-                volume_type=record.volume_type,
+                # a type names a disk kind of its own cloud (gp3 is no Azure SKU)
+                volume_type=record.volume_type if record.provider == target.provider else None,
                 tags=tags,
             )
         except ObjectNotFound:

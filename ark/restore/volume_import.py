@@ -61,17 +61,17 @@ def import_volume(
         )
     chunk_store = store.chunks_of(backup, index)
     labels = dict(tags or {})
-    snapshot_id = target.start(
+    started = target.start(
         index.size_bytes, description=f"ark import of {volume} from backup {backup}", tags=labels
     )
 
     def one(entry: volume_index.BlockEntry) -> None:
         data = chunk_store.get(entry.chunk, size=index.block_size)
-        target.put(snapshot_id, entry.index, data, sha256=hashlib.sha256(data).digest())
+        target.put(started, entry.index, data, sha256=hashlib.sha256(data).digest())
 
     for _ in transfer.bounded(one, index.blocks, workers=workers, in_flight=in_flight):
         pass
-    target.complete(snapshot_id, blocks=len(index.blocks))
+    snapshot_id = target.complete(started, blocks=len(index.blocks))
     volume_id = None
     if zone:
         volume_id = target.create_volume(

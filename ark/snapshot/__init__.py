@@ -7,7 +7,8 @@ and, for any other CSI driver, through the cluster's VolumeSnapshots (``csi``).
 Providers are plugins: any distribution can add one under the entry-point group
 ``ark.volume_snapshotters``; the contract is :mod:`ark.snapshot.interface`.
 
-Block access (volume export and import, :mod:`ark.snapshot.blocks`) is built in for EBS:
+Block access (volume export and import, :mod:`ark.snapshot.blocks`) is built in for EBS and
+Azure managed disks (GCE has no API to read or write a snapshot's blocks):
 
     ebs = snapshot.open_blocks("aws", region="eu-west-1", config={}, credentials={})
 """
@@ -67,7 +68,6 @@ def open_snapshotter(
 _NO_BLOCK_ACCESS = {
     "gcp": "GCE has no API to read a snapshot's blocks (export needs an image export to "
     "Cloud Storage, not supported yet)",
-    "azure": "Azure block access (a snapshot's read SAS and page ranges) is not supported yet",
     "csi": "a CSI driver's snapshots cannot be read block by block",
 }
 
@@ -85,5 +85,9 @@ def open_blocks(
         from ark.snapshot import ebs_blocks  # noqa: PLC0415 - boto3 only when asked
 
         return ebs_blocks.open_blocks(region=region, config=config, credentials=credentials)
+    if provider == "azure":
+        from ark.snapshot import azure_blocks  # noqa: PLC0415 - the Azure SDK only when asked
+
+        return azure_blocks.open_blocks(region=region, config=config, credentials=credentials)
     reason = _NO_BLOCK_ACCESS.get(provider, f"no block access for provider {provider!r}")
     raise errors.SnapshotConfigError("provider", reason)

@@ -318,6 +318,7 @@ class EbsSnapshotter(VolumeSnapshotter):
             pv,
             in_tree_kind=IN_TREE,
             in_tree_fields={"volumeID": in_tree_id},
+            csi_driver=CSI_DRIVER,
             csi_handle_value=volume_id,
             csi_zone_key=CSI_ZONE_KEY,
             zone=zone,

@@ -1,9 +1,11 @@
 """Azure managed-disk snapshots through Azure Resource Manager (azure-mgmt-compute).
 
 Config keys (Velero's where they exist): ``subscriptionId``, ``resourceGroup`` (where snapshots
-go; default: the disk's group), ``incremental`` (default true; cross-region copies need it),
-``apiTimeout`` (how long a delete may take, e.g. ``10m``), ``pollingInterval`` (seconds between
-polls of a long-running operation), ``armEndpoint`` (an ARM endpoint override, e.g. a local fake).
+go; default: the disk's group), ``region`` (where this location's new disks go: a restore's
+target in another region, or an import from another cloud; snapshots stay in their disk's),
+``incremental`` (default true; cross-region copies need it), ``apiTimeout`` (how long a delete
+may take, e.g. ``10m``), ``pollingInterval`` (seconds between polls of a long-running
+operation), ``armEndpoint`` (an ARM endpoint override, e.g. a local fake).
 
 Credential keys: ``cloud`` (Velero's ``KEY=value`` file) or the keys themselves:
 ``AZURE_SUBSCRIPTION_ID``, ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET``,
@@ -44,6 +46,7 @@ CONFIG_KEYS = frozenset(
     {
         "subscriptionId",
         "resourceGroup",
+        "region",
         "incremental",
         "apiTimeout",
         "pollingInterval",
@@ -339,6 +342,73 @@ class AzureDiskSnapshotter(VolumeSnapshotter):
                 "delete", subject, f"still deleting after {self._timeout:g}s"
             )
 
+    # -- what block access needs (ark.snapshot.azure_blocks) --------------------------------
+    def resource(self, resource_id: str) -> dict[str, Any]:
+        """The disk or snapshot as ARM returns it (``as_dict``)."""
+        return self._get(_kind_of(resource_id), resource_id)
+
+    def grant_access(self, resource_id: str, *, write: bool, seconds: int) -> str:
+        """A SAS URL to the disk's or snapshot's bytes (``beginGetAccess``), valid for
+        ``seconds``: read access, or write access to a disk created for upload."""
+        kind = _kind_of(resource_id)
+        sub, rg, name = parse_id(resource_id, kind)
+        compute = self._compute(sub)
+        ops = compute.disks if kind == "disks" else compute.snapshots
+        access = {"access": "Write" if write else "Read", "durationInSeconds": seconds}
+        with self._calling("grant access to", f"{kind[:-1]} {resource_id}"):
+            poller = ops.begin_grant_access(rg, name, models.GrantAccessData(access))
+            granted = poller.result(timeout=self._timeout)
+        url = getattr(granted, "access_sas", None) if granted is not None else None
+        if not url:
+            raise errors.OperationFailed(
+                "grant access to", f"{kind[:-1]} {resource_id}", "ARM returned no SAS URL"
+            )
+        return str(url)
+
+    def end_access(self, resource_id: str) -> None:
+        """End every SAS of the disk or snapshot (``endGetAccess``); waits for it."""
+        kind = _kind_of(resource_id)
+        sub, rg, name = parse_id(resource_id, kind)
+        compute = self._compute(sub)
+        ops = compute.disks if kind == "disks" else compute.snapshots
+        with self._calling("end access to", f"{kind[:-1]} {resource_id}"):
+            ops.begin_revoke_access(rg, name).result(timeout=self._timeout)
+
+    def create_upload_disk(self, upload_bytes: int, *, name: str, tags: Mapping[str, str]) -> str:
+        """A disk in this region to upload ``upload_bytes`` into (the disk's bytes and the
+        512-byte VHD footer), in the restore group; waits until ARM created it."""
+        sub = self._subscription
+        group = self._disk_group or self._snapshot_group
+        if group is None:
+            raise errors.SnapshotConfigError(
+                "resourceGroup",
+                "an import needs a resource group for its disks (AZURE_RESOURCE_GROUP in the "
+                "credentials, or config resourceGroup)",
+            )
+        disk_id = (
+            f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/disks/{name}"
+        )
+        body = {
+            "location": self._region,
+            "tags": _tags(tags),
+            "properties": {
+                "creationData": {"createOption": "Upload", "uploadSizeBytes": upload_bytes}
+            },
+        }
+        with self._calling("create an upload disk", f"disk {disk_id}"):
+            poller = self._compute(sub).disks.begin_create_or_update(group, name, models.Disk(body))
+            poller.result(timeout=self._timeout)
+        return disk_id
+
+    def delete_disk(self, disk_id: str) -> None:
+        """Delete the disk and wait for it (a disk already gone is fine)."""
+        sub, rg, name = parse_id(disk_id, "disks")
+        try:
+            with self._calling("delete", f"disk {disk_id}"):
+                self._compute(sub).disks.begin_delete(rg, name).result(timeout=self._timeout)
+        except errors.VolumeNotFound:
+            return
+
     def _list(self, kind: str, group: str | None, tags: Mapping[str, str]) -> list[dict[str, Any]]:
         """The disks or snapshots of ``group`` (None: the whole subscription) carrying ``tags``
         (as ``_tags`` writes them). ARM lists have no tag filter for these types: the list is
@@ -387,11 +457,20 @@ class AzureDiskSnapshotter(VolumeSnapshotter):
             pv,
             in_tree_kind=IN_TREE,
             in_tree_fields={"diskURI": volume_id, "diskName": name},
+            csi_driver=CSI_DRIVER,
             csi_handle_value=volume_id,
             csi_zone_key=CSI_ZONE_KEY,
             zone=zone,
             region=zone.rpartition("-")[0] if zone and "-" in zone else self._region,
         )
+
+
+def _kind_of(resource_id: str) -> str:
+    """``disks`` or ``snapshots``: what an ARM id names (ValueError for anything else)."""
+    match = _ARM_ID.match(resource_id.strip())
+    if not match:
+        raise ValueError(f"{resource_id!r} is not an Azure disk or snapshot id")
+    return match["kind"].lower()
 
 
 def _tags(tags: Mapping[str, str]) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Block-level access to snapshots: what a volume export reads and a volume import writes.
 
-A provider whose snapshots can be read block by block (EBS direct APIs) is a ``BlockSource``;
+A provider whose snapshots can be read block by block (EBS direct APIs, Azure page blobs
+through a SAS) is a ``BlockSource``;
 one whose snapshots (or disks) can be written block by block is a ``BlockTarget``. Blocks are
 numbered from 0 and ``block_size`` bytes long; a block not listed reads as zeros.
 """
@@ -53,6 +54,10 @@ class BlockSource(Blocks, Protocol):
         """The block's bytes, checked against the checksum the provider gives."""
         ...
 
+    def release(self, snapshot_id: str) -> None:
+        """Give up what reading ``snapshot_id`` took (Azure: its SAS); nothing when none."""
+        ...
+
 
 class BlockTarget(Blocks, Protocol):
     def start(self, size_bytes: int, *, description: str, tags: Mapping[str, str]) -> str:
@@ -63,9 +68,10 @@ class BlockTarget(Blocks, Protocol):
         """Write block ``index`` (the provider checks ``sha256``, the block's digest)."""
         ...
 
-    def complete(self, snapshot_id: str, *, blocks: int) -> None:
-        """Seal the snapshot after ``blocks`` blocks were written, and wait until it can be
-        used."""
+    def complete(self, snapshot_id: str, *, blocks: int) -> str:
+        """Seal what ``start`` began after ``blocks`` blocks were written, and wait until it
+        can be used; returns the snapshot's id (EBS: the same; Azure: a snapshot of the
+        upload disk, which is then deleted)."""
         ...
 
     def create_volume(

@@ -136,6 +136,10 @@ class EbsBlocks:
             )
         return data
 
+    def release(self, snapshot_id: str) -> None:
+        """Nothing to give up: EBS block tokens expire by themselves."""
+        del snapshot_id
+
     # -- writing -------------------------------------------------------------------------
     def start(self, size_bytes: int, *, description: str, tags: Mapping[str, str]) -> str:
         size_gib = -(-size_bytes // _GIB)
@@ -161,11 +165,12 @@ class EbsBlocks:
                 ChecksumAlgorithm="SHA256",
             )
 
-    def complete(self, snapshot_id: str, *, blocks: int) -> None:
+    def complete(self, snapshot_id: str, *, blocks: int) -> str:
         subject = f"snapshot {snapshot_id}"
         with self._calling("complete", subject):
             self._ebs.complete_snapshot(SnapshotId=snapshot_id, ChangedBlocksCount=blocks)
         self._wait(subject, lambda: self._snapshot_done(snapshot_id))
+        return snapshot_id
 
     def _snapshot_done(self, snapshot_id: str) -> bool:
         status = self._snapshots.snapshot_status(snapshot_id)

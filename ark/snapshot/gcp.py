@@ -350,6 +350,7 @@ class GcePdSnapshotter(VolumeSnapshotter):
             pv,
             in_tree_kind=IN_TREE,
             in_tree_fields={"pdName": match["name"]},
+            csi_driver=CSI_DRIVER,
             csi_handle_value=volume_id,
             csi_zone_key=CSI_ZONE_KEY,
             zone=zone,

@@ -76,11 +76,18 @@ def _terms(pv: PersistentVolume) -> list[dict[str, Any]]:
     return list((affinity.get("required") or {}).get("nodeSelectorTerms") or [])
 
 
+VOLUME_SOURCES = ("awsElasticBlockStore", "azureDisk", "gcePersistentDisk", "csi")
+"""The PV volume sources a block volume of a cloud can have (one at a time)."""
+PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
+MIGRATED_TO = "pv.kubernetes.io/migrated-to"
+
+
 def rewritten(
     pv: PersistentVolume,
     *,
     in_tree_kind: str,
     in_tree_fields: Mapping[str, Any],
+    csi_driver: str,
     csi_handle_value: str,
     csi_zone_key: str,
     zone: str | None,
@@ -88,24 +95,60 @@ def rewritten(
 ) -> dict[str, Any]:
     """A deep copy of ``pv`` pointing at another volume in ``zone``.
 
-    The in-tree source (``spec.<in_tree_kind>``) gets ``in_tree_fields``, a CSI source gets
-    ``csi_handle_value`` as its volumeHandle. Zone and region labels are set (in-tree PVs) or
-    updated (where present); node-affinity zone expressions get the new zones, and a PV with
-    none gets one (``csi_zone_key`` for CSI PVs, the well-known zone label for in-tree ones).
+    The in-tree source (``spec.<in_tree_kind>``) gets ``in_tree_fields``, a ``csi_driver``
+    source gets ``csi_handle_value`` as its volumeHandle. A PV of another provider (a volume
+    moved to another cloud) becomes a ``csi_driver`` PV: its source is replaced (``fsType``
+    kept, the other driver's attributes dropped), the annotations naming the other driver
+    name this one, and its zone expressions use ``csi_zone_key``. Zone and region labels are
+    set (in-tree PVs) or updated (where present); node-affinity zone expressions get the new
+    zones, and a PV with none gets one (``csi_zone_key`` for CSI PVs, the well-known zone
+    label for in-tree ones).
     """
     out: dict[str, Any] = copy.deepcopy(dict(pv))
     spec = out.setdefault("spec", {})
-    is_csi = isinstance(spec.get("csi"), Mapping)
-    if is_csi:
+    csi = spec.get("csi")
+    moved = False
+    if isinstance(csi, Mapping) and csi.get("driver") == csi_driver:
         spec["csi"]["volumeHandle"] = csi_handle_value
     elif isinstance(spec.get(in_tree_kind), Mapping):
         spec[in_tree_kind].update(in_tree_fields)
+    elif any(isinstance(spec.get(kind), Mapping) for kind in VOLUME_SOURCES):
+        _move(out, driver=csi_driver, handle=csi_handle_value)
+        moved = True
     else:
-        raise errors.InvalidVolume(name_of(pv), f"neither spec.csi nor spec.{in_tree_kind}")
+        raise errors.InvalidVolume(
+            name_of(pv), f"no volume source to rewrite (spec.csi or spec.{in_tree_kind})"
+        )
+    is_csi = isinstance(spec.get("csi"), Mapping)
     zones = zone.split(MULTI_ZONE_DELIMITER) if zone else []
     _relabel(out, zone=zone, region=region, always=not is_csi)
-    _reaffine(spec, zones=zones, region=region, key=csi_zone_key if is_csi else ZONE_LABEL)
+    _reaffine(
+        spec,
+        zones=zones,
+        region=region,
+        key=csi_zone_key if is_csi else ZONE_LABEL,
+        rekey=moved,
+    )
     return out
+
+
+def _move(pv: dict[str, Any], *, driver: str, handle: str) -> None:
+    """Make ``pv`` a ``driver`` CSI PV of volume ``handle`` (its source was another cloud's)."""
+    spec = pv["spec"]
+    fs_type = None
+    for kind in VOLUME_SOURCES:
+        old = spec.pop(kind, None)
+        if isinstance(old, Mapping) and old.get("fsType"):
+            fs_type = str(old["fsType"])
+    csi: dict[str, Any] = {"driver": driver, "volumeHandle": handle}
+    if fs_type:
+        csi["fsType"] = fs_type
+    spec["csi"] = csi
+    annotations = (pv.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict):
+        if PROVISIONED_BY in annotations:
+            annotations[PROVISIONED_BY] = driver
+        annotations.pop(MIGRATED_TO, None)
 
 
 def _relabel(pv: dict[str, Any], *, zone: str | None, region: str, always: bool) -> None:
@@ -127,7 +170,11 @@ def _relabel(pv: dict[str, Any], *, zone: str | None, region: str, always: bool)
         metadata.pop("labels", None)
 
 
-def _reaffine(spec: dict[str, Any], *, zones: list[str], region: str, key: str) -> None:
+def _reaffine(
+    spec: dict[str, Any], *, zones: list[str], region: str, key: str, rekey: bool = False
+) -> None:
+    """Zone and region expressions of the node affinity set to ``zones`` and ``region``
+    (``rekey``: zone expressions also take ``key``, the PV having moved to another cloud)."""
     affinity = spec.get("nodeAffinity") or {}
     terms: list[dict[str, Any]] = list(
         (affinity.get("required") or {}).get("nodeSelectorTerms") or []
@@ -139,7 +186,8 @@ def _reaffine(spec: dict[str, Any], *, zones: list[str], region: str, key: str) 
         for expr in term.get("matchExpressions") or []:
             if expr.get("key") in ZONE_KEYS:
                 if zones:
-                    exprs.append({**expr, "operator": "In", "values": list(zones)})
+                    kept_key = key if rekey else expr["key"]
+                    exprs.append({**expr, "key": kept_key, "operator": "In", "values": zones})
                     has_zone = True
             elif expr.get("key") in REGION_KEYS:
                 exprs.append({**expr, "operator": "In", "values": [region]})

@@ -10,6 +10,7 @@ backup, saying why."""
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterator
 
@@ -20,7 +21,7 @@ from ark.kube import KubeClient
 from ark.persistence import keys
 from ark.storage import ObjectStore
 from tests.cli.conftest import Ark
-from tests.conftest import Cluster, NamespaceFactory
+from tests.conftest import AzureArm, Cluster, NamespaceFactory
 from tests.operator.harness import Operator, wait_for, wait_phase
 from tests.operator.test_volume_snapshots import (
     CLAIMS,
@@ -34,9 +35,11 @@ from tests.operator.test_volume_snapshots import (
     _finished,
     _pv,
 )
-from tests.volumes.conftest import BLOCK, Ebs
+from tests.snapshot import clouds
+from tests.volumes.conftest import BLOCK, Ebs, read_disk
 
 BACKUP, RESTORE, VSL = control.BACKUP, control.RESTORE, control.VSL
+AZURE_REGION = "eastus"
 
 
 @pytest.fixture
@@ -141,7 +144,42 @@ def test_a_backup_exports_its_volumes_before_it_completes(
         kube.request("DELETE", f"/api/v1/namespaces/{clone}")
 
 
-def test_ark_backup_export_volumes_exports_a_stored_backup_later(
+def _create_azure_vsl(kube: KubeClient, namespace: str, name: str, arm_url: str) -> None:
+    """A location in Azure (the local ARM fake), its credentials in a Secret as Velero's."""
+    cloud = f"AZURE_ACCESS_TOKEN={clouds.AZURE_TOKEN}\nAZURE_RESOURCE_GROUP=ark-restores\n"
+    kube.request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/secrets",
+        body={
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "ark-azure"},
+            "data": {"cloud": base64.b64encode(cloud.encode()).decode()},
+        },
+    )
+    control.create(
+        kube,
+        VSL,
+        namespace,
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "provider": "azure",
+                "config": {
+                    "region": AZURE_REGION,
+                    "subscriptionId": clouds.AZURE_SUBSCRIPTION,
+                    "resourceGroup": "ark-snapshots",
+                    "armEndpoint": arm_url,
+                    "pollingInterval": "0.05",
+                },
+                "credential": {"name": "ark-azure", "key": "cloud"},
+            },
+        },
+    )
+    wait_phase(kube, VSL, namespace, name, {"Available"}, timeout=30)
+
+
+def test_a_backup_exported_later_restores_into_another_cloud(
     kube: KubeClient,
     cluster: Cluster,
     op_namespace: str,
@@ -150,7 +188,11 @@ def test_ark_backup_export_volumes_exports_a_stored_backup_later(
     store: ObjectStore,
     seeded: tuple[str, dict[str, dict[int, bytes]]],
     moto_endpoint: str,
+    azure_arm: AzureArm,
 ) -> None:
+    """``ark backup export-volumes`` exports a stored backup; with its EBS snapshots gone, a
+    Restore into Azure imports the volumes: the restored PVs are disk.csi.azure.com PVs of
+    new managed disks in the zone asked for, holding the volumes' bytes, their claims bound."""
     namespace, contents = seeded
     _create_vsl(kube, op_namespace, "ebs", moto_endpoint)
     _backup(kube, op_namespace, "later", namespace)
@@ -179,6 +221,51 @@ def test_ark_backup_export_volumes_exports_a_stored_backup_later(
     assert described.code == 0, described.err
     assert "\nVolume exports\n" in described.out
     assert "Dedup ratio:" in described.out and "Stored:" in described.out
+
+    for snapshot in backup["status"]["volumeSnapshots"]:
+        Ebs(moto_endpoint).ec2(EAST).delete_snapshot(SnapshotId=snapshot["snapshotId"])
+    _create_azure_vsl(kube, op_namespace, "azure-east", azure_arm[1])
+    clone = f"{namespace}-azure"
+    control.create(
+        kube,
+        RESTORE,
+        op_namespace,
+        {
+            "metadata": {"name": "to-azure"},
+            "spec": {
+                "backupName": "later",
+                "namespaceMapping": {namespace: clone},
+                "volumeSnapshotLocation": "azure-east",
+                "volumeZone": f"{AZURE_REGION}-2",
+            },
+        },
+    )
+    try:
+        rst = _finished(kube, RESTORE, op_namespace, "to-azure")
+        assert rst["phase"] == "Completed", rst
+        for i, claim in enumerate(CLAIMS):
+            pvc = kube.get(f"/api/v1/namespaces/{clone}/persistentvolumeclaims/{claim}")
+            pv = kube.get(f"/api/v1/persistentvolumes/{pvc['spec']['volumeName']}")
+            csi = pv["spec"]["csi"]
+            assert csi["driver"] == "disk.csi.azure.com"
+            disk = azure_arm[0].lookup(csi["volumeHandle"])
+            assert disk is not None
+            assert (disk["location"], disk["zones"]) == (AZURE_REGION, ["2"])
+            [term] = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+            assert term["matchExpressions"][0] == {
+                "key": "topology.disk.csi.azure.com/zone",
+                "operator": "In",
+                "values": [f"{AZURE_REGION}-2"],
+            }
+            blocks = contents[f"ebs-{namespace}-{i}"]
+            held = read_disk(azure_arm, csi["volumeHandle"]).blocks
+            footer_block = (1 << 30) // BLOCK
+            assert {n: b for n, b in held.items() if n != footer_block} == {
+                n: b for n, b in blocks.items() if any(b)
+            }
+        wait_for(lambda: _bound(kube, clone), timeout=60, what="imported claims bound")
+    finally:
+        kube.request("DELETE", f"/api/v1/namespaces/{clone}")
 
 
 def test_a_gce_location_with_export_volumes_fails_validation_saying_why(

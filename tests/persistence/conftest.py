@@ -1,5 +1,6 @@
-"""The Azurite and fake-gcs-server fixtures of the storage suite, for the lock tests."""
+"""The fake-gcs-server fixture of the storage suite, for the lock tests (Azurite's is in
+tests/conftest.py)."""
 
-from tests.storage.conftest import azurite, fake_gcs
+from tests.storage.conftest import fake_gcs
 
-__all__ = ["azurite", "fake_gcs"]
+__all__ = ["fake_gcs"]

@@ -20,23 +20,6 @@ PROVIDERS = ["fs", "aws", "azure", "gcp"]
 
 
 @pytest.fixture(scope="session")
-def azurite() -> Iterator[backends.AzureServer]:
-    """An Azurite blob server (real Azure Blob protocol) on loopback."""
-    started = localenv.objstore_up("azurite", localenv.test_servers())
-    env = started.env
-    try:
-        yield backends.AzureServer(
-            endpoint=env["ARK_AZURE_BLOB_ENDPOINT"],
-            account=env["ARK_AZURE_ACCOUNT"],
-            key=env["ARK_AZURE_KEY"],
-            connection_string=env["ARK_AZURE_CONNECTION_STRING"],
-        )
-    finally:
-        if started.owned:
-            localenv.objstore_down("azurite", localenv.test_servers())
-
-
-@pytest.fixture(scope="session")
 def fake_gcs() -> Iterator[str]:
     """A fake-gcs-server (real GCS JSON API) on loopback; yields its endpoint."""
     started = localenv.objstore_up("fake-gcs", localenv.test_servers())

@@ -15,9 +15,14 @@ from typing import Any
 
 import boto3
 import pytest
+from azure.mgmt.compute import models
+from azure.storage.blob import BlobClient
 
 from ark import snapshot
+from ark.snapshot import azure_auth
 from ark.snapshot.blocks import BlockAccess
+from tests.conftest import AzureArm
+from tests.snapshot import clouds
 
 SOURCE_REGION = "eu-west-1"
 TARGET_REGION = "eu-central-1"
@@ -85,6 +90,49 @@ class Ebs:
             )
             found[int(row["BlockIndex"])] = got["BlockData"].read()
         return found
+
+
+def _compute(arm: AzureArm) -> Any:
+    return azure_auth.compute_client(
+        azure_auth.StaticToken(clouds.AZURE_TOKEN),
+        subscription=clouds.AZURE_SUBSCRIPTION,
+        endpoint=arm[1],
+        polling_interval=0.01,
+    )
+
+
+def read_disk(arm: AzureArm, resource_id: str) -> Stored:
+    """What a disk or snapshot holds, through a read SAS as a user would read it (then
+    revoked): its size and the bytes of every 512 KiB block a written page touches."""
+    compute = _compute(arm)
+    parts = resource_id.split("/")
+    ops = compute.disks if parts[-2].lower() == "disks" else compute.snapshots
+    granted = ops.begin_grant_access(
+        parts[4], parts[-1], models.GrantAccessData(access="Read", duration_in_seconds=600)
+    ).result()
+    try:
+        blob = BlobClient.from_blob_url(granted.access_sas)
+        size = int(blob.get_blob_properties().size)
+        touched = sorted(
+            {
+                i
+                for r in blob.list_page_ranges()
+                for i in range(r["start"] // BLOCK, r["end"] // BLOCK + 1)
+            }
+        )
+        blocks = {
+            i: bytes(blob.download_blob(offset=i * BLOCK, length=BLOCK).readall()) for i in touched
+        }
+        return Stored(size=size, blocks=blocks)
+    finally:
+        ops.begin_revoke_access(parts[4], parts[-1]).result()
+
+
+@dataclass(frozen=True)
+class Stored:
+    size: int
+    blocks: dict[int, bytes]
+    """Block index -> its bytes (the last one short when the blob ends inside it)."""
 
 
 @pytest.fixture

@@ -45,7 +45,10 @@ def test_a_block_whose_checksum_does_not_match_is_refused(ebs: Ebs, source: Bloc
 
 @pytest.mark.parametrize(
     ("provider", "reason"),
-    [("gcp", "GCE has no API to read a snapshot's blocks"), ("azure", "not supported yet")],
+    [
+        ("gcp", "GCE has no API to read a snapshot's blocks"),
+        ("csi", "a CSI driver's snapshots cannot be read block by block"),
+    ],
 )
 def test_providers_without_block_access_say_why(provider: str, reason: str) -> None:
     with pytest.raises(errors.SnapshotConfigError, match=reason):
