@@ -18,7 +18,6 @@ Blocks are 512 KiB, as EBS's, so an export from either provider imports into the
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -27,8 +26,8 @@ from azure.core import exceptions as azure_errors
 from azure.storage.blob import BlobClient
 
 from ark.snapshot import azure, errors, vhd
-from ark.snapshot.blocks import Block
-from ark.snapshot.interface import SnapshotPhase, VolumeRef
+from ark.snapshot.blocks import Block, snapshot_done, wait_until
+from ark.snapshot.interface import VolumeRef
 
 BLOCK_SIZE = 512 * 1024
 STAGING_TAG = "ark.dev-import-staging"
@@ -36,7 +35,6 @@ STAGING_TAG = "ark.dev-import-staging"
 _MIB = 1 << 20
 _UPLOAD_MIN = 20 * _MIB
 _PAGE = "page"
-_POLL_MAX = 10.0
 
 SasClient = Callable[[str], BlobClient]
 
@@ -176,17 +174,15 @@ class AzureBlocks:
         self.release(disk_id)
         volume = VolumeRef(volume_id=disk_id, region=self.region, zone=None)
         made = self._snapshots.create_snapshot(volume, tags=tags)
-        self._wait(f"snapshot {made}", lambda: self._snapshot_done(made))
+        wait_until(
+            f"snapshot {made}",
+            lambda: snapshot_done(self._snapshots, made),
+            timeout=self._timeout,
+        )
         self._snapshots.delete_disk(disk_id)
         with self._lock:
             self._uploads.pop(disk_id, None)
         return made
-
-    def _snapshot_done(self, snapshot_id: str) -> bool:
-        status = self._snapshots.snapshot_status(snapshot_id)
-        if status.phase is SnapshotPhase.FAILED:
-            raise errors.OperationFailed("complete", f"snapshot {snapshot_id}", status.message)
-        return status.phase is SnapshotPhase.COMPLETED
 
     def create_volume(
         self, snapshot_id: str, *, zone: str, volume_type: str | None, tags: Mapping[str, str]
@@ -194,7 +190,7 @@ class AzureBlocks:
         disk_id = self._snapshots.create_volume_from_snapshot(
             snapshot_id, zone=zone, volume_type=volume_type, tags=tags
         )
-        self._wait(f"disk {disk_id}", lambda: self._disk_ready(disk_id))
+        wait_until(f"disk {disk_id}", lambda: self._disk_ready(disk_id), timeout=self._timeout)
         return disk_id
 
     def _disk_ready(self, disk_id: str) -> bool:
@@ -203,18 +199,6 @@ class AzureBlocks:
         if state == "Failed":
             raise errors.OperationFailed("create", f"disk {disk_id}", "provisioning failed")
         return state == "Succeeded"
-
-    def _wait(self, subject: str, done: Callable[[], bool]) -> None:
-        """Poll ``done()`` (0.2 s, doubling to 10 s) until it is true or the timeout."""
-        deadline = time.monotonic() + self._timeout
-        pause = 0.2
-        while not done():
-            if time.monotonic() > deadline:
-                raise errors.OperationFailed(
-                    "wait for", subject, f"not ready after {self._timeout:.0f}s"
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, _POLL_MAX)
 
 
 def _touched(ranges: list[tuple[int, int]], size: int) -> Iterator[Block]:

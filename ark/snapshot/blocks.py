@@ -8,9 +8,15 @@ numbered from 0 and ``block_size`` bytes long; a block not listed reads as zeros
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
+
+from ark.snapshot import errors
+from ark.snapshot.interface import SnapshotPhase, VolumeSnapshotter
+
+_POLL_MAX = 10.0
 
 
 @dataclass(frozen=True)
@@ -84,3 +90,23 @@ class BlockTarget(Blocks, Protocol):
 
 class BlockAccess(BlockSource, BlockTarget, Protocol):
     """A provider whose snapshots are read and written block by block."""
+
+
+def wait_until(subject: str, done: Callable[[], bool], *, timeout: float) -> None:
+    """Poll ``done()`` (0.2 s, doubling to 10 s) until it is true; OperationFailed naming
+    ``subject`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = 0.2
+    while not done():
+        if time.monotonic() > deadline:
+            raise errors.OperationFailed("wait for", subject, f"not ready after {timeout:.0f}s")
+        time.sleep(pause)
+        pause = min(pause * 2, _POLL_MAX)
+
+
+def snapshot_done(snapshotter: VolumeSnapshotter, snapshot_id: str) -> bool:
+    """Whether the snapshot is complete; OperationFailed when the provider says it failed."""
+    status = snapshotter.snapshot_status(snapshot_id)
+    if status.phase is SnapshotPhase.FAILED:
+        raise errors.OperationFailed("complete", f"snapshot {snapshot_id}", status.message)
+    return status.phase is SnapshotPhase.COMPLETED

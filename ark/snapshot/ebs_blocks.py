@@ -15,9 +15,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -26,14 +25,12 @@ import botocore.config
 
 from ark.snapshot import aws, errors
 from ark.snapshot import config as settings
-from ark.snapshot.blocks import Block
-from ark.snapshot.interface import SnapshotPhase
+from ark.snapshot.blocks import Block, snapshot_done, wait_until
 
 BLOCK_SIZE = 512 * 1024
 CONFIG_KEYS = aws.CONFIG_KEYS | {"ebsUrl"}
 _GIB = 1 << 30
 _PAGE = 10000
-_POLL_MAX = 10.0
 
 
 class EbsBlocks:
@@ -169,14 +166,10 @@ class EbsBlocks:
         subject = f"snapshot {snapshot_id}"
         with self._calling("complete", subject):
             self._ebs.complete_snapshot(SnapshotId=snapshot_id, ChangedBlocksCount=blocks)
-        self._wait(subject, lambda: self._snapshot_done(snapshot_id))
+        wait_until(
+            subject, lambda: snapshot_done(self._snapshots, snapshot_id), timeout=self._timeout
+        )
         return snapshot_id
-
-    def _snapshot_done(self, snapshot_id: str) -> bool:
-        status = self._snapshots.snapshot_status(snapshot_id)
-        if status.phase is SnapshotPhase.FAILED:
-            raise errors.OperationFailed("complete", f"snapshot {snapshot_id}", status.message)
-        return status.phase is SnapshotPhase.COMPLETED
 
     def create_volume(
         self, snapshot_id: str, *, zone: str, volume_type: str | None, tags: Mapping[str, str]
@@ -184,7 +177,9 @@ class EbsBlocks:
         volume_id = self._snapshots.create_volume_from_snapshot(
             snapshot_id, zone=zone, volume_type=volume_type, tags=tags
         )
-        self._wait(f"volume {volume_id}", lambda: self._volume_ready(volume_id))
+        wait_until(
+            f"volume {volume_id}", lambda: self._volume_ready(volume_id), timeout=self._timeout
+        )
         return volume_id
 
     def _volume_ready(self, volume_id: str) -> bool:
@@ -192,18 +187,6 @@ class EbsBlocks:
         if state in ("error", "deleting", "deleted"):
             raise errors.OperationFailed("create", f"volume {volume_id}", f"it is {state}")
         return state == "available"
-
-    def _wait(self, subject: str, done: Callable[[], bool]) -> None:
-        """Poll ``done()`` (0.2 s, doubling to 10 s) until it is true or the timeout."""
-        deadline = time.monotonic() + self._timeout
-        pause = 0.2
-        while not done():
-            if time.monotonic() > deadline:
-                raise errors.OperationFailed(
-                    "wait for", subject, f"not ready after {self._timeout:.0f}s"
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, _POLL_MAX)
 
 
 def open_blocks(
