@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import botocore.exceptions
 import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage as gcs
 from kubernetes import client, config
 
 from ark.kube import KubeClient, discover
 from ark.storage import ObjectStore, StoreLocation, open_store
-from hack.fakes import azure_compute
+from hack.fakes import azure_compute, gce_compute
 from hack.fakes.disk_data import DiskData
 from tests.operator.harness import Operator
 from tests.snapshot import clouds
@@ -217,6 +219,47 @@ def azure_arm(azurite: AzureServer) -> Iterator[AzureArm]:
         yield fake, running.url
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_gcs() -> Iterator[str]:
+    """A fake-gcs-server (real GCS JSON API) on loopback; yields its endpoint."""
+    started = localenv.objstore_up("fake-gcs", localenv.test_servers())
+    try:
+        yield started.env["ARK_GCS_ENDPOINT"]
+    finally:
+        if started.owned:
+            localenv.objstore_down("fake-gcs", localenv.test_servers())
+
+
+GceFake = tuple[gce_compute.GceCompute, str]
+
+
+@pytest.fixture(scope="session")
+def gce_images(fake_gcs: str) -> Iterator[GceFake]:
+    """The GCE fake that makes images from raw disk archives in fake-gcs-server."""
+    fake, running = gce_compute.start(projects={clouds.GCP_PROJECT}, storage=fake_gcs)
+    try:
+        yield fake, running.url
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def image_bucket(fake_gcs: str) -> Iterator[gcs.Bucket]:
+    """A fresh Cloud Storage bucket for raw disk archives."""
+    client = gcs.Client(
+        project=clouds.GCP_PROJECT,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": fake_gcs},
+    )
+    bucket = client.create_bucket(f"images-{uuid.uuid4().hex[:12]}")
+    try:
+        yield bucket
+    finally:
+        for blob in bucket.list_blobs():
+            blob.delete()
+        bucket.delete()
 
 
 @pytest.fixture(scope="session")

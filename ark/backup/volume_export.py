@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ark import persistence
-from ark.persistence import chunks, transfer, volume_index
+from ark.persistence import chunk_gc, chunks, transfer, volume_index
 from ark.snapshot.blocks import Block, BlockSource
 from ark.storage import ObjectNotFound
 
@@ -110,6 +111,7 @@ def _read_blocks(
     entries: dict[int, volume_index.BlockEntry],
     workers: int,
     in_flight: int,
+    on_block: Callable[[], None],
 ) -> tuple[int, int, int]:
     """Read the snapshot's (changed) blocks into ``entries``, storing the chunks missing;
     returns (bytes read, chunks added, their stored bytes)."""
@@ -132,6 +134,7 @@ def _read_blocks(
 
     read_bytes = new_chunks = new_bytes = 0
     for outcome in transfer.bounded(one, blocks, workers=workers, in_flight=in_flight):
+        on_block()
         read_bytes += outcome.read
         if outcome.new_bytes is not None:
             new_chunks += 1
@@ -157,7 +160,38 @@ def export_volume(
 ) -> volume_index.VolumeIndex:
     """Export snapshot ``snapshot_id`` (of PersistentVolume ``volume``) into backup
     ``backup``; returns the index written. Raises the source's SnapshotError or the store's
-    StoreError; nothing is then indexed."""
+    StoreError; nothing is then indexed. Holds an export lease on the location's chunks
+    throughout (``ark.persistence.chunk_gc``): no sweep deletes a chunk it finds or its
+    parent names."""
+    holder = f"export of volume {volume} into backup {backup}"
+    with chunk_gc.export_lease(store.objects, holder=holder) as lease:
+        return _export_volume(
+            store,
+            backup,
+            volume,
+            source=source,
+            snapshot_id=snapshot_id,
+            volume_id=volume_id,
+            parent=parent,
+            workers=workers,
+            in_flight=in_flight,
+            lease=lease,
+        )
+
+
+def _export_volume(
+    store: persistence.BackupStore,
+    backup: str,
+    volume: str,
+    *,
+    source: BlockSource,
+    snapshot_id: str,
+    volume_id: str | None,
+    parent: str | None,
+    workers: int,
+    in_flight: int,
+    lease: chunk_gc.Lease,
+) -> volume_index.VolumeIndex:
     chunk_store = store.chunk_store(backup)
     size_bytes = source.volume_size(snapshot_id)
     block_size = source.block_size
@@ -182,6 +216,7 @@ def export_volume(
             entries=entries,
             workers=workers,
             in_flight=in_flight,
+            on_block=lease.refresh,
         )
     finally:
         source.release(snapshot_id)

@@ -17,7 +17,7 @@ from ark.api import kinds
 from ark.api.locations import AccessMode, BackupStorageLocationSpec, VolumeSnapshotLocationSpec
 from ark.control import _resources
 from ark.kube import KubeApiError, KubeClient, object_path
-from ark.snapshot.blocks import BlockAccess
+from ark.snapshot.blocks import BlockAccess, BlockTarget
 from ark.snapshot.errors import SnapshotError
 from ark.snapshot.interface import VolumeSnapshotter
 from ark.storage import ObjectStore, RetentionUnsupported, StoreError, StoreLocation, open_store
@@ -270,6 +270,18 @@ def open_vsl_blocks(client: KubeClient, namespace: str, obj: dict[str, Any]) -> 
     name, spec, config, credentials = _vsl_settings(client, namespace, obj)
     try:
         return snapshot.open_blocks(
+            spec.provider, region=config.get("region", ""), config=config, credentials=credentials
+        )
+    except SnapshotError as exc:
+        raise LocationError(f"VolumeSnapshotLocation {name}: {exc}") from None
+
+
+def open_vsl_block_target(client: KubeClient, namespace: str, obj: dict[str, Any]) -> BlockTarget:
+    """Where a restore imports exported volumes into a VolumeSnapshotLocation (GCE: through
+    images); LocationError names the location and why it has none."""
+    name, spec, config, credentials = _vsl_settings(client, namespace, obj)
+    try:
+        return snapshot.open_block_target(
             spec.provider, region=config.get("region", ""), config=config, credentials=credentials
         )
     except SnapshotError as exc:

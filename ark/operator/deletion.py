@@ -22,7 +22,7 @@ from ark import archive, control, persistence
 from ark.api.backup import BackupPhase
 from ark.kube import KubeClient, KubeError
 from ark.operator import stores
-from ark.persistence import writer_of
+from ark.persistence import chunk_gc, writer_of
 from ark.snapshot.errors import NotOwned, SnapshotError
 from ark.snapshot.interface import owner_tags
 from ark.storage import StoreError
@@ -43,9 +43,20 @@ class Outcome:
     """Snapshots named by the backup's records that the cloud says are not the backup's:
     left in place, each with the reason."""
     objects_deleted: int = 0
+    chunks_deleted: int = 0
+    """Exported volumes' chunks no backup names any more, swept after this one's data."""
+    chunks_kept: str | None = None
+    """Why the sweep deleted no chunk (an export running, an index it cannot read); the
+    next deletion of a backup with exported volumes sweeps them."""
     locked: str | None = None
     """Why nothing was deleted: an object of the backup is under a retention lock that has
     not ended (the lock's mode and end are named)."""
+
+
+def deleted(out: Outcome) -> str:
+    """What a deletion deleted, as its Event says it."""
+    chunks = f", {out.chunks_deleted} volume chunks" if out.chunks_deleted else ""
+    return f"{out.objects_deleted} objects{chunks} and {out.snapshots_deleted} snapshots deleted"
 
 
 def location_of(backup: dict[str, Any]) -> str | None:
@@ -161,10 +172,27 @@ def _delete_from(
             rname = restore["metadata"]["name"]
             out.objects_deleted += store.delete_restore(rname)
             control.delete(client, control.RESTORE, namespace, rname)
+        exported = bool(store.exported_volumes(name))
         out.objects_deleted += store.delete_backup(name)
     except (StoreError, KubeError) as exc:
         out.errors.append(f"backup {name}: cannot delete its data: {exc}")
+        return out
+    if exported:
+        _sweep_chunks(store, name, out)
     return out
+
+
+def _sweep_chunks(store: persistence.BackupStore, name: str, out: Outcome) -> None:
+    """The chunks only backup ``name`` named, gone with it (a sweep of the location)."""
+    try:
+        collected = chunk_gc.collect(store, holder=f"deletion of backup {name}")
+    except StoreError as exc:
+        out.chunks_kept = f"volume chunks not swept: {exc}"
+    else:
+        out.chunks_deleted = collected.deleted
+        out.chunks_kept = collected.skipped
+    if out.chunks_kept:
+        _log.warning("backup %s deleted; %s", name, out.chunks_kept)
 
 
 def expire(client: KubeClient, namespace: str, backup: dict[str, Any]) -> Outcome:

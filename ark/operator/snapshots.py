@@ -271,7 +271,7 @@ def _target(
         raise control.LocationError(problem)
     snapshotter = control.open_vsl(client, namespace, obj)
     try:
-        return snapshotter, control.open_vsl_blocks(client, namespace, obj)
+        return snapshotter, control.open_vsl_block_target(client, namespace, obj)
     except control.LocationError:
         return snapshotter, None  # no import: snapshots are copied (same cloud) or fail
 

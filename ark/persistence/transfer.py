@@ -6,6 +6,7 @@ task, so the pool never holds more than ``in_flight`` blocks, however large the 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
@@ -42,4 +43,31 @@ def bounded(
                     yield future.result()
         finally:
             for future in pending:
+                future.cancel()
+
+
+def ordered(
+    task: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    workers: int,
+    in_flight: int,
+    name: str = "ark-blocks",
+) -> Iterator[R]:
+    """As :func:`bounded`, but yielded in the order of ``items``: for a consumer that must
+    take blocks in order (a stream), while ``workers`` threads fetch ahead of it. At most
+    ``in_flight`` results are held, however slow the first."""
+    if workers < 1 or in_flight < 1:
+        raise ValueError("workers and in_flight must be at least 1")
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
+        window: deque[Future[R]] = deque()
+        try:
+            for item in items:
+                if len(window) >= in_flight:
+                    yield window.popleft().result()
+                window.append(pool.submit(task, item))
+            while window:
+                yield window.popleft().result()
+        finally:
+            for future in window:
                 future.cancel()

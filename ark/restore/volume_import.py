@@ -65,12 +65,22 @@ def import_volume(
         index.size_bytes, description=f"ark import of {volume} from backup {backup}", tags=labels
     )
 
-    def one(entry: volume_index.BlockEntry) -> None:
-        data = chunk_store.get(entry.chunk, size=index.block_size)
-        target.put(started, entry.index, data, sha256=hashlib.sha256(data).digest())
+    def fetch(entry: volume_index.BlockEntry) -> tuple[int, bytes]:
+        return entry.index, chunk_store.get(entry.chunk, size=index.block_size)
 
-    for _ in transfer.bounded(one, index.blocks, workers=workers, in_flight=in_flight):
-        pass
+    def put(block: tuple[int, bytes]) -> None:
+        at, data = block
+        target.put(started, at, data, sha256=hashlib.sha256(data).digest())
+
+    if target.sequential:  # fetched ahead by the pool, written in order here
+        for block in transfer.ordered(fetch, index.blocks, workers=workers, in_flight=in_flight):
+            put(block)
+    else:
+        tasks = transfer.bounded(
+            lambda entry: put(fetch(entry)), index.blocks, workers=workers, in_flight=in_flight
+        )
+        for _ in tasks:
+            pass
     snapshot_id = target.complete(started, blocks=len(index.blocks))
     volume_id = None
     if zone:

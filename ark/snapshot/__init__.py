@@ -21,7 +21,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from ark.snapshot import errors
-from ark.snapshot.blocks import BlockAccess
+from ark.snapshot.blocks import BlockAccess, BlockTarget
 from ark.snapshot.interface import VolumeSnapshotter
 
 if TYPE_CHECKING:
@@ -91,3 +91,20 @@ def open_blocks(
         return azure_blocks.open_blocks(region=region, config=config, credentials=credentials)
     reason = _NO_BLOCK_ACCESS.get(provider, f"no block access for provider {provider!r}")
     raise errors.SnapshotConfigError("provider", reason)
+
+
+def open_block_target(
+    provider: str,
+    *,
+    region: str,
+    config: Mapping[str, str],
+    credentials: Mapping[str, str],
+) -> BlockTarget:
+    """Where an import writes volumes in ``provider``: its block access, or for GCE (which
+    cannot be read block by block) images made from raw disk archives
+    (``ark.snapshot.gce_images``); SnapshotConfigError saying why for a provider with none."""
+    if provider == "gcp":
+        from ark.snapshot import gce_images  # noqa: PLC0415 - the Google SDK only when asked
+
+        return gce_images.open_target(region=region, config=config, credentials=credentials)
+    return open_blocks(provider, region=region, config=config, credentials=credentials)

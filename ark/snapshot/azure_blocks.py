@@ -76,6 +76,10 @@ class AzureBlocks:
     def block_size(self) -> int:
         return BLOCK_SIZE
 
+    @property
+    def sequential(self) -> bool:
+        return False
+
     def _access(self, resource_id: str, *, write: bool = False) -> BlobClient:
         """The resource's blob through the SAS this holds, granted on first use (one grant
         at a time: ARM refuses a second write grant)."""

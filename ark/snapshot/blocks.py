@@ -66,6 +66,12 @@ class BlockSource(Blocks, Protocol):
 
 
 class BlockTarget(Blocks, Protocol):
+    @property
+    def sequential(self) -> bool:
+        """Whether ``put`` must be called in index order from one thread (a target that
+        streams the volume, as GCE's raw disk image); else any order, from many."""
+        ...
+
     def start(self, size_bytes: int, *, description: str, tags: Mapping[str, str]) -> str:
         """A new, empty snapshot of a volume of ``size_bytes``; returns its id."""
         ...

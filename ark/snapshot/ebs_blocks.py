@@ -72,6 +72,10 @@ class EbsBlocks:
     def block_size(self) -> int:
         return BLOCK_SIZE
 
+    @property
+    def sequential(self) -> bool:
+        return False
+
     def _calling(self, action: str, subject: str) -> AbstractContextManager[None]:
         return aws.calling(action, subject, region=self._region)
 

@@ -7,7 +7,9 @@ Kubernetes' multi-zone form ``us-central1-a__us-central1-b``.
 Config keys: ``project`` (where snapshots go and in-tree disks live; default: the credentials'
 project), ``snapshotLocation`` (a storage location such as ``us``), ``computeUrl`` (an API
 endpoint override, e.g. a local fake; without credentials it is called anonymously),
-``pollingInterval`` and ``apiTimeout`` (waiting for deletes). Credential key: ``cloud`` (a
+``pollingInterval`` and ``apiTimeout`` (waiting for deletes), and for imports
+(``ark.snapshot.gce_images``) ``imageBucket`` (a Cloud Storage bucket for raw disk images) and
+``storageUrl`` (its endpoint override). Credential key: ``cloud`` (a
 service-account JSON key, as Velero's Secret holds it); none means Application Default
 Credentials.
 
@@ -45,7 +47,15 @@ CSI_DRIVER = "pd.csi.storage.gke.io"
 CSI_ZONE_KEY = "topology.gke.io/zone"
 IN_TREE = "gcePersistentDisk"
 CONFIG_KEYS = frozenset(
-    {"project", "snapshotLocation", "computeUrl", "pollingInterval", "apiTimeout"}
+    {
+        "project",
+        "snapshotLocation",
+        "computeUrl",
+        "pollingInterval",
+        "apiTimeout",
+        "imageBucket",
+        "storageUrl",
+    }
 )
 IOPS_TYPES = frozenset({"pd-extreme", "hyperdisk-balanced", "hyperdisk-extreme"})
 _DISK_PATH = re.compile(
@@ -78,7 +88,7 @@ def label_filter(tags: Mapping[str, str]) -> str:
     return " AND ".join(f'(labels.{k} = "{v}")' for k, v in sorted(labels(tags).items()))
 
 
-def _resource_name(base: str) -> str:
+def resource_name(base: str) -> str:
     """A valid GCE name (RFC 1035, at most 63 characters) made unique with a random suffix."""
     stem = re.sub(r"[^a-z0-9-]", "-", base.lower()).strip("-")[:50] or "ark"
     if not stem[0].isalpha():
@@ -202,7 +212,7 @@ class GcePdSnapshotter(VolumeSnapshotter):
         subject = f"disk {volume.volume_id}" + (f" (PV {volume.pv_name})" if volume.pv_name else "")
         if match is None:
             raise errors.OperationFailed("snapshot", subject, "not a GCE disk path")
-        name = _resource_name(match["name"])
+        name = resource_name(match["name"])
         description = json.dumps(
             {"ark": f"snapshot of {volume.pv_name or volume.volume_id}", "tags": dict(tags)},
             sort_keys=True,
@@ -252,7 +262,7 @@ class GcePdSnapshotter(VolumeSnapshotter):
             scope, where = "regions", region_of(zone)
         else:
             raise errors.OperationFailed("create a disk", subject, f"{zone!r}: one or two zones")
-        name = _resource_name(f"restore-{snap_name}")
+        name = resource_name(f"restore-{snap_name}")
         with self._calling("create a disk from", subject):
             self._clients.insert_disk(
                 project=project,

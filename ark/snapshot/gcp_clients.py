@@ -58,7 +58,9 @@ class Clients:
         self.disks = compute_v1.DisksClient(**common)
         self.region_disks = compute_v1.RegionDisksClient(**common)
         self.snapshots = compute_v1.SnapshotsClient(**common)
+        self.images = compute_v1.ImagesClient(**common)
         self.global_operations = compute_v1.GlobalOperationsClient(**common)
+        self.zone_operations = compute_v1.ZoneOperationsClient(**common)
 
     def get_disk(self, *, project: str, scope: str, where: str, name: str) -> compute_v1.Disk:
         if scope == "zones":
@@ -101,14 +103,19 @@ class Clients:
         scope: str,
         where: str,
         name: str,
-        source_snapshot: str,
+        source_snapshot: str | None = None,
+        source_image: str | None = None,
         disk_type: str | None,
         iops: int | None,
         replica_zones: list[str],
         labels: Mapping[str, str],
         kms_key: str | None,
     ) -> compute_v1.Operation:
-        disk = compute_v1.Disk(name=name, source_snapshot=source_snapshot, labels=dict(labels))
+        disk = compute_v1.Disk(name=name, labels=dict(labels))
+        if source_snapshot:
+            disk.source_snapshot = source_snapshot
+        if source_image:
+            disk.source_image = source_image
         if disk_type:
             disk.type_ = f"projects/{project}/{scope}/{where}/diskTypes/{disk_type}"
         if iops:
@@ -138,6 +145,30 @@ class Clients:
 
     def global_operation(self, *, project: str, name: str) -> compute_v1.Operation:
         return self.global_operations.get(project=project, operation=name)
+
+    def zone_operation(self, *, project: str, zone: str, name: str) -> compute_v1.Operation:
+        return self.zone_operations.get(project=project, zone=zone, operation=name)
+
+    def insert_image(
+        self,
+        *,
+        project: str,
+        name: str,
+        source_url: str,
+        labels: Mapping[str, str],
+        description: str,
+    ) -> compute_v1.Operation:
+        """An image from a raw disk archive in Cloud Storage (``images.insert``)."""
+        image = compute_v1.Image(
+            name=name,
+            raw_disk=compute_v1.RawDisk(source=source_url),
+            labels=dict(labels),
+            description=description,
+        )
+        return self.images.insert_unary(project=project, image_resource=image)
+
+    def get_image(self, *, project: str, name: str) -> compute_v1.Image:
+        return self.images.get(project=project, image=name)
 
 
 def done(op: compute_v1.Operation) -> bool:

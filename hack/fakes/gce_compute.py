@@ -8,6 +8,13 @@ collections), under ``/compute/v1/projects/{project}/``:
   ``zones/{z}/disks/{d}/createSnapshot`` (POST); the same under ``regions/{r}/disks`` for
   regional disks (``replicaZones``: two zones of the region).
 - ``global/snapshots`` (GET list), ``global/snapshots/{s}`` (GET, DELETE).
+- ``global/images`` (POST insert from ``rawDisk.source``, GET list), ``global/images/{i}`` (GET,
+  DELETE), when the fake is given a Cloud Storage endpoint (``storage``: a fake-gcs-server):
+  the insert's operation reads the archive from there as GCE does (a gzip'd tar holding
+  ``disk.raw`` alone, a whole number of GiB; else the operation ends with an error and the
+  image ``FAILED``), the image goes ``PENDING`` → ``READY``, and a disk inserted with
+  ``sourceImage`` holds its bytes. Bytes are kept for images and the disks made from them
+  (``blocks_of``: the non-zero 512 KiB blocks), for tests to compare.
 - ``aggregated/disks`` (GET: zonal and regional disks, ``items`` keyed by ``zones/{z}`` or
   ``regions/{r}``).
 - Lists take ``filter``, ``maxResults`` (default and most 500) and ``pageToken``, and answer
@@ -30,7 +37,10 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+import tarfile
 import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Iterable
 from typing import Any
 
@@ -45,7 +55,7 @@ _PAREN_TERM = re.compile(rf"\s*(?P<joined>AND\s+)?\(\s*{_TERM}\s*\)\s*")
 MAX_RESULTS = 500
 _PATH = re.compile(
     r"^/compute/v1/projects/(?P<project>[^/]+)/(?:(?P<scope>zones|regions)/(?P<where>[^/]+)"
-    r"|(?P<global>global))/(?P<collection>disks|snapshots|operations)"
+    r"|(?P<global>global))/(?P<collection>disks|snapshots|images|operations)"
     r"(?:/(?P<name>[^/]+))?(?:/(?P<verb>createSnapshot|wait))?$"
 )
 _NAME = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
@@ -57,6 +67,9 @@ ZONAL_TYPES = frozenset(
 )
 REGIONAL_TYPES = frozenset({"pd-standard", "pd-balanced", "pd-ssd"})
 IOPS_TYPES = frozenset({"pd-extreme", "hyperdisk-balanced"})
+GIB = 1 << 30
+BLOCK = 512 * 1024
+_STORAGE_URL = re.compile(r"^https://storage\.googleapis\.com/(?P<bucket>[^/]+)/(?P<object>.+)$")
 
 
 def _relative(ref: str) -> str:
@@ -109,13 +122,24 @@ def _last(ref: str, collection: str) -> tuple[str, str]:
 class GceCompute:
     """In-memory Compute Engine state plus the request handler (``handle``) serving it."""
 
-    def __init__(self, *, projects: Iterable[str] | None = None, snapshot_steps: int = 2) -> None:
+    def __init__(
+        self,
+        *,
+        projects: Iterable[str] | None = None,
+        snapshot_steps: int = 2,
+        storage: str | None = None,
+    ) -> None:
         """``projects``: the projects that exist (None: any). A snapshot needs
-        ``snapshot_steps`` reads to become READY, a disk one."""
+        ``snapshot_steps`` reads to become READY, a disk one. ``storage``: the Cloud Storage
+        endpoint images are read from (None: no images)."""
         self.projects = set(projects) if projects is not None else None
         self.snapshot_steps = snapshot_steps
+        self.storage = storage
         self.disks: dict[str, dict[str, Any]] = {}
         self.snapshots: dict[str, dict[str, Any]] = {}
+        self.images: dict[str, dict[str, Any]] = {}
+        self.data: dict[str, dict[int, bytes]] = {}
+        """Image or disk path -> its non-zero 512 KiB blocks (images and disks from them)."""
         self.ops = gce_operations.Operations()
         self.ids = itertools.count(4_000_000_000_000_000_001)
         self.lock = threading.RLock()
@@ -130,9 +154,18 @@ class GceCompute:
             return exc.response()
 
     def lookup(self, path: str) -> dict[str, Any] | None:
-        """A stored disk or snapshot by ``projects/…`` path (for tests), advancing nothing."""
+        """A stored disk, snapshot or image by ``projects/…`` path (for tests), advancing
+        nothing."""
         with self.lock:
-            return self.disks.get(path) or self.snapshots.get(path)
+            return self.disks.get(path) or self.snapshots.get(path) or self.images.get(path)
+
+    def blocks_of(self, path: str) -> dict[int, bytes]:
+        """The non-zero 512 KiB blocks of an image or of a disk made from one (for tests)."""
+        with self.lock:
+            return dict(self.data.get(path, {}))
+
+    def _store(self, collection: str) -> dict[str, dict[str, Any]]:
+        return {"snapshots": self.snapshots, "images": self.images}.get(collection, self.disks)
 
     def _matching(
         self, request: Request, store: dict[str, dict[str, Any]], under: str
@@ -146,8 +179,17 @@ class GceCompute:
             and all((v.get("labels") or {}).get(key) == value for key, value in wanted.items())
         )
 
+    def _get(self, request: Request, scope: str, collection: str, path: str | None) -> Response:
+        """One disk, snapshot or image (``path``), or the collection's list."""
+        if path is None:
+            return self._list(request, scope, collection)
+        found = self._read(path)
+        if found is None:
+            raise not_found(path)
+        return Response(200, found)
+
     def _list(self, request: Request, scope: str, collection: str) -> Response:
-        store = self.snapshots if collection == "snapshots" else self.disks
+        store = self._store(collection)
         keys, token = _page(request, self._matching(request, store, f"{scope}/{collection}/"))
         body: dict[str, Any] = {
             "kind": f"compute#{collection[:-1]}List",
@@ -184,7 +226,8 @@ class GceCompute:
 
     def _dispatch(self, request: Request) -> Response:
         match = _PATH.match(request.path)
-        if match is None or (match["collection"] == "snapshots" and not match["global"]):
+        global_only = match is not None and match["collection"] in ("snapshots", "images")
+        if match is None or (global_only and not match["global"]):
             raise GceError(404, "notFound", f"The requested URL {request.path} was not found.")
         project = match["project"]
         if self.projects is not None and project not in self.projects:
@@ -196,19 +239,16 @@ class GceCompute:
         )
         route = (request.method, match["collection"], match["name"] is not None, match["verb"])
         path = f"{scope}/{match['collection']}/{match['name']}"
-        store = self.snapshots if match["collection"] == "snapshots" else self.disks
+        collection = match["collection"]
+        store = self._store(collection)
         if route in (("GET", "operations", True, None), ("POST", "operations", True, "wait")):
             return Response(200, self.ops.read(path))
-        if route in (("GET", "disks", False, None), ("GET", "snapshots", False, None)):
-            return self._list(request, scope, match["collection"])
-        if route == ("POST", "disks", False, None):
-            return self._insert_disk(request, scope)
-        if route in (("GET", "disks", True, None), ("GET", "snapshots", True, None)):
-            found = self._read(path)
-            if found is None:
-                raise not_found(path)
-            return Response(200, found)
-        if route in (("DELETE", "disks", True, None), ("DELETE", "snapshots", True, None)):
+        if route[0] == "GET" and route[3] is None and collection != "operations":
+            return self._get(request, scope, collection, path if match["name"] else None)
+        if route in (("POST", "disks", False, None), ("POST", "images", False, None)):
+            insert = self._insert_disk if collection == "disks" else self._insert_image
+            return insert(request, scope)
+        if route == ("DELETE", collection, True, None) and collection != "operations":
             return self._delete(store, path)
         if route == ("POST", "disks", True, "createSnapshot"):
             return self._create_snapshot(request, scope, path.removesuffix("/createSnapshot"))
@@ -216,7 +256,7 @@ class GceCompute:
 
     def _read(self, path: str) -> dict[str, Any] | None:
         self.ops.tick(path)
-        return self.disks.get(path) or self.snapshots.get(path)
+        return self.disks.get(path) or self.snapshots.get(path) or self.images.get(path)
 
     def _body(self, request: Request) -> dict[str, Any]:
         body = request.body
@@ -283,6 +323,15 @@ class GceCompute:
             disk["sourceSnapshotId"] = snap["id"]
             if snap.get("snapshotEncryptionKey"):
                 disk["diskEncryptionKey"] = snap["snapshotEncryptionKey"]
+        if body.get("sourceImage"):
+            image = self._ready_image(str(body["sourceImage"]), scope)
+            image_size = int(image["diskSizeGb"])
+            if size is not None and size < image_size:
+                raise invalid("resource.sizeGb", str(size), "Smaller than the image.")
+            size = size or image_size
+            disk["sourceImage"] = image["selfLink"]
+            disk["sourceImageId"] = image["id"]
+            self.data[path] = dict(self.data.get(_relative(image["selfLink"]), {}))
         if body.get("diskEncryptionKey"):
             disk["diskEncryptionKey"] = body["diskEncryptionKey"]
         disk["sizeGb"] = str(size or 10)
@@ -332,6 +381,69 @@ class GceCompute:
         if snap["status"] != "READY":
             raise GceError(400, "resourceNotReady", f"The resource '{path}' is not ready")
         return snap
+
+    def _ready_image(self, ref: str, scope: str) -> dict[str, Any]:
+        path = _relative(ref)
+        if not path.startswith("projects/"):
+            path = "/".join(scope.split("/")[:2]) + "/" + path
+        image = self.images.get(path)
+        if image is None:
+            raise not_found(path)
+        if image["status"] != "READY":
+            raise GceError(400, "resourceNotReady", f"The resource '{path}' is not ready")
+        return image
+
+    def _insert_image(self, request: Request, scope: str) -> Response:
+        body = self._body(request)
+        path = f"{scope}/images/{body['name']}"
+        if path in self.images:
+            raise GceError(409, "alreadyExists", f"The resource '{path}' already exists")
+        source = str((body.get("rawDisk") or {}).get("source") or "")
+        where = _STORAGE_URL.match(source)
+        if self.storage is None or where is None:
+            raise invalid(
+                "resource.rawDisk.source",
+                source,
+                "Must be the full Cloud Storage URL (https://storage.googleapis.com/B/O).",
+            )
+        image: dict[str, Any] = {
+            "kind": "compute#image",
+            "id": str(next(self.ids)),
+            "name": body["name"],
+            "description": body.get("description", ""),
+            "labels": body.get("labels") or {},
+            "sourceType": "RAW",
+            "rawDisk": {"source": source, "containerType": "TAR"},
+            "status": "PENDING",
+            "selfLink": link(path),
+            "creationTimestamp": gce_operations.now(),
+        }
+        self.images[path] = image
+
+        def read() -> None:
+            try:
+                size, blocks = self._read_archive(where["bucket"], where["object"])
+            except GceError:
+                image["status"] = "FAILED"
+                raise
+            image.update(status="READY", diskSizeGb=str(size // GIB), archiveSizeBytes=str(size))
+            self.data[path] = blocks
+
+        return self._started(scope, "insert", path, image["id"], steps=[read])
+
+    def _read_archive(self, bucket: str, name: str) -> tuple[int, dict[int, bytes]]:
+        """``disk.raw``'s size and non-zero blocks, from the archive in Cloud Storage."""
+        url = (
+            f"{self.storage}/storage/v1/b/{urllib.parse.quote(bucket, safe='')}/o/"
+            f"{urllib.parse.quote(name, safe='')}?alt=media"
+        )
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - loopback
+                return _raw_disk(tarfile.open(fileobj=response, mode="r|gz"), source=url)
+        except (OSError, tarfile.TarError, EOFError) as exc:
+            raise GceError(
+                400, "invalid", f"Unable to read the raw disk image archive {name}: {exc}"
+            ) from None
 
     def _create_snapshot(self, request: Request, scope: str, disk_path: str) -> Response:
         body = self._body(request)
@@ -393,6 +505,32 @@ class GceCompute:
     ) -> Response:
         op = self.ops.start(scope, kind, target=target, target_id=target_id, steps=steps)
         return Response(200, op)
+
+
+def _raw_disk(archive: tarfile.TarFile, *, source: str) -> tuple[int, dict[int, bytes]]:
+    """GCE's rules for a raw disk archive: one regular file, ``disk.raw``, a whole number of
+    GiB."""
+    members = iter(archive)
+    first = next(members, None)
+    if first is None or first.name != "disk.raw" or not first.isfile():
+        found = "nothing" if first is None else repr(first.name)
+        raise GceError(400, "invalid", f"The archive {source} holds {found}, not disk.raw.")
+    if first.size == 0 or first.size % GIB:
+        raise GceError(
+            400, "invalid", f"disk.raw is {first.size} bytes: not a whole number of GiB."
+        )
+    stream = archive.extractfile(first)
+    assert stream is not None
+    blocks: dict[int, bytes] = {}
+    for index in range(first.size // BLOCK):
+        data = stream.read(BLOCK)
+        if len(data) != BLOCK:
+            raise GceError(400, "invalid", f"disk.raw ends at block {index}.")
+        if data.count(0) != BLOCK:
+            blocks[index] = data
+    if next(members, None) is not None:
+        raise GceError(400, "invalid", f"The archive {source} holds more than disk.raw.")
+    return first.size, blocks
 
 
 def start(**kwargs: Any) -> tuple[GceCompute, serving.Running]:

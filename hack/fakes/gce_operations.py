@@ -2,7 +2,8 @@
 
 An Operation (``compute#operation``) is returned by every mutation and lives in the scope of its
 target (``zones/{z}``, ``regions/{r}`` or ``global``). It reports ``RUNNING`` until its steps have
-run, one step per read of the operation or of its target, then ``DONE``.
+run, one step per read of the operation or of its target, then ``DONE``; a step that raises a
+GceError ends it ``DONE`` with that ``error``, as a failed operation does.
 """
 
 from __future__ import annotations
@@ -94,7 +95,11 @@ class Operations:
 
     def _step(self, op: Operation) -> None:
         if op.steps:
-            op.steps.pop(0)()
+            try:
+                op.steps.pop(0)()
+            except GceError as exc:  # the operation failed: DONE, with its error
+                op.steps.clear()
+                op.body["error"] = {"errors": [{"code": exc.reason, "message": exc.message}]}
         if not op.steps and op.body["status"] != "DONE":
             op.body.update(status="DONE", progress=100, endTime=now())
 

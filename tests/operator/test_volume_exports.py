@@ -13,15 +13,17 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from google.cloud import storage as gcs
 
 from ark import control, persistence
 from ark.kube import KubeClient
 from ark.persistence import keys
 from ark.storage import ObjectStore
 from tests.cli.conftest import Ark
-from tests.conftest import AzureArm, Cluster, NamespaceFactory
+from tests.conftest import AzureArm, Cluster, GceFake, NamespaceFactory
 from tests.operator.harness import Operator, wait_for, wait_phase
 from tests.operator.test_volume_snapshots import (
     CLAIMS,
@@ -76,6 +78,7 @@ def seeded(
 
 def test_a_backup_exports_its_volumes_before_it_completes(
     kube: KubeClient,
+    cluster: Cluster,
     op_namespace: str,
     default_bsl: str,
     operator: Operator,
@@ -143,6 +146,18 @@ def test_a_backup_exports_its_volumes_before_it_completes(
     finally:
         kube.request("DELETE", f"/api/v1/namespaces/{clone}")
 
+    # Deleting the backup sweeps the chunks only it named: here, every one.
+    ark = Ark(kubeconfig=cluster.kubeconfig, namespace=op_namespace)
+    deleted = ark("backup", "delete", "moved", "--confirm")
+    assert deleted.code == 0, deleted.out + deleted.err
+    wait_for(
+        lambda: control.get(kube, BACKUP, op_namespace, "moved") is None,
+        timeout=60,
+        what="backup moved deleted",
+    )
+    assert list(store.list(keys.CHUNKS)) == []
+    assert list(store.list(keys.VOLUMES + "leases/")) == []
+
 
 def _create_azure_vsl(kube: KubeClient, namespace: str, name: str, arm_url: str) -> None:
     """A location in Azure (the local ARM fake), its credentials in a Secret as Velero's."""
@@ -179,7 +194,63 @@ def _create_azure_vsl(kube: KubeClient, namespace: str, name: str, arm_url: str)
     wait_phase(kube, VSL, namespace, name, {"Available"}, timeout=30)
 
 
-def test_a_backup_exported_later_restores_into_another_cloud(
+def _create_gce_vsl(
+    kube: KubeClient, namespace: str, name: str, gce: GceFake, *, bucket: str, storage: str
+) -> None:
+    """A location in GCE (the local fake), importing through images staged in ``bucket``."""
+    config = {
+        "project": clouds.GCP_PROJECT,
+        "computeUrl": gce[1],
+        "pollingInterval": "0.05",
+        "imageBucket": bucket,
+        "storageUrl": storage,
+    }
+    control.create(
+        kube,
+        VSL,
+        namespace,
+        {"metadata": {"name": name}, "spec": {"provider": "gcp", "config": config}},
+    )
+    wait_phase(kube, VSL, namespace, name, {"Available"}, timeout=30)
+
+
+def _restore_into(
+    kube: KubeClient,
+    op_namespace: str,
+    name: str,
+    *,
+    namespace: str,
+    clone: str,
+    vsl: str,
+    zone: str,
+) -> dict[str, Any]:
+    """A Restore of backup ``later`` mapping ``namespace`` to ``clone``, its volumes into
+    ``vsl`` in ``zone``; each restored claim's PV, once the Restore Completed."""
+    control.create(
+        kube,
+        RESTORE,
+        op_namespace,
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "backupName": "later",
+                "namespaceMapping": {namespace: clone},
+                "volumeSnapshotLocation": vsl,
+                "volumeZone": zone,
+            },
+        },
+    )
+    rst = _finished(kube, RESTORE, op_namespace, name)
+    assert rst["phase"] == "Completed", rst
+    wait_for(lambda: _bound(kube, clone), timeout=60, what=f"claims of {clone} bound")
+    pvs = {}
+    for claim in CLAIMS:
+        pvc = kube.get(f"/api/v1/namespaces/{clone}/persistentvolumeclaims/{claim}")
+        pvs[claim] = kube.get(f"/api/v1/persistentvolumes/{pvc['spec']['volumeName']}")
+    return pvs
+
+
+def test_a_backup_exported_later_restores_into_other_clouds(
     kube: KubeClient,
     cluster: Cluster,
     op_namespace: str,
@@ -189,10 +260,14 @@ def test_a_backup_exported_later_restores_into_another_cloud(
     seeded: tuple[str, dict[str, dict[int, bytes]]],
     moto_endpoint: str,
     azure_arm: AzureArm,
+    gce_images: GceFake,
+    image_bucket: gcs.Bucket,
+    fake_gcs: str,
 ) -> None:
-    """``ark backup export-volumes`` exports a stored backup; with its EBS snapshots gone, a
-    Restore into Azure imports the volumes: the restored PVs are disk.csi.azure.com PVs of
-    new managed disks in the zone asked for, holding the volumes' bytes, their claims bound."""
+    """``ark backup export-volumes`` exports a stored backup; with its EBS snapshots gone,
+    Restores into Azure and into GCE import the volumes: the restored PVs are CSI PVs of
+    those clouds' drivers naming new disks in the zone asked for, holding the volumes'
+    bytes, their claims bound."""
     namespace, contents = seeded
     _create_vsl(kube, op_namespace, "ebs", moto_endpoint)
     _backup(kube, op_namespace, "later", namespace)
@@ -224,48 +299,64 @@ def test_a_backup_exported_later_restores_into_another_cloud(
 
     for snapshot in backup["status"]["volumeSnapshots"]:
         Ebs(moto_endpoint).ec2(EAST).delete_snapshot(SnapshotId=snapshot["snapshotId"])
+    expected = {
+        claim: {n: b for n, b in contents[f"ebs-{namespace}-{i}"].items() if any(b)}
+        for i, claim in enumerate(CLAIMS)
+    }
     _create_azure_vsl(kube, op_namespace, "azure-east", azure_arm[1])
-    clone = f"{namespace}-azure"
-    control.create(
-        kube,
-        RESTORE,
-        op_namespace,
-        {
-            "metadata": {"name": "to-azure"},
-            "spec": {
-                "backupName": "later",
-                "namespaceMapping": {namespace: clone},
-                "volumeSnapshotLocation": "azure-east",
-                "volumeZone": f"{AZURE_REGION}-2",
-            },
-        },
+    _create_gce_vsl(
+        kube, op_namespace, "gce-central", gce_images, bucket=image_bucket.name, storage=fake_gcs
     )
+    in_azure, in_gce = f"{namespace}-azure", f"{namespace}-gce"
     try:
-        rst = _finished(kube, RESTORE, op_namespace, "to-azure")
-        assert rst["phase"] == "Completed", rst
-        for i, claim in enumerate(CLAIMS):
-            pvc = kube.get(f"/api/v1/namespaces/{clone}/persistentvolumeclaims/{claim}")
-            pv = kube.get(f"/api/v1/persistentvolumes/{pvc['spec']['volumeName']}")
+        restored = _restore_into(
+            kube,
+            op_namespace,
+            "to-azure",
+            namespace=namespace,
+            clone=in_azure,
+            vsl="azure-east",
+            zone=f"{AZURE_REGION}-2",
+        )
+        for claim, pv in restored.items():
             csi = pv["spec"]["csi"]
             assert csi["driver"] == "disk.csi.azure.com"
             disk = azure_arm[0].lookup(csi["volumeHandle"])
             assert disk is not None
             assert (disk["location"], disk["zones"]) == (AZURE_REGION, ["2"])
-            [term] = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
-            assert term["matchExpressions"][0] == {
-                "key": "topology.disk.csi.azure.com/zone",
-                "operator": "In",
-                "values": [f"{AZURE_REGION}-2"],
-            }
-            blocks = contents[f"ebs-{namespace}-{i}"]
+            assert _zone_term(pv) == ("topology.disk.csi.azure.com/zone", [f"{AZURE_REGION}-2"])
             held = read_disk(azure_arm, csi["volumeHandle"]).blocks
             footer_block = (1 << 30) // BLOCK
-            assert {n: b for n, b in held.items() if n != footer_block} == {
-                n: b for n, b in blocks.items() if any(b)
-            }
-        wait_for(lambda: _bound(kube, clone), timeout=60, what="imported claims bound")
+            assert {n: b for n, b in held.items() if n != footer_block} == expected[claim]
+
+        restored = _restore_into(
+            kube,
+            op_namespace,
+            "to-gce",
+            namespace=namespace,
+            clone=in_gce,
+            vsl="gce-central",
+            zone="us-central1-a",
+        )
+        for claim, pv in restored.items():
+            csi = pv["spec"]["csi"]
+            assert csi["driver"] == "pd.csi.storage.gke.io"
+            assert csi["volumeHandle"].startswith(
+                f"projects/{clouds.GCP_PROJECT}/zones/us-central1-a/disks/"
+            )
+            assert _zone_term(pv) == ("topology.gke.io/zone", ["us-central1-a"])
+            assert gce_images[0].blocks_of(csi["volumeHandle"]) == expected[claim]
+        assert list(image_bucket.list_blobs()) == []
     finally:
-        kube.request("DELETE", f"/api/v1/namespaces/{clone}")
+        for clone in (in_azure, in_gce):
+            kube.delete_if_present(f"/api/v1/namespaces/{clone}")
+
+
+def _zone_term(pv: dict[str, Any]) -> tuple[str, list[str]]:
+    [term] = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+    [expr] = term["matchExpressions"]
+    assert expr["operator"] == "In"
+    return expr["key"], expr["values"]
 
 
 def test_a_gce_location_with_export_volumes_fails_validation_saying_why(

@@ -14,20 +14,8 @@ import pytest
 
 from ark import storage
 from tests.storage import backends
-from tests.support import localenv
 
 PROVIDERS = ["fs", "aws", "azure", "gcp"]
-
-
-@pytest.fixture(scope="session")
-def fake_gcs() -> Iterator[str]:
-    """A fake-gcs-server (real GCS JSON API) on loopback; yields its endpoint."""
-    started = localenv.objstore_up("fake-gcs", localenv.test_servers())
-    try:
-        yield started.env["ARK_GCS_ENDPOINT"]
-    finally:
-        if started.owned:
-            localenv.objstore_down("fake-gcs", localenv.test_servers())
 
 
 def _backend(provider: str, request: pytest.FixtureRequest) -> backends.Backend:

@@ -52,3 +52,22 @@ def test_the_first_failure_is_raised_and_no_more_items_are_taken() -> None:
     with pytest.raises(RuntimeError, match="block 3"):
         list(transfer.bounded(task, items(), workers=2, in_flight=2))
     assert len(taken) < 10
+
+
+def test_ordered_yields_in_the_items_order_holding_at_most_in_flight() -> None:
+    """The first item is the slowest: the others finish first, and wait for it in order."""
+    lock = threading.Lock()
+    started: list[int] = []
+
+    def task(i: int) -> int:
+        with lock:
+            started.append(i)
+        time.sleep(0.05 if i == 0 else 0.001)
+        return i
+
+    seen = []
+    for result in transfer.ordered(task, range(40), workers=4, in_flight=5):
+        seen.append(result)
+        with lock:
+            assert len(started) <= len(seen) + 5  # never more than in_flight ahead
+    assert seen == list(range(40))

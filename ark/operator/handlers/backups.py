@@ -249,13 +249,10 @@ async def collect_garbage(body: kopf.Body, name: str, **_: Any) -> None:
         metrics.BACKUP_DELETION_SUCCESS.inc()
         if outcome.snapshots_kept:
             kopf.warn(body, reason="SnapshotsKept", message="; ".join(outcome.snapshots_kept))
+        if outcome.chunks_kept:
+            kopf.warn(body, reason="ChunksKept", message=outcome.chunks_kept)
         kopf.info(
-            body,
-            reason="Expired",
-            message=(
-                f"backup {name} expired: {outcome.objects_deleted} objects and "
-                f"{outcome.snapshots_deleted} snapshots deleted"
-            ),
+            body, reason="Expired", message=f"backup {name} expired: {deletion.deleted(outcome)}"
         )
 
 

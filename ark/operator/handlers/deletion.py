@@ -63,11 +63,6 @@ async def process(body: kopf.Body, name: str, **_: Any) -> None:
     await _status(name, {"phase": "Processed", "errors": outcome.snapshots_kept or None})
     if outcome.snapshots_kept:
         kopf.warn(body, reason="SnapshotsKept", message="; ".join(outcome.snapshots_kept))
-    kopf.info(
-        body,
-        reason="Deleted",
-        message=(
-            f"backup {target}: {outcome.objects_deleted} objects and "
-            f"{outcome.snapshots_deleted} snapshots deleted"
-        ),
-    )
+    if outcome.chunks_kept:
+        kopf.warn(body, reason="ChunksKept", message=outcome.chunks_kept)
+    kopf.info(body, reason="Deleted", message=f"backup {target}: {deletion.deleted(outcome)}")
