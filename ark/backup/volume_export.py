@@ -80,6 +80,7 @@ def _parent_index(
     source: BlockSource,
     naming: chunks.ChunkNaming,
     size_bytes: int,
+    volume_id: str | None,
 ) -> volume_index.VolumeIndex | None:
     """The parent's index of ``volume`` when this export can build on it, else None."""
     if parent is None:
@@ -92,6 +93,8 @@ def _parent_index(
     why = None
     if (found.source.provider, found.source.region) != (source.provider, source.region):
         why = f"its snapshot is in {found.source.provider} {found.source.region}"
+    elif volume_id and found.source.volume_id and found.source.volume_id != volume_id:
+        why = f"it exported volume {found.source.volume_id}, not {volume_id}"
     elif not naming.same_as(found.naming, found.naming_key):
         why = "its chunks are named another way (the location's encryption changed)"
     elif (found.block_size, found.size_bytes) != (source.block_size, size_bytes):
@@ -202,6 +205,7 @@ def _export_volume(
         source=source,
         naming=chunk_store.naming,
         size_bytes=size_bytes,
+        volume_id=volume_id,
     )
     if base is None:
         entries: dict[int, volume_index.BlockEntry] = {}

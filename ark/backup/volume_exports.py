@@ -70,6 +70,7 @@ def export_snapshots(
             backup,
             record,
             source=sources.get(record.location),
+            log=log,
             workers=workers,
             in_flight=in_flight,
         )
@@ -86,6 +87,7 @@ def _export_one(
     record: SnapshotRecord,
     *,
     source: BlockSource | None,
+    log: RunLog | None,
     workers: int,
     in_flight: int,
 ) -> ExportOutcome:
@@ -93,20 +95,65 @@ def _export_one(
     if source is None:
         why = f"VolumeSnapshotLocation {record.location} cannot read its snapshots' blocks"
         return ExportOutcome(pv, snap, FAILED, why)
-    try:
-        index = export_volume(
+    parent = parent_of(store, backup, record)
+
+    def export(parent: str | None) -> volume_index.VolumeIndex:
+        return export_volume(
             store,
             backup,
             pv,
             source=source,
             snapshot_id=snap,
             volume_id=record.volume_id or None,
+            parent=parent,
             workers=workers,
             in_flight=in_flight,
         )
+
+    try:
+        try:
+            index = export(parent)
+        except SnapshotError as exc:
+            if parent is None:
+                raise
+            if log is not None:  # the parent's snapshot may be gone: every block, then
+                log.warning(f"volume export: {pv}: not building on backup {parent}: {exc}")
+            index = export(None)
     except (SnapshotError, StoreError) as exc:
         return ExportOutcome(pv, snap, FAILED, f"snapshot {snap}: {exc}")
+    if log is not None and index.parent is not None:
+        log.info(f"volume export: {pv}: only the blocks changed since backup {index.parent}")
     return ExportOutcome(pv, snap, COMPLETED, size_bytes=index.size_bytes, totals=index.totals)
+
+
+def parent_of(store: persistence.BackupStore, backup: str, record: SnapshotRecord) -> str | None:
+    """The backup an export of ``record`` builds on: the other backup in the location whose
+    export of the same volume (same PV, volume id, provider and region) came from the newest
+    snapshot taken before ``record``'s; None when there is none (or ``record`` does not say
+    its volume or time)."""
+    if not record.volume_id or not record.started:
+        return None
+    best: tuple[float, str] | None = None
+    for name in sorted(store.backup_names() - {backup}):
+        try:
+            if record.persistent_volume not in store.exported_volumes(name):
+                continue
+            source = store.volume_index(name, record.persistent_volume).source
+            if (source.volume_id, source.provider, source.region) != (
+                record.volume_id,
+                record.provider,
+                record.region,
+            ):
+                continue
+            started = next(
+                (r.started for r in store.snapshots(name) if r.snapshot_id == source.snapshot_id),
+                0.0,
+            )
+        except (StoreError, ValueError):  # unreadable: not a parent (a full export is right)
+            continue
+        if 0.0 < started < record.started and (best is None or started > best[0]):
+            best = (started, name)
+    return None if best is None else best[1]
 
 
 def render(outcome: ExportOutcome) -> dict[str, Any]:

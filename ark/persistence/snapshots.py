@@ -51,6 +51,7 @@ class SnapshotRecord:
                 "sizeGiB": self.size_gib,
                 "encrypted": self.encrypted,
                 "message": self.message,
+                **({"started": self.started} if self.started else {}),
                 **({"source": dict(self.source)} if self.source else {}),
             },
         }
@@ -72,5 +73,13 @@ class SnapshotRecord:
             iops=spec.get("volumeIOPS"),
             size_gib=extra.get("sizeGiB"),
             encrypted=bool(extra.get("encrypted")),
+            started=_seconds(extra.get("started")),
             source={str(k): str(v) for k, v in (extra.get("source") or {}).items()},
         )
+
+
+def _seconds(value: Any) -> float:
+    """``started`` as stored (epoch seconds); 0.0 when absent or not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value)

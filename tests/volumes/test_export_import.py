@@ -6,22 +6,27 @@ sealed."""
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any, BinaryIO, cast
 
+import orjson
 import pytest
 
 from ark import crypto
-from ark.backup import export_volume
-from ark.persistence import BackupStore, StoredFileError, keys
+from ark.archive import backup_name
+from ark.backup import export_snapshots, export_volume
+from ark.persistence import BackupStore, SnapshotRecord, StoredFileError, keys
 from ark.restore import import_volume
 from ark.snapshot.blocks import Block, BlockAccess
 from ark.storage import ObjectNotFound, ObjectStore
 from tests.support import tampering
 from tests.volumes.conftest import (
     BLOCK,
+    SOURCE_REGION,
     TARGET_REGION,
     TARGET_ZONE,
     ZERO,
@@ -213,3 +218,44 @@ def test_an_encrypted_backups_chunks_are_sealed_and_import(
         assert not any(sample in data for sample in samples), info.key
     made = import_volume(BackupStore(store, keyring=ring), "b1", PV, target=target, zone=None)
     assert ebs.read_snapshot(made.snapshot_id, region=TARGET_REGION) == _non_zero(blocks)
+
+
+def test_a_backups_export_builds_on_the_newest_earlier_export_of_the_same_volume(
+    fs_store: ObjectStore, ebs: Ebs, source: BlockAccess, target: BlockAccess
+) -> None:
+    """As the operator exports a backup's snapshots: the parent is found in the location by
+    the volume and the snapshots' times, not named by anyone."""
+    first = _blocks()
+    second = {**first, 1: random_block()}
+    third = {**second, 6: random_block()}
+    backups = BackupStore(fs_store)
+    record = SnapshotRecord(
+        persistent_volume=PV,
+        location="ebs",
+        provider="aws",
+        region=SOURCE_REGION,
+        volume_id="vol-1",
+        snapshot_id=ebs.make_snapshot(first),
+        phase="Completed",
+        started=1000.0,
+    )
+    records = {
+        "b1": record,
+        "b2": replace(record, snapshot_id=ebs.make_snapshot(second), started=2000.0),
+        "other": replace(record, volume_id="vol-2", started=2500.0),
+        "b3": replace(record, snapshot_id=ebs.make_snapshot(third), started=3000.0),
+        "b0": replace(record, started=500.0),  # exported last, its snapshot the oldest
+    }
+    for name, rec in records.items():
+        key = keys.BackupKeys(backup_name(name)).volume_snapshots
+        fs_store.put(key, gzip.compress(orjson.dumps([rec.to_velero(name)])))
+        [outcome] = export_snapshots(backups, name, [rec], sources={"ebs": source})
+        assert outcome.phase == "Completed", outcome
+
+    parents = {name: backups.volume_index(name, PV).parent for name in records}
+    # b3 builds on b2, the newest earlier snapshot of vol-1 ("other" is another volume's)
+    assert parents == {"b1": None, "b2": "b1", "other": None, "b3": "b2", "b0": None}
+    b3 = backups.volume_index("b3", PV)
+    assert b3.totals.read_bytes == 1 * BLOCK
+    made = import_volume(backups, "b3", PV, target=target, zone=None)
+    assert ebs.read_snapshot(made.snapshot_id, region=TARGET_REGION) == _non_zero(third)
