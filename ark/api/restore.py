@@ -228,6 +228,26 @@ class ItemResult(Model):
     message: str | None = None
 
 
+class RestoredVolume(Model):
+    """Where one PersistentVolume's volume came from and where it went."""
+
+    persistent_volume: str
+    source: str = Field(description="provider region snapshot, as the backup recorded it")
+    target: str = Field(description="provider region, where the new volume is")
+    volume_id: str
+    zone: str | None = None
+    snapshot_id: str | None = Field(
+        default=None,
+        description="What the volume was made from there: the backup's snapshot, a copy of "
+        "it in another region, or the snapshot (GCE: image) an import wrote.",
+    )
+    how: str = Field(
+        description="snapshot (made from the backup's snapshot), copied (from a copy of it "
+        "in the target region), imported (written from the backup's export), adopted (made "
+        "by an interrupted attempt of this restore)"
+    )
+
+
 class RestoreStatus(Model):
     phase: RestorePhase | None = None
     validation_errors: list[str] | None = None
@@ -242,6 +262,11 @@ class RestoreStatus(Model):
         default=None,
         max_length=200,
         description="Failed and warned items (first 200); all of them are in the results file.",
+    )
+    volumes: list[RestoredVolume] | None = Field(
+        default=None,
+        max_length=500,
+        description="The volumes made for restored PersistentVolumes (first 500).",
     )
     attempt: int = Field(default=0, ge=0)
     conditions: list[Condition] | None = None

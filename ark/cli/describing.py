@@ -302,6 +302,25 @@ def restore(obj: Obj) -> None:
         restore_results(obj, plan=bool(spec.get("dryRun")))
 
 
+_HOW = {
+    "snapshot": "made from the backup's snapshot",
+    "copied": "made from a copy of the snapshot in the target region",
+    "imported": "imported from the backup's volume export",
+    "adopted": "made by an interrupted attempt of this restore",
+}
+
+
+def _volume_origins(volumes: list[Obj]) -> None:
+    """Where each restored PersistentVolume's volume came from and went (status.volumes)."""
+    for v in volumes[:MAX_ITEMS]:
+        zone = f" in {v['zone']}" if v.get("zone") else ""
+        how = _HOW.get(str(v.get("how")), str(v.get("how")))
+        output.echo(
+            f"  {v.get('persistentVolume')}: {v.get('source')} -> {v.get('target')} "
+            f"{v.get('volumeId')}{zone}, {how} ({v.get('snapshotId')})"
+        )
+
+
 def restore_results(obj: Obj, *, plan: bool) -> None:
     """Per-item outcomes from the results file; for a dry run, the plan with diffs."""
     output.heading("Plan (dry run: nothing was written)" if plan else "Results")
@@ -351,16 +370,19 @@ def restore_results(obj: Obj, *, plan: bool) -> None:
         for entry in entries[:MAX_ITEMS]:
             output.echo(f"  {title[:-1]}: {_issue(entry)}")
     if not plan:
-        _restored_volumes(outcomes)
+        _restored_volumes(outcomes, (obj.get("status") or {}).get("volumes") or [])
 
 
-def _restored_volumes(outcomes: list[Obj]) -> None:
+def _restored_volumes(outcomes: list[Obj], origins: list[Obj]) -> None:
     """What became of each PersistentVolume: created (from its snapshot when the backup took
-    one and restorePVs held), provisioned anew by a CSI driver, kept, or failed and why."""
+    one and restorePVs held), provisioned anew by a CSI driver, kept, or failed and why; then
+    where each new volume came from and went."""
     output.heading("Persistent volumes")
+    _volume_origins(origins)
     pvs = [o for o in outcomes if o.get("resource") == "persistentvolumes"]
     if not pvs:
-        output.echo("  none")
+        if not origins:
+            output.echo("  none")
         return
     for o in pvs[:MAX_ITEMS]:
         message = f": {o['message']}" if o.get("message") else ""

@@ -41,6 +41,7 @@ _QUIET_OUTCOMES = {
     "would-recreate",
     "would-skip-exists",
 }
+MAX_VOLUMES = 500
 MAX_RESULTS = 200
 
 
@@ -226,6 +227,7 @@ def start_status(obj: dict[str, Any], plan: Plan, *, now: dt.datetime) -> dict[s
         "validationErrors": None,
         "failureReason": None,
         "completionTimestamp": None,
+        "volumes": None,
     }
 
 
@@ -289,4 +291,5 @@ def final_status(result: RestoreResult) -> dict[str, Any]:
         "failureReason": result.failure_reason,
         "results": [{k: v for k, v in r.items() if v is not None} for r in noteworthy[:MAX_RESULTS]]
         or None,
+        "volumes": [v.status() for v in result.volumes[:MAX_VOLUMES]] or None,
     }

@@ -35,7 +35,13 @@ from ark.restore.grants import carry_over, clone_binding
 from ark.restore.modifiers import ModifierFailed, Modifiers
 from ark.restore.plan import NAMESPACES, Planned, RestorePlan, plan_restore
 from ark.restore.refs import CRDS, ItemKey
-from ark.restore.results import ItemOutcome, ProgressCallback, RestoreProgress, RestoreResult
+from ark.restore.results import (
+    ItemOutcome,
+    ProgressCallback,
+    RestoreProgress,
+    RestoreResult,
+    VolumeOutcome,
+)
 from ark.restore.volume_import import import_volume
 from ark.restore.volumes import VolumeOptions
 from ark.selection import select_resources
@@ -78,6 +84,7 @@ class _Run:
         self.kind_dirs: dict[str, str] = {}
         self.failed_namespaces: dict[str, str] = {}
         self.new_volumes: dict[str, volumes.NewVolume] = {}
+        self.volume_outcomes: list[VolumeOutcome] = []
         self.volume_failures: dict[str, str] = {}
         self.claim_snapshots: dict[str, volumes.ClaimSnapshot] = {}
         self.snapshotted: frozenset[str] = frozenset()
@@ -219,6 +226,7 @@ def run(
         failure_reason=failure,
         outcomes=state.outcomes,
         plan=restore_plan,
+        volumes=state.volume_outcomes,
     )
     try:
         _upload(backups, state, result)
@@ -388,6 +396,20 @@ def _volumes_from_snapshots(
         if new.adopted and _points_at(new, live):
             continue  # the interrupted attempt's own PV: kept, not cloned beside itself
         renames[pv] = f"{pv[: 253 - 9]}-{suffix}"
+    by_pv = {r.persistent_volume: r for r in records}
+    for pv, new in sorted(made.items()):
+        record = by_pv[pv]
+        state.volume_outcomes.append(
+            VolumeOutcome(
+                persistent_volume=renames.get(pv, pv),
+                source=f"{record.provider} {record.region} {record.snapshot_id}",
+                target=f"{new.snapshotter.provider} {new.snapshotter.region}".strip(),
+                volume_id=new.volume_id,
+                zone=new.zone,
+                snapshot_id=new.snapshot_id,
+                how=new.how,
+            )
+        )
     return renames
 
 

@@ -52,6 +52,38 @@ class ItemOutcome:
         return out
 
 
+@dataclass(frozen=True)
+class VolumeOutcome:
+    """Where a restored PersistentVolume's volume came from and went (``RestoredVolume``)."""
+
+    persistent_volume: str
+    source: str
+    target: str
+    volume_id: str
+    zone: str | None
+    snapshot_id: str
+    how: str
+
+    def status(self) -> dict[str, Any]:
+        out = {
+            "persistentVolume": self.persistent_volume,
+            "source": self.source,
+            "target": self.target,
+            "volumeId": self.volume_id,
+            "zone": self.zone,
+            "snapshotId": self.snapshot_id,
+            "how": self.how,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+    def __str__(self) -> str:
+        where = f" in {self.zone}" if self.zone else ""
+        return (
+            f"{self.persistent_volume}: {self.source} -> {self.target} volume "
+            f"{self.volume_id}{where} ({self.how}, from {self.snapshot_id})"
+        )
+
+
 @dataclass
 class RestoreResult:
     name: str
@@ -64,6 +96,7 @@ class RestoreResult:
     failure_reason: str | None = None
     outcomes: list[ItemOutcome] = field(default_factory=list)
     plan: RestorePlan | None = None
+    volumes: list[VolumeOutcome] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:

@@ -92,6 +92,8 @@ class NewVolume:
     snapshot_id: str
     adopted: bool = False
     """Made by an interrupted attempt of the same restore (found by its uid tag), not now."""
+    how: str = "snapshot"
+    """snapshot, copied, imported or adopted (``RestoredVolume.how``)."""
 
 
 @dataclass(frozen=True)
@@ -231,12 +233,16 @@ def create_volumes(
             adopted = _adoptable([v.volume_id for v in found], what="volume", pv=pv, log=log)
             if adopted is not None:
                 zone = found[0].zone
-                return pv, NewVolume(target, adopted, zone, record.snapshot_id, adopted=True)
+                return pv, NewVolume(
+                    target, adopted, zone, record.snapshot_id, adopted=True, how="adopted"
+                )
             elsewhere = (target.provider, target.region) != (record.provider, record.region)
             if importer is not None and elsewhere and options.zone:
                 imported = importer(record, options.zone, tags)
                 if imported is not None:
-                    return pv, NewVolume(target, imported[1], options.zone, imported[0])
+                    return pv, NewVolume(
+                        target, imported[1], options.zone, imported[0], how="imported"
+                    )
             snapshot_id = record.snapshot_id
             if target.region != record.region:
                 copies = _look(target.snapshots_tagged, ours, pv=pv, log=log)
@@ -258,7 +264,8 @@ def create_volumes(
         except snapshot_errors.SnapshotError as exc:
             return pv, f"cannot create a volume from its snapshot: {exc}"
 
-        return pv, NewVolume(target, volume_id, zone, snapshot_id)
+        how = "snapshot" if snapshot_id == record.snapshot_id else "copied"
+        return pv, NewVolume(target, volume_id, zone, snapshot_id, how=how)
 
     made: dict[str, NewVolume] = {}
     failed: dict[str, str] = {}

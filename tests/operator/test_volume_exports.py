@@ -246,7 +246,12 @@ def _restore_into(
     pvs = {}
     for claim in CLAIMS:
         pvc = kube.get(f"/api/v1/namespaces/{clone}/persistentvolumeclaims/{claim}")
-        pvs[claim] = kube.get(f"/api/v1/persistentvolumes/{pvc['spec']['volumeName']}")
+        pvs[claim] = pv = kube.get(f"/api/v1/persistentvolumes/{pvc['spec']['volumeName']}")
+        [said] = [v for v in rst["volumes"] if v["persistentVolume"] == pv["metadata"]["name"]]
+        assert said["how"] == "imported"
+        assert said["source"].startswith(f"aws {EAST} snap-")
+        assert said["volumeId"] == pv["spec"]["csi"]["volumeHandle"]
+        assert said["zone"] == zone
     return pvs
 
 
@@ -318,6 +323,14 @@ def test_a_backup_exported_later_restores_into_other_clouds(
             vsl="azure-east",
             zone=f"{AZURE_REGION}-2",
         )
+        rst = control.get(kube, RESTORE, op_namespace, "to-azure")
+        assert rst is not None
+        assert {v["target"] for v in rst["status"]["volumes"]} == {f"azure {AZURE_REGION}"}
+        described = Ark(kubeconfig=cluster.kubeconfig, namespace=op_namespace)(
+            "restore", "describe", "to-azure"
+        )
+        assert described.code == 0, described.err
+        assert described.out.count("imported from the backup's volume export") == len(CLAIMS)
         for claim, pv in restored.items():
             csi = pv["spec"]["csi"]
             assert csi["driver"] == "disk.csi.azure.com"
