@@ -214,6 +214,11 @@ class BackupProgress(Model):
     )
     items_backed_up: int = Field(default=0, ge=0, description="Items written to the archive.")
     current_resource: str | None = Field(default=None, description="The resource being listed.")
+    current_volume_export: str | None = Field(
+        default=None,
+        description="The volume being exported (spec.exportVolumes) and how far: blocks and "
+        "bytes read so far, and which of the backup's volumes it is.",
+    )
 
 
 class VolumeSnapshotStatus(Model):

@@ -105,6 +105,18 @@ class _Run:
         if snapshot is not None and self.on_progress is not None:
             self.on_progress(snapshot)
 
+    def exporting(self, where: str | None) -> None:
+        """Which volume is being exported and how far (None: the exports are over)."""
+        with self._lock:
+            self.progress.current_volume_export = where
+            now = time.monotonic()
+            due = where is None or now - self._last_report >= PROGRESS_INTERVAL
+            if due:
+                self._last_report = now
+            snapshot = Progress(**vars(self.progress)) if due else None
+        if snapshot is not None and self.on_progress is not None:
+            self.on_progress(snapshot)
+
     # -- items ----------------------------------------------------------------------------
     def _encode(
         self, resource: ApiResource, items: Sequence[dict[str, Any]]
@@ -415,8 +427,14 @@ def _export(state: _Run, options: SnapshotOptions | None) -> list[ExportOutcome]
         return []
     sources = {loc.name: loc.blocks for loc in options.locations if loc.blocks is not None}
     outcomes = volume_exports.export_snapshots(
-        state.store, state.name, state.snapshots.records, sources=sources, log=state.log
+        state.store,
+        state.name,
+        state.snapshots.records,
+        sources=sources,
+        log=state.log,
+        on_progress=state.exporting,
     )
+    state.exporting(None)
     for outcome in outcomes:
         if outcome.phase != volume_exports.COMPLETED:
             state.issues.error(

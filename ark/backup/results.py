@@ -21,6 +21,7 @@ class Progress:
     total_items: int = 0
     items_backed_up: int = 0
     current_resource: str | None = None
+    current_volume_export: str | None = None
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ def _read_blocks(
     entries: dict[int, volume_index.BlockEntry],
     workers: int,
     in_flight: int,
-    on_block: Callable[[], None],
+    on_block: Callable[[int], None],
 ) -> tuple[int, int, int]:
     """Read the snapshot's (changed) blocks into ``entries``, storing the chunks missing;
     returns (bytes read, chunks added, their stored bytes)."""
@@ -137,8 +137,8 @@ def _read_blocks(
 
     read_bytes = new_chunks = new_bytes = 0
     for outcome in transfer.bounded(one, blocks, workers=workers, in_flight=in_flight):
-        on_block()
         read_bytes += outcome.read
+        on_block(read_bytes)
         if outcome.new_bytes is not None:
             new_chunks += 1
             new_bytes += outcome.new_bytes
@@ -147,6 +147,22 @@ def _read_blocks(
         else:
             entries[outcome.index] = outcome.entry
     return read_bytes, new_chunks, new_bytes
+
+
+def _progress(
+    lease: chunk_gc.Lease, on_progress: Callable[[int, int], None] | None
+) -> Callable[[int], None]:
+    """After each block: the lease refreshed when due, the caller told the count so far."""
+    blocks = 0
+
+    def on_block(read_bytes: int) -> None:
+        nonlocal blocks
+        blocks += 1
+        lease.refresh()
+        if on_progress is not None:
+            on_progress(blocks, read_bytes)
+
+    return on_block
 
 
 def export_volume(
@@ -160,12 +176,14 @@ def export_volume(
     parent: str | None = None,
     workers: int = 8,
     in_flight: int = 32,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> volume_index.VolumeIndex:
     """Export snapshot ``snapshot_id`` (of PersistentVolume ``volume``) into backup
     ``backup``; returns the index written. Raises the source's SnapshotError or the store's
     StoreError; nothing is then indexed. Holds an export lease on the location's chunks
     throughout (``ark.persistence.chunk_gc``): no sweep deletes a chunk it finds or its
-    parent names."""
+    parent names. ``on_progress(blocks, bytes)`` is told what was read so far, after each
+    block."""
     holder = f"export of volume {volume} into backup {backup}"
     with chunk_gc.export_lease(store.objects, holder=holder) as lease:
         return _export_volume(
@@ -179,6 +197,7 @@ def export_volume(
             workers=workers,
             in_flight=in_flight,
             lease=lease,
+            on_progress=on_progress,
         )
 
 
@@ -194,6 +213,7 @@ def _export_volume(
     workers: int,
     in_flight: int,
     lease: chunk_gc.Lease,
+    on_progress: Callable[[int, int], None] | None,
 ) -> volume_index.VolumeIndex:
     chunk_store = store.chunk_store(backup)
     size_bytes = source.volume_size(snapshot_id)
@@ -220,7 +240,7 @@ def _export_volume(
             entries=entries,
             workers=workers,
             in_flight=in_flight,
-            on_block=lease.refresh,
+            on_block=_progress(lease, on_progress),
         )
     finally:
         source.release(snapshot_id)

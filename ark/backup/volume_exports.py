@@ -9,7 +9,7 @@ parallel inside), and every outcome is kept, a failure naming the volume and why
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,14 +57,15 @@ def export_snapshots(
     log: RunLog | None = None,
     workers: int = 8,
     in_flight: int = 32,
+    on_progress: Callable[[str], None] | None = None,
 ) -> list[ExportOutcome]:
     """Export every completed snapshot of ``records`` (a backup's) into ``store``. A snapshot
     that did not complete is left out (its failure is the snapshot's); one in a location
-    without block access fails, saying so. Never raises for a volume's problem."""
+    without block access fails, saying so. Never raises for a volume's problem.
+    ``on_progress`` is told, after each block, which volume and how far (one line)."""
     outcomes: list[ExportOutcome] = []
-    for record in records:
-        if record.phase != COMPLETED or not record.snapshot_id:
-            continue
+    wanted = [r for r in records if r.phase == COMPLETED and r.snapshot_id]
+    for number, record in enumerate(wanted, 1):
         outcome = _export_one(
             store,
             backup,
@@ -73,12 +74,27 @@ def export_snapshots(
             log=log,
             workers=workers,
             in_flight=in_flight,
+            on_progress=_teller(on_progress, record.persistent_volume, number, len(wanted)),
         )
         if log is not None:
             say = log.info if outcome.phase == COMPLETED else log.error
             say(f"volume export: {outcome}")
         outcomes.append(outcome)
     return outcomes
+
+
+def _teller(
+    on_progress: Callable[[str], None] | None, pv: str, number: int, count: int
+) -> Callable[[int, int], None]:
+    """An export's progress as one line for ``on_progress``."""
+
+    def tell(blocks: int, read: int) -> None:
+        if on_progress is not None:
+            on_progress(
+                f"{pv}: {blocks} blocks, {read / 1e6:.1f} MB read (volume {number} of {count})"
+            )
+
+    return tell
 
 
 def _export_one(
@@ -90,6 +106,7 @@ def _export_one(
     log: RunLog | None,
     workers: int,
     in_flight: int,
+    on_progress: Callable[[int, int], None],
 ) -> ExportOutcome:
     pv, snap = record.persistent_volume, record.snapshot_id
     if source is None:
@@ -108,6 +125,7 @@ def _export_one(
             parent=parent,
             workers=workers,
             in_flight=in_flight,
+            on_progress=on_progress,
         )
 
     try:

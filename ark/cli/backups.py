@@ -29,14 +29,18 @@ BACKUP_FLAGS = {
 }
 
 
+def _detail(obj: dict[str, Any]) -> str:
+    """The volume being exported, else the resource being listed."""
+    now = (obj.get("status") or {}).get("progress") or {}
+    return str(now.get("currentVolumeExport") or now.get("currentResource") or "")
+
+
 def tracked(name: str) -> progress.Tracked:
     return progress.Tracked(
         kind=BACKUP,
         name=name,
         done_field="itemsBackedUp",
-        detail=lambda o: str(
-            ((o.get("status") or {}).get("progress") or {}).get("currentResource") or ""
-        ),
+        detail=_detail,
         terminal=frozenset(str(p) for p in TERMINAL_BACKUP_PHASES),
     )
 

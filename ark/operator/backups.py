@@ -185,6 +185,8 @@ def progress_status(progress: Progress) -> dict[str, Any]:
     }
     if progress.current_resource:
         out["currentResource"] = progress.current_resource
+    if progress.current_volume_export:
+        out["currentVolumeExport"] = progress.current_volume_export
     return out
 
 

@@ -246,11 +246,21 @@ def test_a_backups_export_builds_on_the_newest_earlier_export_of_the_same_volume
         "b3": replace(record, snapshot_id=ebs.make_snapshot(third), started=3000.0),
         "b0": replace(record, started=500.0),  # exported last, its snapshot the oldest
     }
+    told: dict[str, list[str]] = {}
     for name, rec in records.items():
         key = keys.BackupKeys(backup_name(name)).volume_snapshots
         fs_store.put(key, gzip.compress(orjson.dumps([rec.to_velero(name)])))
-        [outcome] = export_snapshots(backups, name, [rec], sources={"ebs": source})
+        [outcome] = export_snapshots(
+            backups,
+            name,
+            [rec],
+            sources={"ebs": source},
+            on_progress=told.setdefault(name, []).append,
+        )
         assert outcome.phase == "Completed", outcome
+    # progress, block by block: the full export read 11 blocks, b3 only the one changed
+    assert told["b1"][-1] == f"{PV}: 11 blocks, {11 * BLOCK / 1e6:.1f} MB read (volume 1 of 1)"
+    assert told["b3"] == [f"{PV}: 1 blocks, {BLOCK / 1e6:.1f} MB read (volume 1 of 1)"]
 
     parents = {name: backups.volume_index(name, PV).parent for name in records}
     # b3 builds on b2, the newest earlier snapshot of vol-1 ("other" is another volume's)
