@@ -282,14 +282,8 @@ def open_target(
     *, region: str, config: Mapping[str, str], credentials: Mapping[str, str]
 ) -> GceImageTarget:
     """GCE as an import's target, with the snapshotter's settings and ``imageBucket``."""
-    settings.check_keys(config, gcp.CONFIG_KEYS, provider=gcp.PROVIDER)
+    project, clients = gcp.project_and_clients(config, credentials)
     endpoint = settings.endpoint(config, "computeUrl")
-    creds, default_project = gcp_clients.credentials(credentials, anonymous=endpoint is not None)
-    project = config.get("project") or default_project
-    if not project:
-        raise errors.SnapshotConfigError(
-            "project", "required (in config, or the service account key's project_id)"
-        )
     staging = None
     if bucket := config.get("imageBucket"):
         store_config = {"project": project}
@@ -308,7 +302,7 @@ def open_target(
     return GceImageTarget(
         region=region,
         project=project,
-        clients=gcp_clients.Clients(creds, endpoint=endpoint),
+        clients=clients,
         staging=staging,
         polling_interval=settings.seconds(config, "pollingInterval", default=2.0),
         timeout=settings.seconds(config, "apiTimeout", default=3600.0),

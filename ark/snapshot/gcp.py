@@ -368,9 +368,10 @@ class GcePdSnapshotter(VolumeSnapshotter):
         )
 
 
-def open_snapshotter(
-    *, region: str, config: Mapping[str, str], credentials: Mapping[str, str]
-) -> GcePdSnapshotter:
+def project_and_clients(
+    config: Mapping[str, str], credentials: Mapping[str, str]
+) -> tuple[str, gcp_clients.Clients]:
+    """A GCE location's project and API clients, its config keys checked."""
     settings.check_keys(config, CONFIG_KEYS, provider=PROVIDER)
     endpoint = settings.endpoint(config, "computeUrl")
     creds, default_project = gcp_clients.credentials(credentials, anonymous=endpoint is not None)
@@ -379,11 +380,18 @@ def open_snapshotter(
         raise errors.SnapshotConfigError(
             "project", "required (in config, or the service account key's project_id)"
         )
+    return project, gcp_clients.Clients(creds, endpoint=endpoint)
+
+
+def open_snapshotter(
+    *, region: str, config: Mapping[str, str], credentials: Mapping[str, str]
+) -> GcePdSnapshotter:
+    project, clients = project_and_clients(config, credentials)
     return GcePdSnapshotter(
         region=region,
         project=project,
         snapshot_location=config.get("snapshotLocation") or None,
-        clients=gcp_clients.Clients(creds, endpoint=endpoint),
+        clients=clients,
         polling_interval=settings.seconds(config, "pollingInterval", default=2.0),
         timeout=settings.seconds(config, "apiTimeout", default=600.0),
     )

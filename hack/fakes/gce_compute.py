@@ -314,7 +314,7 @@ class GceCompute:
             **self._placement(body, scope),
         }
         if body.get("sourceSnapshot"):
-            snap = self._ready_snapshot(str(body["sourceSnapshot"]), scope)
+            snap = self._ready(self.snapshots, str(body["sourceSnapshot"]), scope)
             snap_size = int(snap["diskSizeGb"])
             if size is not None and size < snap_size:
                 raise invalid("resource.sizeGb", str(size), "Smaller than the snapshot.")
@@ -324,7 +324,7 @@ class GceCompute:
             if snap.get("snapshotEncryptionKey"):
                 disk["diskEncryptionKey"] = snap["snapshotEncryptionKey"]
         if body.get("sourceImage"):
-            image = self._ready_image(str(body["sourceImage"]), scope)
+            image = self._ready(self.images, str(body["sourceImage"]), scope)
             image_size = int(image["diskSizeGb"])
             if size is not None and size < image_size:
                 raise invalid("resource.sizeGb", str(size), "Smaller than the image.")
@@ -371,27 +371,17 @@ class GceCompute:
             "replicaZones": [link(f"projects/{project}/zones/{z}") for z in zones],
         }
 
-    def _ready_snapshot(self, ref: str, scope: str) -> dict[str, Any]:
+    def _ready(self, store: dict[str, dict[str, Any]], ref: str, scope: str) -> dict[str, Any]:
+        """The READY snapshot or image ``ref`` names (a URL or a path, in ``scope``'s project)."""
         path = _relative(ref)
         if not path.startswith("projects/"):
             path = "/".join(scope.split("/")[:2]) + "/" + path
-        snap = self.snapshots.get(path)
-        if snap is None:
+        found = store.get(path)
+        if found is None:
             raise not_found(path)
-        if snap["status"] != "READY":
+        if found["status"] != "READY":
             raise GceError(400, "resourceNotReady", f"The resource '{path}' is not ready")
-        return snap
-
-    def _ready_image(self, ref: str, scope: str) -> dict[str, Any]:
-        path = _relative(ref)
-        if not path.startswith("projects/"):
-            path = "/".join(scope.split("/")[:2]) + "/" + path
-        image = self.images.get(path)
-        if image is None:
-            raise not_found(path)
-        if image["status"] != "READY":
-            raise GceError(400, "resourceNotReady", f"The resource '{path}' is not ready")
-        return image
+        return found
 
     def _insert_image(self, request: Request, scope: str) -> Response:
         body = self._body(request)
