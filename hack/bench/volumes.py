@@ -10,8 +10,11 @@ blobs) and GCE (the local GCE fake, a raw disk image through fake-gcs-server). T
 first: what it reads and stores should be about that share.
 
 Floors, with the same 8 threads: **read floor**, every written block read through the raw SDK
-(EBS GetSnapshotBlock), nothing else; **download floor**, every stored chunk read raw from the
-location. The export is compared with the read floor, each import with the download floor.
+(EBS GetSnapshotBlock), nothing else; **upload floor**, every written block put raw into the
+location; **download floor**, every stored chunk read raw from the location. The export is
+compared with the read and upload floors added (what moving each byte once costs here), each
+import with the download floor (GCE's import also writes the volume's unwritten blocks, as
+zeros, into its raw disk image).
 Peak RSS is sampled while each phase runs (the process holds the volume's random blocks
 only while seeding). Servers are started through hack/objstore as "ark-bench" and stopped
 afterwards unless they were running.
@@ -156,6 +159,23 @@ def read_floor(ebs: Any, snap: str) -> float:
     return time.perf_counter() - start
 
 
+def upload_floor(objects: storage.ObjectStore, written: dict[int, int]) -> float:
+    """Every written block put raw into the location (then deleted), 8 at a time."""
+
+    def put(index: int) -> str:
+        key = f"floor/{index}"
+        objects.put(key, block_of(index, written[index]))
+        return key
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(put, written))
+    elapsed = time.perf_counter() - start
+    for key in made:
+        objects.delete(key)
+    return elapsed
+
+
 def download_floor(objects: storage.ObjectStore) -> float:
     chunk_keys = [i.key for i in objects.list(keys.CHUNKS)]
     start = time.perf_counter()
@@ -283,6 +303,7 @@ def main() -> int:
             "aws", region=SOURCE, config={"ec2Url": moto}, credentials=CREDENTIALS
         )
         t_read = read_floor(ebs, first)
+        t_up = upload_floor(objects, written)
         t_export, index = timed(
             rss,
             lambda: export_volume(store, "full", PV, source=source, snapshot_id=first),
@@ -300,13 +321,14 @@ def main() -> int:
             f"({logical / MB:.0f} MB), 8 threads, MinIO location"
         )
         print(
-            f"read floor {logical / MB / t_read:.0f} MB/s; download floor "
+            f"read floor {logical / MB / t_read:.0f} MB/s, upload floor "
+            f"{logical / MB / t_up:.0f} MB/s, download floor "
             f"{index.totals.stored_bytes / MB / t_down:.0f} MB/s"
         )
         print(
             f"export (aws, moto): {logical / MB / t_export:.0f} MB/s, "
-            f"{t_export / t_read:.2f}x the read floor, stored {index.totals.stored_bytes / MB:.0f} "
-            f"MB, peak RSS {export_rss / 2**20:.0f} MiB"
+            f"{t_export / (t_read + t_up):.2f}x read + upload floors, stored "
+            f"{index.totals.stored_bytes / MB:.0f} MB, peak RSS {export_rss / 2**20:.0f} MiB"
         )
         print(
             f"incremental export after {len(changed)} blocks changed "

@@ -45,6 +45,19 @@ def test_a_chunk_is_named_by_its_sha256_and_stored_compressed(store: ObjectStore
     assert chunks.get(name, size=BLOCK) == block
 
 
+def test_an_incompressible_block_is_stored_not_deflated_and_still_gzip(
+    store: ObjectStore,
+) -> None:
+    chunks = BackupStore(store).chunk_store("b1")
+    block = random_block()
+    name = chunks.name_of(block)
+    size = chunks.put(name, block)
+    stored = store.get(chunks.key_of(name))
+    assert BLOCK < size == len(stored) < BLOCK + 1024  # gzip's stored blocks: a few headers
+    assert gzip.decompress(stored) == block
+    assert chunks.get(name, size=BLOCK) == block
+
+
 def test_zero_blocks_are_recognised() -> None:
     assert is_zero(ZERO)
     assert not is_zero(ZERO[:-1] + b"\x01")
