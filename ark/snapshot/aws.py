@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.utils
 
 from ark.snapshot import config as settings
 from ark.snapshot import errors, pvs
@@ -354,6 +355,16 @@ def session_of(
         raise errors.SnapshotConfigError("profile", str(exc)) from None
 
 
+def check_region(region: str) -> None:
+    """SnapshotConfigError naming ``region`` when the AWS SDK would refuse it."""
+    try:
+        botocore.utils.validate_region_name(region)
+    except botocore.exceptions.InvalidRegionError:
+        raise errors.SnapshotConfigError(
+            "region", f"{region[:64]!r} is not an AWS region name (like us-east-1)"
+        ) from None
+
+
 def open_snapshotter(
     *, region: str, config: Mapping[str, str], credentials: Mapping[str, str]
 ) -> EbsSnapshotter:
@@ -361,6 +372,7 @@ def open_snapshotter(
     chosen = config.get("region") or region
     if not chosen:
         raise errors.SnapshotConfigError("region", "required for EBS snapshots")
+    check_region(chosen)
     return EbsSnapshotter(
         region=chosen,
         session=session_of(chosen, config, credentials),

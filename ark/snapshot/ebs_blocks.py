@@ -206,6 +206,7 @@ def open_blocks(
     chosen = config.get("region") or region
     if not chosen:
         raise errors.SnapshotConfigError("region", "required for EBS snapshots")
+    aws.check_region(chosen)
     endpoint = settings.endpoint(config, "ec2Url")
     return EbsBlocks(
         region=chosen,

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import InvalidRegionError
 
 from ark.storage import settings
 from ark.storage.errors import StoreConfigError
@@ -122,15 +123,23 @@ def build(location: StoreLocation) -> Clients:
     elif ca := config.text("caCert"):
         verify = _ca_bundle(ca)
     endpoint = config.text("s3Url")
-    client: S3Client = session.client(
-        "s3", endpoint_url=endpoint, config=botocore_config, verify=verify
-    )
     public = config.text("publicUrl")
-    signer: S3Client = (
-        session.client("s3", endpoint_url=public, config=botocore_config, verify=verify)
-        if public
-        else client
-    )
+    try:
+        client: S3Client = session.client(
+            "s3", endpoint_url=endpoint, config=botocore_config, verify=verify
+        )
+        signer: S3Client = (
+            session.client("s3", endpoint_url=public, config=botocore_config, verify=verify)
+            if public
+            else client
+        )
+    except InvalidRegionError:
+        raise StoreConfigError(
+            "config.region", f"{region[:64]!r} is not an AWS region name (like us-east-1)"
+        ) from None
+    except ValueError as exc:  # botocore: an endpoint URL it cannot use
+        key = "config.publicUrl" if public and public in str(exc) else "config.s3Url"
+        raise StoreConfigError(key, str(exc)) from None
     options = Options(
         part_size=config.part_size(minimum=MIN_PART, maximum=MAX_PART),
         retention_mode=config.choice(

@@ -4,7 +4,8 @@ leaves New for (FailedValidation with the reason, or the run itself) — never s
 never retried forever.
 
 Each example starts from a valid object (the ones in deploy/examples, pointed at this test's
-location) and replaces one or two values anywhere in its spec. The seed is fixed; regressions
+location, or for locations at nothing reachable) and replaces one or two values anywhere in
+its spec. The seed is fixed; regressions
 are pinned with ``@example``.
 """
 
@@ -54,13 +55,38 @@ BASES: dict[str, dict[str, Any]] = {
         "existingResourcePolicy": "update",
         "storageClassMapping": {"gp2": "gp3"},
     },
+    "Restore/point-in-time": {
+        "scheduleName": "none-such",
+        "pointInTime": "2026-12-03T10:42:00Z",
+        "pointInTimeCluster": "2f1c1a52-0d7e-4a55-9b1e-2f0f3c8a7d11",
+        "namespaceMapping": {"fuzz-app": "fuzz-copy"},
+    },
     "DeleteBackupRequest": {"backupName": "none-such"},
+    # never a default location (no key is added), never a reachable bucket (port 9: discard)
+    "BackupStorageLocation": {
+        "provider": "aws",
+        "objectStorage": {"bucket": "fuzz-bucket", "prefix": "fuzz"},
+        "config": {
+            "region": "us-east-1",
+            "s3Url": "http://127.0.0.1:9",
+            "s3ForcePathStyle": "true",
+        },
+        "accessMode": "ReadOnly",
+        "backupSyncPeriod": "1m",
+    },
+    "VolumeSnapshotLocation": {
+        "provider": "aws",
+        "config": {"region": "us-east-1", "ec2Url": "http://127.0.0.1:9"},
+    },
 }
+"""A base spec per kind (``Kind/variant`` for a second one)."""
 DONE = {
     "Backup": {"Completed", "PartiallyFailed", "Failed", "FailedValidation"},
     "Schedule": {"Enabled", "FailedValidation"},
     "Restore": {"Completed", "PartiallyFailed", "Failed", "FailedValidation"},
     "DeleteBackupRequest": {"Processed"},
+    "BackupStorageLocation": {"Available", "Unavailable"},
+    "VolumeSnapshotLocation": {"Available", "Unavailable"},
 }
 STRINGS = st.one_of(
     st.sampled_from(
@@ -159,6 +185,18 @@ COUNTER = iter(range(1_000_000))
 @given(mutated())
 @example(("Backup", {**BASES["Backup"], "ttl": "99999999999h"}))
 @example(("Schedule", {**BASES["Schedule"], "schedule": "61 * * * *"}))
+@example(("Restore/point-in-time", BASES["Restore/point-in-time"]))
+@example(  # botocore refused the region: the location was retried forever, never Unavailable
+    (
+        "BackupStorageLocation",
+        {
+            **BASES["BackupStorageLocation"],
+            "config": {"region": "0", "s3Url": "http://127.0.0.1:9"},
+        },
+    )
+)
+@example(("VolumeSnapshotLocation", {"provider": "aws", "config": {"region": "0"}}))
+@example(("Restore/point-in-time", {**BASES["Restore/point-in-time"], "pointInTimeCluster": "ü"}))
 def test_a_fuzzed_resource_is_refused_or_leaves_new(
     cluster: Cluster,
     kube: KubeClient,
@@ -166,7 +204,8 @@ def test_a_fuzzed_resource_is_refused_or_leaves_new(
     fuzz_ready: str,
     case: tuple[str, dict[str, Any]],
 ) -> None:
-    kind_name, spec = case
+    base, spec = case
+    kind_name = base.split("/")[0]
     kind = BY_KIND[kind_name]
     name = f"fuzz-{next(COUNTER)}"
     body = {"apiVersion": kind.api_version, "kind": kind_name, "metadata": {"name": name}}
