@@ -121,6 +121,12 @@ def build(location: StoreLocation) -> Clients:
     elif (sas := creds.get("AZURE_STORAGE_SAS_TOKEN")) and not use_aad:
         credential = AzureSasCredential(sas.lstrip("?"))
     else:
+        if url.startswith("http://"):  # the SDK refuses a token over plain http, at each call
+            raise StoreConfigError(
+                "config.storageAccountURI",
+                f"{url} is plain http: Azure AD credentials need https (or give the account "
+                "key or a SAS token)",
+            )
         credential = _identity(config, creds)
     service = BlobServiceClient(account_url=url, credential=credential, **tuning)
     return Clients(

@@ -19,6 +19,7 @@ import requests
 from google.api_core import exceptions as api
 from google.auth import exceptions as auth
 from google.cloud.storage import exceptions as media
+from google.cloud.storage.retry import DEFAULT_RETRY
 
 from ark.storage import gcs_client, keys, streaming
 from ark.storage.errors import (
@@ -40,6 +41,7 @@ from ark.storage.interface import (
 )
 
 PAGE = 1000
+CHECK_SECONDS = 20.0
 READ_CHUNK = 4 * 1024 * 1024
 _FAILURES = (
     api.GoogleAPIError,
@@ -267,9 +269,17 @@ class GcsStore:
             )
 
     def check(self) -> None:
+        """One listing, given up after ``CHECK_SECONDS`` (the SDK would retry an unreachable
+        endpoint for two minutes: a location's check says so sooner)."""
         with self._call("check bucket", None):
-            iterator = self._iterate("", delimiter="/")
-            iterator.max_results = 1
+            iterator = self._clients.client.list_blobs(
+                self._bucket,
+                prefix=keys.join(self._prefix, ""),
+                delimiter="/",
+                max_results=1,
+                timeout=CHECK_SECONDS,
+                retry=DEFAULT_RETRY.with_timeout(CHECK_SECONDS),
+            )
             next(iter(iterator.pages), None)
 
 

@@ -89,9 +89,13 @@ def build(location: StoreLocation) -> Clients:
         client_options=options or None,
     )
     signer = config.text("serviceAccount")
+    try:
+        bucket = client.bucket(location.bucket)
+    except ValueError as exc:  # the SDK checks the name's form
+        raise StoreConfigError("objectStorage.bucket", f"{location.bucket!r}: {exc}") from None
     return Clients(
         client=client,
-        bucket=client.bucket(location.bucket),
+        bucket=bucket,
         endpoint=options.get("api_endpoint"),
         part_size=part,
         kms_key_name=config.text("kmsKeyName"),

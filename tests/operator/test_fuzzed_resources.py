@@ -74,9 +74,34 @@ BASES: dict[str, dict[str, Any]] = {
         "accessMode": "ReadOnly",
         "backupSyncPeriod": "1m",
     },
+    "BackupStorageLocation/azure": {
+        "provider": "azure",
+        "objectStorage": {"bucket": "fuzz-container"},
+        "config": {"storageAccount": "fuzz", "storageAccountURI": "http://127.0.0.1:9/fuzz"},
+        "accessMode": "ReadOnly",
+    },
+    "BackupStorageLocation/gcp": {
+        "provider": "gcp",
+        "objectStorage": {"bucket": "fuzz-bucket"},
+        "config": {"storeEndpoint": "http://127.0.0.1:9", "anonymous": "true"},
+        "accessMode": "ReadOnly",
+    },
     "VolumeSnapshotLocation": {
         "provider": "aws",
         "config": {"region": "us-east-1", "ec2Url": "http://127.0.0.1:9"},
+    },
+    "VolumeSnapshotLocation/azure": {
+        "provider": "azure",
+        "config": {
+            "subscriptionId": "6f1c1a52-0d7e-4a55-9b1e-2f0f3c8a7d11",
+            "resourceGroup": "fuzz",
+            "region": "eastus",
+            "armEndpoint": "http://127.0.0.1:9",
+        },
+    },
+    "VolumeSnapshotLocation/gcp": {
+        "provider": "gcp",
+        "config": {"project": "fuzz", "computeUrl": "http://127.0.0.1:9", "imageBucket": "b"},
     },
 }
 """A base spec per kind (``Kind/variant`` for a second one)."""
@@ -196,6 +221,13 @@ COUNTER = iter(range(1_000_000))
     )
 )
 @example(("VolumeSnapshotLocation", {"provider": "aws", "config": {"region": "0"}}))
+@example(("BackupStorageLocation/azure", BASES["BackupStorageLocation/azure"]))  # token over http
+@example(  # the GCS SDK refuses the bucket's name
+    (
+        "BackupStorageLocation/gcp",
+        {**BASES["BackupStorageLocation/gcp"], "objectStorage": {"bucket": " "}},
+    )
+)
 @example(("Restore/point-in-time", {**BASES["Restore/point-in-time"], "pointInTimeCluster": "ü"}))
 def test_a_fuzzed_resource_is_refused_or_leaves_new(
     cluster: Cluster,
