@@ -97,23 +97,25 @@ class _Run:
                 self.progress.current_resource = resource
                 if items:
                     self.per_resource[resource] = self.per_resource.get(resource, 0) + items
-            now = time.monotonic()
-            due = now - self._last_report >= PROGRESS_INTERVAL
-            if due:
-                self._last_report = now
-            snapshot = Progress(**vars(self.progress)) if due else None
-        if snapshot is not None and self.on_progress is not None:
-            self.on_progress(snapshot)
+            snapshot = self._due(force=False)
+        self._report(snapshot)
 
     def exporting(self, where: str | None) -> None:
         """Which volume is being exported and how far (None: the exports are over)."""
         with self._lock:
             self.progress.current_volume_export = where
-            now = time.monotonic()
-            due = where is None or now - self._last_report >= PROGRESS_INTERVAL
-            if due:
-                self._last_report = now
-            snapshot = Progress(**vars(self.progress)) if due else None
+            snapshot = self._due(force=where is None)
+        self._report(snapshot)
+
+    def _due(self, *, force: bool) -> Progress | None:
+        """A copy of the progress to report, when one is due (under the lock)."""
+        now = time.monotonic()
+        if not force and now - self._last_report < PROGRESS_INTERVAL:
+            return None
+        self._last_report = now
+        return Progress(**vars(self.progress))
+
+    def _report(self, snapshot: Progress | None) -> None:
         if snapshot is not None and self.on_progress is not None:
             self.on_progress(snapshot)
 

@@ -65,11 +65,13 @@ def export_snapshots(
     ``on_progress`` is told, after each block, which volume and how far (one line)."""
     outcomes: list[ExportOutcome] = []
     wanted = [r for r in records if r.phase == COMPLETED and r.snapshot_id]
+    parents = parents_of(store, backup, wanted)
     for number, record in enumerate(wanted, 1):
         outcome = _export_one(
             store,
             backup,
             record,
+            parent=parents.get(record.persistent_volume),
             source=sources.get(record.location),
             log=log,
             workers=workers,
@@ -102,6 +104,7 @@ def _export_one(
     backup: str,
     record: SnapshotRecord,
     *,
+    parent: str | None,
     source: BlockSource | None,
     log: RunLog | None,
     workers: int,
@@ -112,7 +115,6 @@ def _export_one(
     if source is None:
         why = f"VolumeSnapshotLocation {record.location} cannot read its snapshots' blocks"
         return ExportOutcome(pv, snap, FAILED, why)
-    parent = parent_of(store, backup, record)
 
     def export(parent: str | None) -> volume_index.VolumeIndex:
         return export_volume(
@@ -144,34 +146,40 @@ def _export_one(
     return ExportOutcome(pv, snap, COMPLETED, size_bytes=index.size_bytes, totals=index.totals)
 
 
-def parent_of(store: persistence.BackupStore, backup: str, record: SnapshotRecord) -> str | None:
-    """The backup an export of ``record`` builds on: the other backup in the location whose
-    export of the same volume (same PV, volume id, provider and region) came from the newest
-    snapshot taken before ``record``'s; None when there is none (or ``record`` does not say
-    its volume or time)."""
-    if not record.volume_id or not record.started:
-        return None
-    best: tuple[float, str] | None = None
-    for name in sorted(store.backup_names() - {backup}):
+def parents_of(
+    store: persistence.BackupStore, backup: str, records: Sequence[SnapshotRecord]
+) -> dict[str, str]:
+    """The backup each export of ``records`` builds on, by PV: the other backup in the
+    location whose export of the same volume (same PV, volume id, provider and region) came
+    from the newest snapshot taken before the record's. A record that does not say its volume
+    or time, or has no such backup, has none. The location is listed once, and each other
+    backup's snapshot records are read once, however many volumes."""
+    wanted = {r.persistent_volume: r for r in records if r.volume_id and r.started}
+    best: dict[str, tuple[float, str]] = {}
+    for name, volumes in sorted(store.every_exported_volume().items()):
+        candidates = [v for v in volumes if v in wanted and name != backup]
+        if not candidates:
+            continue
         try:
-            if record.persistent_volume not in store.exported_volumes(name):
+            started = {r.snapshot_id: r.started for r in store.snapshots(name)}
+        except (StoreError, ValueError):  # unreadable: not a parent (a full export is right)
+            continue
+        for pv in candidates:
+            record = wanted[pv]
+            try:
+                source = store.volume_index(name, pv).source
+            except (StoreError, ValueError):
                 continue
-            source = store.volume_index(name, record.persistent_volume).source
             if (source.volume_id, source.provider, source.region) != (
                 record.volume_id,
                 record.provider,
                 record.region,
             ):
                 continue
-            started = next(
-                (r.started for r in store.snapshots(name) if r.snapshot_id == source.snapshot_id),
-                0.0,
-            )
-        except (StoreError, ValueError):  # unreadable: not a parent (a full export is right)
-            continue
-        if 0.0 < started < record.started and (best is None or started > best[0]):
-            best = (started, name)
-    return None if best is None else best[1]
+            when = started.get(source.snapshot_id, 0.0)
+            if 0.0 < when < record.started and (pv not in best or when > best[pv][0]):
+                best[pv] = (when, name)
+    return {pv: name for pv, (_, name) in best.items()}
 
 
 def render(outcome: ExportOutcome) -> dict[str, Any]:

@@ -176,11 +176,7 @@ def _mark(store: BackupStore, out: Collected) -> set[str]:
     """The keys of every chunk an index of the location names (``out.skipped`` when one
     cannot be read)."""
     referenced: set[str] = set()
-    for name in sorted(store.backup_names()):
-        try:
-            volumes = store.exported_volumes(name)
-        except ValueError:  # a folder no backup could be named: ark wrote nothing there
-            continue
+    for name, volumes in sorted(store.every_exported_volume().items()):
         for volume in volumes:
             try:
                 index = store.volume_index(name, volume)

@@ -518,6 +518,21 @@ class BackupStore:
             k.removesuffix(keys.INDEX_SUFFIX) for k in found if k.endswith(keys.INDEX_SUFFIX)
         )
 
+    def every_exported_volume(self) -> dict[str, list[str]]:
+        """Every backup's exported volumes (backup name: PVs with an index, sorted), from one
+        listing of the location's backups; a folder no backup could be named is left out."""
+        found: dict[str, list[str]] = {}
+        for info in self.objects.list(keys.BACKUPS):
+            name, _, rest = info.key.removeprefix(keys.BACKUPS).partition("/volumes/")
+            if "/" in name or "/" in rest or not rest.endswith(keys.INDEX_SUFFIX):
+                continue
+            try:
+                archive.backup_name(name)
+            except ValueError:
+                continue
+            found.setdefault(name, []).append(rest.removesuffix(keys.INDEX_SUFFIX))
+        return {name: sorted(volumes) for name, volumes in found.items()}
+
     # -- restores -----------------------------------------------------------------------
     def put_restore(self, name: str, *, results: Mapping[str, Any], log: RunLog) -> None:
         k = _restore(name)

@@ -26,8 +26,7 @@ def bounded(
     """``task(item)`` for every item, on ``workers`` threads, yielded as they finish (not in
     order). ``items`` is consumed lazily: a new task starts only when fewer than ``in_flight``
     are unfinished. The first failure is raised; tasks not started then are cancelled."""
-    if workers < 1 or in_flight < 1:
-        raise ValueError("workers and in_flight must be at least 1")
+    _check(workers, in_flight)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
         pending: set[Future[R]] = set()
         try:
@@ -57,8 +56,7 @@ def ordered(
     """As :func:`bounded`, but yielded in the order of ``items``: for a consumer that must
     take blocks in order (a stream), while ``workers`` threads fetch ahead of it. At most
     ``in_flight`` results are held, however slow the first."""
-    if workers < 1 or in_flight < 1:
-        raise ValueError("workers and in_flight must be at least 1")
+    _check(workers, in_flight)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
         window: deque[Future[R]] = deque()
         try:
@@ -71,3 +69,8 @@ def ordered(
         finally:
             for future in window:
                 future.cancel()
+
+
+def _check(workers: int, in_flight: int) -> None:
+    if workers < 1 or in_flight < 1:
+        raise ValueError("workers and in_flight must be at least 1")

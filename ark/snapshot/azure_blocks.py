@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from contextlib import contextmanager
 
 from azure.core import exceptions as azure_errors
 from azure.storage.blob import BlobClient
@@ -217,25 +217,19 @@ def _touched(ranges: list[tuple[int, int]], size: int) -> Iterator[Block]:
         yield Block(index, _PAGE)
 
 
-class _Calling:
-    def __init__(self, action: str, subject: str) -> None:
-        self._action, self._subject = action, subject
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
-        if isinstance(exc, azure_errors.ClientAuthenticationError):
-            raise errors.AccessDenied(self._action, self._subject, _reason(exc)) from exc
-        if isinstance(exc, azure_errors.HttpResponseError) and exc.status_code == 403:
-            raise errors.AccessDenied(self._action, self._subject, _reason(exc)) from exc
-        if isinstance(exc, azure_errors.AzureError):
-            raise errors.OperationFailed(self._action, self._subject, _reason(exc)) from exc
-
-
-def _calling(action: str, subject: str) -> _Calling:
+@contextmanager
+def _calling(action: str, subject: str) -> Iterator[None]:
     """The blob service's errors as ark's, naming what was being done to what."""
-    return _Calling(action, subject)
+    try:
+        yield
+    except azure_errors.ClientAuthenticationError as exc:
+        raise errors.AccessDenied(action, subject, _reason(exc)) from exc
+    except azure_errors.HttpResponseError as exc:
+        if exc.status_code == 403:
+            raise errors.AccessDenied(action, subject, _reason(exc)) from exc
+        raise errors.OperationFailed(action, subject, _reason(exc)) from exc
+    except azure_errors.AzureError as exc:
+        raise errors.OperationFailed(action, subject, _reason(exc)) from exc
 
 
 def _reason(exc: azure_errors.AzureError) -> str:

@@ -20,13 +20,9 @@ import tarfile
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
-
-from google.api_core import exceptions as google_errors
-from google.cloud import compute_v1
 
 from ark.snapshot import config as settings
 from ark.snapshot import errors, gcp, gcp_clients
@@ -182,7 +178,7 @@ class GceImageTarget:
         bucket = self._staging.location.bucket if self._staging else ""
         name = gcp.resource_name("ark-import")
         path = f"projects/{self._project}/global/images/{name}"
-        with self._calling("create image", path):
+        with gcp.calling("create image", path):
             op = self._clients.insert_image(
                 project=self._project,
                 name=name,
@@ -190,14 +186,19 @@ class GceImageTarget:
                 labels=gcp.labels(job.tags),
                 description=job.description,
             )
-        self._wait_op(
-            op, path, lambda n: self._clients.global_operation(project=self._project, name=n)
+        gcp.wait_op(
+            op,
+            action="create image",
+            subject=path,
+            read=lambda n: self._clients.global_operation(project=self._project, name=n),
+            timeout=self._timeout,
+            interval=self._interval,
         )
         wait_until(path, lambda: self._image_ready(path, name), timeout=self._timeout)
         return path
 
     def _image_ready(self, path: str, name: str) -> bool:
-        with self._calling("read", path):
+        with gcp.calling("read", path):
             image = self._clients.get_image(project=self._project, name=name)
         if image.status == "FAILED":
             raise errors.OperationFailed("create image", path, "GCE says the image FAILED")
@@ -213,7 +214,7 @@ class GceImageTarget:
             )
         name = gcp.resource_name("ark-import")
         path = f"projects/{self._project}/zones/{zone}/disks/{name}"
-        with self._calling("create a disk from", f"image {snapshot_id}"):
+        with gcp.calling("create a disk from", f"image {snapshot_id}"):
             op = self._clients.insert_disk(
                 project=self._project,
                 scope="zones",
@@ -226,56 +227,25 @@ class GceImageTarget:
                 labels=gcp.labels(tags),
                 kms_key=None,
             )
-        self._wait_op(
+        gcp.wait_op(
             op,
-            path,
-            lambda n: self._clients.zone_operation(project=self._project, zone=zone, name=n),
+            action="create a disk from",
+            subject=path,
+            read=lambda n: self._clients.zone_operation(project=self._project, zone=zone, name=n),
+            timeout=self._timeout,
+            interval=self._interval,
         )
         wait_until(path, lambda: self._disk_ready(zone, name, path), timeout=self._timeout)
         return path
 
     def _disk_ready(self, zone: str, name: str, path: str) -> bool:
-        with self._calling("read", path):
+        with gcp.calling("read", path):
             disk = self._clients.get_disk(
                 project=self._project, scope="zones", where=zone, name=name
             )
         if disk.status == "FAILED":
             raise errors.OperationFailed("create", path, "GCE says the disk FAILED")
         return bool(disk.status == "READY")
-
-    def _wait_op(
-        self,
-        op: compute_v1.Operation,
-        subject: str,
-        read: Callable[[str], compute_v1.Operation],
-    ) -> None:
-        deadline = time.monotonic() + self._timeout
-        while not gcp_clients.done(op):
-            if time.monotonic() > deadline:
-                raise errors.OperationFailed(
-                    "wait for", subject, f"not done after {self._timeout:g}s"
-                )
-            time.sleep(self._interval)
-            with self._calling("wait for", subject):
-                op = read(op.name)
-        if op.error.errors:
-            first = op.error.errors[0]
-            raise errors.OperationFailed(
-                "create", subject, f"{first.code}: {first.message}", code=first.code
-            )
-
-    @contextlib.contextmanager
-    def _calling(self, action: str, subject: str) -> Any:
-        try:
-            yield
-        except (google_errors.Unauthenticated, google_errors.PermissionDenied) as exc:
-            raise errors.AccessDenied(action, subject, exc.message, code=str(exc.code)) from exc
-        except google_errors.GoogleAPICallError as exc:
-            raise errors.OperationFailed(
-                action, subject, str(exc.message), code=str(exc.code)
-            ) from exc
-        except google_errors.GoogleAPIError as exc:
-            raise errors.OperationFailed(action, subject, f"GCE unreachable: {exc}") from exc
 
 
 def open_target(

@@ -23,7 +23,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -104,6 +104,45 @@ def _reason(exc: google_errors.GoogleAPICallError) -> tuple[str, str]:
     return exc.reason or str(exc.code), str(exc.message)
 
 
+@contextmanager
+def calling(action: str, subject: str) -> Iterator[None]:
+    """GCE's errors as ark's, naming what was being done to what."""
+    try:
+        yield
+    except (google_errors.Unauthenticated, google_errors.PermissionDenied) as exc:
+        raise errors.AccessDenied(action, subject, exc.message, code=str(exc.code)) from exc
+    except google_errors.GoogleAPICallError as exc:
+        reason, message = _reason(exc)
+        raise errors.OperationFailed(action, subject, f"{reason}: {message}", code=reason) from exc
+    except google_errors.GoogleAPIError as exc:
+        raise errors.OperationFailed(action, subject, f"GCE unreachable: {exc}") from exc
+
+
+def wait_op(
+    op: Any,
+    *,
+    action: str,
+    subject: str,
+    read: Callable[[str], Any],
+    timeout: float,
+    interval: float,
+) -> None:
+    """Polls a GCE operation with ``read(name)`` until it is done (at most ``timeout``); an
+    operation that ended with an error raises it, naming ``subject``."""
+    deadline = time.monotonic() + timeout
+    while not gcp_clients.done(op):
+        if time.monotonic() > deadline:
+            raise errors.OperationFailed(action, subject, f"not done after {timeout:g}s")
+        time.sleep(interval)
+        with calling(action, subject):
+            op = read(op.name)
+    if op.error.errors:
+        first = op.error.errors[0]
+        raise errors.OperationFailed(
+            action, subject, f"{first.code}: {first.message}", code=first.code
+        )
+
+
 def _tail(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
 
@@ -136,21 +175,13 @@ class GcePdSnapshotter(VolumeSnapshotter):
 
     @contextmanager
     def _calling(self, action: str, subject: str) -> Iterator[None]:
-        try:
-            yield
-        except google_errors.NotFound as exc:
-            if "snapshot" in subject:
-                raise errors.SnapshotNotFound(subject.removeprefix("snapshot "), "GCE") from exc
-            raise errors.VolumeNotFound(subject.removeprefix("disk "), "GCE") from exc
-        except (google_errors.Unauthenticated, google_errors.PermissionDenied) as exc:
-            raise errors.AccessDenied(action, subject, exc.message, code=str(exc.code)) from exc
-        except google_errors.GoogleAPICallError as exc:
-            reason, message = _reason(exc)
-            raise errors.OperationFailed(
-                action, subject, f"{reason}: {message}", code=reason
-            ) from exc
-        except google_errors.GoogleAPIError as exc:
-            raise errors.OperationFailed(action, subject, f"GCE unreachable: {exc}") from exc
+        with calling(action, subject):
+            try:
+                yield
+            except google_errors.NotFound as exc:
+                if "snapshot" in subject:
+                    raise errors.SnapshotNotFound(subject.removeprefix("snapshot "), "GCE") from exc
+                raise errors.VolumeNotFound(subject.removeprefix("disk "), "GCE") from exc
 
     def _snapshot_ref(self, snapshot_id: str) -> tuple[str, str]:
         match = _SNAPSHOT_PATH.match(snapshot_id)
@@ -301,20 +332,14 @@ class GcePdSnapshotter(VolumeSnapshotter):
                 op = self._clients.delete_snapshot(project=project, name=name)
         except errors.SnapshotNotFound:
             return
-        deadline = time.monotonic() + self._timeout
-        while not gcp_clients.done(op):
-            if time.monotonic() > deadline:
-                raise errors.OperationFailed(
-                    "delete", subject, f"still deleting after {self._timeout:g}s"
-                )
-            time.sleep(self._interval)
-            with self._calling("delete", subject):
-                op = self._clients.global_operation(project=project, name=op.name)
-        if op.error.errors:
-            first = op.error.errors[0]
-            raise errors.OperationFailed(
-                "delete", subject, f"{first.code}: {first.message}", code=first.code
-            )
+        wait_op(
+            op,
+            action="delete",
+            subject=subject,
+            read=lambda n: self._clients.global_operation(project=project, name=n),
+            timeout=self._timeout,
+            interval=self._interval,
+        )
 
     def volumes_tagged(self, tags: Mapping[str, str]) -> list[VolumeRef]:
         """Zonal and regional disks of the project (``disks.aggregatedList`` with a label
