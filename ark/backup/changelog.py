@@ -270,11 +270,15 @@ class ChangeWatcher:
         spec: BackupSpec,
         *,
         options: WatchOptions | None = None,
+        on_stored: Callable[[WatcherStatus], None] | None = None,
     ) -> None:
+        """``on_stored`` is told, in the flush thread, each time a segment was stored: how
+        far the log now reaches (its errors are logged, never the watcher's)."""
         self.client = client
         self.log = log
         self.spec = spec
         self.options = options or WatchOptions()
+        self._on_stored = on_stored
         self._scope = _Scope(
             spec, selection.NamespaceFilter(spec.included_namespaces, spec.excluded_namespaces)
         )
@@ -387,7 +391,7 @@ class ChangeWatcher:
                 try:
                     self.log.put(builder, trailer)
                     self._rec.stored_through = trailer.end
-                    return
+                    break
                 except StoreError as exc:
                     attempt += 1
                     _log.warning(
@@ -400,6 +404,11 @@ class ChangeWatcher:
                     if self._stop.is_set() and attempt >= 3:
                         raise
                     time.sleep(min(0.5 * 2**attempt, 10.0))
+        if self._on_stored is not None:
+            try:
+                self._on_stored(self.status)
+            except Exception:  # the log goes on whatever its reader does
+                _log.exception("change log %s: telling the segment stored", self.log.schedule)
 
     def _check_caught_up(self) -> None:
         """Once every watch is ready, close the time no watcher ran (a gap, once)."""

@@ -23,7 +23,7 @@ from typing import Any
 from ark import control, persistence
 from ark.api.schedule import ScheduleSpec
 from ark.backup.changelog import ChangeWatcher, WatchOptions
-from ark.kube import KubeClient
+from ark.kube import KubeClient, KubeError
 from ark.operator import metrics, stores
 from ark.storage import StoreError
 
@@ -117,6 +117,7 @@ class Watchers:
             log,
             spec.template,
             options=WatchOptions(flush_seconds=spec.change_log.flush_seconds),
+            on_stored=lambda _: self._push(name),
         )
         try:
             watcher.start()  # reads the log's newest segment: resumes from its checkpoints
@@ -140,6 +141,22 @@ class Watchers:
         finally:
             running.client.close()
         _log.info("schedule %s: change log stopped", name)
+
+    def _push(self, name: str) -> None:
+        """A segment was stored (the watcher's flush thread): the recovery point in the
+        Schedule's status and metrics at once, not at the schedule's next look. Takes no
+        lock: a stop waits for this thread while holding it (a stopping watcher's entry is
+        gone first, so its last segment pushes nothing)."""
+        running = self._running.get(name)
+        if running is None:
+            return
+        log_status = self._status(name, running)
+        try:
+            control.patch_status(
+                self.client, control.SCHEDULE, self.namespace, name, {"changeLog": log_status}
+            )
+        except KubeError as exc:  # the next push or schedule look writes it
+            _log.warning("schedule %s: change log status not written: %s", name, exc)
 
     def _status(self, name: str, running: _Running) -> dict[str, Any]:
         watcher = running.watcher

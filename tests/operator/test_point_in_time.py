@@ -25,6 +25,7 @@ from tests.support import compare
 
 SCHEDULE, RESTORE = control.SCHEDULE, control.RESTORE
 FAR_CRON = "0 0 1 1 *"  # no tick during the test: the backup is made by hand
+_CLOCK_SLACK = dt.timedelta(seconds=1.2)  # the status's times have whole seconds
 
 
 def _cm(kube: KubeClient, namespace: str, name: str, data: dict[str, str]) -> None:
@@ -184,6 +185,41 @@ def test_restores_instants_across_an_operator_kill_exactly(
     assert f'ark_schedule_recovery_point_age_seconds{{schedule="{schedule}"}}' in (
         operator.metrics()
     )
+
+
+def test_the_recovery_point_is_pushed_as_each_segment_is_stored(
+    kube: KubeClient, op_namespace: str, operator: Operator, pitr: _Pitr
+) -> None:
+    """The Schedule's status and the recovery-point metric follow the stored log, not the
+    schedule's looks: with an hour between looks, a change shows within flushSeconds + 2 s."""
+    operator.stop()
+    operator.extra = {**operator.extra, "--schedule-interval": "3600"}
+    operator.start()  # one look when the Schedule appears (the watcher starts), then none
+    _schedule(kube, op_namespace, pitr.schedule, pitr.source)
+    wait_for(
+        lambda: _log_status(kube, op_namespace, pitr.schedule).get("storedThrough"),
+        timeout=60,
+        what="the change log's first segment",
+    )
+    for round_ in range(3):
+        time.sleep(2 * _CLOCK_SLACK.total_seconds())  # the last round's change is older
+        _cm(kube, pitr.source, f"change-{round_}", {"n": str(round_)})
+        changed = dt.datetime.now(dt.UTC)
+
+        def shown(changed: dt.datetime = changed) -> bool:
+            now = _log_status(kube, op_namespace, pitr.schedule)
+            through = control.parse_time(now.get("storedThrough"))
+            newest = control.parse_time(now.get("newestChange"))
+            return bool(through and newest and through >= newest >= changed - _CLOCK_SLACK)
+
+        # flushSeconds (1) + 2 s, and a second for the status patch and this poll
+        wait_for(shown, timeout=1 + 2 + 1, what=f"change {round_} shown as stored")
+    [age] = [
+        float(line.rsplit(" ", 1)[1])
+        for line in operator.metrics().splitlines()
+        if line.startswith(f'ark_schedule_recovery_point_age_seconds{{schedule="{pitr.schedule}"}}')
+    ]
+    assert 0 <= age < 5, age
 
 
 def test_an_instant_the_log_does_not_reach_is_refused_naming_why(
