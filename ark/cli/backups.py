@@ -13,8 +13,8 @@ import click
 from ark import archive, control
 from ark.api import kinds
 from ark.api.backup import TERMINAL_BACKUP_PHASES, BackupSpec
-from ark.cli import bucket, common, describing, exporting, output, progress, verifying
-from ark.cli.common import CliError
+from ark.cli import bucket, common, context, describing, exporting, output, progress, verifying
+from ark.cli.context import CliError
 from ark.cli.filters import FILTER_FLAGS, filter_options, filter_values
 from ark.storage import ObjectNotFound, StoreError
 
@@ -107,7 +107,7 @@ def check_name(name: str, *, flag: str = "NAME") -> str:
     try:
         return archive.backup_name(name)
     except archive.InvalidName as exc:
-        raise common.BadFlag(flag, str(exc)) from None
+        raise context.BadFlag(flag, str(exc)) from None
 
 
 @click.group("backup")
@@ -126,8 +126,8 @@ def group() -> None:
 )
 @click.option("--wait", is_flag=True, help="Wait until the backup finishes, showing progress.")
 @click.option("--label", "labels", metavar="KEY=VALUE,...", help="Labels of the Backup object.")
-@common.output_option
-@common.connection_options
+@context.output_option
+@context.connection_options
 def create(
     *, name: str | None, from_schedule: str | None, wait: bool, labels: str | None, **flags: Any
 ) -> None:
@@ -136,7 +136,7 @@ def create(
     With -o yaml or -o json the Backup is printed and not created. Exit status with --wait:
     0 when the backup Completed, 1 otherwise.
     """
-    s = common.settings()
+    s = context.settings()
     meta_labels = common.key_values(labels, flag="--label") or {}
     if from_schedule:
         given = [BACKUP_FLAGS[k] for k, v in _spec_dict(flags).items() if v not in (None, ())]
@@ -197,18 +197,18 @@ def finish(what: progress.Tracked) -> None:
 @group.command("get")
 @click.argument("names", nargs=-1, shell_complete=common.names_of(BACKUP))
 @click.option("-l", "--selector", help="Only backups with these labels (k=v,...).")
-@common.output_option
-@common.connection_options
+@context.output_option
+@context.connection_options
 def get(*, names: tuple[str, ...], selector: str | None) -> None:
     """List backups, or show the ones named."""
-    s = common.settings()
+    s = context.settings()
     objs = common.get_many(BACKUP, names, selector=selector)
     output.print_objects(objs, kind=BACKUP, output=s.output, single=len(names) == 1)
 
 
 @group.command("describe")
 @click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(BACKUP))
-@common.connection_options
+@context.connection_options
 def describe(*, names: tuple[str, ...]) -> None:
     """Spec, phase, timings, per-item warnings and errors, and volume snapshots.
 
@@ -220,7 +220,7 @@ def describe(*, names: tuple[str, ...]) -> None:
 
 @group.command("logs")
 @click.argument("name", shell_complete=common.names_of(BACKUP))
-@common.connection_options
+@context.connection_options
 def logs(*, name: str) -> None:
     """Print the backup's log (from the bucket; needs read access to the credential Secret)."""
     obj = common.get(BACKUP, name)
@@ -240,7 +240,7 @@ def logs(*, name: str) -> None:
     help="File to write (default: NAME-data.tar.gz here); '-' writes to stdout.",
 )
 @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
-@common.connection_options
+@context.connection_options
 def download(*, name: str, target: Path | None, force: bool) -> None:
     """Download the backup's archive (the tar.gz of its items)."""
     obj = common.get(BACKUP, name)
@@ -277,7 +277,7 @@ def download(*, name: str, target: Path | None, force: bool) -> None:
     help="Also ask each volume snapshot's provider (cloud, or the CSI objects) whether it "
     "exists and is complete (needs the VolumeSnapshotLocations' credentials).",
 )
-@common.connection_options
+@context.connection_options
 def verify(*, name: str, deep: bool) -> None:
     """Check the stored backup without restoring it.
 
@@ -299,7 +299,7 @@ def verify(*, name: str, deep: bool) -> None:
 
 @group.command("export-volumes")
 @click.argument("name", shell_complete=common.names_of(BACKUP))
-@common.connection_options
+@context.connection_options
 def export_volumes(*, name: str) -> None:
     """Copy a finished backup's volume snapshots into its storage location.
 
@@ -330,7 +330,7 @@ def _refuse_if_locked(backup: dict[str, Any]) -> None:
 @group.command("delete")
 @click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(BACKUP))
 @click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
-@common.connection_options
+@context.connection_options
 def delete(*, names: tuple[str, ...], confirm: bool) -> None:
     """Delete backups with their data and snapshots (through DeleteBackupRequests)."""
     for name in names:

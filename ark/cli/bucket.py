@@ -11,8 +11,8 @@ import orjson
 
 from ark import control, persistence
 from ark.api import kinds
-from ark.cli import common
-from ark.cli.common import CliError, Obj
+from ark.cli import common, context
+from ark.cli.context import CliError, Obj
 from ark.kube import KubeError
 from ark.storage import ObjectNotFound, StoreError
 
@@ -32,7 +32,7 @@ def location_name(obj: Obj) -> str | None:
 
 def open_for(location: str | None) -> persistence.BackupStore:
     """The store of a BackupStorageLocation (the default one when ``location`` is None)."""
-    s = common.settings()
+    s = context.settings()
     try:
         bsl = control.resolve_bsl(s.client(), s.namespace, location)
         return persistence.BackupStore(

@@ -1,128 +1,32 @@
-"""What every command shares: the connection settings, the cluster client, ark's custom
-resources by name, flag parsing through the API models, and errors users read in one line."""
+"""What the commands share beyond ``context``: ark's custom resources by name through the
+cluster client, flag parsing through the API models, and API errors in one line."""
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import click
-import orjson
 from pydantic import BaseModel, ValidationError
 
 from ark import control
-from ark.api import kinds
 from ark.api.kinds import Kind
 from ark.api.types import parse_duration
-from ark.kube import KubeApiError, KubeClient, KubeError
+from ark.cli import context
+from ark.cli.context import BadFlag, CliError, Obj
+from ark.kube import KubeApiError, KubeError
 
-DEFAULT_NAMESPACE = "ark-system"
-OUTPUTS = ("table", "yaml", "json")
-Obj = dict[str, Any]
-F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M", bound=BaseModel)
-
-
-class CliError(Exception):
-    """An expected failure: printed as one line ``ark: <message>``, exit status ``code``."""
-
-    def __init__(self, message: str, *, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class BadFlag(CliError):
-    """A flag value the API models refuse (exit status 2, like any usage error)."""
-
-    def __init__(self, flag: str, message: str) -> None:
-        super().__init__(f"invalid value for {flag}: {message}", code=2)
-
-
-@dataclass
-class Settings:
-    """The connection and output settings, from the root command and each subcommand."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    namespace: str = field(default_factory=lambda: os.environ.get("ARK_NAMESPACE") or "ark-system")
-    output: str = "table"
-    _client: KubeClient | None = None
-
-    def client(self) -> KubeClient:
-        if self._client is None:
-            loaded = KubeClient.load(kubeconfig=self.kubeconfig, context=self.context, pool_size=4)
-            # A CLI should fail fast when nothing answers: few retries, not the engines' eight.
-            self._client = KubeClient(loaded.api, max_retries=3)
-            _servers.append(self._client.server)
-        return self._client
-
-
-_servers: list[str] = []
-
-
-def settings() -> Settings:
-    return click.get_current_context().ensure_object(Settings)
-
-
-def _set(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
-    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
-        if value is not None:
-            setattr(ctx.ensure_object(Settings), attr, value)
-
-    return callback
-
-
-def connection_options(command: F) -> F:
-    """--kubeconfig, --context, -n/--namespace: accepted on the root and on every command."""
-    for option in reversed(
-        [
-            click.option(
-                "--kubeconfig",
-                type=click.Path(dir_okay=False),
-                expose_value=False,
-                callback=_set("kubeconfig"),
-                help="Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).",
-            ),
-            click.option(
-                "--context",
-                expose_value=False,
-                callback=_set("context"),
-                help="Kubeconfig context (default: the current context).",
-            ),
-            click.option(
-                "-n",
-                "--namespace",
-                expose_value=False,
-                callback=_set("namespace"),
-                help="The operator's namespace (default: $ARK_NAMESPACE, else ark-system).",
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
-
-
-def output_option(command: F) -> F:
-    return click.option(
-        "-o",
-        "--output",
-        type=click.Choice(OUTPUTS),
-        expose_value=False,
-        callback=_set("output"),
-        help="Output format (default: table).",
-    )(command)
 
 
 def names_of(kind: Kind) -> Callable[[click.Context, click.Parameter, str], list[str]]:
     """Shell completion of object names (quietly none when the cluster cannot be asked)."""
 
     def complete(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
-        s = ctx.ensure_object(Settings)
+        s = ctx.ensure_object(context.Settings)
         try:
             found = control.list_objects(s.client(), kind, s.namespace)
         except (KubeError, OSError):
@@ -145,7 +49,7 @@ def _unreachable_reason(exc: KubeError) -> str:
 def explain(exc: KubeError, *, what: str = "") -> CliError:  # noqa: PLR0911 - one per case
     """One line for an API or connection error."""
     if not isinstance(exc, KubeApiError):
-        server = _servers[-1] if _servers else "the API server"
+        server = context.servers[-1] if context.servers else "the API server"
         if "cannot load cluster configuration" in str(exc):
             return CliError(str(exc))
         return CliError(
@@ -181,7 +85,7 @@ def label(kind: Kind) -> str:
 
 
 def get(kind: Kind, name: str) -> Obj:
-    s = settings()
+    s = context.settings()
     with api_errors():
         found = control.get(s.client(), kind, s.namespace, name)
     if found is None:
@@ -192,13 +96,13 @@ def get(kind: Kind, name: str) -> Obj:
 
 
 def find(kind: Kind, name: str) -> Obj | None:
-    s = settings()
+    s = context.settings()
     with api_errors():
         return control.get(s.client(), kind, s.namespace, name)
 
 
 def list_all(kind: Kind, *, selector: str | None = None) -> list[Obj]:
-    s = settings()
+    s = context.settings()
     try:
         items = control.list_objects(s.client(), kind, s.namespace, label_selector=selector)
     except KubeApiError as exc:
@@ -217,7 +121,7 @@ def get_many(kind: Kind, names: tuple[str, ...], *, selector: str | None = None)
 
 
 def create(kind: Kind, obj: Obj) -> Obj:
-    s = settings()
+    s = context.settings()
     name = obj["metadata"].get("name", "")
     with api_errors(f'{label(kind)} "{name}"'):
         made = control.create(s.client(), kind, s.namespace, obj)
@@ -227,7 +131,7 @@ def create(kind: Kind, obj: Obj) -> Obj:
 
 
 def patch(kind: Kind, name: str, body: Obj) -> None:
-    s = settings()
+    s = context.settings()
     with api_errors(f'{label(kind)} "{name}"'):
         found = control.patch(s.client(), kind, s.namespace, name, body)
     if not found:
@@ -248,7 +152,7 @@ def confirm(
 
 
 def delete(kind: Kind, name: str) -> None:
-    s = settings()
+    s = context.settings()
     with api_errors(f'{label(kind)} "{name}"'):
         found = control.delete(s.client(), kind, s.namespace, name)
     if not found:
@@ -259,7 +163,7 @@ def wire(kind: Kind, name: str, spec: BaseModel, *, labels: Mapping[str, str] | 
     """A whole object as the API server takes it."""
     if (too_long := kind.check_name(name)) is not None:
         raise BadFlag("NAME", too_long)
-    metadata: Obj = {"name": name, "namespace": settings().namespace}
+    metadata: Obj = {"name": name, "namespace": context.settings().namespace}
     if labels:
         metadata["labels"] = dict(labels)
     spec_wire = spec.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
@@ -343,10 +247,3 @@ def bool_flag(value: str | None, *, flag: str) -> bool | None:
     if lowered in {"false", "f", "no", "0"}:
         return False
     raise BadFlag(flag, f"{value!r} is not true or false")
-
-
-def dumps_json(document: Any) -> str:
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
-
-
-ALL_KINDS = kinds.ALL_KINDS

@@ -9,7 +9,7 @@ from typing import Any
 
 from ark.api.kinds import Kind
 from ark.cli import bucket, common, output
-from ark.cli.common import Obj
+from ark.cli.context import Obj
 from ark.cli.filters import describe_selector
 
 MAX_ITEMS = 50

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ark.api import kinds
 from ark.backup import volume_exports
-from ark.cli import bucket, common, output
-from ark.cli.common import CliError
+from ark.cli import bucket, common, context, output
+from ark.cli.context import CliError
 from ark.kube import KubeError
 from ark.storage import StoreError
 
@@ -15,7 +15,7 @@ _BACKUP = kinds.BACKUP
 
 def run(name: str) -> None:
     """Export backup ``name``'s volume snapshots; exit 1 when any failed (each printed)."""
-    s = common.settings()
+    s = context.settings()
     obj = common.get(_BACKUP, name)
     store = bucket.open_for(bucket.location_name(obj))
     try:

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
-from ark.cli.common import BadFlag, bool_flag, csv
+from ark.cli.common import bool_flag, csv
+from ark.cli.context import BadFlag
 
 F = TypeVar("F", bound=Callable[..., Any])
 

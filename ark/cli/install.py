@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from ark.api import crdgen, kinds
-from ark.cli import common, kustomize, locations, output
-from ark.cli.common import CliError, Obj
+from ark.cli import common, context, kustomize, locations, output
+from ark.cli.context import CliError, Obj
 from ark.kube import KubeClient, discover
 from ark.kube import crds as kube_crds
 
@@ -91,7 +91,7 @@ def order(objs: list[Obj]) -> list[Obj]:
 @click.option(
     "--dry-run", is_flag=True, help="Print the YAML instead of applying it (Secrets redacted)."
 )
-@common.connection_options
+@context.connection_options
 def install(
     *,
     provider: str | None,
@@ -111,7 +111,7 @@ def install(
     Applying again updates what is there (server-side apply). Objects already in the cluster
     that ark no longer ships are left alone.
     """
-    s = common.settings()
+    s = context.settings()
     if (provider is None) != (bucket is None):
         raise CliError("--provider and --bucket go together", code=2)
     if secret_file is not None and provider is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from ark.cli.common import CliError, Obj
+from ark.cli.context import CliError, Obj
 
 KUSTOMIZATION = "kustomization.yaml"
 SUPPORTED = {

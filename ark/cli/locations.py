@@ -11,8 +11,8 @@ from ark import control
 from ark.api import kinds
 from ark.api.backup import TERMINAL_BACKUP_PHASES
 from ark.api.locations import BackupStorageLocationSpec, VolumeSnapshotLocationSpec
-from ark.cli import common, describing, output
-from ark.cli.common import BadFlag, CliError, Obj
+from ark.cli import common, context, describing, output
+from ark.cli.context import BadFlag, CliError, Obj
 
 BSL = kinds.BACKUP_STORAGE_LOCATION
 VSL = kinds.VOLUME_SNAPSHOT_LOCATION
@@ -155,11 +155,11 @@ def bsl_group() -> None:
     metavar="KEY=VALUE,...",
     help="The key provider's settings, e.g. keyId=arn:aws:kms:...,region=eu-west-1.",
 )
-@common.output_option
-@common.connection_options
+@context.output_option
+@context.connection_options
 def bsl_create(*, name: str, is_default: bool | None, **flags: Any) -> None:
     """Create a BackupStorageLocation. With -o yaml or -o json it is printed, not created."""
-    s = common.settings()
+    s = context.settings()
     spec = bsl_spec(
         provider=flags["provider"],
         bucket=flags["bucket"],
@@ -188,11 +188,11 @@ def bsl_create(*, name: str, is_default: bool | None, **flags: Any) -> None:
 
 @bsl_group.command("get")
 @click.argument("names", nargs=-1)
-@common.output_option
-@common.connection_options
+@context.output_option
+@context.connection_options
 def bsl_get(*, names: tuple[str, ...]) -> None:
     """List backup storage locations, or show the ones named."""
-    s = common.settings()
+    s = context.settings()
     objs = common.get_many(BSL, names)
     output.print_objects(objs, kind=BSL, output=s.output, single=len(names) == 1)
 
@@ -212,7 +212,7 @@ def _backups_of(location: Obj) -> list[Obj]:
 
 @bsl_group.command("describe")
 @click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(BSL))
-@common.connection_options
+@context.connection_options
 def bsl_describe(*, names: tuple[str, ...]) -> None:
     """Where it is, how it is checked, locked and encrypted, and its backups."""
     describing.each(
@@ -223,7 +223,7 @@ def bsl_describe(*, names: tuple[str, ...]) -> None:
 @bsl_group.command("delete")
 @click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(BSL))
 @click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
-@common.connection_options
+@context.connection_options
 def bsl_delete(*, names: tuple[str, ...], confirm: bool) -> None:
     """Delete locations and their Backup objects, as Velero does. Nothing in the bucket is
     deleted: a location made again on it syncs the backups back. Refused while a backup to
@@ -258,7 +258,7 @@ def bsl_delete(*, names: tuple[str, ...], confirm: bool) -> None:
 
 @bsl_group.command("set-default")
 @click.argument("name", shell_complete=common.names_of(BSL))
-@common.connection_options
+@context.connection_options
 def bsl_set_default(*, name: str) -> None:
     """Make NAME the default location (and no other)."""
     common.get(BSL, name)
@@ -282,11 +282,11 @@ def vsl_group() -> None:
 @click.option(
     "--credential", metavar="SECRET=KEY", help="Key of a Secret (in -n) holding the credentials."
 )
-@common.output_option
-@common.connection_options
+@context.output_option
+@context.connection_options
 def vsl_create(*, name: str, provider: str, config: str | None, credential: str | None) -> None:
     """Create a VolumeSnapshotLocation. With -o yaml or -o json it is printed, not created."""
-    s = common.settings()
+    s = context.settings()
     values = {
         "provider": provider,
         "config": common.key_values(config, flag="--config"),
@@ -303,18 +303,18 @@ def vsl_create(*, name: str, provider: str, config: str | None, credential: str 
 
 @vsl_group.command("get")
 @click.argument("names", nargs=-1)
-@common.output_option
-@common.connection_options
+@context.output_option
+@context.connection_options
 def vsl_get(*, names: tuple[str, ...]) -> None:
     """List volume snapshot locations, or show the ones named."""
-    s = common.settings()
+    s = context.settings()
     objs = common.get_many(VSL, names)
     output.print_objects(objs, kind=VSL, output=s.output, single=len(names) == 1)
 
 
 @vsl_group.command("describe")
 @click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(VSL))
-@common.connection_options
+@context.connection_options
 def vsl_describe(*, names: tuple[str, ...]) -> None:
     """Its provider, settings and whether the operator can use it."""
     describing.each(VSL, names, describing.snapshot_location)
@@ -323,7 +323,7 @@ def vsl_describe(*, names: tuple[str, ...]) -> None:
 @vsl_group.command("delete")
 @click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(VSL))
 @click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
-@common.connection_options
+@context.connection_options
 def vsl_delete(*, names: tuple[str, ...], confirm: bool) -> None:
     """Delete snapshot locations. Snapshots taken through them stay in the cloud (delete a
     backup to delete its snapshots)."""

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from rich.cells import cell_len
 from rich.console import Console
 
-from ark.api.kinds import Column, Kind
-from ark.cli.common import Obj, dumps_json
+from ark.cli.context import Obj, dumps_json
+
+if TYPE_CHECKING:
+    from ark.api.kinds import Column, Kind
 
 TABLE_GAP = "  "
 """Between two table columns."""

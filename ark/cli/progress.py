@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from ark.api.kinds import Kind
-from ark.cli import common, output
-from ark.cli.common import Obj
+from ark.cli import common, context, output
+from ark.cli.context import Obj
 
 PLAIN_EVERY = 2.0
 """Seconds between two plain progress lines while only the counts change."""
@@ -123,7 +123,7 @@ def _wait_live(tracked: Tracked, *, poll: float) -> Obj:
         TextColumn("{task.fields[detail]}", style="dim"),
     )
     what = f"{common.label(tracked.kind)} {tracked.name}"
-    waiting = Waiting(tracked, namespace=common.settings().namespace)
+    waiting = Waiting(tracked, namespace=context.settings().namespace)
     with Progress(*columns, console=output.console(), transient=False) as bar:
         task = bar.add_task(what, total=None, rate="-", eta="-", detail="")
         while True:
@@ -151,7 +151,7 @@ def _wait_plain(tracked: Tracked, *, poll: float) -> Obj:
     last: Sample | None = None
     last_at = 0.0
     what = f"{common.label(tracked.kind)} {tracked.name}"
-    waiting = Waiting(tracked, namespace=common.settings().namespace)
+    waiting = Waiting(tracked, namespace=context.settings().namespace)
     while True:
         obj = _fetch(tracked)
         s = sample(obj, tracked)

@@ -10,8 +10,8 @@ import click
 from ark import archive
 from ark.api import kinds
 from ark.api.restore import TERMINAL_RESTORE_PHASES, RestoreSpec
-from ark.cli import backups, bucket, common, describing, output, progress
-from ark.cli.common import CliError
+from ark.cli import backups, bucket, common, context, describing, output, progress
+from ark.cli.context import CliError
 from ark.cli.filters import FILTER_FLAGS, filter_options, filter_values
 
 RESTORE = kinds.RESTORE
@@ -34,7 +34,7 @@ RESTORE_FLAGS = {
 
 
 def tracked(name: str) -> progress.Tracked:
-    def detail(obj: common.Obj) -> str:
+    def detail(obj: context.Obj) -> str:
         wave = ((obj.get("status") or {}).get("progress") or {}).get("currentWave")
         return "" if wave is None else f"wave {wave}"
 
@@ -116,8 +116,8 @@ def group() -> None:
     "diffs) and writes nothing; waits and shows the plan.",
 )
 @click.option("--wait", is_flag=True, help="Wait until the restore finishes, showing progress.")
-@common.output_option
-@common.connection_options
+@context.output_option
+@context.connection_options
 def create(*, name: str | None, wait: bool, **flags: Any) -> None:
     """Restore a backup (--from-backup) or a schedule's newest backup (--from-schedule), or
     with --at the objects as they stood at an instant (the schedule's change log).
@@ -125,7 +125,7 @@ def create(*, name: str | None, wait: bool, **flags: Any) -> None:
     NAME defaults to BACKUP-<time> (or SCHEDULE-<time>). With -o yaml or -o json the Restore is
     printed and not created. Exit status with --wait or --dry-run: 0 when it Completed, else 1.
     """
-    s = common.settings()
+    s = context.settings()
     values = filter_values(
         include_namespaces=flags.pop("include_namespaces"),
         exclude_namespaces=flags.pop("exclude_namespaces"),
@@ -168,7 +168,7 @@ def create(*, name: str | None, wait: bool, **flags: Any) -> None:
     try:
         archive.restore_name(name)
     except archive.InvalidName as exc:
-        raise common.BadFlag("NAME", str(exc)) from None
+        raise context.BadFlag("NAME", str(exc)) from None
     obj = common.wire(RESTORE, name, spec)
     if s.output != "table":
         output.print_objects([obj], kind=RESTORE, output=s.output, single=True)
@@ -197,18 +197,18 @@ def create(*, name: str | None, wait: bool, **flags: Any) -> None:
 @group.command("get")
 @click.argument("names", nargs=-1, shell_complete=common.names_of(RESTORE))
 @click.option("-l", "--selector", help="Only restores with these labels (k=v,...).")
-@common.output_option
-@common.connection_options
+@context.output_option
+@context.connection_options
 def get(*, names: tuple[str, ...], selector: str | None) -> None:
     """List restores, or show the ones named."""
-    s = common.settings()
+    s = context.settings()
     objs = common.get_many(RESTORE, names, selector=selector)
     output.print_objects(objs, kind=RESTORE, output=s.output, single=len(names) == 1)
 
 
 @group.command("describe")
 @click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(RESTORE))
-@common.connection_options
+@context.connection_options
 def describe(*, names: tuple[str, ...]) -> None:
     """Spec, phase, timings and per-item outcomes (a dry run's plan with diffs).
 
@@ -221,7 +221,7 @@ def describe(*, names: tuple[str, ...]) -> None:
 @group.command("delete")
 @click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(RESTORE))
 @click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
-@common.connection_options
+@context.connection_options
 def delete(*, names: tuple[str, ...], confirm: bool) -> None:
     """Delete finished restores. What they restored stays in the cluster, and their log and
     results stay in the bucket (restores/NAME/), as another cluster may share it."""
@@ -237,7 +237,7 @@ def delete(*, names: tuple[str, ...], confirm: bool) -> None:
 
 @group.command("logs")
 @click.argument("name", shell_complete=common.names_of(RESTORE))
-@common.connection_options
+@context.connection_options
 def logs(*, name: str) -> None:
     """Print the restore's log (from the bucket; needs read access to the credential Secret)."""
     obj = common.get(RESTORE, name)

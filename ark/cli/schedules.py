@@ -9,8 +9,8 @@ from pydantic.alias_generators import to_camel
 
 from ark.api import kinds
 from ark.api.schedule import ScheduleSpec, validate_cron
-from ark.cli import backups, common, describing, output
-from ark.cli.common import BadFlag
+from ark.cli import backups, common, context, describing, output
+from ark.cli.context import BadFlag
 
 SCHEDULE = kinds.SCHEDULE
 SCHEDULE_FLAGS = {
@@ -81,8 +81,8 @@ def group() -> None:
     default=None,
     help="With --restore-test: keep a failed test's scratch namespaces to look at.",
 )
-@common.output_option
-@common.connection_options
+@context.output_option
+@context.connection_options
 def create(
     *,
     name: str,
@@ -96,7 +96,7 @@ def create(
     **flags: Any,
 ) -> None:
     """Create a schedule of backups. With -o yaml or -o json it is printed, not created."""
-    s = common.settings()
+    s = context.settings()
     try:
         validate_cron(cron)
     except ValueError as exc:
@@ -142,18 +142,18 @@ def _restore_test(enabled: bool | None, keep_failed: bool | None) -> dict[str, A
 
 @group.command("get")
 @click.argument("names", nargs=-1, shell_complete=common.names_of(SCHEDULE))
-@common.output_option
-@common.connection_options
+@context.output_option
+@context.connection_options
 def get(*, names: tuple[str, ...]) -> None:
     """List schedules, or show the ones named."""
-    s = common.settings()
+    s = context.settings()
     objs = common.get_many(SCHEDULE, names)
     output.print_objects(objs, kind=SCHEDULE, output=s.output, single=len(names) == 1)
 
 
 @group.command("describe")
 @click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(SCHEDULE))
-@common.connection_options
+@context.connection_options
 def describe(*, names: tuple[str, ...]) -> None:
     """The cron schedule, backup template, retention and last runs."""
     describing.each(SCHEDULE, names, describing.schedule)
@@ -169,7 +169,7 @@ def _set_paused(names: tuple[str, ...], paused: bool) -> None:
 
 @group.command("pause")
 @click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(SCHEDULE))
-@common.connection_options
+@context.connection_options
 def pause(*, names: tuple[str, ...]) -> None:
     """Stop creating backups (until unpause)."""
     _set_paused(names, paused=True)
@@ -177,7 +177,7 @@ def pause(*, names: tuple[str, ...]) -> None:
 
 @group.command("unpause")
 @click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(SCHEDULE))
-@common.connection_options
+@context.connection_options
 def unpause(*, names: tuple[str, ...]) -> None:
     """Resume creating backups."""
     _set_paused(names, paused=False)
@@ -186,7 +186,7 @@ def unpause(*, names: tuple[str, ...]) -> None:
 @group.command("delete")
 @click.argument("names", nargs=-1, required=True, shell_complete=common.names_of(SCHEDULE))
 @click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
-@common.connection_options
+@context.connection_options
 def delete(*, names: tuple[str, ...], confirm: bool) -> None:
     """Delete schedules; their backups stay (unless the schedule owns them)."""
     for name in names:

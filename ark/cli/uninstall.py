@@ -16,8 +16,8 @@ import click
 
 from ark import control
 from ark.api import kinds
-from ark.cli import common, kustomize, output
-from ark.cli.common import CliError, Obj
+from ark.cli import common, context, kustomize, output
+from ark.cli.context import CliError, Obj
 from ark.kube import KubeApiError, KubeClient, discover
 from ark.kube import crds as kube_crds
 
@@ -36,7 +36,7 @@ NAMESPACE_TIMEOUT = 120.0
     help="Kustomize base the operator was installed from (default: the one shipped with ark).",
 )
 @click.option("--confirm", is_flag=True, help="Do not ask for confirmation.")
-@common.connection_options
+@context.connection_options
 def uninstall(*, keep_crds: bool, deploy_dir: Path | None, confirm: bool) -> None:
     """Remove ark from the current context: the operator, -n's namespace with every ark object
     in it, the cluster-wide RBAC and admission policy, and ark's CRDs.
@@ -45,7 +45,7 @@ def uninstall(*, keep_crds: bool, deploy_dir: Path | None, confirm: bool) -> Non
     stays, and ark installed again on the same bucket finds the backups. (To delete backups
     with their snapshots, use 'ark backup delete' before uninstalling.)
     """
-    s = common.settings()
+    s = context.settings()
     client = s.client()
     with common.api_errors():
         stays = _what_stays(client, s.namespace)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ark.api import kinds
 from ark.backup import verify
-from ark.cli import bucket, common, output
-from ark.cli.common import CliError
+from ark.cli import bucket, common, context, output
+from ark.cli.context import CliError
 from ark.kube import KubeError
 
 _BACKUP = kinds.BACKUP
@@ -14,7 +14,7 @@ _BACKUP = kinds.BACKUP
 
 def run(name: str, *, deep: bool) -> None:
     """Verify backup ``name``; exit 1 when anything failed (each problem printed)."""
-    s = common.settings()
+    s = context.settings()
     obj = common.get(_BACKUP, name)
     store = bucket.open_for(bucket.location_name(obj))
     snapshotter_for = verify.snapshotters(s.client(), s.namespace) if deep else None

@@ -1,5 +1,5 @@
-"""``ark version``: the client's version, and what the cluster runs — Kubernetes, ark's CRDs,
-and the operator Deployment (its image and version label)."""
+"""``ark version``: the client's version, and what the cluster runs (``installed``, loaded only
+when the cluster is asked: ``--client-only`` needs neither its client nor the API models)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,7 @@ from typing import Any
 
 import click
 
-from ark.api import kinds
-from ark.cli import common, output
-from ark.cli.common import Obj
-from ark.kube import KubeApiError, KubeClient
-
-_CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-VERSION_LABEL = "app.kubernetes.io/version"
-VERSION_ANNOTATION = "ark.dev/version"
+from ark.cli import context, output
 
 
 def client_version() -> str:
@@ -25,84 +18,26 @@ def client_version() -> str:
         return "unknown"
 
 
-def crds_installed(client: KubeClient) -> dict[str, bool]:
-    out = {}
-    for kind in kinds.ALL_KINDS:
-        try:
-            client.get(f"{_CRD_PATH}/{kind.crd_name}")
-            out[kind.crd_name] = True
-        except KubeApiError as exc:
-            if not exc.not_found:
-                raise
-            out[kind.crd_name] = False
-    return out
-
-
-def _runs_operator(deployment: Obj) -> bool:
-    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
-    for container in pod.get("containers") or []:
-        words = [*container.get("command", []), *container.get("args", [])]
-        if any("ark.operator" in str(w) for w in words):
-            return True
-    labels = deployment["metadata"].get("labels") or {}
-    return labels.get("app.kubernetes.io/name") == "ark"
-
-
-def operator_deployments(client: KubeClient, namespace: str) -> list[Obj]:
-    found = client.get(f"/apis/apps/v1/namespaces/{namespace}/deployments")
-    return [d for d in found.get("items") or [] if _runs_operator(d)]
-
-
-def describe_deployment(deployment: Obj) -> dict[str, Any]:
-    meta = deployment["metadata"]
-    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
-    images = [c.get("image") for c in pod.get("containers") or []]
-    status = deployment.get("status") or {}
-    replicas = (deployment.get("spec") or {}).get("replicas", 1)
-    version = (meta.get("annotations") or {}).get(VERSION_ANNOTATION) or (
-        meta.get("labels") or {}
-    ).get(VERSION_LABEL)
-    return {
-        "deployment": meta["name"],
-        "version": version,
-        "images": images,
-        "ready": f"{status.get('readyReplicas', 0)}/{replicas}",
-    }
-
-
 @click.command("version")
 @click.option("--client-only", is_flag=True, help="Print the client's version only.")
 @click.option(
     "-o",
     "--output",
     "fmt",
-    type=click.Choice(common.OUTPUTS),
+    type=click.Choice(context.OUTPUTS),
     default="table",
     help="Output format.",
 )
-@common.connection_options
+@context.connection_options
 def version(*, client_only: bool, fmt: str) -> None:
     """Print the client's version, and the cluster's: Kubernetes, ark's CRDs, the operator."""
     report: dict[str, Any] = {"client": {"version": client_version()}}
     if not client_only:
-        s = common.settings()
-        client = s.client()
-        with common.api_errors():
-            kube = client.version()
-            installed = crds_installed(client)
-            deployments = [
-                describe_deployment(d) for d in operator_deployments(client, s.namespace)
-            ]
-        report["server"] = {
-            "kubernetes": kube.get("gitVersion"),
-            "server": client.server,
-            "crdsInstalled": all(installed.values()),
-            "crdsMissing": [n for n, ok in installed.items() if not ok],
-            "namespace": s.namespace,
-            "operator": deployments,
-        }
+        from ark.cli import installed  # noqa: PLC0415 - the cluster client and the API models
+
+        report["server"] = installed.server_report(context.settings())
     if fmt == "json":
-        output.echo(common.dumps_json(report))
+        output.echo(context.dumps_json(report))
         return
     if fmt == "yaml":
         output.echo(output.to_yaml(report).rstrip())

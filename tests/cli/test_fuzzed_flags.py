@@ -101,7 +101,10 @@ class Command:
 
 def _commands(group: click.Group = cli, path: tuple[str, ...] = ()) -> list[Command]:
     out = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # ark's own commands load as they are asked for
+        command = group.get_command(ctx, name)
+        assert command is not None
         here = (*path, name)
         if isinstance(command, click.Group):
             out += _commands(command, here)
