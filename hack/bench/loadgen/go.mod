@@ -1,0 +1,3 @@
+module ark.dev/hack/bench/loadgen
+
+go 1.22
