@@ -1,0 +1,121 @@
+"""The operator SIGKILLed at random points during N backups and N restores: each one ends
+Completed and whole, or fails loudly; nothing is lost, nothing hangs, and the backups, deleted
+at the end, leave nothing in the bucket."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ark import control
+from ark.api.kinds import Kind
+from ark.kube import KubeClient
+from ark.storage import ObjectStore
+from tests.conftest import Cluster
+from tests.operator.harness import Operator, phase
+from tests.reliability import workload
+from tests.reliability.conftest import Row, row, runs
+from tests.reliability.workload import BACKUP, RESTORE, Source
+
+TIMEOUT = 180.0
+
+
+@pytest.fixture
+def source(kube: KubeClient, cluster: Cluster) -> Iterator[Source]:
+    made = workload.make_source(kube, cluster, namespaces=2, objects=400)
+    yield made
+    workload.delete_namespaces(kube, made.namespaces)
+
+
+def _backup(kube: KubeClient, namespace: str, name: str, source: Source) -> None:
+    spec = {"includedNamespaces": source.namespaces}
+    control.create(kube, BACKUP, namespace, {"metadata": {"name": name}, "spec": spec})
+
+
+def _kill_within(
+    operator: Operator,
+    ledger: Row,
+    target: tuple[KubeClient, Kind, str, str],
+    rng: random.Random,
+    window: float,
+) -> None:
+    """SIGKILL the operator at a random moment of ``window`` seconds, start it again."""
+    time.sleep(rng.uniform(0, window))
+    kube, kind, namespace, name = target
+    if phase(kube, kind, namespace, name) == "InProgress":
+        ledger.mid_run += 1
+    operator.kill()
+    ledger.faults += 1
+    operator.start()
+
+
+def test_backups_killed_at_random_points_lose_nothing(
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    store: ObjectStore,
+    source: Source,
+    rng: random.Random,
+    tmp_path: Path,
+) -> None:
+    ledger = row("operator SIGKILLed during backups")
+    started = time.monotonic()
+    _backup(kube, op_namespace, "calibrate", source)
+    workload.wait_terminal(kube, BACKUP, op_namespace, "calibrate", timeout=TIMEOUT)
+    window = time.monotonic() - started
+    names = ["calibrate"]
+    for i in range(runs()):
+        name = f"killed-{i}-{uuid.uuid4().hex[:4]}"
+        names.append(name)
+        _backup(kube, op_namespace, name, source)
+        ledger.attempted += 1
+        _kill_within(operator, ledger, (kube, BACKUP, op_namespace, name), rng, window)
+        obj = workload.wait_terminal(kube, BACKUP, op_namespace, name, timeout=TIMEOUT)
+        workload.judge_backup(ledger, store, obj, source, tmp_path / name)
+    workload.delete_backups(ledger, kube, op_namespace, store, names)
+    ledger.assert_nothing_lost()
+
+
+def test_restores_killed_at_random_points_lose_nothing(
+    kube: KubeClient,
+    cluster: Cluster,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    store: ObjectStore,
+    source: Source,
+    rng: random.Random,
+) -> None:
+    ledger = row("operator SIGKILLed during restores")
+    _backup(kube, op_namespace, "base", source)
+    base = workload.wait_terminal(kube, BACKUP, op_namespace, "base", timeout=TIMEOUT)
+    assert base is not None and base["status"]["phase"] == "Completed", base
+    window = 0.0
+    for i in range(runs()):
+        name = f"killed-{i}-{uuid.uuid4().hex[:4]}"
+        mapping = {ns: f"{ns}-r{i}" for ns in source.namespaces}
+        started = time.monotonic()
+        _restore(kube, op_namespace, name, "base", mapping)
+        ledger.attempted += 1
+        if i == 0:  # the first runs whole: how long one takes sets the window for the kills
+            obj = workload.wait_terminal(kube, RESTORE, op_namespace, name, timeout=TIMEOUT)
+            window = (time.monotonic() - started) * 1.2
+        else:
+            _kill_within(operator, ledger, (kube, RESTORE, op_namespace, name), rng, window)
+            obj = workload.wait_terminal(kube, RESTORE, op_namespace, name, timeout=TIMEOUT)
+        workload.judge_restore(ledger, cluster, store, obj, source, mapping)
+        workload.delete_namespaces(kube, mapping.values())
+    ledger.assert_nothing_lost()
+
+
+def _restore(
+    kube: KubeClient, namespace: str, name: str, backup: str, mapping: dict[str, str]
+) -> None:
+    spec = {"backupName": backup, "namespaceMapping": mapping}
+    control.create(kube, RESTORE, namespace, {"metadata": {"name": name}, "spec": spec})
