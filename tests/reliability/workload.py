@@ -91,18 +91,35 @@ _PATHS = {
 }
 
 
-def create_namespace(kube: KubeClient, name: str, *, objects: int) -> None:
+def create_namespace(
+    kube: KubeClient, name: str, *, objects: int, labels: dict[str, str] | None = None
+) -> list[str]:
+    """The namespace and its objects (each with ``labels``); their ``resource_dir/name``."""
+    extra = labels or {}
     kube.request(
         "POST",
         "/api/v1/namespaces",
-        body={"metadata": {"name": name, "labels": {TEST_LABEL: "true"}}},
+        body={"metadata": {"name": name, "labels": {TEST_LABEL: "true", **extra}}},
     )
 
-    def one(obj: dict[str, Any]) -> None:
+    def one(obj: dict[str, Any]) -> str:
+        meta = obj["metadata"]
+        meta["labels"] = {**(meta.get("labels") or {}), **extra}
         kube.request("POST", _PATHS[obj["kind"]].format(ns=name), body=obj)
+        return f"{_DIRS[obj['kind']]}/{meta['name']}"
 
     with ThreadPoolExecutor(max_workers=32) as pool:
-        list(pool.map(one, manifests(objects)))
+        return list(pool.map(one, manifests(objects)))
+
+
+_DIRS = {
+    "ServiceAccount": "serviceaccounts",
+    "Secret": "secrets",
+    "ConfigMap": "configmaps",
+    "Service": "services",
+    "Role": "roles.rbac.authorization.k8s.io",
+    "RoleBinding": "rolebindings.rbac.authorization.k8s.io",
+}
 
 
 def delete_namespaces(kube: KubeClient, names: Iterable[str]) -> None:
@@ -125,10 +142,17 @@ class Source:
         return sum(len(d) for d in self.dumps.values())
 
 
-def make_source(kube: KubeClient, cluster: Cluster, *, namespaces: int, objects: int) -> Source:
+def make_source(
+    kube: KubeClient,
+    cluster: Cluster,
+    *,
+    namespaces: int,
+    objects: int,
+    labels: dict[str, str] | None = None,
+) -> Source:
     names = [f"rel-{uuid.uuid4().hex[:6]}-{i}" for i in range(namespaces)]
     for name in names:
-        create_namespace(kube, name, objects=objects)
+        create_namespace(kube, name, objects=objects, labels=labels)
     time.sleep(1.0)  # the service-account controller's token and root CA ConfigMap
     dumps = {n: compare.restorable(compare.snapshot_namespace(cluster, n)) for n in names}
     return Source(names, dumps)
