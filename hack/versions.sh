@@ -12,5 +12,7 @@ CSI_SNAPSHOTTER_VERSION="${CSI_SNAPSHOTTER_VERSION:-v8.4.0}"
 CSI_PROVISIONER_VERSION="${CSI_PROVISIONER_VERSION:-v5.3.0}"
 # csi-provisioner's own gateway-api (v1.3.0) does not compile against the v0.34 Kubernetes libraries.
 GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.4.0}"
+# helm (v4) renders deploy/helm/ark in the chart tests.
+HELM_VERSION="${HELM_VERSION:-v4.3.2}"
 ARK_CACHE="${ARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ark}"
 ARK_BIN="$ARK_CACHE/bin"

@@ -65,6 +65,15 @@ def test_servers() -> str:
     return os.environ.get("ARK_TEST_CLUSTER") or "ark-test"
 
 
+def helm() -> Path:
+    """The helm binary, built from its Go module by ``hack/build-tools helm`` if missing."""
+    where = 'source "$1" && printf %s "$ARK_BIN/helm-$HELM_VERSION"'
+    path = Path(_run(["bash", "-c", where, "-", str(HACK / "versions.sh")], step="helm's path"))
+    if not path.exists():
+        _run([str(HACK / "build-tools"), "helm"], step="hack/build-tools helm")
+    return path
+
+
 def objstore_up(service: str, name: str) -> Started:
     env = _already_running([str(HACK / "objstore"), "env", service, "--name", name, "--json"])
     if env is not None:
