@@ -108,10 +108,12 @@ def test_the_chart_is_versioned_as_ark() -> None:
 
 
 def test_default_values_render_what_ark_install_applies(helm: Path) -> None:
-    rendered = _template(helm)
-    assert [_key(o) for o in _sorted(rendered)] == [_key(o) for o in _sorted(_install())]
-    assert _sorted(rendered) == _sorted(_install())
-    assert "Namespace" not in {o["kind"] for o in rendered}
+    rendered, installed = _sorted(_template(helm)), _sorted(_install())
+    assert [_key(o) for o in rendered] == [_key(o) for o in installed]  # the short diff first
+    assert rendered == installed
+    kinds = [o["kind"] for o in rendered]
+    assert kinds.count("CustomResourceDefinition") == 6 and "Deployment" in kinds
+    assert "Namespace" not in kinds
 
 
 def test_the_release_namespace_is_the_operators(helm: Path) -> None:
@@ -196,10 +198,22 @@ def test_a_bad_value_is_refused(helm: Path, flag: str, complaint: str) -> None:
     assert "schema" in done.stderr and complaint in done.stderr, done.stderr
 
 
-def test_a_location_needs_provider_and_bucket(helm: Path) -> None:
-    done = _helm(helm, "template", "ark", str(CHART), "--set=backupStorageLocation.bucket=b")
+@pytest.mark.parametrize(
+    ("flags", "complaint"),
+    [
+        (["--set=backupStorageLocation.bucket=b"], "provider and backupStorageLocation.bucket go"),
+        (
+            ["--set=credentials.existingSecret=s", "--set=credentials.secretContents=x"],
+            "credentials.existingSecret or credentials.secretContents, not both",
+        ),
+    ],
+)
+def test_values_that_do_not_go_together_are_refused(
+    helm: Path, flags: list[str], complaint: str
+) -> None:
+    done = _helm(helm, "template", "ark", str(CHART), *flags)
     assert done.returncode != 0
-    assert "provider and backupStorageLocation.bucket go together" in done.stderr
+    assert complaint in done.stderr, done.stderr
 
 
 def test_helm_lint_is_clean(helm: Path) -> None:
