@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import InvalidRegionError
 
@@ -175,7 +177,7 @@ def _session(location: StoreLocation, config: settings.Settings) -> boto3.sessio
             if not value:
                 where = f"credentials.{source}" if source else f"credentials.{name}"
                 raise StoreConfigError(where, f"{name} is missing (the other key is set)")
-        return boto3.session.Session(
+        return _new_session(
             aws_access_key_id=key_id,
             aws_secret_access_key=secret,
             aws_session_token=keys.get("aws_session_token") or None,
@@ -187,9 +189,30 @@ def _session(location: StoreLocation, config: settings.Settings) -> boto3.sessio
             "expected 'cloud' or 'aws_access_key_id' + 'aws_secret_access_key'",
         )
     try:
-        return boto3.session.Session(profile_name=profile)
+        return _new_session(profile_name=profile)
     except Exception as exc:  # botocore's ProfileNotFound
         raise StoreConfigError("config.profile", str(exc)) from None
+
+
+_loader: botocore.loaders.Loader | None = None
+
+
+def _new_session(**options: Any) -> boto3.session.Session:
+    """A boto3 session whose clients read botocore's data files through the process's one loader.
+
+    A session of its own parses S3's model and endpoint rules again: about 12 MB for each
+    store opened, and a location checked and synced every few seconds opens one each time (the
+    churn left an idle operator 30 MiB larger). The loader only caches what it read from those
+    files, so sharing it changes no client. The first session's loader is kept (boto3 has added
+    its own data directory to it)."""
+    global _loader  # noqa: PLW0603 - one loader per process, like botocore's default session
+    core = botocore.session.Session()
+    session = boto3.session.Session(botocore_session=core, **options)
+    if _loader is None:
+        _loader = core.get_component("data_loader")
+    else:
+        core.register_component("data_loader", _loader)
+    return session
 
 
 def _encryption(config: settings.Settings) -> dict[str, Any]:
