@@ -49,6 +49,8 @@ _DENIED = {
     "AllAccessDisabled",
     "403",
 }
+READ_RESUMES = 5
+"""How often a read of an object resumes, in a row without getting further, before it fails."""
 _MISSING_KEY = {"NoSuchKey", "NotFound", "404", "NoSuchVersion"}
 _NO_LOCK = {"InvalidRequest", "ObjectLockConfigurationNotFoundError", "InvalidBucketState"}
 
@@ -127,15 +129,45 @@ class S3Store:
     # -- reading -----------------------------------------------------------------------------
 
     def open_read(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """A stream of the object. A connection broken mid-body (a reset, a read timeout) is
+        resumed where it broke with a ranged GET of the same version (``If-Match`` its ETag);
+        it fails after ``READ_RESUMES`` resumes in a row that got no further: botocore retries
+        requests, not a body being read."""
         name = self._object(key)
         with self._call("read", key):
-            body = self._s3.get_object(Bucket=self._bucket, Key=name, **self._options.sse_c)["Body"]
+            response = self._s3.get_object(Bucket=self._bucket, Key=name, **self._options.sse_c)
+        reading = _Resumable(response["Body"], str(response.get("ETag") or ""))
+
+        def reopen() -> Any:
+            same: dict[str, Any] = {"IfMatch": reading.etag} if reading.etag else {}
+            with self._call("read", key):
+                return self._s3.get_object(
+                    Bucket=self._bucket,
+                    Key=name,
+                    Range=f"bytes={reading.at}-",
+                    **same,
+                    **self._options.sse_c,
+                )["Body"]
 
         def read(size: int) -> bytes:
-            with self._call("read", key):
-                return body.read(size)
+            while True:
+                try:
+                    data: bytes = reading.body.read(size)
+                except BotoCoreError as exc:
+                    if reading.at > reading.resumed_at:  # it got further: a new run of tries
+                        reading.resumed, reading.resumed_at = 0, reading.at
+                    if reading.resumed >= READ_RESUMES:
+                        self._fail(exc, action="read", key=key)
+                    reading.resumed += 1
+                    reading.body.close()
+                    reading.body = reopen()
+                    continue
+                except ClientError as exc:
+                    self._fail(exc, action="read", key=key)
+                reading.at += len(data)
+                return data
 
-        return streaming.reader(read, close=body.close)
+        return streaming.reader(read, close=reading.close)
 
     def get(self, key: str) -> bytes:
         with self.open_read(key) as stream:
@@ -364,3 +396,18 @@ class _Upload:
         # If this fails too, the bucket's lifecycle rule for incomplete uploads is the backstop.
         with contextlib.suppress(ClientError, BotoCoreError):
             self._store._s3.abort_multipart_upload(**self._common(), UploadId=self._upload_id)
+
+
+class _Resumable:
+    """Where a read of an object stands: its body now, the offset reached, its ETag."""
+
+    def __init__(self, body: Any, etag: str) -> None:
+        self.body = body
+        self.etag = etag
+        self.at = 0
+        self.resumed = 0
+        """Resumes since the read last got further than ``resumed_at``."""
+        self.resumed_at = 0
+
+    def close(self) -> None:
+        self.body.close()

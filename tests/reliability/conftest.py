@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,15 @@ def table() -> str:
     return "\n".join(lines)
 
 
+@pytest.fixture(autouse=True)
+def _report() -> Iterator[None]:
+    """The rows so far, after each test: a long run stopped part-way keeps what it measured."""
+    yield
+    if path := os.environ.get("ARK_RELIABILITY_REPORT"):
+        with Path(path).open("w", encoding="utf-8") as out:
+            json.dump([asdict(r) for r in LEDGER.values()], out, indent=1)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not LEDGER:
         return
@@ -88,6 +98,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for r in LEDGER.values():
         for line in r.notes:
             terminalreporter.write_line(f"  {r.scenario}: {line}")
-    if path := os.environ.get("ARK_RELIABILITY_REPORT"):
-        with Path(path).open("w", encoding="utf-8") as out:
-            json.dump([asdict(r) for r in LEDGER.values()], out, indent=1)

@@ -65,6 +65,11 @@ def test_backups_killed_at_random_points_lose_nothing(
     tmp_path: Path,
 ) -> None:
     ledger = row("operator SIGKILLed during backups")
+    # one LIST thread and small pages: a backup of these objects takes seconds, not a fraction
+    # of one, so most kills strike while it runs
+    operator.stop()
+    operator.extra = {**operator.extra, "--backup-workers": "1", "--client-page-size": "20"}
+    operator.start()
     started = time.monotonic()
     _backup(kube, op_namespace, "calibrate", source)
     workload.wait_terminal(kube, BACKUP, op_namespace, "calibrate", timeout=TIMEOUT)

@@ -1,6 +1,6 @@
 """API throttling: API Priority and Fairness gives the operator's ServiceAccount a tiny share
-of the API server (one concurrency share, requests beyond it rejected with 429), and N/5
-backups and N/5 restores still end Completed and whole: every 429 is waited out."""
+of the API server (one concurrency share, requests beyond it rejected with 429), and N/10
+backups and N/10 restores still end Completed and whole: every 429 is waited out."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def test_a_tiny_share_of_the_api_server_is_waited_out(
         operator.extra = {**operator.extra, "--backup-workers": "8"}
         operator.start()
         before = _rejected(kube, level)
-        half = max(runs() // 5, 1)
+        half = max(runs() // 10, 1)
         for i in range(half):
             name = f"throttled-{i}-{uuid.uuid4().hex[:4]}"
             _create(kube, BACKUP, op_namespace, name, {"includedNamespaces": source.namespaces})

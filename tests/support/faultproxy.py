@@ -16,6 +16,7 @@ network between, the store behind it is real. ``injected`` counts the faulted co
 from __future__ import annotations
 
 import random
+import select
 import socket
 import struct
 import threading
@@ -38,6 +39,8 @@ class FaultProxy:
     probability: float = 0.0
     delay: float = 0.05
     stall: float = 3.0
+    limit: int | None = None
+    """At most this many faults, then every connection passes."""
     injected: Counter[str] = field(default_factory=Counter)
     port: int = 0
 
@@ -62,11 +65,12 @@ class FaultProxy:
 
     def _roll(self) -> tuple[str, int]:
         with self._lock:
-            hit = self.kind != "pass" and self._rng.random() < self.probability
+            spent = self.limit is not None and sum(self.injected.values()) >= self.limit
+            hit = not spent and self.kind != "pass" and self._rng.random() < self.probability
             kind = self.kind if hit else "pass"
             if hit:
                 self.injected[kind] += 1
-            return kind, self._rng.randrange(0, 64 * 1024)
+            return kind, self._rng.randrange(1024, 64 * 1024)
 
     def _accept(self) -> None:
         while True:
@@ -97,14 +101,13 @@ class FaultProxy:
             except OSError:
                 return
             with upstream:
-                upstream.settimeout(None)
-                delay = self.delay if kind == "latency" else 0.0
-                there = threading.Thread(target=_pipe, args=(client, upstream, delay), daemon=True)
-                there.start()
-                if kind == "stall":
-                    time.sleep(self.stall)
-                _pipe(upstream, client, delay, cut=cut if kind == "reset" else None)
-                there.join(5)
+                _relay(
+                    client,
+                    upstream,
+                    delay=self.delay if kind == "latency" else 0.0,
+                    stall=self.stall if kind == "stall" else 0.0,
+                    cut=cut if kind == "reset" else None,
+                )
 
 
 def _read_head(sock: socket.socket) -> None:
@@ -125,24 +128,34 @@ def _reset(sock: socket.socket) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-def _pipe(src: socket.socket, dst: socket.socket, delay: float, *, cut: int | None = None) -> None:
-    sent = 0
+def _relay(
+    client: socket.socket, upstream: socket.socket, *, delay: float, stall: float, cut: int | None
+) -> None:
+    """Both directions in one thread (so a reset closes a socket no other thread is reading:
+    the kernel sends the RST at once): requests as they come, the response after ``stall``,
+    each piece after ``delay``, cut by a reset after ``cut`` bytes."""
+    started, sent = time.monotonic(), 0
     try:
-        while data := src.recv(65536):
-            if delay:
-                time.sleep(delay)
-            if cut is not None and sent + len(data) > cut:
-                dst.sendall(data[: cut - sent])
-                _reset(dst)
-                dst.close()
+        while True:
+            ready, _, _ = select.select([client, upstream], [], [], 60)
+            if not ready:
                 return
-            dst.sendall(data)
-            sent += len(data)
+            for sock in ready:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                if delay:
+                    time.sleep(delay)
+                if sock is client:
+                    upstream.sendall(data)
+                    continue
+                if stall and sent == 0:
+                    time.sleep(max(stall - (time.monotonic() - started), 0))
+                if cut is not None and sent + len(data) > cut:
+                    client.sendall(data[: cut - sent])
+                    _reset(client)
+                    return
+                client.sendall(data)
+                sent += len(data)
     except OSError:
-        pass
-    finally:
-        for sock in (src, dst):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                continue
+        return
