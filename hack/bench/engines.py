@@ -304,17 +304,28 @@ def _restore(
     return {"items": result.counts.get("created", 0)}
 
 
+def _download(store: ObjectStore, *, inflate: bool) -> int:
+    """Every object of the backup read and thrown away (the gzip'd ones inflated, with
+    ``inflate``); the bytes downloaded."""
+    size = 0
+    for info in list(store.list("backups/bench/")):
+        gzipped = inflate and info.key.endswith(".gz")
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 16) if gzipped else None
+        with store.open_read(info.key) as stream:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+                while inflater is not None and chunk:
+                    inflater.decompress(chunk, 1 << 20)
+                    chunk = inflater.unconsumed_tail
+    return size
+
+
 def phase_verify_floor(
     kube: KubeClient,  # noqa: ARG001 - every phase takes the same arguments
     store: ObjectStore,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    size = 0
-    for info in list(store.list("backups/bench/")):
-        with store.open_read(info.key) as stream:
-            while chunk := stream.read(1 << 20):
-                size += len(chunk)
-    return {"items": args.objects, "bytes": size}
+    return {"items": args.objects, "bytes": _download(store, inflate=False)}
 
 
 def phase_inflate_floor(
@@ -322,16 +333,7 @@ def phase_inflate_floor(
     store: ObjectStore,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    size = 0
-    for info in list(store.list("backups/bench/")):
-        inflate = zlib.decompressobj(zlib.MAX_WBITS | 16) if info.key.endswith(".gz") else None
-        with store.open_read(info.key) as stream:
-            while chunk := stream.read(1 << 20):
-                size += len(chunk)
-                while inflate is not None and chunk:
-                    inflate.decompress(chunk, 1 << 20)
-                    chunk = inflate.unconsumed_tail
-    return {"items": args.objects, "bytes": size}
+    return {"items": args.objects, "bytes": _download(store, inflate=True)}
 
 
 def phase_verify(

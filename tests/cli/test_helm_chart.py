@@ -22,6 +22,7 @@ from ark.cli import install
 from ark.kube import KubeClient, KubeError, discover
 from tests.conftest import NamespaceFactory
 from tests.support import localenv
+from tests.support.installed import CLUSTER_WIDE
 from tests.support.localenv import ROOT
 
 CHART = ROOT / "deploy" / "helm" / "ark"
@@ -41,13 +42,6 @@ INSTALL_LOCATION = [
     "--config=region=eu-west-1,s3Url=https://s3.example.com",
 ]
 
-ADMISSION = "/apis/admissionregistration.k8s.io/v1"
-CLUSTER_WIDE = {
-    "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-    "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-    "ValidatingAdmissionPolicy": f"{ADMISSION}/validatingadmissionpolicies",
-    "ValidatingAdmissionPolicyBinding": f"{ADMISSION}/validatingadmissionpolicybindings",
-}
 
 Obj = dict[str, Any]
 

@@ -19,15 +19,8 @@ import yaml
 from ark.cli import kustomize
 from ark.kube import KubeClient, KubeError
 from tests.conftest import Cluster
+from tests.support.installed import CLUSTER_WIDE
 from tests.support.localenv import ROOT
-
-ADMISSION = "/apis/admissionregistration.k8s.io/v1"
-CLUSTER_WIDE = {
-    "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-    "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-    "ValidatingAdmissionPolicy": f"{ADMISSION}/validatingadmissionpolicies",
-    "ValidatingAdmissionPolicyBinding": f"{ADMISSION}/validatingadmissionpolicybindings",
-}
 
 
 @pytest.fixture(scope="module")

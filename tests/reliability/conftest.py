@@ -17,68 +17,23 @@ import json
 import os
 import random
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
+from ark.kube import KubeClient
+from tests.conftest import Cluster
 from tests.operator.conftest import default_bsl, op_namespace, operator, store  # noqa: F401
-
-
-@dataclass
-class Row:
-    scenario: str
-    faults: int = 0
-    mid_run: int = 0
-    """Faults that struck while an operation was InProgress (the rest before or after)."""
-    attempted: int = 0
-    completed: int = 0
-    failed_loudly: int = 0
-    lost: int = 0
-    orphaned: int = 0
-    hung: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def note(self, line: str) -> None:
-        if len(self.notes) < 20:
-            self.notes.append(line)
-
-    def assert_nothing_lost(self) -> None:
-        assert (self.lost, self.orphaned, self.hung) == (0, 0, 0), self.notes
-        assert self.completed + self.failed_loudly == self.attempted, self.notes
-
-
-LEDGER: dict[str, Row] = {}
-
-
-def runs() -> int:
-    return int(os.environ.get("ARK_RELIABILITY_RUNS", "10"))
-
-
-def seed() -> int:
-    return int(os.environ.get("ARK_RELIABILITY_SEED", "20261204"))
+from tests.reliability import workload
+from tests.reliability.ledger import LEDGER, runs, seed, table
+from tests.reliability.workload import Source
 
 
 @pytest.fixture
 def rng(request: pytest.FixtureRequest) -> random.Random:
     """One generator per test, from the suite's seed and the test's name: reproducible."""
     return random.Random(f"{seed()}:{request.node.name}")  # noqa: S311 - faults, not keys
-
-
-def row(scenario: str) -> Row:
-    return LEDGER.setdefault(scenario, Row(scenario))
-
-
-def table() -> str:
-    head = ("scenario", "faults", "attempted", "completed", "failed loudly", "lost", "orphaned",
-            "hung")  # fmt: skip
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in LEDGER.values():
-        faults = f"{r.faults} ({r.mid_run} mid-run)" if r.mid_run else str(r.faults)
-        cells = (r.scenario, faults, r.attempted, r.completed, r.failed_loudly, r.lost,
-                 r.orphaned, r.hung)  # fmt: skip
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    return "\n".join(lines)
 
 
 @pytest.fixture(autouse=True)
@@ -98,3 +53,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for r in LEDGER.values():
         for line in r.notes:
             terminalreporter.write_line(f"  {r.scenario}: {line}")
+
+
+@pytest.fixture
+def source(kube: KubeClient, cluster: Cluster) -> Iterator[Source]:
+    """Two namespaces of 300 ConfigMaps, 30 Secrets and some RBAC, a Service: what the
+    scenarios back up and restore."""
+    made = workload.make_source(kube, cluster, namespaces=2, objects=300)
+    yield made
+    workload.delete_namespaces(kube, made.namespaces)

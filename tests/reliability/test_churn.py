@@ -17,7 +17,7 @@ from ark.storage import ObjectStore
 from tests.conftest import Cluster
 from tests.operator.harness import Operator
 from tests.reliability import workload
-from tests.reliability.conftest import row, runs
+from tests.reliability.ledger import row, runs
 from tests.reliability.workload import BACKUP, Source
 from tests.support.backups import open_backup
 

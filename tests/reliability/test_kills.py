@@ -7,34 +7,18 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from ark import control
 from ark.api.kinds import Kind
 from ark.kube import KubeClient
 from ark.storage import ObjectStore
 from tests.conftest import Cluster
 from tests.operator.harness import Operator, phase
 from tests.reliability import workload
-from tests.reliability.conftest import Row, row, runs
+from tests.reliability.ledger import Row, row, runs
 from tests.reliability.workload import BACKUP, RESTORE, Source
 
 TIMEOUT = 180.0
-
-
-@pytest.fixture
-def source(kube: KubeClient, cluster: Cluster) -> Iterator[Source]:
-    made = workload.make_source(kube, cluster, namespaces=2, objects=400)
-    yield made
-    workload.delete_namespaces(kube, made.namespaces)
-
-
-def _backup(kube: KubeClient, namespace: str, name: str, source: Source) -> None:
-    spec = {"includedNamespaces": source.namespaces}
-    control.create(kube, BACKUP, namespace, {"metadata": {"name": name}, "spec": spec})
 
 
 def _kill_within(
@@ -71,14 +55,16 @@ def test_backups_killed_at_random_points_lose_nothing(
     operator.extra = {**operator.extra, "--backup-workers": "1", "--client-page-size": "20"}
     operator.start()
     started = time.monotonic()
-    _backup(kube, op_namespace, "calibrate", source)
+    workload.create(
+        kube, BACKUP, op_namespace, "calibrate", {"includedNamespaces": source.namespaces}
+    )
     workload.wait_terminal(kube, BACKUP, op_namespace, "calibrate", timeout=TIMEOUT)
     window = time.monotonic() - started
     names = ["calibrate"]
     for i in range(runs()):
         name = f"killed-{i}-{uuid.uuid4().hex[:4]}"
         names.append(name)
-        _backup(kube, op_namespace, name, source)
+        workload.create(kube, BACKUP, op_namespace, name, source.spec())
         ledger.attempted += 1
         _kill_within(operator, ledger, (kube, BACKUP, op_namespace, name), rng, window)
         obj = workload.wait_terminal(kube, BACKUP, op_namespace, name, timeout=TIMEOUT)
@@ -98,7 +84,7 @@ def test_restores_killed_at_random_points_lose_nothing(
     rng: random.Random,
 ) -> None:
     ledger = row("operator SIGKILLed during restores")
-    _backup(kube, op_namespace, "base", source)
+    workload.create(kube, BACKUP, op_namespace, "base", source.spec())
     base = workload.wait_terminal(kube, BACKUP, op_namespace, "base", timeout=TIMEOUT)
     assert base is not None and base["status"]["phase"] == "Completed", base
     window = 0.0
@@ -106,7 +92,9 @@ def test_restores_killed_at_random_points_lose_nothing(
         name = f"killed-{i}-{uuid.uuid4().hex[:4]}"
         mapping = {ns: f"{ns}-r{i}" for ns in source.namespaces}
         started = time.monotonic()
-        _restore(kube, op_namespace, name, "base", mapping)
+        workload.create(
+            kube, RESTORE, op_namespace, name, {"backupName": "base", "namespaceMapping": mapping}
+        )
         ledger.attempted += 1
         if i == 0:  # the first runs whole: how long one takes sets the window for the kills
             obj = workload.wait_terminal(kube, RESTORE, op_namespace, name, timeout=TIMEOUT)
@@ -117,10 +105,3 @@ def test_restores_killed_at_random_points_lose_nothing(
         workload.judge_restore(ledger, cluster, store, obj, source, mapping)
         workload.delete_namespaces(kube, mapping.values())
     ledger.assert_nothing_lost()
-
-
-def _restore(
-    kube: KubeClient, namespace: str, name: str, backup: str, mapping: dict[str, str]
-) -> None:
-    spec = {"backupName": backup, "namespaceMapping": mapping}
-    control.create(kube, RESTORE, namespace, {"metadata": {"name": name}, "spec": spec})

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from ark import persistence
 from ark.backup import verify
 from ark.storage import StoreLocation, open_store
-from tests.reliability.conftest import row, runs
-from tests.reliability.conftest import seed as suite_seed
+from tests.reliability.ledger import row, runs
+from tests.reliability.ledger import seed as suite_seed
 
 CORPUS = Path(__file__).parent / "corpus"
 BACKUPS = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())

@@ -10,7 +10,6 @@ import random
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -23,20 +22,13 @@ from tests.conftest import Cluster, S3Server
 from tests.operator.conftest import bsl_body, make_store
 from tests.operator.harness import Operator, wait_phase
 from tests.reliability import workload
-from tests.reliability.conftest import Row, row, runs
+from tests.reliability.ledger import Row, row, runs
 from tests.reliability.workload import BACKUP, RESTORE, Source
 from tests.support.faultproxy import KINDS, FaultProxy
 
 PREFIX = "faulty"
 PROBABILITY = 0.5
 TIMEOUT = 300.0
-
-
-@pytest.fixture
-def source(kube: KubeClient, cluster: Cluster) -> Iterator[Source]:
-    made = workload.make_source(kube, cluster, namespaces=2, objects=300)
-    yield made
-    workload.delete_namespaces(kube, made.namespaces)
 
 
 @pytest.fixture
@@ -72,10 +64,6 @@ def direct(minio: S3Server, s3_bucket: str) -> ObjectStore:
     return make_store(minio, s3_bucket, prefix=PREFIX)
 
 
-def _create(kube: KubeClient, kind: Any, namespace: str, name: str, spec: dict[str, Any]) -> None:
-    control.create(kube, kind, namespace, {"metadata": {"name": name}, "spec": spec})
-
-
 def _faulted(ledger: Row, proxy: FaultProxy, kind: str) -> None:
     """Count what the proxy did during one operation, and make the network healthy again."""
     count = proxy.injected[kind]
@@ -103,7 +91,7 @@ def test_backups_through_a_faulty_network_lose_nothing(
         name = f"faulty-{i}-{kind}-{uuid.uuid4().hex[:4]}"
         names.append(name)
         proxy.set(kind, PROBABILITY)
-        _create(kube, BACKUP, op_namespace, name, {"includedNamespaces": source.namespaces})
+        workload.create(kube, BACKUP, op_namespace, name, source.spec())
         ledger.attempted += 1
         obj = workload.wait_terminal(kube, BACKUP, op_namespace, name, timeout=TIMEOUT)
         _faulted(ledger, proxy, kind)
@@ -132,7 +120,7 @@ def test_restores_through_a_faulty_network_lose_nothing(
     source: Source,
 ) -> None:
     ledger = row("object-store faults during restores")
-    _create(kube, BACKUP, op_namespace, "base", {"includedNamespaces": source.namespaces})
+    workload.create(kube, BACKUP, op_namespace, "base", source.spec())
     base = workload.wait_terminal(kube, BACKUP, op_namespace, "base", timeout=TIMEOUT)
     assert base is not None and base["status"]["phase"] == "Completed", base
     for i in range(runs()):
@@ -140,7 +128,7 @@ def test_restores_through_a_faulty_network_lose_nothing(
         name = f"faulty-{i}-{kind}-{uuid.uuid4().hex[:4]}"
         mapping = {ns: f"{ns}-f{i}" for ns in source.namespaces}
         proxy.set(kind, PROBABILITY)
-        _create(
+        workload.create(
             kube, RESTORE, op_namespace, name, {"backupName": "base", "namespaceMapping": mapping}
         )
         ledger.attempted += 1

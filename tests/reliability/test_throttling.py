@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import orjson
-import pytest
 import yaml
 
-from ark import control
 from ark.kube import KubeClient
 from ark.storage import ObjectStore
 from tests.conftest import Cluster
 from tests.operator.harness import Operator
 from tests.reliability import workload
-from tests.reliability.conftest import row, runs
+from tests.reliability.ledger import row, runs
 from tests.reliability.workload import BACKUP, RESTORE, Source
 
 TIMEOUT = 300.0
@@ -30,13 +26,6 @@ _REJECTED = re.compile(
     r"[^}]*\} (?P<count>[0-9.e+]+)$",
     re.MULTILINE,
 )
-
-
-@pytest.fixture
-def source(kube: KubeClient, cluster: Cluster) -> Iterator[Source]:
-    made = workload.make_source(kube, cluster, namespaces=2, objects=300)
-    yield made
-    workload.delete_namespaces(kube, made.namespaces)
 
 
 def _token_kubeconfig(cluster: Cluster, kube: KubeClient, namespace: str, path: Path) -> str:
@@ -134,10 +123,6 @@ def _rejected(kube: KubeClient, level: str) -> int:
     return int(sum(float(m["count"]) for m in _REJECTED.finditer(text) if m["level"] == level))
 
 
-def _create(kube: KubeClient, kind: Any, namespace: str, name: str, spec: dict[str, Any]) -> None:
-    control.create(kube, kind, namespace, {"metadata": {"name": name}, "spec": spec})
-
-
 def test_a_tiny_share_of_the_api_server_is_waited_out(
     kube: KubeClient,
     cluster: Cluster,
@@ -159,14 +144,16 @@ def test_a_tiny_share_of_the_api_server_is_waited_out(
         half = max(runs() // 10, 1)
         for i in range(half):
             name = f"throttled-{i}-{uuid.uuid4().hex[:4]}"
-            _create(kube, BACKUP, op_namespace, name, {"includedNamespaces": source.namespaces})
+            workload.create(
+                kube, BACKUP, op_namespace, name, {"includedNamespaces": source.namespaces}
+            )
             ledger.attempted += 1
             obj = workload.wait_terminal(kube, BACKUP, op_namespace, name, timeout=TIMEOUT)
             workload.judge_backup(ledger, store, obj, source, tmp_path / name)
             mapping = {ns: f"{ns}-t{i}" for ns in source.namespaces}
             restore = f"throttled-{i}-{uuid.uuid4().hex[:4]}"
             spec = {"backupName": name, "namespaceMapping": mapping}
-            _create(kube, RESTORE, op_namespace, restore, spec)
+            workload.create(kube, RESTORE, op_namespace, restore, spec)
             ledger.attempted += 1
             got = workload.wait_terminal(kube, RESTORE, op_namespace, restore, timeout=TIMEOUT)
             workload.judge_restore(ledger, cluster, store, got, source, mapping)

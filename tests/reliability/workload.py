@@ -25,7 +25,7 @@ from ark.kube import KubeApiError, KubeClient
 from ark.storage import ObjectStore
 from tests.conftest import TEST_LABEL, Cluster
 from tests.operator.harness import wait_gone, wait_phase
-from tests.reliability.conftest import Row
+from tests.reliability.ledger import Row
 from tests.support import compare
 from tests.support.backups import item_keys, open_backup
 
@@ -137,6 +137,10 @@ class Source:
     dumps: dict[str, dict[str, dict[str, Any]]]
     """namespace -> resource_dir/name -> the object as it stood (restorable ones)."""
 
+    def spec(self) -> dict[str, Any]:
+        """A Backup spec of these namespaces."""
+        return {"includedNamespaces": self.namespaces}
+
     @property
     def size(self) -> int:
         return sum(len(d) for d in self.dumps.values())
@@ -156,6 +160,10 @@ def make_source(
     time.sleep(1.0)  # the service-account controller's token and root CA ConfigMap
     dumps = {n: compare.restorable(compare.snapshot_namespace(cluster, n)) for n in names}
     return Source(names, dumps)
+
+
+def create(kube: KubeClient, kind: Kind, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    control.create(kube, kind, namespace, {"metadata": {"name": name}, "spec": spec})
 
 
 def wait_terminal(
