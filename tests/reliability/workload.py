@@ -122,6 +122,11 @@ _DIRS = {
 }
 
 
+def keys_of(objects: int) -> list[str]:
+    """``resource_dir/name`` of what ``create_namespace(objects=objects)`` creates."""
+    return [f"{_DIRS[o['kind']]}/{o['metadata']['name']}" for o in manifests(objects)]
+
+
 def delete_namespaces(kube: KubeClient, names: Iterable[str]) -> None:
     for name in names:
         try:
