@@ -14,5 +14,10 @@ CSI_PROVISIONER_VERSION="${CSI_PROVISIONER_VERSION:-v5.3.0}"
 GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.4.0}"
 # helm (v4) renders deploy/helm/ark in the chart tests.
 HELM_VERSION="${HELM_VERSION:-v4.3.2}"
+# Velero, for the side-by-side bench (hack/bench/run velero): the k8s.io/cli-runtime v0.33.12
+# it names is refused by the module proxy, so v0.33.13 replaces it.
+VELERO_VERSION="${VELERO_VERSION:-v1.18.3}"
+VELERO_CLI_RUNTIME_VERSION="${VELERO_CLI_RUNTIME_VERSION:-v0.33.13}"
+VELERO_AWS_PLUGIN_VERSION="${VELERO_AWS_PLUGIN_VERSION:-v1.14.3}"
 ARK_CACHE="${ARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ark}"
 ARK_BIN="$ARK_CACHE/bin"
