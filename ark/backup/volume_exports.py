@@ -157,8 +157,8 @@ def parents_of(
     wanted = {r.persistent_volume: r for r in records if r.volume_id and r.started}
     best: dict[str, tuple[float, str]] = {}
     for name, volumes in sorted(store.every_exported_volume().items()):
-        candidates = [v for v in volumes if v in wanted and name != backup]
-        if not candidates:
+        candidates = [v for v in volumes if v in wanted]
+        if name == backup or not candidates:
             continue
         try:
             started = {r.snapshot_id: r.started for r in store.snapshots(name)}

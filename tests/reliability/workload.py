@@ -81,20 +81,32 @@ def manifests(count: int) -> list[dict[str, Any]]:
     return objs
 
 
-_PATHS = {
-    "ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts",
-    "Secret": "/api/v1/namespaces/{ns}/secrets",
-    "ConfigMap": "/api/v1/namespaces/{ns}/configmaps",
-    "Service": "/api/v1/namespaces/{ns}/services",
-    "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
-    "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+_RBAC = "rbac.authorization.k8s.io"
+_RESOURCES = {  # kind: (its resource, its group)
+    "ServiceAccount": ("serviceaccounts", ""),
+    "Secret": ("secrets", ""),
+    "ConfigMap": ("configmaps", ""),
+    "Service": ("services", ""),
+    "Role": ("roles", _RBAC),
+    "RoleBinding": ("rolebindings", _RBAC),
 }
+
+
+def _resource_dir(kind: str) -> str:
+    resource, group = _RESOURCES[kind]
+    return f"{resource}.{group}" if group else resource
+
+
+def _collection(kind: str, namespace: str) -> str:
+    resource, group = _RESOURCES[kind]
+    api = f"/apis/{group}/v1" if group else "/api/v1"
+    return f"{api}/namespaces/{namespace}/{resource}"
 
 
 def create_namespace(
     kube: KubeClient, name: str, *, objects: int, labels: dict[str, str] | None = None
-) -> list[str]:
-    """The namespace and its objects (each with ``labels``); their ``resource_dir/name``."""
+) -> None:
+    """The namespace and its objects (``keys_of(objects)``), each with ``labels``."""
     extra = labels or {}
     kube.request(
         "POST",
@@ -102,29 +114,18 @@ def create_namespace(
         body={"metadata": {"name": name, "labels": {TEST_LABEL: "true", **extra}}},
     )
 
-    def one(obj: dict[str, Any]) -> str:
+    def one(obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
         meta["labels"] = {**(meta.get("labels") or {}), **extra}
-        kube.request("POST", _PATHS[obj["kind"]].format(ns=name), body=obj)
-        return f"{_DIRS[obj['kind']]}/{meta['name']}"
+        kube.request("POST", _collection(obj["kind"], name), body=obj)
 
     with ThreadPoolExecutor(max_workers=32) as pool:
-        return list(pool.map(one, manifests(objects)))
-
-
-_DIRS = {
-    "ServiceAccount": "serviceaccounts",
-    "Secret": "secrets",
-    "ConfigMap": "configmaps",
-    "Service": "services",
-    "Role": "roles.rbac.authorization.k8s.io",
-    "RoleBinding": "rolebindings.rbac.authorization.k8s.io",
-}
+        list(pool.map(one, manifests(objects)))
 
 
 def keys_of(objects: int) -> list[str]:
     """``resource_dir/name`` of what ``create_namespace(objects=objects)`` creates."""
-    return [f"{_DIRS[o['kind']]}/{o['metadata']['name']}" for o in manifests(objects)]
+    return [f"{_resource_dir(o['kind'])}/{o['metadata']['name']}" for o in manifests(objects)]
 
 
 def delete_namespaces(kube: KubeClient, names: Iterable[str]) -> None:
@@ -145,10 +146,6 @@ class Source:
     def spec(self) -> dict[str, Any]:
         """A Backup spec of these namespaces."""
         return {"includedNamespaces": self.namespaces}
-
-    @property
-    def size(self) -> int:
-        return sum(len(d) for d in self.dumps.values())
 
 
 def make_source(
