@@ -47,6 +47,12 @@ COMMANDS = {
         "version",
         "Print the client's version, and the cluster's: Kubernetes, ark's CRDs, the operator.",
     ),
+    "dashboard": Lazy(
+        "ark.cli.dashboard.command",
+        "dashboard",
+        "Serve a web UI on localhost: backups, schedules, restores with per-item results, "
+        "locations, and dry-run restores of any backup.",
+    ),
     "backup": Lazy("ark.cli.backups", "group", "Create, inspect, download and delete backups."),
     "restore": Lazy(
         "ark.cli.restores",

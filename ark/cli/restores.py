@@ -163,22 +163,16 @@ def create(*, name: str | None, wait: bool, **flags: Any) -> None:
         ),
         dryRun=flags["dry_run"],
     )
-    spec = common.build(RestoreSpec, values, RESTORE_FLAGS)
-    name = name or f"{source}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
-    try:
-        archive.restore_name(name)
-    except archive.InvalidName as exc:
-        raise context.BadFlag("NAME", str(exc)) from None
-    obj = common.wire(RESTORE, name, spec)
+    obj = restore_object(values, name=name, source=source)
+    name = obj["metadata"]["name"]
     if s.output != "table":
         output.print_objects([obj], kind=RESTORE, output=s.output, single=True)
         return
-    if flags["from_backup"]:
-        common.get(kinds.BACKUP, flags["from_backup"])
-    common.create(RESTORE, obj)
-    kind = "Dry-run restore" if spec.dry_run else "Restore"
+    submit(obj)
+    dry_run = bool(obj["spec"].get("dryRun"))
+    kind = "Dry-run restore" if dry_run else "Restore"
     output.echo(f'{kind} "{name}" submitted in namespace {s.namespace}.')
-    if spec.dry_run:
+    if dry_run:
         final = progress.wait(tracked(name))
         output.echo(progress.summary(final, tracked(name)))
         for line in progress.problems(final):
@@ -192,6 +186,27 @@ def create(*, name: str | None, wait: bool, **flags: Any) -> None:
         output.echo(f"Follow it with: ark restore describe {name}  (or create it with --wait)")
         return
     backups.finish(tracked(name))
+
+
+def restore_object(values: dict[str, Any], *, name: str | None, source: str) -> context.Obj:
+    """A Restore as the API server takes it, from flag values (``RESTORE_FLAGS``' keys, None
+    for a flag not given): its spec through the model, its name checked, by default
+    SOURCE-<time>. ``ark dashboard``'s dry run makes its Restore here too."""
+    spec = common.build(RestoreSpec, values, RESTORE_FLAGS)
+    name = name or f"{source}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
+    try:
+        archive.restore_name(name)
+    except archive.InvalidName as exc:
+        raise context.BadFlag("NAME", str(exc)) from None
+    return common.wire(RESTORE, name, spec)
+
+
+def submit(obj: context.Obj) -> None:
+    """Create the Restore, once its backup (when it names one) is found."""
+    backup_name = obj["spec"].get("backupName")
+    if backup_name:
+        common.get(kinds.BACKUP, backup_name)
+    common.create(RESTORE, obj)
 
 
 @group.command("get")
