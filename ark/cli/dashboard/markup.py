@@ -134,11 +134,23 @@ def section(title: str, *content: Html) -> Html:
     return tag("section", tag("h2", e(title)), *content)
 
 
+ABNORMAL_TRUE = {"Reconciling": "busy", "Stalled": "bad"}
+"""Conditions that say something is wrong (or under way) when True (kstatus' abnormal-true)."""
+
+
+def condition_status(found: dict[str, Any]) -> Html:
+    """A condition's status, coloured by what it means for its type."""
+    status, type_ = found.get("status"), str(found.get("type"))
+    if type_ in ABNORMAL_TRUE:
+        return badge(status, tone=ABNORMAL_TRUE[type_] if status == "True" else "good")
+    return badge(status)
+
+
 def conditions(found: Sequence[Any] | None, *, now: dt.datetime) -> Html:
     rows = [
         [
             e(c.get("type")),
-            badge(c.get("status")),
+            condition_status(c),
             e(c.get("reason")),
             e(c.get("message")),
             when(c.get("lastTransitionTime"), now=now),

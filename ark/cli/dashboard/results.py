@@ -81,7 +81,9 @@ def restore(obj: Obj, *, results: Results | None, now: dt.datetime) -> Page:
         [
             head,
             section(title, outcome),
-            section("Restored volumes", _volumes(status.get("volumes") or [])),
+            Html("")
+            if dry_run
+            else section("Restored volumes", _volumes(status.get("volumes") or [])),
             section("Spec", fields(spec_rows)),
             section("Conditions", conditions(status.get("conditions"), now=now)),
         ]
