@@ -1,6 +1,7 @@
-"""The dashboard against real servers: a real operator makes a backup (verified), a restore
-(into a namespace where one object already differs) and keeps a schedule and a location; the
-real ``ark dashboard`` runs as a process; Debian's Chromium, driven by Playwright, reads it.
+"""The dashboard against real servers: a real operator makes a schedule's backup (verified,
+and tested by the schedule's restore test), a restore (into a namespace where one object
+already differs), and keeps the location healthy; the real ``ark dashboard`` runs as a
+process; Debian's Chromium, driven by Playwright, reads it.
 
 One world per module: the operator, the backup and the restore take a while on a busy machine,
 and each test only reads them (the dry-run test adds its own restore).
@@ -40,6 +41,8 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 BACKUP, RESTORE, SCHEDULE = "b1", "r1", "nightly"
+REFUSED = "offsite-weekly"
+"""A backup naming a location that does not exist: FailedValidation."""
 CONFIGMAPS = 4
 
 
@@ -70,16 +73,23 @@ def ark_argv(kubeconfig: str, namespace: str) -> list[str]:
     return [sys.executable, "-m", "ark.cli.main", "--kubeconfig", kubeconfig, "-n", namespace]
 
 
-def _verify(kubeconfig: str, namespace: str, name: str) -> None:
+def _ark(kubeconfig: str, namespace: str, *args: str) -> None:
     done = subprocess.run(
-        [*ark_argv(kubeconfig, namespace), "backup", "verify", name],
+        [*ark_argv(kubeconfig, namespace), *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=120,
         check=False,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, f"ark {' '.join(args)}: {done.stdout}{done.stderr}"
+
+
+def _restore_tested(kube: KubeClient, namespace: str) -> str | None:
+    """The schedule's restore test verdict once it has one (Passed or Failed)."""
+    schedule = control.get(kube, control.SCHEDULE, namespace, SCHEDULE) or {}
+    phase = ((schedule.get("status") or {}).get("restoreTest") or {}).get("phase")
+    return phase if phase in {"Passed", "Failed"} else None
 
 
 def _empty_bucket(minio: S3Server, name: str) -> None:
@@ -120,12 +130,36 @@ def world(
         wait_phase(kube, control.BSL, namespace, "default", {"Available"}, timeout=60)
         control.create(
             kube,
+            control.SCHEDULE,
+            namespace,
+            {
+                "metadata": {"name": SCHEDULE},
+                "spec": {
+                    "schedule": "0 3 * * *",
+                    "template": {"includedNamespaces": [app]},
+                    "restoreTest": {"enabled": True},
+                },
+            },
+        )
+        # the schedule's backup taken now (as its cron would at 3:00): it tests it by a restore
+        _ark(
+            cluster.kubeconfig,
+            namespace,
+            "backup",
+            "create",
+            BACKUP,
+            "--from-schedule",
+            SCHEDULE,
+            "--wait",
+        )
+        _ark(cluster.kubeconfig, namespace, "backup", "verify", BACKUP)
+        control.create(  # one the operator refuses, beside it
+            kube,
             control.BACKUP,
             namespace,
-            {"metadata": {"name": BACKUP}, "spec": {"includedNamespaces": [app]}},
+            {"metadata": {"name": REFUSED}, "spec": {"storageLocation": "offsite"}},
         )
-        wait_phase(kube, control.BACKUP, namespace, BACKUP, {"Completed"}, timeout=120)
-        _verify(cluster.kubeconfig, namespace, BACKUP)
+        wait_phase(kube, control.BACKUP, namespace, REFUSED, {"FailedValidation"})
         control.create(
             kube,
             control.RESTORE,
@@ -138,21 +172,10 @@ def world(
         wait_phase(
             kube, control.RESTORE, namespace, RESTORE, {"Completed", "PartiallyFailed"}, timeout=120
         )
-        control.create(
-            kube,
-            control.SCHEDULE,
-            namespace,
-            {
-                "metadata": {"name": SCHEDULE},
-                "spec": {"schedule": "0 3 * * *", "template": {"includedNamespaces": [app]}},
-            },
-        )
         wait_for(
-            lambda: (
-                (control.get(kube, control.SCHEDULE, namespace, SCHEDULE) or {}).get("status") or {}
-            ).get("nextRun"),
-            timeout=60,
-            what="the schedule's next run",
+            lambda: _restore_tested(kube, namespace),
+            timeout=120,
+            what="the schedule's restore test of its backup",
         )
         yield World(cluster.kubeconfig, namespace, app, clone)
     finally:
@@ -216,7 +239,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    opened = browser.new_page(viewport={"width": 1440, "height": 900})
+    opened = browser.new_page(viewport={"width": 1440, "height": 420})
     yield opened
     opened.close()
 

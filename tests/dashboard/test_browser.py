@@ -15,6 +15,7 @@ from ark.kube import KubeClient
 from tests.dashboard.conftest import (
     BACKUP,
     CONFIGMAPS,
+    REFUSED,
     RESTORE,
     SCHEDULE,
     Dashboard,
@@ -39,6 +40,8 @@ def test_backups_page_lists_the_backup_completed_and_verified(
     expect(row).to_contain_text(re.compile(r"(\d+)/\1"))  # every item backed up
     expect(row).to_contain_text("0 errors")
     expect(row).to_contain_text("Verified")
+    refused = page.locator("tbody tr").filter(has_text=REFUSED)
+    expect(refused).to_contain_text("FailedValidation")
     expect(page.locator("header")).to_contain_text(f"namespace {world.namespace}")
     screenshot(page, "backups")
 
@@ -81,13 +84,20 @@ def test_restore_page_shows_each_item_and_what_came_back_different(
     screenshot(page, "restore")
 
 
-def test_schedules_page_shows_the_next_run(page: Page, dashboard: Dashboard) -> None:
+def test_schedules_page_shows_recovery_point_next_run_and_restore_test(
+    page: Page, dashboard: Dashboard
+) -> None:
     page.goto(dashboard.url + "schedules")
 
     row = page.locator("tbody tr").filter(has_text=SCHEDULE)
     expect(row).to_contain_text("0 3 * * *")
     expect(row).to_contain_text("Enabled")
-    expect(row).to_contain_text(re.compile(r"\(in \d+[smhd]\)"))  # the next run, ahead
+    cells = row.locator("td")
+    expect(cells.nth(4)).to_contain_text(re.compile(r"\(\d+[smhd] ago\)"))  # recovery point
+    expect(cells.nth(5)).to_contain_text(re.compile(r"\(\d+[smhd] ago\)"))  # last success
+    expect(cells.nth(6)).to_contain_text(f"{BACKUP} Completed")  # its newest backup
+    expect(cells.nth(7)).to_contain_text(re.compile(r"\(in \d+[smhd]\)"))  # the next run
+    expect(cells.nth(8)).to_contain_text(f"Passed {BACKUP}")  # its restore test
     screenshot(page, "schedules")
 
 

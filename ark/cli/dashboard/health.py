@@ -4,7 +4,7 @@ next run, the last restore test) and locations (their phase, conditions, last va
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ark.cli.context import Obj
 from ark.cli.dashboard.markup import (
@@ -62,11 +62,23 @@ def _restore_test(obj: Obj) -> Html:
     )
 
 
-def schedules(objs: Sequence[Obj], *, now: dt.datetime) -> Page:
+def _last_backup(name: str | None, phase: str | None) -> Html:
+    if not name:
+        return Html("")
+    shown = link(href("backups", name), name)
+    return join([shown, Html(" "), badge(phase)]) if phase else shown
+
+
+def schedules(
+    objs: Sequence[Obj], *, newest: Mapping[str, Obj] | None = None, now: dt.datetime
+) -> Page:
+    """Each schedule; ``newest``: by schedule, its newest Backup (labelled with its name)."""
     rows = []
     for obj in objs:
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
-        last = status.get("lastBackupName")
+        made = (newest or {}).get(name_of(obj))
+        last = status.get("lastBackupName") or (name_of(made) if made else None)
+        phase = (made.get("status") or {}).get("phase") if made and name_of(made) == last else None
         rows.append(
             [
                 e(name_of(obj)),
@@ -75,7 +87,7 @@ def schedules(objs: Sequence[Obj], *, now: dt.datetime) -> Page:
                 badge("paused", tone="bad") if spec.get("paused") else e("no"),
                 when(recovery_point(status), now=now),
                 when(status.get("lastSuccessfulBackup"), now=now),
-                link(href("backups", str(last)), last) if last else Html(""),
+                _last_backup(last, phase),
                 when(status.get("nextRun"), now=now),
                 _restore_test(obj),
             ]

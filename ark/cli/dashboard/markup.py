@@ -94,7 +94,7 @@ def when(value: Any, *, now: dt.datetime) -> Html:
     delta = now - parsed
     ago = output.human_delta(delta)
     relative = ago if delta.total_seconds() < 0 else f"{ago} ago"
-    return Html(f'{e(value)} <span class="dim">({e(relative)})</span>')
+    return Html(f'<span class="nw">{e(value)}</span> <span class="dim nw">({e(relative)})</span>')
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Html]], *, empty: str) -> Html:
@@ -188,6 +188,7 @@ table.fields th{color:#4a5468;font-weight:600;white-space:nowrap}
 .badge{padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap}
 .good{background:#dcf3e3;color:#17612f}.bad{background:#fbe0e0;color:#8f1d1d}
 .busy{background:#e7ecf7;color:#2d4a86}.dim{color:#7a8397}.empty{color:#7a8397}
+.nw,code,td:first-child{white-space:nowrap}
 pre{background:#fff;border:1px solid #dde1e8;padding:8px;overflow:auto;margin:2px 0}
 td pre{border:0;padding:0;margin:0;background:none;font-size:12px}
 form{background:#fff;border:1px solid #dde1e8;padding:12px;display:inline-block}

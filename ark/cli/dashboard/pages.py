@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from ark import control
 from ark.api.restore import TERMINAL_RESTORE_PHASES
 from ark.cli import output
 from ark.cli.context import Obj
@@ -55,8 +56,8 @@ def issue_counts(status: Obj) -> Html:
     warnings, errors = status.get("warnings") or 0, status.get("errors") or 0
     return join(
         [
-            tag("span", e(f"{warnings} warnings"), cls="badge busy" if warnings else "dim"),
-            tag("span", e(f"{errors} errors"), cls="badge bad" if errors else "dim"),
+            tag("span", e(f"{warnings} warnings"), cls="badge busy" if warnings else "dim nw"),
+            tag("span", e(f"{errors} errors"), cls="badge bad" if errors else "dim nw"),
         ],
         " ",
     )
@@ -75,8 +76,9 @@ def verification(obj: Obj) -> Html:
     else:
         passed = bool(check.get("verified"))
         verdict = "Verified" if passed else "NotVerified"
-    detail = f" {check.get('items', 0)} items, {check.get('checksummed', 0)} checksummed"
-    return join([badge(verdict, tone="good" if passed else "bad"), e(detail if check else "")])
+    detail = f"{check.get('items', 0)} items, {check.get('checksummed', 0)} checksummed"
+    shown = badge(verdict, tone="good" if passed else "bad")
+    return join([shown, Html(" "), tag("span", e(detail), cls="dim nw")]) if check else shown
 
 
 # -- backups ---------------------------------------------------------------------------------
@@ -88,6 +90,7 @@ def backups(objs: Sequence[Obj], *, now: dt.datetime) -> Page:
             [
                 link(href("backups", name_of(obj)), name_of(obj)),
                 badge(status.get("phase")),
+                e((obj["metadata"].get("labels") or {}).get(control.SCHEDULE_LABEL)),
                 e(status.get("storageLocation") or (obj.get("spec") or {}).get("storageLocation")),
                 when(status.get("startTimestamp"), now=now),
                 when(status.get("completionTimestamp"), now=now),
@@ -97,11 +100,11 @@ def backups(objs: Sequence[Obj], *, now: dt.datetime) -> Page:
                 verification(obj),
             ]
         )
-    headers = ["Name", "Phase", "Location", "Started", "Completed", "Items", "Issues", "Expires"]
+    headers = ["Name", "Phase", "Schedule", "Location", "Started", "Completed", "Items", "Issues"]
     running = any((o.get("status") or {}).get("phase", "") in BACKUP_RUNNING for o in objs)
     return Page(
         "Backups",
-        table([*headers, "Verified"], rows, empty="No backups in this namespace."),
+        table([*headers, "Expires", "Verified"], rows, empty="No backups in this namespace."),
         refresh=REFRESH_SECONDS if running else None,
     )
 

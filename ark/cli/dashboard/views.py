@@ -71,7 +71,12 @@ def restore(name: str) -> Page:
 
 
 def schedules() -> Page:
-    return health.schedules(common.list_all(control.SCHEDULE), now=_now())
+    newest: dict[str, Obj] = {}
+    for backup_obj in _newest_first(
+        common.list_all(control.BACKUP, selector=control.SCHEDULE_LABEL)
+    ):
+        newest.setdefault(backup_obj["metadata"]["labels"][control.SCHEDULE_LABEL], backup_obj)
+    return health.schedules(common.list_all(control.SCHEDULE), newest=newest, now=_now())
 
 
 def locations() -> Page:
