@@ -82,6 +82,10 @@ with what keeps them harmless (their args) and never with the options that would
 only prints, uninstall is never confirmed, download writes to stdout); what they do is tested
 with their own fixtures and in tests/cli/test_objects.py."""
 
+SERVES = {("dashboard",)}
+"""Commands that serve until stopped, not fuzzed here (a valid invocation would never return):
+tests/dashboard runs them."""
+
 
 @dataclass(frozen=True)
 class Command:
@@ -106,6 +110,8 @@ def _commands(group: click.Group = cli, path: tuple[str, ...] = ()) -> list[Comm
         command = group.get_command(ctx, name)
         assert command is not None
         here = (*path, name)
+        if here in SERVES:
+            continue
         if isinstance(command, click.Group):
             out += _commands(command, here)
             continue
