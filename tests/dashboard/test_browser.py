@@ -70,6 +70,10 @@ def test_restore_page_shows_each_item_and_what_came_back_different(
     page: Page, dashboard: Dashboard, world: World
 ) -> None:
     page.goto(dashboard.url + "restores")
+    listed = page.locator("tbody tr").filter(has=page.get_by_role("link", name=RESTORE, exact=True))
+    expect(listed).to_contain_text("Completed")
+    expect(page.locator("tbody tr").filter(has_text=f"restore test of {SCHEDULE}")).to_have_count(1)
+    screenshot(page, "restores")
     page.get_by_role("link", name=RESTORE, exact=True).click()
 
     expect(page.locator("h1")).to_have_text(f"Restore {RESTORE}")

@@ -193,6 +193,7 @@ pre{background:#fff;border:1px solid #dde1e8;padding:8px;overflow:auto;margin:2p
 td pre{border:0;padding:0;margin:0;background:none;font-size:12px}
 form{background:#fff;border:1px solid #dde1e8;padding:12px;display:inline-block}
 input[type=text]{width:320px;padding:4px}button{padding:5px 14px;margin-left:8px}
+details{margin:16px 0}summary{cursor:pointer;color:#4a5468;font-weight:600}
 .error{background:#fbe0e0;border:1px solid #e7b4b4;padding:8px 12px;color:#8f1d1d}
 """
 

@@ -22,6 +22,7 @@ from ark.cli.dashboard.markup import (
     href,
     join,
     link,
+    pre,
     section,
     table,
     tag,
@@ -31,6 +32,8 @@ from ark.cli.describing import filter_rows
 
 REFRESH_SECONDS = 2
 """How often a page of a run that has not finished reloads itself."""
+LIST_REFRESH_SECONDS = 5
+"""How often a list with a run that has not finished reloads itself."""
 BACKUP_RUNNING = frozenset({"", "New", "InProgress", "WaitingForSnapshots", "Deleting"})
 
 
@@ -46,10 +49,11 @@ def condition(obj: Obj, type_: str) -> Obj | None:
 
 
 def progress(status: Obj, done_field: str) -> str:
-    progress = status.get("progress") or {}
-    if not progress:
+    """``done/total`` items; empty before the run counted them."""
+    counted = status.get("progress") or {}
+    if not counted:
         return ""
-    return f"{progress.get(done_field, 0)}/{progress.get('totalItems', 0)}"
+    return f"{counted.get(done_field, 0)}/{counted.get('totalItems', 0)}"
 
 
 def issue_counts(status: Obj) -> Html:
@@ -105,7 +109,7 @@ def backups(objs: Sequence[Obj], *, now: dt.datetime) -> Page:
     return Page(
         "Backups",
         table([*headers, "Expires", "Verified"], rows, empty="No backups in this namespace."),
-        refresh=REFRESH_SECONDS if running else None,
+        refresh=LIST_REFRESH_SECONDS if running else None,
     )
 
 
@@ -154,10 +158,17 @@ def backup(obj: Obj, *, restores: Sequence[Obj], csrf: str, now: dt.datetime) ->
             section("Status", fields(status_rows)),
             section("Conditions", conditions(status.get("conditions"), now=now)),
             section("Restores of this backup", restore_table(restores, now=now)),
+            whole(obj),
         ]
     )
     running = status.get("phase", "") in BACKUP_RUNNING
     return Page(f"Backup {name}", body, refresh=REFRESH_SECONDS if running else None)
+
+
+def whole(obj: Obj) -> Html:
+    """The object as YAML (as ``-o yaml`` prints it), folded away."""
+    text = pre(output.to_yaml(output.clean(obj)))
+    return Html(f"<details><summary>The whole object (YAML)</summary>{text}</details>")
 
 
 def _of(status: Obj, done: str, attempted: str) -> str | None:
@@ -204,7 +215,7 @@ def restore_table(objs: Sequence[Obj], *, now: dt.datetime) -> Html:
                 if source
                 else e(spec.get("scheduleName")),
                 badge(status.get("phase")),
-                e("dry run" if spec.get("dryRun") else ""),
+                e(_purpose(obj)),
                 when(status.get("startTimestamp"), now=now),
                 when(status.get("completionTimestamp"), now=now),
                 e(progress(status, "itemsRestored")),
@@ -215,10 +226,22 @@ def restore_table(objs: Sequence[Obj], *, now: dt.datetime) -> Html:
     return table(headers, rows, empty="No restores.")
 
 
+RESTORE_TEST_LABEL = "ark.dev/restore-test"
+"""On a Restore a schedule's restore test made: the schedule's name (the operator sets it)."""
+
+
+def _purpose(obj: Obj) -> str:
+    """What a restore is for: a dry run, a schedule's restore test, or (empty) a restore."""
+    if (obj.get("spec") or {}).get("dryRun"):
+        return "dry run"
+    tested = (obj["metadata"].get("labels") or {}).get(RESTORE_TEST_LABEL)
+    return f"restore test of {tested}" if tested else ""
+
+
 def restores(objs: Sequence[Obj], *, now: dt.datetime) -> Page:
     running = any(not finished(o) for o in objs)
     return Page(
-        "Restores", restore_table(objs, now=now), refresh=REFRESH_SECONDS if running else None
+        "Restores", restore_table(objs, now=now), refresh=LIST_REFRESH_SECONDS if running else None
     )
 
 

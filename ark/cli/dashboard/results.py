@@ -27,7 +27,14 @@ from ark.cli.dashboard.markup import (
     tag,
     when,
 )
-from ark.cli.dashboard.pages import REFRESH_SECONDS, finished, issue_counts, name_of, progress
+from ark.cli.dashboard.pages import (
+    REFRESH_SECONDS,
+    finished,
+    issue_counts,
+    name_of,
+    progress,
+    whole,
+)
 from ark.cli.describing import filter_rows
 
 MAX_OUTCOMES = 1000
@@ -86,6 +93,7 @@ def restore(obj: Obj, *, results: Results | None, now: dt.datetime) -> Page:
             else section("Restored volumes", _volumes(status.get("volumes") or [])),
             section("Spec", fields(spec_rows)),
             section("Conditions", conditions(status.get("conditions"), now=now)),
+            whole(obj),
         ]
     )
     kind = "Dry-run restore" if dry_run else "Restore"
