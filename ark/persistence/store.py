@@ -26,7 +26,7 @@ from ark.persistence import chunks, encryption, keys, reading, record, volume_in
 from ark.persistence.errors import BackupLocked, ManifestMismatch, StoredFileError
 from ark.persistence.limits import DEFAULT, FileLimit, Limits
 from ark.persistence.snapshots import SnapshotRecord
-from ark.report import RunLog, gzip_json
+from ark.report import RunLog, gzip_json, gzip_json_chunks
 from ark.storage import (
     ObjectNotFound,
     ObjectStore,
@@ -534,11 +534,20 @@ class BackupStore:
         return {name: sorted(volumes) for name, volumes in found.items()}
 
     # -- restores -----------------------------------------------------------------------
-    def put_restore(self, name: str, *, results: Mapping[str, Any], log: RunLog) -> None:
+    def put_restore(
+        self,
+        name: str,
+        *,
+        results: Mapping[str, Any],
+        log: RunLog,
+        outcomes: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        """The restore's results file: ``results`` with ``outcomes`` (one per item) as its
+        ``"outcomes"`` array, encoded as they come; and its log."""
         k = _restore(name)
         encrypting = self.keyring is not None and self.keyring.current is not None
         data_key = self._new_data_key(k.prefix, f"restore {name}") if encrypting else None
-        self._put(k.results, gzip_json(results), data_key)
+        self._put(k.results, gzip_json_chunks(results, arrays={"outcomes": outcomes}), data_key)
         self._put(k.logs, log.gzipped_chunks(), data_key)
 
     def restore_results(self, name: str) -> dict[str, Any]:

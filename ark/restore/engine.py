@@ -729,5 +729,5 @@ def _upload(store: persistence.BackupStore, state: _Run, result: RestoreResult) 
         "counts": result.counts,
         "waves": [len(w) for w in result.plan.waves] if result.plan else [],
     }
-    document["outcomes"] = [o.to_json() for o in result.outcomes]
-    store.put_restore(result.name, results=document, log=state.log)
+    outcomes = (o.to_json() for o in result.outcomes)
+    store.put_restore(result.name, results=document, log=state.log, outcomes=outcomes)

@@ -70,7 +70,9 @@ class Candidate:
 
     key: ItemKey
     kind: str
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: tuple[tuple[str, str], ...] = ()
+    """(key, value) pairs, shared between items with the same labels (a dict each would cost
+    about 180 bytes per item: 18 MB at 100,000)."""
     controller: ItemKey | None = None
     """The item's controller (controller ownerReference), resolved to a key."""
     owners: tuple[ItemKey, ...] = ()

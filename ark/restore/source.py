@@ -72,6 +72,9 @@ def open_backup(
         raise BackupUnavailable(
             f"backup {name} rejected, nothing restored: {exc.reason}: {exc}"
         ) from exc
+    # The manifest's item table (about 150 bytes an item) did its work in the spool's checks;
+    # this generator's frame lives as long as the restore.
+    del stored, manifest
     with index:
         yield with_index(
             OpenBackup(name=name, document=document, index=index, verified=index.verified), index
@@ -149,7 +152,7 @@ def candidates(opened: OpenBackup) -> Iterator[Candidate]:
         yield Candidate(
             key=(item.resource_dir, ns, item.name),
             kind=item.kind,
-            labels=item.labels,
+            labels=item.label_pairs,
             controller=controller,
             owners=tuple(owners),
             refs=tuple(dict.fromkeys(references(item.resource_dir, obj, crd_of=opened.crd_of))),

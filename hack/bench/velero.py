@@ -1,7 +1,7 @@
 """Side by side with Velero: ark's operator and Velero's server on the same cluster, the same
 MinIO and the same objects, each timed as a user meets it (CR created → Completed).
 
-    hack/bench/run velero [--objects 10000 --namespaces 50] [--name vbench] [--keep]
+    hack/bench/run velero [--objects 10000 --namespaces 50] [--name vbench] [--keep] [--ark-only]
 
 On one local cluster and one MinIO (both named ``--name``) it creates N small ConfigMaps over M
 namespaces (``bench.engines.populate``; M at most 64, the most namespaces one ark Restore maps),
@@ -34,6 +34,9 @@ read-only Velero location on ark's prefix), and counts the ConfigMaps in every r
 namespaces. For the servers, each phase's peak RSS is the highest sampled sum of VmRSS over the
 process tree (Velero starts plugin processes for each backup and restore) and its CPU seconds
 are the tree's; "servers CPU s" is what etcd, kube-apiserver and MinIO used meanwhile.
+
+With ``--ark-only`` Velero is neither built nor started: the floors, ark's library backup and
+ark's operator backup and restore only (a quicker run while working on ark).
 
 Velero runs with ``--client-qps 1000 --client-burst 2000`` (its defaults, 100 and 100, could bound
 it by the client's own limit, not its work; ark's operator has no client limit by default), and
@@ -234,7 +237,15 @@ def start_ark(inst: procs.Instance, kubeconfig: str, s3: Mapping[str, str], work
             "--metrics-port", str(procs.free_port()), "--health-port", str(health),
             "--location-interval", "2", "--default-location-period", "2",
             "--restore-workers", str(engines.RESTORE_WORKERS)]  # fmt: skip
-    return inst.start("ark-operator", argv, cwd=ROOT)
+    return inst.start("ark-operator", argv, env=deployment_env(), cwd=ROOT)
+
+
+def deployment_env() -> dict[str, str]:
+    """The operator container's plain environment values in deploy/base (MALLOC_ARENA_MAX,
+    ...): the bench runs the operator as its Deployment would."""
+    doc = yaml.safe_load((ROOT / "deploy" / "base" / "deployment.yaml").read_text())
+    container = doc["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
 
 
 def start_velero(
@@ -350,9 +361,11 @@ class Bench:
 
     def start(self) -> None:
         self.ark = start_ark(self.inst, self.kubeconfig, self.s3, self.work)
-        self.velero = start_velero(self.inst, self.kube, self.kubeconfig, self.s3, self.work)
         bsl = control.path(control.BSL, ARK_NS, "default")
         wait("ark's location Available", lambda: phase_of(self.kube, bsl) == "Available")
+        if self.args.ark_only:
+            return
+        self.velero = start_velero(self.inst, self.kube, self.kubeconfig, self.s3, self.work)
         vbsl = f"{VELERO_API}/namespaces/{VELERO_NS}/backupstoragelocations/default"
         wait("Velero's location Available", lambda: phase_of(self.kube, vbsl) == "Available")
 
@@ -380,6 +393,8 @@ class Bench:
             {**ark, "spec": spec},
             self.ark,
         )
+        if self.args.ark_only:
+            return
         vb = {"apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": "bench-velero"}}
         path = f"{VELERO_API}/namespaces/{VELERO_NS}/backups"
         self.cr("backup: velero", path, {**vb, "spec": spec}, self.velero)
@@ -388,8 +403,10 @@ class Bench:
         """Velero's first: its restore caches every object of the kinds it restores, cluster
         wide (an informer each), so what the cluster holds is its memory; the floor and ark's
         side by side, the floor first."""
-        self.cr("restore: velero", f"{VELERO_API}/namespaces/{VELERO_NS}/restores",
-                self._restore("velero.io/v1", "bench-velero", "velero-r"), self.velero)  # fmt: skip
+        if not self.args.ark_only:
+            body = self._restore("velero.io/v1", "bench-velero", "velero-r")
+            path = f"{VELERO_API}/namespaces/{VELERO_NS}/restores"
+            self.cr("restore: velero", path, body, self.velero)
         self.floor("restore: POST floor", "restore-floor")
         self.cr("restore: ark operator", control.path(control.RESTORE, ARK_NS),
                 self._restore("ark.dev/v1", "bench-ark", "ark-r"), self.ark)  # fmt: skip
@@ -400,6 +417,8 @@ class Bench:
 
     def crossed(self) -> None:
         """ark restores Velero's backup; Velero restores ark's."""
+        if self.args.ark_only:
+            return
         ark_bsl(self.kube, self.s3, "velero-store", prefix="velero")
         synced = control.path(control.BACKUP, ARK_NS, "bench-velero")
         try:
@@ -471,9 +490,9 @@ def report(bench: Bench, counts: Mapping[str, int], args: argparse.Namespace) ->
             f"(target <= 1.15); velero/{floor} {ratio(f'{what}: velero', f'{what}: {floor}')}"
         )
     per = args.objects
+    prefixes = ("ark-r",) if args.ark_only else ("ark-r", "velero-r", "ark-v", "velero-a")
     print("ConfigMaps restored (want " + str(per) + " each): " + ", ".join(
-        f"{prefix} {counts.get(prefix, 0)}"
-        for prefix in ("ark-r", "velero-r", "ark-v", "velero-a")
+        f"{prefix} {counts.get(prefix, 0)}" for prefix in prefixes
     ))  # fmt: skip
     for note in bench.notes:
         print(f"note: {note}")
@@ -494,6 +513,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--name", default="vbench", help="the cluster's and MinIO's name")
     parser.add_argument("--keep", action="store_true", help="leave the servers running")
+    parser.add_argument(
+        "--ark-only", action="store_true", help="leave Velero out: the floors and ark only"
+    )
     return parser
 
 
@@ -505,7 +527,7 @@ def _servers(args: argparse.Namespace) -> Iterator[Bench]:
         bench = Bench(args, work)
         yield bench
     finally:
-        if bench is not None and not args.keep:
+        if bench is not None and not args.keep and not args.ark_only:
             for line in bench.inst.log_tail("velero", 5).splitlines():
                 print(f"velero log: {line[:200]}")
         if not args.keep:

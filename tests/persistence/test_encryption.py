@@ -213,10 +213,14 @@ def test_a_failed_backups_results_and_log_are_encrypted(store: ObjectStore) -> N
 def test_a_restores_files_are_encrypted(store: ObjectStore) -> None:
     backups = BackupStore(store, keyring=_ring("a"))
     with _log("restored s3cr3t") as log:
-        backups.put_restore("r1", results={"note": "s3cr3t"}, log=log)
+        outcomes = iter([{"name": "s3cr3t-cm", "outcome": "created"}])
+        backups.put_restore("r1", results={"note": "s3cr3t"}, log=log, outcomes=outcomes)
     for info in store.list("restores/r1/"):
         assert b"s3cr3t" not in store.get(info.key)
-    assert backups.restore_results("r1") == {"note": "s3cr3t"}
+    assert backups.restore_results("r1") == {
+        "note": "s3cr3t",
+        "outcomes": [{"name": "s3cr3t-cm", "outcome": "created"}],
+    }
     assert b"restored s3cr3t" in backups.restore_log("r1")
 
 

@@ -102,12 +102,18 @@ def test_an_incomplete_backup_keeps_results_and_log_only(store: ObjectStore) -> 
 def test_a_restores_files_read_back_and_go(store: ObjectStore) -> None:
     backups = BackupStore(store)
     with _log("line") as log:
-        backups.put_restore("r1", results={"summary": {"phase": "Completed"}}, log=log)
+        outcomes = ({"name": f"cm-{i}", "outcome": "created"} for i in range(3))
+        backups.put_restore(
+            "r1", results={"summary": {"phase": "Completed"}}, log=log, outcomes=outcomes
+        )
     assert {info.key for info in store.list("restores/r1/")} == {
         "restores/r1/restore-r1-results.gz",
         "restores/r1/restore-r1-logs.gz",
     }
-    assert backups.restore_results("r1") == {"summary": {"phase": "Completed"}}
+    assert backups.restore_results("r1") == {
+        "summary": {"phase": "Completed"},
+        "outcomes": [{"name": f"cm-{i}", "outcome": "created"} for i in range(3)],
+    }
     assert b'"msg":"line"' in backups.restore_log("r1")
     assert backups.delete_restore("r1") == 2
     assert not any(True for _ in store.list("restores/r1/"))

@@ -68,10 +68,17 @@ def test_namespace_deleted_and_restored(
     assert result.phase == RestorePhase.COMPLETED, [str(e) for e in result.issues.errors]
     after = compare.snapshot_namespace(cluster, namespace)
     _assert_exact(before, after)
-    # Controllers rebuild what they own from the restored owners, without duplicates.
-    rs = [k for k in after if k.startswith("replicasets.apps/")]
+    # Controllers rebuild what they own from the restored owners, without duplicates (in their
+    # own time: a loaded machine's controller-manager may not have made the pods yet).
+    deadline = time.monotonic() + 60
+    while True:
+        rs = [k for k in after if k.startswith("replicasets.apps/")]
+        pods = [k for k in after if k.startswith("pods/")]
+        if (len(rs) >= 1 and len(pods) >= 3) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+        after = compare.snapshot_namespace(cluster, namespace)
     assert len(rs) == 1
-    pods = [k for k in after if k.startswith("pods/")]
     assert len(pods) == 3  # 2 web + db-0
     # The retained volume is bound again to its restored claim.
     _wait_bound(cluster, namespace, "uploads")

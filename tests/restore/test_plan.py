@@ -23,7 +23,7 @@ def _c(
     return Candidate(
         key=(resource_dir, ns, name),
         kind=kind or resource_dir.title(),
-        labels=labels or {},
+        labels=tuple(sorted((labels or {}).items())),
         controller=controller,
         owners=(controller,) if controller else (),
         refs=refs,
