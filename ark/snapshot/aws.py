@@ -29,6 +29,7 @@ from ark.snapshot.interface import (
     VolumeRef,
     VolumeSnapshotter,
     check_owner,
+    check_volume_owner,
     has_tags,
 )
 
@@ -276,6 +277,22 @@ class EbsSnapshotter(VolumeSnapshotter):
             with self._calling("delete", f"snapshot {snapshot_id}"):
                 self._ec2().delete_snapshot(SnapshotId=snapshot_id)
         except errors.SnapshotNotFound:
+            return
+
+    def delete_volume(self, volume_id: str, *, owner_tags: Mapping[str, str]) -> None:
+        """EC2 DeleteVolume once DescribeVolumes shows every owner tag; EC2 refuses an attached
+        volume (``VolumeInUse``), raised as OperationFailed."""
+        subject = f"volume {volume_id}"
+        try:
+            with self._calling("read", subject):
+                found = self._ec2().describe_volumes(VolumeIds=[volume_id])["Volumes"]
+            if not found or found[0].get("State") in ("deleting", "deleted"):
+                return
+            wanted = {k[:128]: v[:256] for k, v in owner_tags.items()}
+            check_volume_owner(volume_id, _tags_of(found[0]), wanted)
+            with self._calling("delete", subject):
+                self._ec2().delete_volume(VolumeId=volume_id)
+        except errors.VolumeNotFound:
             return
 
     def volumes_tagged(self, tags: Mapping[str, str]) -> list[VolumeRef]:

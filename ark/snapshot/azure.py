@@ -35,6 +35,7 @@ from ark.snapshot.interface import (
     VolumeRef,
     VolumeSnapshotter,
     check_owner,
+    check_volume_owner,
     has_tags,
 )
 
@@ -399,6 +400,18 @@ class AzureDiskSnapshotter(VolumeSnapshotter):
             poller = self._compute(sub).disks.begin_create_or_update(group, name, models.Disk(body))
             poller.result(timeout=self._timeout)
         return disk_id
+
+    def delete_volume(self, volume_id: str, *, owner_tags: Mapping[str, str]) -> None:
+        """Deletes the disk (``delete_disk``, waiting for ARM) once its tags show every owner
+        tag; ARM refuses a disk attached to a VM (``OperationNotAllowed``)."""
+        try:
+            found = self._get("disks", volume_id)
+        except errors.VolumeNotFound:
+            return
+        if (found.get("properties") or {}).get("provisioningState") == "Deleting":
+            return
+        check_volume_owner(volume_id, found.get("tags") or {}, _tags(owner_tags))
+        self.delete_disk(volume_id)
 
     def delete_disk(self, disk_id: str) -> None:
         """Delete the disk and wait for it (a disk already gone is fine)."""

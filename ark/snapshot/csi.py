@@ -53,6 +53,7 @@ from ark.snapshot.interface import (
     VolumeRef,
     VolumeSnapshotter,
     check_owner,
+    check_volume_owner,
     has_tags,
 )
 
@@ -407,6 +408,68 @@ class CsiSnapshotter(VolumeSnapshotter, ClaimRestorer):
                     + (f": {error}" if error else " (is the driver's csi-snapshotter running?)"),
                 )
             time.sleep(POLL_INTERVAL)
+
+    def delete_volume(self, volume_id: str, *, owner_tags: Mapping[str, str]) -> None:
+        """A CSI volume is deleted by its driver, never here: the PersistentVolume whose handle
+        is ``volume_id`` is set to reclaim policy Delete and its claim deleted, so the driver
+        deletes the volume (and the PV) once the claim is gone; the PV's absence shows it done.
+        Owned means: the PV's claim (the one its claimRef names, same uid) was provisioned from
+        a VolumeSnapshot (``dataSource``) annotated with every one of ``owner_tags``, as
+        ``claim_from_snapshot`` makes it. A PV whose claim or snapshot is gone cannot be shown
+        owned (NotOwned), unless it is set to Delete already (on its way)."""
+        listed = self._call(
+            "list", "PersistentVolumes", lambda: self._kube.get("/api/v1/persistentvolumes")
+        )
+        pv = next(
+            (
+                p
+                for p in listed.get("items") or []
+                if ((p.get("spec") or {}).get("csi") or {}).get("volumeHandle") == volume_id
+            ),
+            None,
+        )
+        if pv is None or pv["metadata"].get("deletionTimestamp"):
+            return
+        name, spec = str(pv["metadata"]["name"]), pv.get("spec") or {}
+        subject = f"PersistentVolume {name} (volume {volume_id})"
+        claim = self._claim_of(spec.get("claimRef") or {}, subject=subject)
+        if claim is None:
+            if spec.get("persistentVolumeReclaimPolicy") == "Delete" and owner_tags:
+                return
+            raise errors.NotOwned(volume_id, owner_tags, {}, what="volume", every=True)
+        source = (claim.get("spec") or {}).get("dataSource") or {}
+        found: Mapping[str, str] = {}
+        namespace = str(claim["metadata"]["namespace"])
+        if source.get("kind") == "VolumeSnapshot" and source.get("apiGroup") == objects.GROUP:
+            path = objects.snapshot_path(namespace, str(source.get("name")))
+            snap = self._call("read", subject, lambda: self._kube.get_or_none(path))
+            found = ((snap or {}).get("metadata") or {}).get("annotations") or {}
+        check_volume_owner(volume_id, found, owner_tags)
+        if spec.get("persistentVolumeReclaimPolicy") != "Delete":
+            self._call(
+                "delete",
+                subject,
+                lambda: self._kube.request(
+                    "PATCH",
+                    f"/api/v1/persistentvolumes/{name}",
+                    body={"spec": {"persistentVolumeReclaimPolicy": "Delete"}},
+                    content_type="application/merge-patch+json",
+                ),
+            )
+        where = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{claim['metadata']['name']}"
+        self._call("delete", subject, lambda: self._delete(where, uid=claim["metadata"]["uid"]))
+
+    def _claim_of(self, ref: Mapping[str, Any], *, subject: str) -> dict[str, Any] | None:
+        """The claim ``ref`` (a PV's claimRef) names, if it exists and is that one (its uid)."""
+        if not ref.get("namespace") or not ref.get("name"):
+            return None
+        path = f"/api/v1/namespaces/{ref['namespace']}/persistentvolumeclaims/{ref['name']}"
+        claim: dict[str, Any] | None = self._call(
+            "read", subject, lambda: self._kube.get_or_none(path)
+        )
+        if claim is None or (ref.get("uid") and claim["metadata"].get("uid") != ref["uid"]):
+            return None
+        return claim
 
     def _remove(self, content: Mapping[str, Any], *, subject: str) -> None:
         """Delete ``content`` and the VolumeSnapshot bound to it (if it is still that one)."""

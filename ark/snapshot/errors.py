@@ -68,10 +68,19 @@ class NoSnapshotClass(SnapshotError):
 
 
 class NotOwned(SnapshotError):
-    """A snapshot was to be deleted for a backup whose marks it does not carry: it is left."""
+    """A snapshot was to be deleted for a backup whose marks it does not carry, or a volume for
+    a restore whose marks it does not carry (``what="volume"``, every mark asked): it is left."""
 
-    def __init__(self, snapshot: str, owner: Mapping[str, str], found: Mapping[str, str]) -> None:
-        wanted = " or ".join(f"{k}={v}" for k, v in owner.items())
+    def __init__(
+        self,
+        snapshot: str,
+        owner: Mapping[str, str],
+        found: Mapping[str, str],
+        *,
+        what: str = "snapshot",
+        every: bool = False,
+    ) -> None:
+        wanted = (" and " if every else " or ").join(f"{k}={v}" for k, v in owner.items())
         has = ", ".join(f"{k}={v}" for k, v in sorted(found.items())[:8]) or "no tags"
-        super().__init__(f"snapshot {snapshot}: not deleted: it is not tagged {wanted} ({has})")
+        super().__init__(f"{what} {snapshot}: not deleted: it is not tagged {wanted} ({has})")
         self.snapshot = snapshot

@@ -39,6 +39,7 @@ from ark.snapshot.interface import (
     VolumeRef,
     VolumeSnapshotter,
     check_owner,
+    check_volume_owner,
     has_tags,
 )
 
@@ -337,6 +338,38 @@ class GcePdSnapshotter(VolumeSnapshotter):
             action="delete",
             subject=subject,
             read=lambda n: self._clients.global_operation(project=project, name=n),
+            timeout=self._timeout,
+            interval=self._interval,
+        )
+
+    def delete_volume(self, volume_id: str, *, owner_tags: Mapping[str, str]) -> None:
+        """``disks.delete`` (or ``regionDisks.delete``) once the disk's labels show every owner
+        tag, waiting for the operation (at most ``apiTimeout``); GCE refuses a disk in use by
+        an instance (``resourceInUseByAnotherResource``)."""
+        match = _DISK_PATH.match(volume_id)
+        if match is None:
+            raise errors.OperationFailed(
+                "delete", f"disk {volume_id}", "not a disk path (projects/P/zones/Z/disks/D)"
+            )
+        subject = f"disk {volume_id}"
+        where = {k: match[k] for k in ("project", "scope", "where", "name")}
+        try:
+            with self._calling("read", subject):
+                disk = self._clients.get_disk(**where)
+            if disk.status == "DELETING":
+                return
+            check_volume_owner(volume_id, dict(disk.labels), labels(owner_tags))
+            with self._calling("delete", subject):
+                op = self._clients.delete_disk(**where)
+        except errors.VolumeNotFound:
+            return
+        wait_op(
+            op,
+            action="delete",
+            subject=subject,
+            read=lambda n: self._clients.scoped_operation(
+                project=where["project"], scope=where["scope"], where=where["where"], name=n
+            ),
             timeout=self._timeout,
             interval=self._interval,
         )

@@ -61,6 +61,7 @@ class Clients:
         self.images = compute_v1.ImagesClient(**common)
         self.global_operations = compute_v1.GlobalOperationsClient(**common)
         self.zone_operations = compute_v1.ZoneOperationsClient(**common)
+        self.region_operations = compute_v1.RegionOperationsClient(**common)
 
     def get_disk(self, *, project: str, scope: str, where: str, name: str) -> compute_v1.Disk:
         if scope == "zones":
@@ -127,6 +128,13 @@ class Clients:
         disk.replica_zones = [f"projects/{project}/zones/{z}" for z in replica_zones]
         return self.region_disks.insert_unary(project=project, region=where, disk_resource=disk)
 
+    def delete_disk(
+        self, *, project: str, scope: str, where: str, name: str
+    ) -> compute_v1.Operation:
+        if scope == "zones":
+            return self.disks.delete_unary(project=project, zone=where, disk=name)
+        return self.region_disks.delete_unary(project=project, region=where, disk=name)
+
     def disks_filtered(self, *, project: str, filter_: str) -> list[compute_v1.Disk]:
         """Every zonal and regional disk of ``project`` matching ``filter_`` (aggregatedList,
         all pages)."""
@@ -148,6 +156,14 @@ class Clients:
 
     def zone_operation(self, *, project: str, zone: str, name: str) -> compute_v1.Operation:
         return self.zone_operations.get(project=project, zone=zone, operation=name)
+
+    def scoped_operation(
+        self, *, project: str, scope: str, where: str, name: str
+    ) -> compute_v1.Operation:
+        """A zone's or a region's operation (``scope``: zones or regions)."""
+        if scope == "zones":
+            return self.zone_operation(project=project, zone=where, name=name)
+        return self.region_operations.get(project=project, region=where, operation=name)
 
     def insert_image(
         self,

@@ -129,6 +129,16 @@ class VolumeSnapshotter(Protocol):
         and value, as ``create_snapshot`` wrote them) is deleted; another raises NotOwned."""
         ...
 
+    def delete_volume(self, volume_id: str, *, owner_tags: Mapping[str, str]) -> None:
+        """Delete a volume a restore made (``create_volume_from_snapshot``). Only a volume the
+        cloud says carries every one of ``owner_tags`` (as the restore tagged it: its name and
+        uid) is deleted; another raises NotOwned and is left, and empty ``owner_tags`` are
+        refused. A volume that does not exist (or is being deleted) is not an error. A volume
+        the cloud will not delete (attached, locked) raises OperationFailed saying why. For
+        csi, ``volume_id`` is the handle of a volume its driver provisioned for a restored
+        claim (see ``CsiSnapshotter.delete_volume``)."""
+        ...
+
     def set_volume_id(
         self, pv: PersistentVolume, *, volume_id: str, zone: str | None
     ) -> dict[str, Any]:
@@ -179,6 +189,15 @@ def check_owner(
     if owner_tags is None or any(found.get(k) == v for k, v in owner_tags.items()):
         return
     raise errors.NotOwned(snapshot_id, owner_tags, found)
+
+
+def check_volume_owner(
+    volume_id: str, found: Mapping[str, str], owner_tags: Mapping[str, str]
+) -> None:
+    """Raise NotOwned unless ``found`` (a volume's tags, as its cloud reports them) has every
+    one of ``owner_tags``, which must not be empty: ark deletes only volumes it tagged."""
+    if not owner_tags or not has_tags(found, owner_tags):
+        raise errors.NotOwned(volume_id, owner_tags, found, what="volume", every=True)
 
 
 def has_tags(found: Mapping[str, str], wanted: Mapping[str, str]) -> bool:

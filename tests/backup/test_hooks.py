@@ -346,6 +346,9 @@ class WatchedSnapshotter:
     ) -> None:
         self.real.delete_snapshot(snapshot_id, owner_tags=owner_tags)
 
+    def delete_volume(self, volume_id: str, *, owner_tags: Mapping[str, str]) -> None:
+        self.real.delete_volume(volume_id, owner_tags=owner_tags)
+
     def set_volume_id(self, pv: Any, *, volume_id: str, zone: str | None) -> dict[str, Any]:
         return self.real.set_volume_id(pv, volume_id=volume_id, zone=zone)
 
