@@ -246,6 +246,9 @@ class RestoredVolume(Model):
         "in the target region), imported (written from the backup's export), adopted (made "
         "by an interrupted attempt of this restore)"
     )
+    location: str | None = Field(
+        default=None, description="The VolumeSnapshotLocation the new volume is in."
+    )
 
 
 class RestoreStatus(Model):

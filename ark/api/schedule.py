@@ -74,8 +74,14 @@ class RestoreTestSpec(Model):
     )
     keep_failed: bool = Field(
         default=False,
-        description="Keep the scratch namespaces of a failed test, to look at (delete them "
-        "yourself).",
+        description="Keep the scratch namespaces (and the volumes restored into them) of a "
+        "failed test, to look at (delete them yourself).",
+    )
+    volumes: bool = Field(
+        default=True,
+        description="Restore the claims and their volumes too: new volumes from the backup's "
+        "snapshots, each checked bound, then deleted with the scratch namespaces. False leaves "
+        "claims and volumes out of the test.",
     )
 
 
@@ -111,8 +117,9 @@ class ScheduleSpec(Model):
     restore_test: RestoreTestSpec | None = Field(
         default=None,
         description="Restore each Completed backup into scratch namespaces (rt-<hash>-<ns>), "
-        "namespaced objects only, claims and volumes left out; passed when the restore "
-        "Completed (exact), then the scratch namespaces are deleted.",
+        "namespaced objects and their PersistentVolumes (new volumes from the backup's "
+        "snapshots); passed when the restore Completed (exact) and every restored claim is "
+        "bound, then the scratch namespaces and the volumes the test made are deleted.",
     )
 
     @field_validator("schedule")
@@ -148,6 +155,24 @@ class ChangeLogStatus(Model):
     message: str | None = Field(default=None, description="Why it is not recorded, if so.")
 
 
+MAX_SCRATCH_VOLUMES = 500
+
+
+class ScratchVolume(Model):
+    """A PersistentVolume a restore test made, and the volume behind it it deletes."""
+
+    persistent_volume: str
+    volume_id: str | None = Field(
+        default=None,
+        description="The cloud volume (csi: the volume handle); none: the "
+        "PersistentVolume object only (Retain, its storage not the test's).",
+    )
+    provider: str | None = None
+    location: str | None = Field(
+        default=None, description="The VolumeSnapshotLocation the volume is in."
+    )
+
+
 class RestoreTestStatus(Model):
     """The newest restore test: InProgress, Passed or Failed."""
 
@@ -161,6 +186,23 @@ class RestoreTestStatus(Model):
         default=None, max_length=limits.NAMESPACE_MAPPINGS_MAX
     )
     message: str | None = None
+    restore_uid: str | None = Field(
+        default=None, description="The test Restore's uid: the tag on the volumes it made."
+    )
+    cleanup: list[ScratchVolume] | None = Field(
+        default=None,
+        max_length=MAX_SCRATCH_VOLUMES,
+        description="The PersistentVolumes (and cloud volumes) the test made and has not "
+        "deleted yet: retried at each look.",
+    )
+    left_behind: list[str] | None = Field(
+        default=None,
+        max_length=MAX_SCRATCH_VOLUMES + limits.NAMESPACE_MAPPINGS_MAX,
+        description="What the test made and could not delete yet, each named with why.",
+    )
+    cleanup_attempted: dt.datetime | None = Field(
+        default=None, description="When the test last tried to delete what it made."
+    )
 
 
 class ScheduleStatus(Model):

@@ -135,6 +135,25 @@ SCHEDULE_RESTORE_TEST_FAILURES = Counter(
 )
 
 
+SCHEDULE_RESTORE_TEST_LEFT_BEHIND = Gauge(
+    "ark_schedule_restore_test_left_behind",
+    "What the schedule's newest restore test made and could not delete yet (scratch "
+    "namespaces, PersistentVolumes, cloud volumes): 0 once all is deleted.",
+    ["schedule"],
+)
+SCHEDULE_RESTORE_TEST_CLEANUP_FAILURES = Counter(
+    "ark_schedule_restore_test_cleanup_failure_total",
+    "Attempts at deleting what a restore test made that left something behind.",
+    ["schedule"],
+)
+
+
+def restore_test_cleanup(*, schedule: str, left: int) -> None:
+    SCHEDULE_RESTORE_TEST_LEFT_BEHIND.labels(schedule).set(left)
+    if left:
+        SCHEDULE_RESTORE_TEST_CLEANUP_FAILURES.labels(schedule).inc()
+
+
 def restore_tested(*, schedule: str, passed: bool, seconds: float | None) -> None:
     SCHEDULE_RESTORE_TEST_SUCCESS.labels(schedule).set(1 if passed else 0)
     if seconds is not None:

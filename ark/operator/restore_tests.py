@@ -1,34 +1,41 @@
 """Scheduled restore tests (``Schedule.spec.restoreTest``): each Completed backup of the
-schedule is restored into scratch namespaces of this cluster, judged, and the scratch
-namespaces deleted.
+schedule is restored into scratch namespaces of this cluster, judged, and what the test made
+deleted.
 
 ``start`` (after the backup) reads which namespaces the backup holds from its resource list,
 maps each to a scratch namespace that must not exist yet (``rt-<hash of the backup>-<ns>``),
-and creates a Restore of those namespaces only — mapped, no cluster-scoped objects, node ports
-not kept (the originals hold them), claims and volumes left out (volumes are not tested yet) —
-labelled ``ark.dev/restore-test: <schedule>``. It runs as any Restore, so its results and log
-are where a user looks for them.
+and creates a Restore of those namespaces only — mapped, node ports not kept (the originals
+hold them), no cluster-scoped objects but the PersistentVolumes of the restored claims: new
+volumes from the backup's snapshots, renamed beside the live ones (``restoreTest.volumes``
+false leaves claims and volumes out) — labelled ``ark.dev/restore-test: <schedule>``. It runs
+as any Restore, so its results and log are where a user looks for them.
 
 ``judge`` (when that Restore finishes, and at each schedule look: an operator restarted
 meanwhile finishes the job) passes a test whose Restore Completed — a restore is exact or
-explained, so any difference made it PartiallyFailed — and fails any other. It writes the
-schedule's ``status.restoreTest`` and its ``RestoreTested`` condition, and deletes the
-scratch namespaces (a failed test's are kept with ``keepFailed``). Every call blocks.
+explained, so any difference made it PartiallyFailed — and whose restored claims all bind,
+and fails any other. It writes the schedule's ``status.restoreTest`` and its
+``RestoreTested`` condition, and deletes the scratch namespaces, the PersistentVolumes and
+the volumes the test made (``ark.operator.scratch``; a failed test's are kept with
+``keepFailed``). What cannot be deleted yet is named in status (``leftBehind``) and in the
+condition, and ``tidy`` tries again at later looks. Every call blocks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from ark import control
 from ark.api import limits
 from ark.api.restore import TERMINAL_RESTORE_PHASES, RestorePhase
-from ark.api.schedule import ScheduleSpec
+from ark.api.schedule import MAX_SCRATCH_VOLUMES, ScheduleSpec
 from ark.kube import KubeClient
+from ark.operator import scratch as scratch_volumes
 from ark.operator import stores
+from ark.snapshot.interface import RESTORE_TAG, RESTORE_UID_TAG
 from ark.storage import StoreError
 
 TEST_LABEL = "ark.dev/restore-test"
@@ -39,6 +46,22 @@ SKIPPED = "Skipped"
 MAX_NAMESPACES = limits.NAMESPACE_MAPPINGS_MAX
 """A Restore maps at most this many namespaces."""
 UNTESTED = ("persistentvolumeclaims", "persistentvolumes")
+"""Left out with ``restoreTest.volumes: false``."""
+CLUSTER_REFERENCED = (
+    "storageclasses.storage.k8s.io",
+    "clusterroles.rbac.authorization.k8s.io",
+    "customresourcedefinitions.apiextensions.k8s.io",
+)
+"""The cluster-scoped kinds restored objects refer to besides PersistentVolumes: left out, so
+a test writes no cluster-scoped object but the volumes of its claims."""
+BIND_WAIT = 60.0
+"""How long a judged test waits for its restored claims to bind."""
+CLEANUP_WAIT = 60.0
+"""How long a judged test waits for its scratch namespaces to go and its volumes deleted
+(the rest is left to later looks)."""
+RETRY_LOOKS = 6
+"""Schedule looks between two attempts at deleting what a test left behind (30 s at the
+default ``--schedule-interval``)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,12 @@ class Outcome:
     message: str
     restore: str | None = None
     seconds: float | None = None
+    left_behind: tuple[str, ...] = ()
+    """What the test made and could not delete yet (named, with why)."""
+    cleanup_errors: tuple[str, ...] = ()
+    """The failures among those (a cloud that refused, a volume still in use), not waits."""
+    cleaned: bool = False
+    """A retry (``tidy``) that deleted the last of what a test left behind."""
 
 
 def _digest(backup: str) -> str:
@@ -116,25 +145,24 @@ def start(client: KubeClient, namespace: str, schedule: str, backup: str) -> Out
             message=str(exc),
             started=now,
         )
-    body = {
-        "metadata": {
-            "name": name,
-            "labels": {TEST_LABEL: schedule},
-        },
-        "spec": {
-            "backupName": backup,
-            "includedNamespaces": sorted(mapping),
-            "namespaceMapping": mapping,
-            "includeClusterResources": False,
-            "excludedResources": list(UNTESTED),
-            "preserveNodePorts": False,
-        },
+    volumes = spec.restore_test.volumes
+    restore_spec: dict[str, Any] = {
+        "backupName": backup,
+        "includedNamespaces": sorted(mapping),
+        "namespaceMapping": mapping,
+        "preserveNodePorts": False,
     }
+    if volumes:  # cluster-scoped: only what the restored objects need, and of that the PVs
+        restore_spec["excludedResources"] = list(CLUSTER_REFERENCED)
+    else:
+        restore_spec["includeClusterResources"] = False
+        restore_spec["excludedResources"] = list(UNTESTED)
+    body = {"metadata": {"name": name, "labels": {TEST_LABEL: schedule}}, "spec": restore_spec}
     if control.create(client, control.RESTORE, namespace, body) is None:
         return None  # started before (a handler run again)
     message = (
         f"restoring backup {backup} into {', '.join(sorted(mapping.values()))} "
-        f"(restore {name}; volumes not tested)"
+        f"(restore {name}{'' if volumes else '; volumes not tested'})"
     )
     return _record(
         client,
@@ -188,7 +216,7 @@ def _exists(client: KubeClient, name: str) -> bool:
 
 def judge(client: KubeClient, namespace: str, schedule: str) -> Outcome | None:
     """Judge the schedule's restore test in progress once its Restore finished: the schedule's
-    status and condition, the scratch namespaces deleted; None while there is nothing to do."""
+    status and condition, what the test made deleted; None while there is nothing to do."""
     obj = control.get(client, control.SCHEDULE, namespace, schedule)
     current = ((obj or {}).get("status") or {}).get("restoreTest") or {}
     if obj is None or current.get("phase") != IN_PROGRESS or not current.get("restore"):
@@ -200,25 +228,32 @@ def judge(client: KubeClient, namespace: str, schedule: str) -> Outcome | None:
     if restore is not None and phase not in {str(p) for p in TERMINAL_RESTORE_PHASES}:
         return None
     scratch = list(current.get("scratchNamespaces") or ())
+    spec = _spec(obj)
+    test = spec.restore_test if spec is not None else None
     if restore is None:
         passed, why = False, f"restore {name} was deleted before it finished"
     elif phase == RestorePhase.COMPLETED:
-        passed = True
+        unbound = _unbound(client, scratch, timeout=BIND_WAIT)
+        passed = not unbound
+        tested = "" if test is None or test.volumes else " (volumes not tested)"
         why = (
             f"backup {backup} restored exactly: {_items(status)} items in "
-            f"{', '.join(scratch)} (volumes not tested)"
+            f"{', '.join(scratch)}{tested}{_volumes_said(status)}"
         )
+        if unbound:
+            why = f"backup {backup} restored, but claims did not bind: {'; '.join(unbound)}"
     else:
         passed = False
         why = f"restore {name} is {phase}: {_why(status, name)}"
-    spec = _spec(obj)
-    test = spec.restore_test if spec is not None else None
     keep = not passed and test is not None and test.keep_failed
+    uid = (restore or {}).get("metadata", {}).get("uid")
+    done = scratch_volumes.Cleanup()
     if keep:
-        why += f"; scratch namespaces kept: {', '.join(scratch)}"
+        why += f"; scratch namespaces kept: {', '.join(scratch)} (and the volumes in them)"
     else:
-        for target in scratch:
-            client.delete_if_present(f"/api/v1/namespaces/{target}")
+        owner = _owner(name, uid)
+        begun = scratch_volumes.begin(client, restore, scratch, owner)
+        done = scratch_volumes.settle(client, namespace, begun, scratch, owner, wait=CLEANUP_WAIT)
     started = control.parse_time(current.get("started"))
     seconds = (dt.datetime.now(dt.UTC) - started).total_seconds() if started else None
     outcome = _record(
@@ -233,8 +268,104 @@ def judge(client: KubeClient, namespace: str, schedule: str) -> Outcome | None:
         scratch=scratch,
         completed=control.timestamp(),
         items=_items(status) if restore is not None else None,
+        uid=uid,
+        cleanup=done,
     )
-    return Outcome(schedule, outcome.phase, why, restore=name, seconds=seconds)
+    return Outcome(
+        schedule,
+        outcome.phase,
+        outcome.message,
+        restore=name,
+        seconds=seconds,
+        left_behind=tuple(done.left),
+        cleanup_errors=tuple(done.errors),
+    )
+
+
+def tidy(
+    client: KubeClient, namespace: str, schedule: str, *, retry_seconds: float
+) -> Outcome | None:
+    """Try again to delete what the schedule's judged restore test left behind (at most every
+    ``retry_seconds``); None when nothing is left or it is not time yet."""
+    obj = control.get(client, control.SCHEDULE, namespace, schedule)
+    current = ((obj or {}).get("status") or {}).get("restoreTest") or {}
+    if obj is None or current.get("phase") not in (PASSED, FAILED):
+        return None
+    if not current.get("leftBehind") and not current.get("cleanup"):
+        return None
+    tried = control.parse_time(current.get("cleanupAttempted"))
+    now = dt.datetime.now(dt.UTC)
+    if tried is not None and (now - tried).total_seconds() < retry_seconds:
+        return None
+    name = str(current.get("restore") or "")
+    scratch = list(current.get("scratchNamespaces") or ())
+    done = scratch_volumes.finish(
+        client,
+        namespace,
+        list(current.get("cleanup") or ()),
+        scratch,
+        _owner(name, current.get("restoreUid")),
+    )
+    message = str(current.get("message") or "").split("; left behind: ", 1)[0]
+    _record(
+        client,
+        namespace,
+        obj,
+        backup=str(current.get("backup") or ""),
+        restore=name,
+        phase=str(current["phase"]),
+        message=message,
+        started=current.get("started"),
+        scratch=scratch,
+        completed=current.get("completed"),
+        items=current.get("itemsRestored"),
+        uid=current.get("restoreUid"),
+        cleanup=done,
+    )
+    return Outcome(
+        schedule,
+        str(current["phase"]),
+        message,
+        restore=name,
+        left_behind=tuple(done.left),
+        cleanup_errors=tuple(done.errors),
+        cleaned=done.done,
+    )
+
+
+def _owner(restore: str, uid: str | None) -> dict[str, str]:
+    """The tags the test's Restore put on what it made (``volumes.restore_tags``)."""
+    return {RESTORE_TAG: restore, **({RESTORE_UID_TAG: uid} if uid else {})}
+
+
+def _unbound(client: KubeClient, scratch: list[str], *, timeout: float) -> list[str]:
+    """The restored claims in ``scratch`` not Bound after at most ``timeout`` seconds, each
+    with its phase and the newest event about it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        waiting = [
+            c
+            for target in scratch
+            for c in client.get(f"/api/v1/namespaces/{target}/persistentvolumeclaims").get("items")
+            or ()
+            if (c.get("status") or {}).get("phase") != "Bound"
+        ]
+        if not waiting or time.monotonic() >= deadline:
+            break
+        time.sleep(1.0)
+    return [
+        f"persistentvolumeclaims {c['metadata']['namespace']}/{c['metadata']['name']} "
+        f"{(c.get('status') or {}).get('phase') or 'Pending'} after {timeout:.0f}s"
+        for c in waiting
+    ]
+
+
+def _volumes_said(status: dict[str, Any]) -> str:
+    """``; volumes from snapshots: pv-1 (vol-1), ...`` as the Restore recorded them."""
+    made = [
+        f"{v.get('persistentVolume')} ({v.get('volumeId')})" for v in status.get("volumes") or ()
+    ]
+    return f"; volumes from snapshots: {', '.join(made)}" if made else ""
 
 
 def _items(status: dict[str, Any]) -> int:
@@ -268,12 +399,18 @@ def _record(
     scratch: list[str] | None = None,
     completed: str | None = None,
     items: int | None = None,
+    uid: str | None = None,
+    cleanup: scratch_volumes.Cleanup | None = None,
 ) -> Outcome:
     """The schedule's ``status.restoreTest`` and ``RestoreTested`` condition (``schedule``: the
     Schedule as read, whose other conditions are kept)."""
     name = schedule["metadata"]["name"]
     conditions = (schedule.get("status") or {}).get("conditions")
-    condition = control.condition(CONDITION, phase == PASSED, reason=phase, message=message)
+    left = list(cleanup.left) if cleanup is not None else []
+    if left:
+        message += f"; left behind: {'; '.join(left)}"
+    reason = "CleanupIncomplete" if left else phase
+    condition = control.condition(CONDITION, phase == PASSED, reason=reason, message=message)
     if phase == IN_PROGRESS:
         condition["status"] = "Unknown"
     control.patch_status(
@@ -291,6 +428,10 @@ def _record(
                 "itemsRestored": items,
                 "scratchNamespaces": scratch or None,
                 "message": message,
+                "restoreUid": uid,
+                "cleanup": (cleanup.pending[:MAX_SCRATCH_VOLUMES] or None) if cleanup else None,
+                "leftBehind": left[:MAX_SCRATCH_VOLUMES] or None,
+                "cleanupAttempted": control.timestamp() if cleanup is not None else None,
             },
             "conditions": control.set_condition(conditions, condition),
         },

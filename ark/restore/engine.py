@@ -408,6 +408,7 @@ def _volumes_from_snapshots(
                 zone=new.zone,
                 snapshot_id=new.snapshot_id,
                 how=new.how,
+                location=state.spec.volume_snapshot_location or record.location or None,
             )
         )
     return renames

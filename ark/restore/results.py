@@ -63,6 +63,9 @@ class VolumeOutcome:
     zone: str | None
     snapshot_id: str
     how: str
+    location: str | None = None
+    """The VolumeSnapshotLocation the new volume is in (the restore's target location, else the
+    one the snapshot is in): where a restore test's cleanup deletes it."""
 
     def status(self) -> dict[str, Any]:
         out = {
@@ -73,6 +76,7 @@ class VolumeOutcome:
             "zone": self.zone,
             "snapshotId": self.snapshot_id,
             "how": self.how,
+            "location": self.location,
         }
         return {k: v for k, v in out.items() if v is not None}
 

@@ -92,7 +92,8 @@ def test_a_backup_that_restores_exactly_passes_and_its_scratch_namespace_goes(
     backup = judged["backup"]
     scratch = restore_tests.scratch_namespace(backup, source)
     assert judged["scratchNamespaces"] == [scratch]
-    assert "restored exactly" in judged["message"] and "volumes not tested" in judged["message"]
+    assert "restored exactly" in judged["message"] and "left behind" not in judged["message"]
+    assert "leftBehind" not in judged and "cleanup" not in judged
     restore = control.get(kube, RESTORE, op_namespace, judged["restore"])
     assert restore is not None and restore["status"]["phase"] == "Completed"
     assert restore["metadata"]["labels"][restore_tests.TEST_LABEL] == schedule

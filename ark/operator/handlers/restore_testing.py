@@ -5,6 +5,7 @@ Schedule and the schedule's restore test metrics."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import cast
 
@@ -41,15 +42,55 @@ async def judge(schedule: str) -> None:
         await _say(outcome)
 
 
+async def tidy(schedule: str) -> None:
+    """Another attempt at deleting what the schedule's judged restore test left behind."""
+    rt = runtime.current()
+    try:
+        outcome = await asyncio.to_thread(
+            functools.partial(
+                restore_tests.tidy,
+                rt.client,
+                rt.namespace,
+                schedule,
+                retry_seconds=rt.settings.schedule_interval * restore_tests.RETRY_LOOKS,
+            )
+        )
+    except KubeError as exc:
+        _log.warning("schedule %s: restore test cleanup not retried: %s", schedule, exc)
+        return
+    if outcome is None:
+        return
+    metrics.restore_test_cleanup(schedule=schedule, left=len(outcome.left_behind))
+    obj = await rt.get(control.SCHEDULE, schedule)
+    if obj is None:
+        return
+    body = kopf.Body(cast("kopf.RawBody", obj))
+    if outcome.cleaned:
+        kopf.info(
+            body,
+            reason="RestoreTestCleanedUp",
+            message=f"restore test {outcome.restore}: everything it made is deleted",
+        )
+    elif outcome.cleanup_errors:
+        kopf.warn(body, reason="RestoreTestCleanupFailed", message=_left(outcome))
+
+
+def _left(outcome: restore_tests.Outcome) -> str:
+    return f"restore test {outcome.restore} left behind: {'; '.join(outcome.left_behind)}"
+
+
 async def _say(outcome: restore_tests.Outcome) -> None:
     """The Event on the Schedule and, for a verdict, the metrics."""
     obj = await runtime.current().get(control.SCHEDULE, outcome.schedule)
     if outcome.phase in (restore_tests.PASSED, restore_tests.FAILED):
         passed = outcome.phase == restore_tests.PASSED
         metrics.restore_tested(schedule=outcome.schedule, passed=passed, seconds=outcome.seconds)
+        metrics.restore_test_cleanup(schedule=outcome.schedule, left=len(outcome.left_behind))
     if obj is None:
         return
     body = kopf.Body(cast("kopf.RawBody", obj))
+    if outcome.left_behind:
+        kopf.warn(body, reason="RestoreTestCleanupFailed", message=_left(outcome))
     if outcome.phase == restore_tests.FAILED:
         kopf.warn(body, reason="RestoreTestFailed", message=outcome.message)
     elif outcome.phase == restore_tests.PASSED:

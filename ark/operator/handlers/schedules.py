@@ -36,8 +36,11 @@ async def tick(body: kopf.Body, name: str, **_: Any) -> None:
     changed = {k: v for k, v in outcome.status.items() if current.get(k) != v}
     if changed:
         await rt.patch_status(control.SCHEDULE, name, changed)
-    if (current.get("restoreTest") or {}).get("phase") == restore_tests.IN_PROGRESS:
+    test = current.get("restoreTest") or {}
+    if test.get("phase") == restore_tests.IN_PROGRESS:
         await restore_testing.judge(name)  # one whose Restore finished while the operator was down
+    elif test.get("leftBehind") or test.get("cleanup"):
+        await restore_testing.tidy(name)  # what a judged test could not delete yet
     if outcome.invalid and current.get("phase") != "FailedValidation":
         kopf.warn(body, reason="FailedValidation", message="; ".join(outcome.invalid))
     if outcome.created:

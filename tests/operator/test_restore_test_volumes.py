@@ -1,0 +1,216 @@
+"""Scheduled restore tests cover volumes: the scratch restore makes new volumes from the
+backup's snapshots (EBS in moto, CSI through the real snapshot stack), each restored claim must
+bind, and the test then deletes exactly what it made — the scratch namespaces, the
+PersistentVolumes it wrote, the cloud volumes made from the snapshots — while the source
+volumes, their snapshots and the live PersistentVolumes stay as they were.
+
+What cannot be deleted yet is named in the schedule's status and condition, with a Warning
+Event and a metric, and is retried at later looks: here a scratch claim held by a finalizer
+(copied from the live claim), so its volume cannot go until the hold is lifted."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ark import control
+from ark.kube import KubeApiError, KubeClient
+from ark.operator import restore_tests
+from tests.cli.conftest import Ark
+from tests.conftest import Cluster
+from tests.operator.harness import Operator, event_reasons, status, wait_for
+from tests.operator.test_volume_snapshots import (  # noqa: F401 - the app fixture
+    App,
+    _create_vsl,
+    _ec2,
+    app,
+)
+
+SCHEDULE, RESTORE, VSL = control.SCHEDULE, control.RESTORE, control.VSL
+FAR_CRON = "0 0 1 1 *"
+HOLD = "ark.test/hold"
+SNAPSHOTS = "/apis/snapshot.storage.k8s.io/v1"
+
+
+def _schedule(kube: KubeClient, namespace: str, source: str, **template: Any) -> str:
+    name = f"rtv-{uuid.uuid4().hex[:6]}"
+    spec = {
+        "schedule": FAR_CRON,
+        "template": {"includedNamespaces": [source], **template},
+        "restoreTest": {"enabled": True},
+    }
+    control.create(kube, SCHEDULE, namespace, {"metadata": {"name": name}, "spec": spec})
+    return name
+
+
+def _judged(kube: KubeClient, namespace: str, schedule: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        found = status(kube, SCHEDULE, namespace, schedule).get("restoreTest") or {}
+        return found if found.get("phase") in ("Passed", "Failed") else None
+
+    return wait_for(done, timeout=240, what=f"schedule {schedule}'s restore test judged")
+
+
+def _condition(kube: KubeClient, namespace: str, schedule: str) -> dict[str, Any]:
+    conditions = status(kube, SCHEDULE, namespace, schedule).get("conditions") or []
+    (found,) = [c for c in conditions if c["type"] == "RestoreTested"]
+    return dict(found)
+
+
+def _live_pvs(kube: KubeClient) -> dict[str, tuple[Any, ...]]:
+    """Every PersistentVolume: its source, claim (with uid), policy and phase."""
+    return {
+        pv["metadata"]["name"]: (
+            pv["metadata"]["uid"],
+            (pv["spec"].get("csi") or {}).get("volumeHandle"),
+            tuple(sorted((pv["spec"].get("claimRef") or {}).items())),
+            pv["spec"].get("persistentVolumeReclaimPolicy"),
+            (pv.get("status") or {}).get("phase"),
+        )
+        for pv in kube.get("/api/v1/persistentvolumes")["items"]
+    }
+
+
+def _volume_exists(endpoint: str, volume_id: str) -> bool:
+    found = _ec2(endpoint).describe_volumes(Filters=[{"Name": "volume-id", "Values": [volume_id]}])
+    return bool(found["Volumes"])
+
+
+def _gone(kube: KubeClient, path: str) -> bool:
+    try:
+        kube.get(path)
+    except KubeApiError as exc:
+        return exc.not_found
+    return False
+
+
+def test_ebs_volumes_are_restored_bound_then_deleted_and_the_live_ones_untouched(
+    cluster: Cluster,
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    app: App,  # noqa: F811 - the fixture imported above
+    moto_endpoint: str,
+) -> None:
+    _create_vsl(kube, op_namespace, "ebs", moto_endpoint)
+    live_before = _live_pvs(kube)
+    schedule = _schedule(kube, op_namespace, app.namespace)
+    ark = Ark(kubeconfig=cluster.kubeconfig, namespace=op_namespace)
+    ark.ok("backup", "create", "--from-schedule", schedule, "--wait")
+
+    judged = _judged(kube, op_namespace, schedule)
+    assert judged["phase"] == "Passed", judged
+    assert "volumes from snapshots" in judged["message"], judged
+    assert "leftBehind" not in judged and "cleanup" not in judged, judged
+    condition = _condition(kube, op_namespace, schedule)
+    assert condition["status"] == "True" and condition["reason"] == "Passed", condition
+
+    restore = control.get(kube, RESTORE, op_namespace, judged["restore"])
+    assert restore is not None and restore["status"]["phase"] == "Completed"
+    made = {v["persistentVolume"]: v for v in restore["status"]["volumes"]}
+    assert len(made) == len(app.volumes), made
+    backup = status(kube, control.BACKUP, op_namespace, judged["backup"])
+    snapshots = {s["snapshotId"] for s in backup["volumeSnapshots"]}
+    for pv, volume in made.items():
+        assert pv not in app.volumes  # renamed beside the live PV
+        assert volume["location"] == "ebs" and volume["snapshotId"] in snapshots
+        assert volume["volumeId"] not in app.volumes.values()
+        assert not _volume_exists(moto_endpoint, volume["volumeId"]), f"{volume} deleted"
+        assert _gone(kube, f"/api/v1/persistentvolumes/{pv}")
+    scratch = restore_tests.scratch_namespace(judged["backup"], app.namespace)
+    assert _gone(kube, f"/api/v1/namespaces/{scratch}")
+
+    # What the test did not make is as it was: the source volumes, their snapshots, the live PVs.
+    for volume_id in app.volumes.values():
+        assert _volume_exists(moto_endpoint, volume_id)
+    in_moto = _ec2(moto_endpoint).describe_snapshots(SnapshotIds=sorted(snapshots))["Snapshots"]
+    assert {s["SnapshotId"] for s in in_moto} == snapshots
+    assert _live_pvs(kube) == live_before
+    metrics = operator.metrics()
+    assert f'ark_schedule_restore_test_success{{schedule="{schedule}"}} 1.0' in metrics
+    assert f'ark_schedule_restore_test_left_behind{{schedule="{schedule}"}} 0.0' in metrics
+    assert "RestoreTestCleanupFailed" not in event_reasons(kube, op_namespace, schedule)
+
+
+def test_a_volume_held_by_its_claim_is_named_left_behind_and_deleted_once_released(
+    cluster: Cluster,
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    app: App,  # noqa: F811
+    moto_endpoint: str,
+) -> None:
+    _create_vsl(kube, op_namespace, "ebs", moto_endpoint)
+    claim_path = f"/api/v1/namespaces/{app.namespace}/persistentvolumeclaims/data-0"
+    hold = {"metadata": {"finalizers": ["kubernetes.io/pvc-protection", HOLD]}}
+    kube.request("PATCH", claim_path, body=hold, content_type="application/merge-patch+json")
+    try:
+        schedule = _schedule(kube, op_namespace, app.namespace)
+        ark = Ark(kubeconfig=cluster.kubeconfig, namespace=op_namespace)
+        ark.ok("backup", "create", "--from-schedule", schedule, "--wait")
+
+        judged = _judged(kube, op_namespace, schedule)
+        assert judged["phase"] == "Passed", judged  # the restore was right; its cleanup is not
+        scratch = restore_tests.scratch_namespace(judged["backup"], app.namespace)
+        restore = control.get(kube, RESTORE, op_namespace, judged["restore"])
+        assert restore is not None
+        held = next(
+            v
+            for v in restore["status"]["volumes"]
+            if kube.get(f"/api/v1/persistentvolumes/{v['persistentVolume']}")["spec"]["claimRef"][
+                "name"
+            ]
+            == "data-0"
+        )
+        left = judged["leftBehind"]
+        assert any(
+            f"PersistentVolume {held['persistentVolume']}: its claim {scratch}/data-0 is not "
+            "deleted yet" in line
+            for line in left
+        ), left
+        assert any(line.startswith(f"namespace {scratch}: still terminating") for line in left)
+        assert [c["persistentVolume"] for c in judged["cleanup"]] == [held["persistentVolume"]]
+        assert _volume_exists(moto_endpoint, held["volumeId"]), "never deleted while claimed"
+        condition = _condition(kube, op_namespace, schedule)
+        assert condition["reason"] == "CleanupIncomplete", condition
+        assert (
+            "left behind" in condition["message"]
+            and held["persistentVolume"] in (condition["message"])
+        )
+        assert "RestoreTestCleanupFailed" in event_reasons(kube, op_namespace, schedule)
+        metrics = operator.metrics()
+        assert f'ark_schedule_restore_test_left_behind{{schedule="{schedule}"}} 2.0' in metrics
+
+        # The hold is lifted: a later look deletes the claim's volume and the namespace goes.
+        _release(kube, f"/api/v1/namespaces/{scratch}/persistentvolumeclaims/data-0")
+
+        def cleaned() -> dict[str, Any] | None:
+            found = status(kube, SCHEDULE, op_namespace, schedule).get("restoreTest") or {}
+            return found if not found.get("leftBehind") else None
+
+        after = wait_for(cleaned, timeout=120, what="what the test left behind deleted")
+        assert "cleanup" not in after
+        assert not _volume_exists(moto_endpoint, held["volumeId"])
+        assert _gone(kube, f"/api/v1/persistentvolumes/{held['persistentVolume']}")
+        for volume_id in app.volumes.values():
+            assert _volume_exists(moto_endpoint, volume_id)
+        assert _condition(kube, op_namespace, schedule)["reason"] == "Passed"
+        assert "RestoreTestCleanedUp" in event_reasons(kube, op_namespace, schedule)
+        assert (
+            f'ark_schedule_restore_test_left_behind{{schedule="{schedule}"}} 0.0'
+            in operator.metrics()
+        )
+    finally:
+        _release(kube, claim_path)
+
+
+def _release(kube: KubeClient, path: str) -> None:
+    """The claim without the test's hold (its other finalizers as they are now)."""
+    claim = kube.get(path)
+    kept = [f for f in claim["metadata"].get("finalizers") or () if f != HOLD]
+    body = {
+        "metadata": {"finalizers": kept, "resourceVersion": claim["metadata"]["resourceVersion"]}
+    }
+    kube.request("PATCH", path, body=body, content_type="application/merge-patch+json")
