@@ -233,12 +233,13 @@ def judge(client: KubeClient, namespace: str, schedule: str) -> Outcome | None:
     if restore is None:
         passed, why = False, f"restore {name} was deleted before it finished"
     elif phase == RestorePhase.COMPLETED:
-        unbound = _unbound(client, scratch, timeout=BIND_WAIT)
+        bound, unbound = _claims(client, scratch, timeout=BIND_WAIT)
         passed = not unbound
         tested = "" if test is None or test.volumes else " (volumes not tested)"
         why = (
             f"backup {backup} restored exactly: {_items(status)} items in "
             f"{', '.join(scratch)}{tested}{_volumes_said(status)}"
+            + (f"; claims bound: {', '.join(bound)}" if bound else "")
         )
         if unbound:
             why = f"backup {backup} restored, but claims did not bind: {'; '.join(unbound)}"
@@ -338,26 +339,34 @@ def _owner(restore: str, uid: str | None) -> dict[str, str]:
     return {RESTORE_TAG: restore, **({RESTORE_UID_TAG: uid} if uid else {})}
 
 
-def _unbound(client: KubeClient, scratch: list[str], *, timeout: float) -> list[str]:
-    """The restored claims in ``scratch`` not Bound after at most ``timeout`` seconds, each
-    with its phase and the newest event about it."""
+def _claims(
+    client: KubeClient, scratch: list[str], *, timeout: float
+) -> tuple[list[str], list[str]]:
+    """The restored claims in ``scratch``: those Bound (``ns/name -> volume``), and those not
+    Bound after at most ``timeout`` seconds, with their phase."""
     deadline = time.monotonic() + timeout
     while True:
-        waiting = [
+        found = [
             c
             for target in scratch
             for c in client.get(f"/api/v1/namespaces/{target}/persistentvolumeclaims").get("items")
             or ()
-            if (c.get("status") or {}).get("phase") != "Bound"
         ]
+        waiting = [c for c in found if (c.get("status") or {}).get("phase") != "Bound"]
         if not waiting or time.monotonic() >= deadline:
             break
         time.sleep(1.0)
-    return [
+    bound = [
+        f"{c['metadata']['namespace']}/{c['metadata']['name']} -> {c['spec'].get('volumeName')}"
+        for c in found
+        if c not in waiting
+    ]
+    unbound = [
         f"persistentvolumeclaims {c['metadata']['namespace']}/{c['metadata']['name']} "
         f"{(c.get('status') or {}).get('phase') or 'Pending'} after {timeout:.0f}s"
         for c in waiting
     ]
+    return bound, unbound
 
 
 def _volumes_said(status: dict[str, Any]) -> str:

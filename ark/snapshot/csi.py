@@ -14,6 +14,10 @@ do the work.
   claim gets ``dataSource`` pointing at a VolumeSnapshot made in its namespace over a
   pre-provisioned VolumeSnapshotContent (the backup's ``snapshotHandle``, Retain), and the
   driver's provisioner makes the new volume; the PersistentVolume itself is not restored.
+- **Delete a restored volume** (``delete_volume``, a restore test's cleanup): never here; the
+  PV whose handle it is gets reclaim policy Delete and its claim is deleted, so the driver
+  deletes the volume, once the claim is shown provisioned from a VolumeSnapshot carrying the
+  restore's tags.
 - **Delete**: the contents restores made over the snapshot are removed with their
   VolumeSnapshots, then the backup's content is switched to ``deletionPolicy: Delete`` and
   removed with its VolumeSnapshot; the driver deletes the snapshot, and the call waits until the

@@ -17,7 +17,7 @@ from ark import control
 from ark.kube import KubeApiError, KubeClient
 from ark.operator import restore_tests
 from tests.cli.conftest import Ark
-from tests.conftest import Cluster
+from tests.conftest import Cluster, NamespaceFactory
 from tests.operator.harness import Operator, event_reasons, status, wait_for
 from tests.operator.test_volume_snapshots import (  # noqa: F401 - the app fixture
     App,
@@ -214,3 +214,113 @@ def _release(kube: KubeClient, path: str) -> None:
         "metadata": {"finalizers": kept, "resourceVersion": claim["metadata"]["resourceVersion"]}
     }
     kube.request("PATCH", path, body=body, content_type="application/merge-patch+json")
+
+
+RETAIN_CLASS = "ark-rt-retain"
+SNAPSHOT_CLASS = "ark-csi"
+
+
+def _create(kube: KubeClient, path: str, body: dict[str, Any]) -> None:
+    try:
+        kube.request("POST", path, body=body)
+    except KubeApiError as exc:
+        if not exc.already_exists:
+            raise
+
+
+def test_csi_volumes_are_provisioned_from_the_snapshot_bound_then_deleted_by_their_driver(
+    cluster: Cluster,
+    kube: KubeClient,
+    op_namespace: str,
+    default_bsl: str,
+    operator: Operator,
+    make_namespace: NamespaceFactory,
+    csi_driver: str,
+) -> None:
+    # Reclaim policy Retain: without the test's cleanup the driver's volume would stay.
+    _create(
+        kube,
+        "/apis/storage.k8s.io/v1/storageclasses",
+        {
+            "metadata": {"name": RETAIN_CLASS},
+            "provisioner": csi_driver,
+            "volumeBindingMode": "Immediate",
+            "reclaimPolicy": "Retain",
+        },
+    )
+    _create(
+        kube,
+        f"{SNAPSHOTS}/volumesnapshotclasses",
+        {
+            "apiVersion": "snapshot.storage.k8s.io/v1",
+            "kind": "VolumeSnapshotClass",
+            "metadata": {
+                "name": SNAPSHOT_CLASS,
+                "annotations": {"snapshot.storage.kubernetes.io/is-default-class": "true"},
+            },
+            "driver": csi_driver,
+            "deletionPolicy": "Delete",
+        },
+    )
+    source = make_namespace("rtv-csi")
+    claim = {
+        "metadata": {"name": "data"},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": RETAIN_CLASS,
+            "resources": {"requests": {"storage": "1Gi"}},
+        },
+    }
+    kube.request("POST", f"/api/v1/namespaces/{source}/persistentvolumeclaims", body=claim)
+    path = f"/api/v1/namespaces/{source}/persistentvolumeclaims/data"
+    wait_for(
+        lambda: kube.get(path).get("status", {}).get("phase") == "Bound" or None,
+        timeout=60,
+        what="the source claim provisioned",
+    )
+    live_pv = kube.get(path)["spec"]["volumeName"]
+    control.create(
+        kube,
+        VSL,
+        op_namespace,
+        {
+            "metadata": {"name": "csi"},
+            "spec": {"provider": "csi", "config": {"volumeSnapshotClass": SNAPSHOT_CLASS}},
+        },
+    )
+    live_before = _live_pvs(kube)
+    schedule = _schedule(kube, op_namespace, source, volumeSnapshotLocations=["csi"])
+    ark = Ark(kubeconfig=cluster.kubeconfig, namespace=op_namespace)
+    ark.ok("backup", "create", "--from-schedule", schedule, "--wait")
+
+    judged = _judged(kube, op_namespace, schedule)
+    assert judged["phase"] == "Passed", judged
+    assert "leftBehind" not in judged and "cleanup" not in judged, judged
+    scratch = restore_tests.scratch_namespace(judged["backup"], source)
+    made = control.get(kube, RESTORE, op_namespace, judged["restore"])
+    assert "claims bound: " in judged["message"], (judged, made and made.get("status"))
+    said = judged["message"].split("claims bound: ", 1)[1].split(";", 1)[0]
+    restored_claim, restored_pv = said.split(" -> ")
+    assert restored_claim == f"{scratch}/data" and restored_pv not in live_before, said
+    assert _gone(kube, f"/api/v1/persistentvolumes/{restored_pv}"), "the driver deleted it"
+    assert _gone(kube, f"/api/v1/namespaces/{scratch}")
+    contents = kube.get(f"{SNAPSHOTS}/volumesnapshotcontents")["items"]
+    restored = [
+        c
+        for c in contents
+        if (c["metadata"].get("annotations") or {}).get("ark.dev/restore") == judged["restore"]
+    ]
+    assert restored == [], "the contents the claim was provisioned from are removed"
+    backup = status(kube, control.BACKUP, op_namespace, judged["backup"])
+    [taken] = backup["volumeSnapshots"]
+    content = kube.get(f"{SNAPSHOTS}/volumesnapshotcontents/{taken['snapshotId']}")
+    assert content["status"]["readyToUse"] is True, "the backup's snapshot stays"
+    assert _live_pvs(kube) == live_before
+    assert kube.get(path)["spec"]["volumeName"] == live_pv
+    # The source's volume is the test's own: its driver deletes it with its namespace.
+    kube.request(
+        "PATCH",
+        f"/api/v1/persistentvolumes/{live_pv}",
+        body={"spec": {"persistentVolumeReclaimPolicy": "Delete"}},
+        content_type="application/merge-patch+json",
+    )
