@@ -1,6 +1,11 @@
 """Scheduled restore tests from the handlers: started after a schedule's Completed backup,
 judged when the test's Restore finishes (and at each schedule look), each with an Event on the
-Schedule and the schedule's restore test metrics."""
+Schedule and the schedule's restore test metrics.
+
+One thing at a time per schedule: a judgement waits for claims to bind and for its cleanup
+(a minute or two), and a second one started meanwhile (the Restore's handler and a schedule
+look both judge) would find the claims already deleted and judge a test of nothing. A look
+that finds one running leaves the work to it."""
 
 from __future__ import annotations
 
@@ -16,14 +21,21 @@ from ark.kube import KubeError
 from ark.operator import metrics, restore_tests, runtime
 
 _log = logging.getLogger("ark.operator")
+_busy: dict[str, asyncio.Lock] = {}
+"""Per schedule: held while its restore test is started, judged or tidied."""
+
+
+def _lock(schedule: str) -> asyncio.Lock:
+    return _busy.setdefault(schedule, asyncio.Lock())
 
 
 async def start(schedule: str, backup: str) -> None:
     rt = runtime.current()
     try:
-        outcome = await asyncio.to_thread(
-            restore_tests.start, rt.client, rt.namespace, schedule, backup
-        )
+        async with _lock(schedule):
+            outcome = await asyncio.to_thread(
+                restore_tests.start, rt.client, rt.namespace, schedule, backup
+            )
     except KubeError as exc:
         _log.warning("schedule %s: restore test of %s not started: %s", schedule, backup, exc)
         return
@@ -31,10 +43,18 @@ async def start(schedule: str, backup: str) -> None:
         await _say(outcome)
 
 
-async def judge(schedule: str) -> None:
+async def judge(schedule: str, *, wait: bool = True) -> None:
+    """Judge the schedule's test once its Restore finished; ``wait=False`` (a schedule look):
+    not while another start, judgement or cleanup of the schedule runs."""
     rt = runtime.current()
+    lock = _lock(schedule)
+    if not wait and lock.locked():
+        return
     try:
-        outcome = await asyncio.to_thread(restore_tests.judge, rt.client, rt.namespace, schedule)
+        async with lock:
+            outcome = await asyncio.to_thread(
+                restore_tests.judge, rt.client, rt.namespace, schedule
+            )
     except KubeError as exc:
         _log.warning("schedule %s: restore test not judged: %s", schedule, exc)
         return
@@ -43,18 +63,23 @@ async def judge(schedule: str) -> None:
 
 
 async def tidy(schedule: str) -> None:
-    """Another attempt at deleting what the schedule's judged restore test left behind."""
+    """Another attempt at deleting what the schedule's judged restore test left behind (none
+    while another start, judgement or cleanup of the schedule runs)."""
     rt = runtime.current()
+    lock = _lock(schedule)
+    if lock.locked():
+        return
     try:
-        outcome = await asyncio.to_thread(
-            functools.partial(
-                restore_tests.tidy,
-                rt.client,
-                rt.namespace,
-                schedule,
-                retry_seconds=rt.settings.schedule_interval * restore_tests.RETRY_LOOKS,
+        async with lock:
+            outcome = await asyncio.to_thread(
+                functools.partial(
+                    restore_tests.tidy,
+                    rt.client,
+                    rt.namespace,
+                    schedule,
+                    retry_seconds=rt.settings.schedule_interval * restore_tests.RETRY_LOOKS,
+                )
             )
-        )
     except KubeError as exc:
         _log.warning("schedule %s: restore test cleanup not retried: %s", schedule, exc)
         return

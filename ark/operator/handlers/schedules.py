@@ -38,7 +38,8 @@ async def tick(body: kopf.Body, name: str, **_: Any) -> None:
         await rt.patch_status(control.SCHEDULE, name, changed)
     test = current.get("restoreTest") or {}
     if test.get("phase") == restore_tests.IN_PROGRESS:
-        await restore_testing.judge(name)  # one whose Restore finished while the operator was down
+        # One whose Restore finished while the operator was down (not one being judged now).
+        await restore_testing.judge(name, wait=False)
     elif test.get("leftBehind") or test.get("cleanup"):
         await restore_testing.tidy(name)  # what a judged test could not delete yet
     if outcome.invalid and current.get("phase") != "FailedValidation":
