@@ -33,8 +33,8 @@ from ark.api import limits
 from ark.api.restore import TERMINAL_RESTORE_PHASES, RestorePhase
 from ark.api.schedule import MAX_SCRATCH_VOLUMES, ScheduleSpec
 from ark.kube import KubeClient
+from ark.operator import restore_verdict, stores
 from ark.operator import scratch as scratch_volumes
-from ark.operator import stores
 from ark.snapshot.interface import RESTORE_TAG, RESTORE_UID_TAG
 from ark.storage import StoreError
 
@@ -181,8 +181,10 @@ class _CannotTest(Exception):
     pass
 
 
-def _mapping(client: KubeClient, namespace: str, backup: str) -> dict[str, str]:
-    """Each namespace of the backup to its scratch namespace; _CannotTest saying why not."""
+def _resource_list(
+    client: KubeClient, namespace: str, backup: str
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The Backup and its resource list; _CannotTest saying why not."""
     found = control.get(client, control.BACKUP, namespace, backup)
     if found is None:
         raise _CannotTest(f"backup {backup} is gone")
@@ -190,9 +192,14 @@ def _mapping(client: KubeClient, namespace: str, backup: str) -> dict[str, str]:
         bsl = control.resolve_bsl(
             client, namespace, (found.get("spec") or {}).get("storageLocation")
         )
-        sources = _namespaces(stores.open_store(client, namespace, bsl).resource_list(backup))
+        return found, stores.open_store(client, namespace, bsl).resource_list(backup)
     except (control.LocationError, StoreError) as exc:
         raise _CannotTest(f"cannot read the resource list of backup {backup}: {exc}") from None
+
+
+def _mapping(client: KubeClient, namespace: str, backup: str) -> dict[str, str]:
+    """Each namespace of the backup to its scratch namespace; _CannotTest saying why not."""
+    sources = _namespaces(_resource_list(client, namespace, backup)[1])
     if not sources:
         raise _CannotTest(f"backup {backup} holds no namespaced objects to restore")
     if len(sources) > MAX_NAMESPACES:
@@ -233,16 +240,21 @@ def judge(client: KubeClient, namespace: str, schedule: str) -> Outcome | None:
     if restore is None:
         passed, why = False, f"restore {name} was deleted before it finished"
     elif phase == RestorePhase.COMPLETED:
-        bound, unbound = _claims(client, scratch, timeout=BIND_WAIT)
-        passed = not unbound
-        tested = "" if test is None or test.volumes else " (volumes not tested)"
+        claims = _claims(client, scratch, timeout=BIND_WAIT)
+        bound, unbound = _bound(claims), _unbound(claims, timeout=BIND_WAIT)
+        volumes = test is None or test.volumes
+        lost = _missing(client, namespace, backup, scratch, claims) if volumes else []
+        passed = not unbound and not lost
         why = (
             f"backup {backup} restored exactly: {_items(status)} items in "
-            f"{', '.join(scratch)}{tested}{_volumes_said(status)}"
-            + (f"; claims bound: {', '.join(bound)}" if bound else "")
+            f"{', '.join(scratch)}{'' if volumes else ' (volumes not tested)'}"
+            f"{_volumes_said(status)}" + (f"; claims bound: {', '.join(bound)}" if bound else "")
         )
-        if unbound:
-            why = f"backup {backup} restored, but claims did not bind: {'; '.join(unbound)}"
+        if unbound or lost:
+            why = f"backup {backup} restored, but " + "; ".join(
+                ([f"not its claims and volumes: {'; '.join(lost)}"] if lost else [])
+                + ([f"claims did not bind: {'; '.join(unbound)}"] if unbound else [])
+            )
     else:
         passed = False
         why = f"restore {name} is {phase}: {_why(status, name)}"
@@ -339,11 +351,8 @@ def _owner(restore: str, uid: str | None) -> dict[str, str]:
     return {RESTORE_TAG: restore, **({RESTORE_UID_TAG: uid} if uid else {})}
 
 
-def _claims(
-    client: KubeClient, scratch: list[str], *, timeout: float
-) -> tuple[list[str], list[str]]:
-    """The restored claims in ``scratch``: those Bound (``ns/name -> volume``), and those not
-    Bound after at most ``timeout`` seconds, with their phase."""
+def _claims(client: KubeClient, scratch: list[str], *, timeout: float) -> list[dict[str, Any]]:
+    """The claims in ``scratch`` once all are Bound, or after at most ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         found = [
@@ -352,21 +361,61 @@ def _claims(
             for c in client.get(f"/api/v1/namespaces/{target}/persistentvolumeclaims").get("items")
             or ()
         ]
-        waiting = [c for c in found if (c.get("status") or {}).get("phase") != "Bound"]
-        if not waiting or time.monotonic() >= deadline:
-            break
+        if all(_phase(c) == "Bound" for c in found) or time.monotonic() >= deadline:
+            return found
         time.sleep(1.0)
-    bound = [
-        f"{c['metadata']['namespace']}/{c['metadata']['name']} -> {c['spec'].get('volumeName')}"
-        for c in found
-        if c not in waiting
+
+
+def _phase(claim: dict[str, Any]) -> str:
+    return str((claim.get("status") or {}).get("phase") or "Pending")
+
+
+def _key(claim: dict[str, Any]) -> str:
+    return f"{claim['metadata']['namespace']}/{claim['metadata']['name']}"
+
+
+def _bound(claims: list[dict[str, Any]]) -> list[str]:
+    """``ns/name -> volume`` for each Bound claim."""
+    return [f"{_key(c)} -> {c['spec'].get('volumeName')}" for c in claims if _phase(c) == "Bound"]
+
+
+def _unbound(claims: list[dict[str, Any]], *, timeout: float) -> list[str]:
+    return [
+        f"persistentvolumeclaims {_key(c)} {_phase(c)} after {timeout:.0f}s"
+        for c in claims
+        if _phase(c) != "Bound"
     ]
-    unbound = [
-        f"persistentvolumeclaims {c['metadata']['namespace']}/{c['metadata']['name']} "
-        f"{(c.get('status') or {}).get('phase') or 'Pending'} after {timeout:.0f}s"
-        for c in waiting
-    ]
-    return bound, unbound
+
+
+def _missing(
+    client: KubeClient,
+    namespace: str,
+    backup: str,
+    scratch: list[str],
+    claims: list[dict[str, Any]],
+) -> list[str]:
+    """The claims and PersistentVolumes the backup held in the tested namespaces that the
+    scratch restore did not make (``restore_verdict``). Each volume's claim: the backup's
+    snapshot record, else the live PersistentVolume's ``claimRef``."""
+    try:
+        found, resource_list = _resource_list(client, namespace, backup)
+    except _CannotTest as exc:
+        return [f"its claims cannot be compared: {exc}"]
+    sources = _namespaces(resource_list)
+    mapping = {s: scratch_namespace(backup, s) for s in sources}
+    mapping = {s: t for s, t in mapping.items() if t in scratch}
+    claim_of: dict[str, str] = {}
+    for pv in client.get("/api/v1/persistentvolumes").get("items") or ():
+        ref = (pv.get("spec") or {}).get("claimRef") or {}
+        if ref.get("namespace") and ref.get("name"):
+            claim_of[pv["metadata"]["name"]] = f"{ref['namespace']}/{ref['name']}"
+    for record in (found.get("status") or {}).get("volumeSnapshots") or ():
+        if record.get("persistentVolume") and record.get("persistentVolumeClaim"):
+            claim_of[str(record["persistentVolume"])] = str(record["persistentVolumeClaim"])
+    restored = {
+        _key(c): (c["spec"].get("volumeName") if _phase(c) == "Bound" else None) for c in claims
+    }
+    return restore_verdict.missing(restore_verdict.held(resource_list, claim_of), mapping, restored)
 
 
 def _volumes_said(status: dict[str, Any]) -> str:
