@@ -433,7 +433,8 @@ def schedule(obj: Obj) -> None:
 
 
 def _restore_test(spec: dict[str, Any], status: dict[str, Any]) -> None:
-    """The newest restore test: its verdict, what it restored, how long it took."""
+    """The newest restore test: its verdict, what it restored, how long it took, and whether
+    it deleted everything it made (what it left behind listed under it, one a line)."""
     if not spec.get("enabled") and not status:
         return
     output.section(
@@ -441,14 +442,38 @@ def _restore_test(spec: dict[str, Any], status: dict[str, Any]) -> None:
         [
             ("Enabled", bool(spec.get("enabled"))),
             ("Keep failed", bool(spec.get("keepFailed")) if spec.get("enabled") else None),
+            ("Volumes", spec.get("volumes", True) is not False if spec.get("enabled") else None),
             ("Phase", status.get("phase")),
             ("Backup", status.get("backup")),
             ("Restore", status.get("restore")),
             ("Started", status.get("started")),
             ("Completed", status.get("completed")),
             ("Items restored", status.get("itemsRestored")),
-            ("Message", status.get("message")),
+            ("Message", str(status.get("message") or "").split("; left behind: ", 1)[0]),
+            ("Cleanup", _cleanup(status)),
         ],
+    )
+    for line in status.get("leftBehind") or ():
+        output.echo(f"    - {line}")
+
+
+def _cleanup(status: dict[str, Any]) -> str | None:
+    """Whether the judged test deleted everything it made, else what is pending and when it
+    was last tried (the list of what is left follows, under "Left behind")."""
+    if status.get("phase") not in ("Passed", "Failed"):
+        return None
+    left, pending = status.get("leftBehind") or [], status.get("cleanup") or []
+    if not left and not pending:
+        return "done" if status.get("cleanupAttempted") else None
+    volumes = ", ".join(
+        str(c.get("persistentVolume"))
+        + (f" ({c.get('provider')} {c['volumeId']})" if c.get("volumeId") else "")
+        for c in pending
+    )
+    return (
+        f"incomplete, retried at later looks (last tried {status.get('cleanupAttempted')})"
+        + (f"; volumes still to delete: {volumes}" if volumes else "")
+        + (f"; left behind ({len(left)}):" if left else "")
     )
 
 

@@ -79,7 +79,15 @@ def group() -> None:
     "--restore-test-keep-failed",
     is_flag=True,
     default=None,
-    help="With --restore-test: keep a failed test's scratch namespaces to look at.",
+    help="With --restore-test: keep a failed test's scratch namespaces (and the volumes "
+    "restored into them) to look at.",
+)
+@click.option(
+    "--restore-test-no-volumes",
+    is_flag=True,
+    default=None,
+    help="With --restore-test: leave claims and volumes out of the test (by default they "
+    "are restored as new volumes from the backup's snapshots, checked bound, then deleted).",
 )
 @context.output_option
 @context.connection_options
@@ -93,6 +101,7 @@ def create(
     change_log_flush_seconds: int | None,
     restore_test: bool | None,
     restore_test_keep_failed: bool | None,
+    restore_test_no_volumes: bool | None,
     **flags: Any,
 ) -> None:
     """Create a schedule of backups. With -o yaml or -o json it is printed, not created."""
@@ -111,7 +120,9 @@ def create(
         "retention": retention or None,
         "useOwnerReferencesInBackup": use_owner_references_in_backup,
         "changeLog": _change_log(change_log, change_log_flush_seconds),
-        "restoreTest": _restore_test(restore_test, restore_test_keep_failed),
+        "restoreTest": _restore_test(
+            restore_test, keep_failed=restore_test_keep_failed, no_volumes=restore_test_no_volumes
+        ),
     }
     spec = common.build(ScheduleSpec, values, SCHEDULE_FLAGS)
     obj = common.wire(SCHEDULE, name, spec)
@@ -132,12 +143,20 @@ def _change_log(enabled: bool | None, flush_seconds: int | None) -> dict[str, An
     return {"enabled": True} | ({} if flush_seconds is None else {"flushSeconds": flush_seconds})
 
 
-def _restore_test(enabled: bool | None, keep_failed: bool | None) -> dict[str, Any] | None:
+def _restore_test(
+    enabled: bool | None, *, keep_failed: bool | None, no_volumes: bool | None
+) -> dict[str, Any] | None:
     if keep_failed and not enabled:
         raise BadFlag("--restore-test-keep-failed", "needs --restore-test")
+    if no_volumes and not enabled:
+        raise BadFlag("--restore-test-no-volumes", "needs --restore-test")
     if not enabled:
         return None
-    return {"enabled": True} | ({"keepFailed": True} if keep_failed else {})
+    return (
+        {"enabled": True}
+        | ({"keepFailed": True} if keep_failed else {})
+        | ({"volumes": False} if no_volumes else {})
+    )
 
 
 @group.command("get")

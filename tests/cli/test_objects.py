@@ -128,6 +128,11 @@ def test_point_in_time_flags_write_the_spec_or_are_refused_naming_the_flag(ark: 
                "--restore-test", "--restore-test-keep-failed", "-o", "yaml").out
     )  # fmt: skip
     assert tested["spec"]["restoreTest"] == {"enabled": True, "keepFailed": True}
+    untested = yaml.safe_load(
+        ark.ok("schedule", "create", "s1", "--schedule", "@daily", "--include-namespaces", "shop",
+               "--restore-test", "--restore-test-no-volumes", "-o", "yaml").out
+    )  # fmt: skip
+    assert untested["spec"]["restoreTest"] == {"enabled": True, "volumes": False}
     restore = yaml.safe_load(
         ark.ok("restore", "create", "r1", "--from-schedule", "s1",
                "--at", "2026-12-03T10:42:00Z", "-o", "yaml").out
@@ -146,6 +151,8 @@ def test_point_in_time_flags_write_the_spec_or_are_refused_naming_the_flag(ark: 
          "--change-log-flush-seconds", "0"): "--change-log-flush-seconds",
         ("schedule", "create", "s2", "--schedule", "@daily", "--restore-test-keep-failed"):
             "--restore-test-keep-failed: needs --restore-test",
+        ("schedule", "create", "s2", "--schedule", "@daily", "--restore-test-no-volumes"):
+            "--restore-test-no-volumes: needs --restore-test",
         ("restore", "create", "--from-backup", "b1", "--at", "2026-12-03T10:42:00Z"): "--at",
         ("restore", "create", "--from-schedule", "s1", "--at", "2026-12-03T10:42:00"):
             "needs a time zone",

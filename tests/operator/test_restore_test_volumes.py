@@ -182,6 +182,9 @@ def test_a_volume_held_by_its_claim_is_named_left_behind_and_deleted_once_releas
         assert "RestoreTestCleanupFailed" in event_reasons(kube, op_namespace, schedule)
         metrics = operator.metrics()
         assert f'ark_schedule_restore_test_left_behind{{schedule="{schedule}"}} 2.0' in metrics
+        described = ark.ok("schedule", "describe", schedule).out
+        assert "Cleanup:" in described and "incomplete" in described, described
+        assert f"    - namespace {scratch}: still terminating" in described, described
 
         # The hold is lifted: a later look deletes the claim's volume and the namespace goes.
         _release(kube, f"/api/v1/namespaces/{scratch}/persistentvolumeclaims/data-0")
@@ -198,6 +201,8 @@ def test_a_volume_held_by_its_claim_is_named_left_behind_and_deleted_once_releas
             assert _volume_exists(moto_endpoint, volume_id)
         assert _condition(kube, op_namespace, schedule)["reason"] == "Passed"
         assert "RestoreTestCleanedUp" in event_reasons(kube, op_namespace, schedule)
+        described = ark.ok("schedule", "describe", schedule).out
+        assert ["Cleanup:", "done"] in [line.split() for line in described.splitlines()]
         assert (
             f'ark_schedule_restore_test_left_behind{{schedule="{schedule}"}} 0.0'
             in operator.metrics()
