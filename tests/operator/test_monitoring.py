@@ -66,6 +66,7 @@ def test_every_alert_queries_exported_metrics_and_says_what_to_do() -> None:
         "ArkNoRecentBackup",
         "ArkBackupVerificationFailed",
         "ArkRestoreTestFailed",
+        "ArkRestoreTestLeftBehind",
         "ArkRecoveryPointStale",
     }
     for rule in rules:
