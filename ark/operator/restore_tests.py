@@ -23,28 +23,23 @@ condition, and ``tidy`` tries again at later looks. Every call blocks.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from ark import control
-from ark.api import limits
 from ark.api.restore import TERMINAL_RESTORE_PHASES, RestorePhase
 from ark.api.schedule import MAX_SCRATCH_VOLUMES, ScheduleSpec
 from ark.kube import KubeClient
-from ark.operator import restore_verdict, stores
+from ark.operator import restore_test_scope, restore_verdict
 from ark.operator import scratch as scratch_volumes
 from ark.snapshot.interface import RESTORE_TAG, RESTORE_UID_TAG
-from ark.storage import StoreError
 
 TEST_LABEL = "ark.dev/restore-test"
 CONDITION = "RestoreTested"
 IN_PROGRESS, PASSED, FAILED = "InProgress", "Passed", "Failed"
 SKIPPED = "Skipped"
 """Not a phase in status: a backup not tested because the previous test still runs."""
-MAX_NAMESPACES = limits.NAMESPACE_MAPPINGS_MAX
-"""A Restore maps at most this many namespaces."""
 UNTESTED = ("persistentvolumeclaims", "persistentvolumes")
 """Left out with ``restoreTest.volumes: false``."""
 CLUSTER_REFERENCED = (
@@ -81,19 +76,6 @@ class Outcome:
     """A retry (``tidy``) that deleted the last of what a test left behind."""
 
 
-def _digest(backup: str) -> str:
-    return hashlib.sha256(backup.encode()).hexdigest()[:6]
-
-
-def scratch_namespace(backup: str, source: str) -> str:
-    """The namespace a test of ``backup`` restores ``source`` into (a DNS label)."""
-    return f"rt-{_digest(backup)}-{source}"[:63].rstrip("-")
-
-
-def restore_name(backup: str) -> str:
-    return f"{backup[:48].rstrip('-')}-test-{_digest(backup)}"
-
-
 def _spec(obj: dict[str, Any] | None) -> ScheduleSpec | None:
     if obj is None:
         return None
@@ -103,17 +85,6 @@ def _spec(obj: dict[str, Any] | None) -> ScheduleSpec | None:
         return None
 
 
-def _namespaces(resource_list: dict[str, list[str]]) -> list[str]:
-    found: set[str] = set()
-    for kind, names in resource_list.items():
-        for name in names:
-            if kind == "v1/Namespace":
-                found.add(name)
-            elif "/" in name:
-                found.add(name.split("/", 1)[0])
-    return sorted(found)
-
-
 def start(client: KubeClient, namespace: str, schedule: str, backup: str) -> Outcome | None:
     """Create the Restore that tests ``backup`` when its schedule asks for restore tests; the
     outcome (InProgress, or Failed naming why it could not start), None when not asked."""
@@ -121,7 +92,7 @@ def start(client: KubeClient, namespace: str, schedule: str, backup: str) -> Out
     spec = _spec(obj)
     if obj is None or spec is None or spec.restore_test is None or not spec.restore_test.enabled:
         return None
-    name = restore_name(backup)
+    name = restore_test_scope.restore_name(backup)
     now = control.timestamp()
     current = (obj.get("status") or {}).get("restoreTest") or {}
     if current.get("phase") == IN_PROGRESS and current.get("restore") != name:
@@ -133,8 +104,8 @@ def start(client: KubeClient, namespace: str, schedule: str, backup: str) -> Out
             restore=current.get("restore"),
         )
     try:
-        mapping = _mapping(client, namespace, backup)
-    except _CannotTest as exc:
+        mapping = restore_test_scope.scratch_mapping(client, namespace, backup)
+    except restore_test_scope.CannotTest as exc:
         return _record(
             client,
             namespace,
@@ -177,50 +148,6 @@ def start(client: KubeClient, namespace: str, schedule: str, backup: str) -> Out
     )
 
 
-class _CannotTest(Exception):
-    pass
-
-
-def _resource_list(
-    client: KubeClient, namespace: str, backup: str
-) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """The Backup and its resource list; _CannotTest saying why not."""
-    found = control.get(client, control.BACKUP, namespace, backup)
-    if found is None:
-        raise _CannotTest(f"backup {backup} is gone")
-    try:
-        bsl = control.resolve_bsl(
-            client, namespace, (found.get("spec") or {}).get("storageLocation")
-        )
-        return found, stores.open_store(client, namespace, bsl).resource_list(backup)
-    except (control.LocationError, StoreError) as exc:
-        raise _CannotTest(f"cannot read the resource list of backup {backup}: {exc}") from None
-
-
-def _mapping(client: KubeClient, namespace: str, backup: str) -> dict[str, str]:
-    """Each namespace of the backup to its scratch namespace; _CannotTest saying why not."""
-    sources = _namespaces(_resource_list(client, namespace, backup)[1])
-    if not sources:
-        raise _CannotTest(f"backup {backup} holds no namespaced objects to restore")
-    if len(sources) > MAX_NAMESPACES:
-        raise _CannotTest(
-            f"backup {backup} holds {len(sources)} namespaces; a restore test maps at most "
-            f"{MAX_NAMESPACES}"
-        )
-    mapping = {source: scratch_namespace(backup, source) for source in sources}
-    taken = [t for t in mapping.values() if _exists(client, t)]
-    if taken:
-        raise _CannotTest(
-            f"scratch namespace(s) {', '.join(taken)} exist already: a restore test writes "
-            "only into namespaces it creates"
-        )
-    return mapping
-
-
-def _exists(client: KubeClient, name: str) -> bool:
-    return client.get_or_none(f"/api/v1/namespaces/{name}") is not None
-
-
 def judge(client: KubeClient, namespace: str, schedule: str) -> Outcome | None:
     """Judge the schedule's restore test in progress once its Restore finished: the schedule's
     status and condition, what the test made deleted; None while there is nothing to do."""
@@ -241,14 +168,16 @@ def judge(client: KubeClient, namespace: str, schedule: str) -> Outcome | None:
         passed, why = False, f"restore {name} was deleted before it finished"
     elif phase == RestorePhase.COMPLETED:
         claims = _claims(client, scratch, timeout=BIND_WAIT)
-        bound, unbound = _bound(claims), _unbound(claims, timeout=BIND_WAIT)
+        bound = restore_verdict.bound(claims)
+        unbound = restore_verdict.unbound(claims, timeout=BIND_WAIT)
         volumes = test is None or test.volumes
         lost = _missing(client, namespace, backup, scratch, claims) if volumes else []
         passed = not unbound and not lost
         why = (
-            f"backup {backup} restored exactly: {_items(status)} items in "
+            f"backup {backup} restored exactly: {restore_verdict.items(status)} items in "
             f"{', '.join(scratch)}{'' if volumes else ' (volumes not tested)'}"
-            f"{_volumes_said(status)}" + (f"; claims bound: {', '.join(bound)}" if bound else "")
+            f"{restore_verdict.volumes_said(status)}"
+            + (f"; claims bound: {', '.join(bound)}" if bound else "")
         )
         if unbound or lost:
             why = f"backup {backup} restored, but " + "; ".join(
@@ -257,7 +186,7 @@ def judge(client: KubeClient, namespace: str, schedule: str) -> Outcome | None:
             )
     else:
         passed = False
-        why = f"restore {name} is {phase}: {_why(status, name)}"
+        why = f"restore {name} is {phase}: {restore_verdict.why(status, name)}"
     keep = not passed and test is not None and test.keep_failed
     uid = (restore or {}).get("metadata", {}).get("uid")
     done = scratch_volumes.Cleanup()
@@ -280,7 +209,7 @@ def judge(client: KubeClient, namespace: str, schedule: str) -> Outcome | None:
         started=current.get("started"),
         scratch=scratch,
         completed=control.timestamp(),
-        items=_items(status) if restore is not None else None,
+        items=restore_verdict.items(status) if restore is not None else None,
         uid=uid,
         cleanup=done,
     )
@@ -361,30 +290,12 @@ def _claims(client: KubeClient, scratch: list[str], *, timeout: float) -> list[d
             for c in client.get(f"/api/v1/namespaces/{target}/persistentvolumeclaims").get("items")
             or ()
         ]
-        if all(_phase(c) == "Bound" for c in found) or time.monotonic() >= deadline:
+        if (
+            all(restore_verdict.claim_phase(c) == "Bound" for c in found)
+            or time.monotonic() >= deadline
+        ):
             return found
         time.sleep(1.0)
-
-
-def _phase(claim: dict[str, Any]) -> str:
-    return str((claim.get("status") or {}).get("phase") or "Pending")
-
-
-def _key(claim: dict[str, Any]) -> str:
-    return f"{claim['metadata']['namespace']}/{claim['metadata']['name']}"
-
-
-def _bound(claims: list[dict[str, Any]]) -> list[str]:
-    """``ns/name -> volume`` for each Bound claim."""
-    return [f"{_key(c)} -> {c['spec'].get('volumeName')}" for c in claims if _phase(c) == "Bound"]
-
-
-def _unbound(claims: list[dict[str, Any]], *, timeout: float) -> list[str]:
-    return [
-        f"persistentvolumeclaims {_key(c)} {_phase(c)} after {timeout:.0f}s"
-        for c in claims
-        if _phase(c) != "Bound"
-    ]
 
 
 def _missing(
@@ -395,53 +306,12 @@ def _missing(
     claims: list[dict[str, Any]],
 ) -> list[str]:
     """The claims and PersistentVolumes the backup held in the tested namespaces that the
-    scratch restore did not make (``restore_verdict``). Each volume's claim: the backup's
-    snapshot record, else the live PersistentVolume's ``claimRef``."""
+    scratch restore did not make (``restore_verdict``)."""
     try:
-        found, resource_list = _resource_list(client, namespace, backup)
-    except _CannotTest as exc:
+        held, mapping = restore_test_scope.held(client, namespace, backup, scratch)
+    except restore_test_scope.CannotTest as exc:
         return [f"its claims cannot be compared: {exc}"]
-    sources = _namespaces(resource_list)
-    mapping = {s: scratch_namespace(backup, s) for s in sources}
-    mapping = {s: t for s, t in mapping.items() if t in scratch}
-    claim_of: dict[str, str] = {}
-    for pv in client.get("/api/v1/persistentvolumes").get("items") or ():
-        ref = (pv.get("spec") or {}).get("claimRef") or {}
-        if ref.get("namespace") and ref.get("name"):
-            claim_of[pv["metadata"]["name"]] = f"{ref['namespace']}/{ref['name']}"
-    for record in (found.get("status") or {}).get("volumeSnapshots") or ():
-        if record.get("persistentVolume") and record.get("persistentVolumeClaim"):
-            claim_of[str(record["persistentVolume"])] = str(record["persistentVolumeClaim"])
-    restored = {
-        _key(c): (c["spec"].get("volumeName") if _phase(c) == "Bound" else None) for c in claims
-    }
-    return restore_verdict.missing(restore_verdict.held(resource_list, claim_of), mapping, restored)
-
-
-def _volumes_said(status: dict[str, Any]) -> str:
-    """``; volumes from snapshots: pv-1 (vol-1), ...`` as the Restore recorded them."""
-    made = [
-        f"{v.get('persistentVolume')} ({v.get('volumeId')})" for v in status.get("volumes") or ()
-    ]
-    return f"; volumes from snapshots: {', '.join(made)}" if made else ""
-
-
-def _items(status: dict[str, Any]) -> int:
-    return int((status.get("progress") or {}).get("itemsRestored") or 0)
-
-
-def _why(status: dict[str, Any], name: str) -> str:
-    """The Restore's reason, or its first items' problems."""
-    reason = status.get("failureReason") or "; ".join(status.get("validationErrors") or ())
-    if reason:
-        return str(reason)
-    items = [
-        f"{r.get('resource')} {'/'.join(x for x in (r.get('namespace'), r.get('name')) if x)}: "
-        f"{r.get('message')}"
-        for r in (status.get("results") or ())[:3]
-    ]
-    errors = int(status.get("errors") or 0)
-    return ("; ".join(items) or f"{errors} errors") + f" (ark restore describe {name})"
+    return restore_verdict.missing(held, mapping, restore_verdict.restored(claims))
 
 
 def _record(

@@ -8,12 +8,17 @@ must be in its scratch namespace, and each PersistentVolume bound to such a clai
 volume behind the restored claim (a new one: from the backup's snapshot, or provisioned from
 it by a CSI driver). A volume the test cannot attribute to a tested claim (its claim unknown,
 or in a namespace the test did not restore) is not judged here.
+
+Beside that verdict, the pure readings a judgement's message is made of: the scratch claims
+bound and not bound, and what the Restore's status says (items restored, volumes made from
+snapshots, why it did not complete).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 CLAIMS = "v1/PersistentVolumeClaim"
 VOLUMES = "v1/PersistentVolume"
@@ -36,6 +41,23 @@ def held(resource_list: Mapping[str, list[str]], claim_of: Mapping[str, str]) ->
         claims=frozenset(resource_list.get(CLAIMS) or ()),
         volumes={pv: claim_of.get(pv) for pv in resource_list.get(VOLUMES) or ()},
     )
+
+
+def claim_of(
+    pvs: Iterable[Mapping[str, Any]], snapshots: Iterable[Mapping[str, Any]]
+) -> dict[str, str]:
+    """Each PersistentVolume's claim (``ns/name``): the backup's snapshot record
+    (``status.volumeSnapshots``), else the PersistentVolume's ``claimRef`` (``pvs``: the
+    live PersistentVolume objects)."""
+    out: dict[str, str] = {}
+    for pv in pvs:
+        ref = (pv.get("spec") or {}).get("claimRef") or {}
+        if ref.get("namespace") and ref.get("name"):
+            out[pv["metadata"]["name"]] = f"{ref['namespace']}/{ref['name']}"
+    for record in snapshots:
+        if record.get("persistentVolume") and record.get("persistentVolumeClaim"):
+            out[str(record["persistentVolume"])] = str(record["persistentVolumeClaim"])
+    return out
 
 
 def missing(
@@ -67,3 +89,61 @@ def _target(claim: str, mapping: Mapping[str, str]) -> str | None:
     namespace, _, name = claim.partition("/")
     target = mapping.get(namespace)
     return f"{target}/{name}" if target is not None and name else None
+
+
+def claim_phase(claim: Mapping[str, Any]) -> str:
+    return str((claim.get("status") or {}).get("phase") or "Pending")
+
+
+def _key(claim: Mapping[str, Any]) -> str:
+    return f"{claim['metadata']['namespace']}/{claim['metadata']['name']}"
+
+
+def restored(claims: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
+    """Each scratch claim (``ns/name``) to the volume it is bound to (None: not bound)."""
+    return {
+        _key(c): (c["spec"].get("volumeName") if claim_phase(c) == "Bound" else None)
+        for c in claims
+    }
+
+
+def bound(claims: Iterable[Mapping[str, Any]]) -> list[str]:
+    """``ns/name -> volume`` for each Bound claim."""
+    return [
+        f"{_key(c)} -> {c['spec'].get('volumeName')}" for c in claims if claim_phase(c) == "Bound"
+    ]
+
+
+def unbound(claims: Iterable[Mapping[str, Any]], *, timeout: float) -> list[str]:
+    return [
+        f"persistentvolumeclaims {_key(c)} {claim_phase(c)} after {timeout:.0f}s"
+        for c in claims
+        if claim_phase(c) != "Bound"
+    ]
+
+
+def volumes_said(status: Mapping[str, Any]) -> str:
+    """``; volumes from snapshots: pv-1 (vol-1), ...`` as the Restore recorded them."""
+    made = [
+        f"{v.get('persistentVolume')} ({v.get('volumeId')})" for v in status.get("volumes") or ()
+    ]
+    return f"; volumes from snapshots: {', '.join(made)}" if made else ""
+
+
+def items(status: Mapping[str, Any]) -> int:
+    """The items the Restore restored."""
+    return int((status.get("progress") or {}).get("itemsRestored") or 0)
+
+
+def why(status: Mapping[str, Any], name: str) -> str:
+    """The Restore's reason, or its first items' problems."""
+    reason = status.get("failureReason") or "; ".join(status.get("validationErrors") or ())
+    if reason:
+        return str(reason)
+    problems = [
+        f"{r.get('resource')} {'/'.join(x for x in (r.get('namespace'), r.get('name')) if x)}: "
+        f"{r.get('message')}"
+        for r in (status.get("results") or ())[:3]
+    ]
+    errors = int(status.get("errors") or 0)
+    return ("; ".join(problems) or f"{errors} errors") + f" (ark restore describe {name})"

@@ -15,7 +15,7 @@ from typing import Any
 
 from ark import control
 from ark.kube import KubeApiError, KubeClient
-from ark.operator import restore_tests
+from ark.operator import restore_test_scope
 from tests.cli.conftest import Ark
 from tests.conftest import Cluster, NamespaceFactory
 from tests.operator.harness import Operator, event_reasons, status, wait_for
@@ -118,7 +118,7 @@ def test_ebs_volumes_are_restored_bound_then_deleted_and_the_live_ones_untouched
         assert volume["volumeId"] not in app.volumes.values()
         assert not _volume_exists(moto_endpoint, volume["volumeId"]), f"{volume} deleted"
         assert _gone(kube, f"/api/v1/persistentvolumes/{pv}")
-    scratch = restore_tests.scratch_namespace(judged["backup"], app.namespace)
+    scratch = restore_test_scope.scratch_namespace(judged["backup"], app.namespace)
     assert _gone(kube, f"/api/v1/namespaces/{scratch}")
 
     # What the test did not make is as it was: the source volumes, their snapshots, the live PVs.
@@ -153,7 +153,7 @@ def test_a_volume_held_by_its_claim_is_named_left_behind_and_deleted_once_releas
 
         judged = _judged(kube, op_namespace, schedule)
         assert judged["phase"] == "Passed", judged  # the restore was right; its cleanup is not
-        scratch = restore_tests.scratch_namespace(judged["backup"], app.namespace)
+        scratch = restore_test_scope.scratch_namespace(judged["backup"], app.namespace)
         restore = control.get(kube, RESTORE, op_namespace, judged["restore"])
         assert restore is not None
         held = next(
@@ -301,7 +301,7 @@ def test_csi_volumes_are_provisioned_from_the_snapshot_bound_then_deleted_by_the
     judged = _judged(kube, op_namespace, schedule)
     assert judged["phase"] == "Passed", judged
     assert "leftBehind" not in judged and "cleanup" not in judged, judged
-    scratch = restore_tests.scratch_namespace(judged["backup"], source)
+    scratch = restore_test_scope.scratch_namespace(judged["backup"], source)
     made = control.get(kube, RESTORE, op_namespace, judged["restore"])
     assert "claims bound: " in judged["message"], (judged, made and made.get("status"))
     said = judged["message"].split("claims bound: ", 1)[1].split(";", 1)[0]

@@ -14,7 +14,7 @@ from typing import Any
 
 from ark import control
 from ark.kube import KubeApiError, KubeClient
-from ark.operator import restore_tests
+from ark.operator import restore_test_scope, restore_tests
 from tests.cli.conftest import Ark
 from tests.conftest import Cluster, NamespaceFactory
 from tests.operator.harness import Operator, event_reasons, status, wait_for
@@ -90,7 +90,7 @@ def test_a_backup_that_restores_exactly_passes_and_its_scratch_namespace_goes(
     judged = _judged(kube, op_namespace, schedule)
     assert judged["phase"] == "Passed", judged
     backup = judged["backup"]
-    scratch = restore_tests.scratch_namespace(backup, source)
+    scratch = restore_test_scope.scratch_namespace(backup, source)
     assert judged["scratchNamespaces"] == [scratch]
     assert "restored exactly" in judged["message"] and "left behind" not in judged["message"]
     assert "leftBehind" not in judged and "cleanup" not in judged
@@ -139,7 +139,7 @@ def test_a_backup_that_cannot_come_back_whole_fails_naming_why(
 
     judged = _judged(kube, op_namespace, schedule)
     assert judged["phase"] == "Failed", judged
-    scratch = restore_tests.scratch_namespace(judged["backup"], source)
+    scratch = restore_test_scope.scratch_namespace(judged["backup"], source)
     assert "PartiallyFailed" in judged["message"] and "pods" in judged["message"], judged
     assert "scratch namespaces kept" in judged["message"]
     condition = _condition(kube, op_namespace, schedule)
