@@ -76,14 +76,6 @@ def _volume_exists(endpoint: str, volume_id: str) -> bool:
     return bool(found["Volumes"])
 
 
-def _gone(kube: KubeClient, path: str) -> bool:
-    try:
-        kube.get(path)
-    except KubeApiError as exc:
-        return exc.not_found
-    return False
-
-
 def test_ebs_volumes_are_restored_bound_then_deleted_and_the_live_ones_untouched(
     cluster: Cluster,
     kube: KubeClient,
@@ -117,9 +109,9 @@ def test_ebs_volumes_are_restored_bound_then_deleted_and_the_live_ones_untouched
         assert volume["location"] == "ebs" and volume["snapshotId"] in snapshots
         assert volume["volumeId"] not in app.volumes.values()
         assert not _volume_exists(moto_endpoint, volume["volumeId"]), f"{volume} deleted"
-        assert _gone(kube, f"/api/v1/persistentvolumes/{pv}")
+        assert kube.get_or_none(f"/api/v1/persistentvolumes/{pv}") is None
     scratch = restore_test_scope.scratch_namespace(judged["backup"], app.namespace)
-    assert _gone(kube, f"/api/v1/namespaces/{scratch}")
+    assert kube.get_or_none(f"/api/v1/namespaces/{scratch}") is None
 
     # What the test did not make is as it was: the source volumes, their snapshots, the live PVs.
     for volume_id in app.volumes.values():
@@ -196,7 +188,7 @@ def test_a_volume_held_by_its_claim_is_named_left_behind_and_deleted_once_releas
         after = wait_for(cleaned, timeout=120, what="what the test left behind deleted")
         assert "cleanup" not in after
         assert not _volume_exists(moto_endpoint, held["volumeId"])
-        assert _gone(kube, f"/api/v1/persistentvolumes/{held['persistentVolume']}")
+        assert kube.get_or_none(f"/api/v1/persistentvolumes/{held['persistentVolume']}") is None
         for volume_id in app.volumes.values():
             assert _volume_exists(moto_endpoint, volume_id)
         assert _condition(kube, op_namespace, schedule)["reason"] == "Passed"
@@ -307,8 +299,10 @@ def test_csi_volumes_are_provisioned_from_the_snapshot_bound_then_deleted_by_the
     said = judged["message"].split("claims bound: ", 1)[1].split(";", 1)[0]
     restored_claim, restored_pv = said.split(" -> ")
     assert restored_claim == f"{scratch}/data" and restored_pv not in live_before, said
-    assert _gone(kube, f"/api/v1/persistentvolumes/{restored_pv}"), "the driver deleted it"
-    assert _gone(kube, f"/api/v1/namespaces/{scratch}")
+    assert kube.get_or_none(f"/api/v1/persistentvolumes/{restored_pv}") is None, (
+        "the driver deleted it"
+    )
+    assert kube.get_or_none(f"/api/v1/namespaces/{scratch}") is None
     contents = kube.get(f"{SNAPSHOTS}/volumesnapshotcontents")["items"]
     restored = [
         c
