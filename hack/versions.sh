@@ -14,6 +14,9 @@ CSI_PROVISIONER_VERSION="${CSI_PROVISIONER_VERSION:-v5.3.0}"
 GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.4.0}"
 # helm (v4) renders deploy/helm/ark in the chart tests.
 HELM_VERSION="${HELM_VERSION:-v4.3.2}"
+# Prometheus's promtool checks and unit-tests deploy/monitoring's alert rules (tests/operator/
+# test_alert_rules.py). The module v0.316.0 is Prometheus 3.16.0.
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
 # Velero, for the side-by-side bench (hack/bench/run velero): the k8s.io/cli-runtime v0.33.12
 # it names is refused by the module proxy, so v0.33.13 replaces it.
 VELERO_VERSION="${VELERO_VERSION:-v1.18.3}"
