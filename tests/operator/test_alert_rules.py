@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support import localenv
+
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "deploy" / "monitoring"
 UNIT_TESTS = MONITORING / "tests" / "alerts_test.yaml"
 RULE_FILE = "ark-rules.yaml"  # the name alerts_test.yaml's rule_files gives
-
-# promtool is not in `hack/build-tools all`: the first session builds it (~11 min cold).
-pytestmark = pytest.mark.timeout(1800)
 
 
 def _run(argv: list[str], *, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -28,16 +27,7 @@ def _run(argv: list[str], *, cwd: Path = ROOT) -> subprocess.CompletedProcess[st
 
 @pytest.fixture(scope="module")
 def promtool() -> Path:
-    """promtool, built by ``hack/build-tools promtool`` if missing (as localenv.helm)."""
-    where = 'source "$1" && printf %s "$ARK_BIN/promtool-$PROMETHEUS_VERSION"'
-    found = _run(["bash", "-c", where, "-", str(ROOT / "hack" / "versions.sh")])
-    assert found.returncode == 0, found.stderr
-    path = Path(found.stdout)
-    if not path.exists():
-        built = _run([str(ROOT / "hack" / "build-tools"), "promtool"])
-        if built.returncode != 0:
-            pytest.fail(f"hack/build-tools promtool failed:\n{built.stderr[-4000:]}", pytrace=False)
-    return path
+    return localenv.promtool()
 
 
 def _groups() -> list[dict[str, Any]]:

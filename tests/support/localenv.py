@@ -74,6 +74,16 @@ def helm() -> Path:
     return path
 
 
+def promtool() -> Path:
+    """Prometheus' promtool, built from its Go module by ``hack/build-tools promtool`` if
+    missing."""
+    where = 'source "$1" && printf %s "$ARK_BIN/promtool-$PROMETHEUS_VERSION"'
+    path = Path(_run(["bash", "-c", where, "-", str(HACK / "versions.sh")], step="promtool's path"))
+    if not path.exists():
+        _run([str(HACK / "build-tools"), "promtool"], step="hack/build-tools promtool")
+    return path
+
+
 def objstore_up(service: str, name: str) -> Started:
     env = _already_running([str(HACK / "objstore"), "env", service, "--name", name, "--json"])
     if env is not None:
