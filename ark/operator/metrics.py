@@ -113,6 +113,14 @@ def backup_finished(
         BACKUP_LAST_SUCCESS.labels(schedule).set(completed.timestamp())
 
 
+def schedule_seen(*, schedule: str, last_success: dt.datetime | None) -> None:
+    """A schedule's newest Completed backup as its status records it: the gauge survives an
+    operator restart (else it would be missing until the next success, and an alert on its
+    age could not fire when it matters)."""
+    if last_success is not None:
+        BACKUP_LAST_SUCCESS.labels(schedule).set(last_success.timestamp())
+
+
 def backup_verified(*, schedule: str, result: str, seconds: float, when: dt.datetime) -> None:
     BACKUP_VERIFICATION.labels(schedule, result).inc()
     BACKUP_VERIFICATION_DURATION.labels(schedule).observe(seconds)

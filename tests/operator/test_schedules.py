@@ -115,6 +115,32 @@ def _metric(op: Operator, schedule_name: str) -> str | None:
     return None
 
 
+def test_a_started_operator_exports_each_schedules_last_success_from_its_status(
+    kube: KubeClient, op_namespace: str, fast_operator: Operator, make_namespace: NamespaceFactory
+) -> None:
+    """After a restart the last success is the status's, not missing until the next backup."""
+    app = make_namespace("app")
+    schedule(kube, op_namespace, "weekly", app, paused=True)
+    wait_for(
+        lambda: status(kube, SCHEDULE, op_namespace, "weekly").get("nextRun"),
+        timeout=10,
+        what="nextRun",
+    )
+    last = "2026-11-30T01:00:00Z"
+    control.patch_status(kube, SCHEDULE, op_namespace, "weekly", {"lastSuccessfulBackup": last})
+    line = 'ark_backup_last_successful_timestamp{schedule="weekly"} '
+
+    def exported() -> float | None:
+        found = [x for x in fast_operator.metrics().splitlines() if x.startswith(line)]
+        return float(found[0].split()[-1]) if found else None
+
+    expected = control.parse_time(last)
+    assert expected is not None
+    assert wait_for(exported, timeout=15, what="the last success exported") == pytest.approx(
+        expected.timestamp()
+    )
+
+
 def test_paused_schedule_makes_no_backups(
     kube: KubeClient,
     op_namespace: str,

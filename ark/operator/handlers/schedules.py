@@ -9,7 +9,7 @@ from typing import Any
 import kopf
 
 from ark import control
-from ark.operator import restore_tests, runtime, scheduling
+from ark.operator import metrics, restore_tests, runtime, scheduling
 from ark.operator.handlers import restore_testing
 
 
@@ -28,6 +28,9 @@ async def tick(body: kopf.Body, name: str, **_: Any) -> None:
         cron_seconds=rt.settings.cron_seconds,
     )
     current = obj.get("status") or {}
+    metrics.schedule_seen(
+        schedule=name, last_success=control.parse_time(current.get("lastSuccessfulBackup"))
+    )
     log_status = await asyncio.to_thread(
         rt.changelogs.reconcile, {**obj, "status": {**current, **outcome.status}}
     )
