@@ -57,8 +57,10 @@ def _condition(kube: KubeClient, namespace: str, schedule: str) -> dict[str, Any
     return dict(found)
 
 
-def _live_pvs(kube: KubeClient) -> dict[str, tuple[Any, ...]]:
-    """Every PersistentVolume: its source, claim (with uid), policy and phase."""
+def _live_pvs(kube: KubeClient, namespace: str) -> dict[str, tuple[Any, ...]]:
+    """The PersistentVolumes bound to claims of ``namespace`` (the test's own: other tests'
+    volumes come and go with their cleanup meanwhile): source, claim (with uid), policy and
+    phase."""
     return {
         pv["metadata"]["name"]: (
             pv["metadata"]["uid"],
@@ -68,6 +70,7 @@ def _live_pvs(kube: KubeClient) -> dict[str, tuple[Any, ...]]:
             (pv.get("status") or {}).get("phase"),
         )
         for pv in kube.get("/api/v1/persistentvolumes")["items"]
+        if (pv["spec"].get("claimRef") or {}).get("namespace") == namespace
     }
 
 
@@ -86,7 +89,8 @@ def test_ebs_volumes_are_restored_bound_then_deleted_and_the_live_ones_untouched
     moto_endpoint: str,
 ) -> None:
     _create_vsl(kube, op_namespace, "ebs", moto_endpoint)
-    live_before = _live_pvs(kube)
+    live_before = _live_pvs(kube, app.namespace)
+    assert live_before, "the app's claims are bound"
     schedule = _schedule(kube, op_namespace, app.namespace)
     ark = Ark(kubeconfig=cluster.kubeconfig, namespace=op_namespace)
     ark.ok("backup", "create", "--from-schedule", schedule, "--wait")
@@ -118,7 +122,7 @@ def test_ebs_volumes_are_restored_bound_then_deleted_and_the_live_ones_untouched
         assert _volume_exists(moto_endpoint, volume_id)
     in_moto = _ec2(moto_endpoint).describe_snapshots(SnapshotIds=sorted(snapshots))["Snapshots"]
     assert {s["SnapshotId"] for s in in_moto} == snapshots
-    assert _live_pvs(kube) == live_before
+    assert _live_pvs(kube, app.namespace) == live_before
     metrics = operator.metrics()
     assert f'ark_schedule_restore_test_success{{schedule="{schedule}"}} 1.0' in metrics
     assert f'ark_schedule_restore_test_left_behind{{schedule="{schedule}"}} 0.0' in metrics
@@ -285,7 +289,8 @@ def test_csi_volumes_are_provisioned_from_the_snapshot_bound_then_deleted_by_the
             "spec": {"provider": "csi", "config": {"volumeSnapshotClass": SNAPSHOT_CLASS}},
         },
     )
-    live_before = _live_pvs(kube)
+    live_before = _live_pvs(kube, source)
+    assert set(live_before) == {live_pv}
     schedule = _schedule(kube, op_namespace, source, volumeSnapshotLocations=["csi"])
     ark = Ark(kubeconfig=cluster.kubeconfig, namespace=op_namespace)
     ark.ok("backup", "create", "--from-schedule", schedule, "--wait")
@@ -314,7 +319,7 @@ def test_csi_volumes_are_provisioned_from_the_snapshot_bound_then_deleted_by_the
     [taken] = backup["volumeSnapshots"]
     content = kube.get(f"{SNAPSHOTS}/volumesnapshotcontents/{taken['snapshotId']}")
     assert content["status"]["readyToUse"] is True, "the backup's snapshot stays"
-    assert _live_pvs(kube) == live_before
+    assert _live_pvs(kube, source) == live_before
     assert kube.get(path)["spec"]["volumeName"] == live_pv
     # The source's volume is the test's own: its driver deletes it with its namespace.
     kube.request(
