@@ -302,19 +302,20 @@ def restore(obj: Obj) -> None:
         restore_results(obj, plan=bool(spec.get("dryRun")))
 
 
-_HOW = {
+VOLUME_ORIGINS = {
     "snapshot": "made from the backup's snapshot",
     "copied": "made from a copy of the snapshot in the target region",
     "imported": "imported from the backup's volume export",
     "adopted": "made by an interrupted attempt of this restore",
 }
+"""What a restored volume's ``how`` (status.volumes) means, for describe and the dashboard."""
 
 
 def _volume_origins(volumes: list[Obj]) -> None:
     """Where each restored PersistentVolume's volume came from and went (status.volumes)."""
     for v in volumes[:MAX_ITEMS]:
         zone = f" in {v['zone']}" if v.get("zone") else ""
-        how = _HOW.get(str(v.get("how")), str(v.get("how")))
+        how = VOLUME_ORIGINS.get(str(v.get("how")), str(v.get("how")))
         output.echo(
             f"  {v.get('persistentVolume')}: {v.get('source')} -> {v.get('target')} "
             f"{v.get('volumeId')}{zone}, {how} ({v.get('snapshotId')})"

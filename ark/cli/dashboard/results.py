@@ -35,7 +35,7 @@ from ark.cli.dashboard.pages import (
     progress,
     whole,
 )
-from ark.cli.describing import filter_rows
+from ark.cli.describing import VOLUME_ORIGINS, filter_rows
 
 MAX_OUTCOMES = 1000
 """Per-item rows shown; the rest are counted."""
@@ -196,14 +196,6 @@ def _issues(document: Obj, outcomes: Sequence[Obj]) -> Html:
     )
 
 
-_HOW = {
-    "snapshot": "from the backup's snapshot",
-    "copied": "from a copy of the snapshot in the target region",
-    "imported": "imported from the backup's volume export",
-    "adopted": "made by an interrupted attempt of this restore",
-}
-
-
 def _volumes(volumes: Sequence[Obj]) -> Html:
     rows = [
         [
@@ -211,7 +203,7 @@ def _volumes(volumes: Sequence[Obj]) -> Html:
             e(f"{v.get('source')} → {v.get('target')}"),
             e(v.get("volumeId")),
             e(v.get("zone")),
-            e(_HOW.get(str(v.get("how")), v.get("how"))),
+            e(VOLUME_ORIGINS.get(str(v.get("how")), v.get("how"))),
             e(v.get("snapshotId")),
         ]
         for v in volumes
