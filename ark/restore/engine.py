@@ -337,6 +337,7 @@ def _restore(
                 restore_plan.target_namespaces,
                 context,
                 timeout=namespace_timeout,
+                workers=state.workers,
             )
         _apply_wave(state, opened, stage.items, context)
         if stage.crds:

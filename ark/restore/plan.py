@@ -10,7 +10,7 @@ is created in parallel; the engine waits only where a dependency needs it.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
@@ -140,15 +140,21 @@ class Stage:
 
 
 def _matches_filter(
-    spec: ResourceFilter, c: Candidate, *, resources: AbstractSet[str] | None
+    spec: ResourceFilter,
+    c: Candidate,
+    *,
+    resources: AbstractSet[str] | None,
+    namespace_wanted: Callable[[str], bool],
 ) -> str | None:
     """Why the spec's filters leave this item out, or None."""
     resource_dir, ns, _ = c.key
-    labels = dict(c.labels)
     if resources is not None and resource_dir not in resources:
         return "not in includedResources"
-    if ns and not _namespace_wanted(spec, ns):
+    if ns and not namespace_wanted(ns):
         return f"namespace {ns} not included"
+    if spec.label_selector is None and not spec.or_label_selectors:
+        return None
+    labels = dict(c.labels)
     if spec.label_selector is not None and not selector_matches(spec.label_selector, labels):
         return "labels do not match labelSelector"
     if spec.or_label_selectors and not any(
@@ -158,11 +164,22 @@ def _matches_filter(
     return None
 
 
-def _namespace_wanted(spec: ResourceFilter, ns: str) -> bool:
-    if any(fnmatch.fnmatchcase(ns, p) for p in spec.excluded_namespaces or ()):
-        return False
+def _namespace_filter(spec: ResourceFilter) -> Callable[[str], bool]:
+    """Whether the spec's namespace patterns take a namespace, each namespace matched once
+    (a backup's items share a few namespaces)."""
+    excluded = list(spec.excluded_namespaces or ())
     included = [p for p in spec.included_namespaces or () if p] or ["*"]
-    return any(fnmatch.fnmatchcase(ns, p) for p in included)
+    known: dict[str, bool] = {}
+
+    def wanted(ns: str) -> bool:
+        found = known.get(ns)
+        if found is None:
+            found = known[ns] = not any(fnmatch.fnmatchcase(ns, p) for p in excluded) and any(
+                fnmatch.fnmatchcase(ns, p) for p in included
+            )
+        return found
+
+    return wanted
 
 
 def plan_restore(
@@ -219,6 +236,7 @@ def _select(
     skipped: dict[ItemKey, str] = {}
     whole = not spec.included_namespaces and not spec.excluded_namespaces
     mode = spec.include_cluster_resources
+    namespace_wanted = _namespace_filter(spec)
     for key, c in items.items():
         resource_dir, ns, name = key
         reason: str | None
@@ -229,9 +247,9 @@ def _select(
         elif c.skip:
             reason = c.skip
         elif resource_dir == NAMESPACES:
-            reason = None if _namespace_wanted(spec, name) else f"namespace {name} not included"
+            reason = None if namespace_wanted(name) else f"namespace {name} not included"
         elif ns or mode is True or (mode is None and whole):
-            reason = _matches_filter(spec, c, resources=included)
+            reason = _matches_filter(spec, c, resources=included, namespace_wanted=namespace_wanted)
         elif mode is False:
             reason = "cluster-scoped and includeClusterResources is false"
         else:

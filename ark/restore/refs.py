@@ -71,6 +71,19 @@ def _kind_refs(resource_dir: str, obj: Mapping[str, Any], ns: str) -> Iterator[I
                 yield ("secrets", ns, ref["name"])
 
 
+_READS_BODY = frozenset(
+    {*_POD_SPEC_PATHS, *_BINDINGS, "persistentvolumeclaims", "persistentvolumes"}
+    | {"serviceaccounts", "secrets"}
+)
+
+
+def reads_body(resource_dir: str) -> bool:
+    """Whether :func:`references` or :func:`intrinsic_skip` read more of an object of this
+    kind than its name, namespace and labels (a planner that knows those needs no body for
+    the others: ConfigMaps, most custom resources)."""
+    return resource_dir in _READS_BODY
+
+
 def references(
     resource_dir: str, obj: Mapping[str, Any], *, crd_of: Mapping[str, str]
 ) -> Iterator[ItemKey]:

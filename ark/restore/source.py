@@ -16,7 +16,7 @@ from typing import Any
 from ark import archive, persistence
 from ark.kube.discovery import Discovery
 from ark.restore.plan import Candidate
-from ark.restore.refs import CRDS, ItemKey, intrinsic_skip, references
+from ark.restore.refs import CRDS, ItemKey, intrinsic_skip, reads_body, references
 from ark.storage import ObjectNotFound
 
 
@@ -129,12 +129,17 @@ def check_kinds(opened: OpenBackup, discovery: Discovery) -> list[str]:
 
 
 def candidates(opened: OpenBackup) -> Iterator[Candidate]:
-    """One planning record per item; the bodies are read from the spool and dropped."""
+    """One planning record per item; the bodies a kind's rules need are read from the spool
+    and dropped (for the others the index's name, namespace and labels are the object)."""
     kind_dirs: dict[str, str] = {}
     for item in opened.index:
         kind_dirs.setdefault(item.kind, item.resource_dir)
     for item in opened.index:
-        obj = opened.index.load(item)
+        if reads_body(item.resource_dir):
+            obj = opened.index.load(item)
+        else:
+            meta = {"name": item.name, "namespace": item.namespace, "labels": item.labels}
+            obj = {"metadata": meta}
         ns = item.namespace or ""
         owners: list[ItemKey] = []
         controller: ItemKey | None = None

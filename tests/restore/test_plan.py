@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ark import archive
 from ark.api import LabelSelector, RestoreSpec
-from ark.restore import Candidate, plan_restore
+from ark.restore import Candidate, plan_restore, source
 from ark.restore.refs import CRDS, ItemKey, intrinsic_skip, references
+from tests.archive.crafting import VELERO_BACKUP
 
 NS = "shop"
 
@@ -226,3 +233,35 @@ def test_stages_wait_for_crds_and_make_namespaces_before_the_first_namespaced_wa
     assert stages.index(stage) > stages.index(crds[0])
     assert sum(len(s.items) + len(s.namespaces or []) for s in stages) == plan.total
     assert plan.restored_volumes() == frozenset({"pv-1"})
+
+
+def test_planning_reads_a_body_only_where_the_rules_need_more_than_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real Velero backup's items (pods, workloads, claims, volumes, secrets, bindings,
+    service accounts, ConfigMaps, a custom resource) plan the same from the index as from their
+    bodies, and ConfigMaps are not read."""
+    tarball = VELERO_BACKUP / f"{VELERO_BACKUP.name}.tar.gz"
+    with tarball.open("rb") as src, archive.spool(src, spool_dir=tmp_path) as index:
+        opened = source.with_index(
+            source.OpenBackup(name="b", document={}, index=index, verified=False), index
+        )
+        read: list[str] = []
+        load = archive.ArchiveIndex.load
+
+        def counted(self: archive.ArchiveIndex, item: archive.IndexedItem) -> dict[str, Any]:
+            read.append(item.resource_dir)
+            return load(self, item)
+
+        monkeypatch.setattr(archive.ArchiveIndex, "load", counted)
+        planned = list(source.candidates(opened))
+        read_for_planning = set(read)
+        monkeypatch.setattr(source, "reads_body", lambda _resource_dir: True)
+        from_bodies = list(source.candidates(opened))
+    assert planned == from_bodies
+    dirs = {c.key[0] for c in planned}
+    assert {"pods", "secrets", "configmaps", "persistentvolumeclaims"} <= dirs
+    assert "pods" in read_for_planning
+    assert "configmaps" not in read_for_planning
+    assert "configmaps" in read  # the second pass read every body
+    assert any(c.refs for c in planned)
