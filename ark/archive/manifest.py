@@ -98,13 +98,15 @@ class ItemTable(Sequence[ManifestItem]):
 
 
 class ManifestItems(ItemTable):
-    """The items of a manifest, stored flat (paths, an array of sizes, packed digests): about
-    150 bytes per item instead of 300 as tuples, which matters at 100,000 items."""
+    """The items of a manifest, stored flat (the paths' UTF-8 end to end with an array of
+    where each ends, an array of sizes, packed digests): about 110 bytes per item instead of
+    300 as tuples (or 165 with a str per path), which matters at 100,000 items."""
 
-    __slots__ = ("_digests", "_paths", "_sizes")
+    __slots__ = ("_digests", "_ends", "_sizes", "_text")
 
     def __init__(self, items: Iterable[ManifestItem] = ()) -> None:
-        self._paths: list[layout.TarPath] = []
+        self._text = bytearray()
+        self._ends = array.array("Q")
         self._sizes = array.array("Q")
         self._digests = bytearray()
         for item in items:
@@ -112,12 +114,17 @@ class ManifestItems(ItemTable):
 
     def append(self, path: layout.TarPath, size: int, digest: bytes) -> None:
         _check_digest(path, digest)
-        self._paths.append(path)
+        self._text += path.encode()
+        self._ends.append(len(self._text))
         self._sizes.append(size)
         self._digests += digest
 
     def path(self, index: int) -> layout.TarPath:
-        return self._paths[index]
+        if index < 0:
+            index += len(self._ends)
+        end = self._ends[index]
+        start = self._ends[index - 1] if index else 0
+        return layout.TarPath(self._text[start:end].decode())
 
     def size(self, index: int) -> int:
         return self._sizes[index]
@@ -129,16 +136,14 @@ class ManifestItems(ItemTable):
     def total_bytes(self) -> int:
         return sum(self._sizes)
 
-    def paths(self) -> Iterator[layout.TarPath]:
-        return iter(self._paths)
-
     def __len__(self) -> int:
-        return len(self._paths)
+        return len(self._ends)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ManifestItems):
-            return (self._paths, self._sizes, self._digests) == (
-                other._paths,
+            return (self._text, self._ends, self._sizes, self._digests) == (
+                other._text,
+                other._ends,
                 other._sizes,
                 other._digests,
             )
@@ -150,7 +155,7 @@ class ManifestItems(ItemTable):
         for start in range(0, len(self), _ROWS_PER_CHUNK):
             end = min(start + _ROWS_PER_CHUNK, len(self))
             rows = [
-                (self._paths[i], self._sizes[i], self._digests[i * 32 : i * 32 + 32].hex())
+                (self.path(i), self._sizes[i], self._digests[i * 32 : i * 32 + 32].hex())
                 for i in range(start, end)
             ]
             chunk = orjson.dumps(rows)[1:-1]

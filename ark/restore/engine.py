@@ -495,7 +495,7 @@ def _resolve_resources(state: _Run, opened: source.OpenBackup) -> tuple[set[str]
 
 
 def _apply_wave(
-    state: _Run, opened: source.OpenBackup, wave: list[Planned], context: RestoreContext
+    state: _Run, opened: source.OpenBackup, wave: Sequence[Planned], context: RestoreContext
 ) -> None:
     if not wave:
         return
@@ -702,7 +702,7 @@ def _rewrite_owners(state: _Run, obj: dict[str, Any], ns: str) -> None:
         obj["metadata"].pop("ownerReferences", None)
 
 
-def _after_crds(state: _Run, wave: list[Planned], *, timeout: float = 60.0) -> None:
+def _after_crds(state: _Run, wave: Sequence[Planned], *, timeout: float = 60.0) -> None:
     """Wait until the restored CRDs are Established and their resources discoverable."""
     if state.spec.dry_run:
         return

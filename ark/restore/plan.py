@@ -10,9 +10,10 @@ is created in parallel; the engine waits only where a dependency needs it.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from typing import overload
 
 from ark.api.backup import ResourceFilter
 from ark.restore.refs import CRDS, ItemKey
@@ -88,9 +89,48 @@ class Planned:
     wave: int
 
 
+class Wave(Sequence[Planned]):
+    """One wave's items, kept as their keys: each is made a :class:`Planned` (its target
+    namespace mapped) as it is read, where 100,000 Planned objects held for the whole restore
+    would cost more than the keys."""
+
+    __slots__ = ("_keys", "_mapping", "number")
+
+    def __init__(self, keys: list[ItemKey], number: int, mapping: Mapping[str, str]) -> None:
+        self._keys = keys
+        self._mapping = mapping
+        self.number = number
+
+    def _planned(self, key: ItemKey) -> Planned:
+        ns = key[1]
+        return Planned(key, self._mapping.get(ns, ns) if ns else None, self.number)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, at: int) -> Planned: ...
+    @overload
+    def __getitem__(self, at: slice) -> list[Planned]: ...
+    def __getitem__(self, at: int | slice) -> Planned | list[Planned]:
+        if isinstance(at, slice):
+            return [self._planned(k) for k in self._keys[at]]
+        return self._planned(self._keys[at])
+
+    def __iter__(self) -> Iterator[Planned]:
+        return map(self._planned, self._keys)
+
+    def item_keys(self) -> Sequence[ItemKey]:
+        return self._keys
+
+    def only(self, keep: Callable[[ItemKey], bool]) -> Wave:
+        """The items whose keys ``keep`` takes, in the same order."""
+        return Wave([k for k in self._keys if keep(k)], self.number, self._mapping)
+
+
 @dataclass
 class RestorePlan:
-    waves: list[list[Planned]]
+    waves: list[Wave]
     skipped: dict[ItemKey, str]
     target_namespaces: list[str]
     """Namespaces the restore writes into (after mapping), to create and wait for."""
@@ -106,7 +146,9 @@ class RestorePlan:
 
     def restored_volumes(self) -> frozenset[str]:
         """Names of the PersistentVolumes the restore writes."""
-        return frozenset(p.key[2] for p in self.planned() if p.key[0] == PERSISTENT_VOLUMES)
+        return frozenset(
+            k[2] for wave in self.waves for k in wave.item_keys() if k[0] == PERSISTENT_VOLUMES
+        )
 
     def stages(self) -> Iterator[Stage]:
         """The waves as the restore applies them: a wave of CRDs alone is waited for (until
@@ -114,15 +156,16 @@ class RestorePlan:
         has the target namespaces made before its items."""
         ensured = False
         for wave in self.waves:
-            number = wave[0].wave if wave else None
-            if wave and all(p.key[0] == CRDS for p in wave):
+            keys = wave.item_keys()
+            number = wave.number if keys else None
+            if keys and all(k[0] == CRDS for k in keys):
                 yield Stage(number, wave, crds=True)
-            elif not ensured and any(p.key[0] == NAMESPACES or p.key[1] for p in wave):
+            elif not ensured and any(k[0] == NAMESPACES or k[1] for k in keys):
                 ensured = True
                 yield Stage(
                     number,
-                    [p for p in wave if p.key[0] != NAMESPACES],
-                    namespaces=[p for p in wave if p.key[0] == NAMESPACES],
+                    wave.only(lambda k: k[0] != NAMESPACES),
+                    namespaces=list(wave.only(lambda k: k[0] == NAMESPACES)),
                 )
             else:
                 yield Stage(number, wave)
@@ -131,7 +174,7 @@ class RestorePlan:
 @dataclass(frozen=True)
 class Stage:
     wave: int | None
-    items: list[Planned]
+    items: Sequence[Planned]
     crds: bool = False
     """CRDs only: wait until they serve before the next stage."""
     namespaces: list[Planned] | None = None
@@ -213,13 +256,14 @@ def plan_restore(
         {mapping.get(k[1], k[1]) for k in chosen if k[1]}
         | {mapping.get(k[2], k[2]) for k in chosen if k[0] == NAMESPACES}
     )
-    planned_waves: list[list[Planned]] = []
-    for wave_no in sorted(set(waves.values())):
-        members = sorted(k for k, w in waves.items() if w == wave_no)
-        index = len(planned_waves)
-        planned_waves.append(
-            [Planned(k, mapping.get(k[1], k[1]) if k[1] else None, index) for k in members]
-        )
+    by_wave: dict[int, list[ItemKey]] = {}
+    for key, wave_no in waves.items():
+        by_wave.setdefault(wave_no, []).append(key)
+    del waves
+    planned_waves = [
+        Wave(sorted(by_wave.pop(wave_no)), index, mapping)
+        for index, wave_no in enumerate(sorted(by_wave))
+    ]
     return RestorePlan(waves=planned_waves, skipped=skipped, target_namespaces=target_namespaces)
 
 

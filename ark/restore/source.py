@@ -60,10 +60,29 @@ def open_backup(
         raise BackupUnavailable(
             f"backup {name} rejected, nothing restored: {exc.reason}: {exc}"
         ) from exc
+    # In a function of its own: this generator's frame lives as long as the restore, and
+    # the manifest's item table (about 150 bytes an item) and the archive's read buffer
+    # (1 MiB) did their work once the spool is checked.
+    index = _spool(store, name, stored, spool_dir=spool_dir, limits=limits)
+    del stored
+    with index:
+        yield with_index(
+            OpenBackup(name=name, document=document, index=index, verified=index.verified), index
+        )
+
+
+def _spool(
+    store: persistence.BackupStore,
+    name: str,
+    stored: persistence.StoredManifest | None,
+    *,
+    spool_dir: Path,
+    limits: archive.Limits | None,
+) -> archive.ArchiveIndex:
     manifest = None if stored is None else stored.manifest
     try:
         with store.open_archive(name) as src:
-            index = archive.spool(
+            return archive.spool(
                 src, spool_dir=spool_dir, manifest=manifest, limits=limits or archive.Limits()
             )
     except archive.InvalidArchive as exc:
@@ -72,13 +91,6 @@ def open_backup(
         raise BackupUnavailable(
             f"backup {name} rejected, nothing restored: {exc.reason}: {exc}"
         ) from exc
-    # The manifest's item table (about 150 bytes an item) did its work in the spool's checks;
-    # this generator's frame lives as long as the restore.
-    del stored, manifest
-    with index:
-        yield with_index(
-            OpenBackup(name=name, document=document, index=index, verified=index.verified), index
-        )
 
 
 def with_index(opened: OpenBackup, index: archive.ArchiveIndex) -> OpenBackup:

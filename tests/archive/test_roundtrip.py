@@ -11,7 +11,7 @@ import pytest
 
 from ark import archive
 from ark.archive import tarwrite
-from tests.archive.crafting import add_namespace, k8s_object
+from tests.archive.crafting import VERSION_ENTRY, add_namespace, cm_entry, k8s_object, tar_bytes
 
 
 def _write(*, preferred: bool = False) -> tuple[bytes, archive.Manifest, dict[str, bytes]]:
@@ -95,6 +95,25 @@ def test_index_is_sorted_by_resource_namespace_name(spool_dir: Path) -> None:
         keys = [item.key for item in index]
         assert keys == sorted(keys)
         assert index.resource_dirs() == ["deployments.apps", "namespaces", "secrets"]
+
+
+def test_an_archive_out_of_order_is_indexed_in_order(spool_dir: Path) -> None:
+    """Kinds interleaved, one kind's names out of order, another's in order: the index is
+    sorted all the same, and a copy stored twice apart is still refused."""
+    names = ["m", "a", "z", "c"]
+    entries = [VERSION_ENTRY]
+    for i, name in enumerate(names):
+        entries.append(cm_entry(name, "web" if i % 2 else "api"))
+        body = orjson.dumps(k8s_object("Secret", f"s{i}", "web"))
+        entries.append((f"resources/secrets/namespaces/web/s{i}.json", body))
+    data = tar_bytes(entries)
+    with archive.spool(io.BytesIO(data), spool_dir=spool_dir) as index:
+        keys = [item.key for item in index]
+    assert keys == sorted(keys)
+    assert len(keys) == 2 * len(names)
+    twice = tar_bytes([*entries, cm_entry("m", "api")])
+    with pytest.raises(archive.HostileArchive, match="stored twice"):
+        archive.spool(io.BytesIO(twice), spool_dir=spool_dir)
 
 
 def test_without_a_manifest_items_are_read_but_not_verified(spool_dir: Path) -> None:
