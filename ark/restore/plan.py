@@ -242,24 +242,26 @@ def plan_restore(
     namespaced items refer to (transitively: PVC -> PV -> StorageClass).
     """
     mapping = dict(namespace_mapping or {})
-    items = {c.key: c for c in candidates}
-    chosen, pending, skipped = _select(
-        items, spec, included=included_resources, excluded=excluded_resources
+    selection = _select(candidates, spec, included=included_resources, excluded=excluded_resources)
+    items, chosen, pending, skipped = (
+        selection.linked,
+        selection.chosen,
+        selection.pending,
+        selection.skipped,
     )
     _add_needed(items, chosen, pending)
     for key in pending:
         skipped[key] = "cluster-scoped and not needed by the restored namespaces"
-    _leave_to_controllers(items, chosen, skipped)
-
-    waves = _assign_waves(items, chosen, max_passes=max_passes)
+    _leave_to_controllers(items, chosen, skipped, kinds=selection.kinds)
+    _assign_waves(items, chosen, max_passes=max_passes)
     target_namespaces = sorted(
         {mapping.get(k[1], k[1]) for k in chosen if k[1]}
         | {mapping.get(k[2], k[2]) for k in chosen if k[0] == NAMESPACES}
     )
     by_wave: dict[int, list[ItemKey]] = {}
-    for key, wave_no in waves.items():
+    for key, wave_no in chosen.items():
         by_wave.setdefault(wave_no, []).append(key)
-    del waves
+    del chosen, selection, items
     planned_waves = [
         Wave(sorted(by_wave.pop(wave_no)), index, mapping)
         for index, wave_no in enumerate(sorted(by_wave))
@@ -267,22 +269,41 @@ def plan_restore(
     return RestorePlan(waves=planned_waves, skipped=skipped, target_namespaces=target_namespaces)
 
 
+@dataclass
+class _Selection:
+    chosen: dict[ItemKey, int] = field(default_factory=dict)
+    """The items restored, each with its wave (its kind's base wave until references and
+    owners move it later)."""
+    pending: set[ItemKey] = field(default_factory=set)
+    """Cluster-scoped items restored only when a restored item needs them."""
+    skipped: dict[ItemKey, str] = field(default_factory=dict)
+    linked: dict[ItemKey, Candidate] = field(default_factory=dict)
+    """The candidates with references, owners or a controller: the others are dropped as
+    soon as they are chosen or skipped (at 100,000 items, most of them; a Candidate each
+    would cost more than the plan)."""
+    kinds: dict[str, str] = field(default_factory=dict)
+    """Each resource dir's kind (for what a skip says)."""
+
+
 def _select(
-    items: Mapping[ItemKey, Candidate],
+    candidates: Iterable[Candidate],
     spec: ResourceFilter,
     *,
     included: AbstractSet[str] | None,
     excluded: AbstractSet[str],
-) -> tuple[set[ItemKey], set[ItemKey], dict[ItemKey, str]]:
-    """(chosen, cluster-scoped pending on need, skipped with reasons)."""
-    chosen: set[ItemKey] = set()
-    pending: set[ItemKey] = set()
-    skipped: dict[ItemKey, str] = {}
+) -> _Selection:
+    """Each candidate chosen, pending on need (cluster-scoped), or skipped with a reason."""
+    out = _Selection()
     whole = not spec.included_namespaces and not spec.excluded_namespaces
     mode = spec.include_cluster_resources
     namespace_wanted = _namespace_filter(spec)
-    for key, c in items.items():
+    for c in candidates:
+        key = c.key
         resource_dir, ns, name = key
+        if resource_dir not in out.kinds:
+            out.kinds[resource_dir] = c.kind
+        if c.refs or c.owners or c.controller is not None:
+            out.linked[key] = c
         reason: str | None
         if resource_dir in NEVER_RESTORED:
             reason = "never restored"
@@ -297,58 +318,68 @@ def _select(
         elif mode is False:
             reason = "cluster-scoped and includeClusterResources is false"
         else:
-            pending.add(key)  # auto: only what restored items need
+            out.pending.add(key)  # auto: only what restored items need
             continue
         if reason is None:
-            chosen.add(key)
+            out.chosen[key] = base_wave(resource_dir)
         else:
-            skipped[key] = reason
-    return chosen, pending, skipped
+            out.skipped[key] = reason
+    return out
 
 
 def _add_needed(
-    items: Mapping[ItemKey, Candidate], chosen: set[ItemKey], pending: set[ItemKey]
+    items: Mapping[ItemKey, Candidate], chosen: dict[ItemKey, int], pending: set[ItemKey]
 ) -> None:
-    frontier = list(chosen)
+    frontier = [key for key in items if key in chosen]
     while frontier:
-        found = [ref for key in frontier for ref in items[key].refs if ref in pending]
+        found = [
+            ref
+            for key in frontier
+            if (c := items.get(key)) is not None
+            for ref in c.refs
+            if ref in pending
+        ]
         for ref in found:
             pending.discard(ref)
-            chosen.add(ref)
+            chosen[ref] = base_wave(ref[0])
         frontier = found
 
 
 def _leave_to_controllers(
-    items: Mapping[ItemKey, Candidate], chosen: set[ItemKey], skipped: dict[ItemKey, str]
+    items: Mapping[ItemKey, Candidate],
+    chosen: dict[ItemKey, int],
+    skipped: dict[ItemKey, str],
+    *,
+    kinds: Mapping[str, str],
 ) -> None:
     """Objects whose controller is restored are left to it (no duplicate Pods, ReplicaSets,
     Jobs), transitively (a Pod of a ReplicaSet of a restored Deployment)."""
+    controlled = [(key, c.controller) for key, c in items.items() if c.controller is not None]
     left: set[ItemKey] = set()
     changed = True
     while changed:
         changed = False
-        for key in list(chosen):
-            ctrl = items[key].controller
-            if ctrl is not None and (ctrl in chosen or ctrl in left):
-                chosen.discard(key)
+        for key, ctrl in controlled:
+            if key in chosen and (ctrl in chosen or ctrl in left):
+                del chosen[key]
                 left.add(key)
-                skipped[key] = f"left to its restored controller {items[ctrl].kind} {ctrl[2]}"
+                kind = kinds.get(ctrl[0], ctrl[0])
+                skipped[key] = f"left to its restored controller {kind} {ctrl[2]}"
                 changed = True
 
 
 def _assign_waves(
-    items: Mapping[ItemKey, Candidate], chosen: set[ItemKey], *, max_passes: int
-) -> dict[ItemKey, int]:
-    """Base priority, then later than every restored thing an item refers to or is owned by."""
-    waves = {k: base_wave(k[0]) for k in chosen}
+    items: Mapping[ItemKey, Candidate], chosen: dict[ItemKey, int], *, max_passes: int
+) -> None:
+    """Later than every restored thing an item refers to or is owned by (``chosen`` holds
+    each item's base wave; only items with references or owners move)."""
+    linked = [(key, c) for key, c in items.items() if key in chosen and (c.refs or c.owners)]
     for _ in range(max_passes):
         changed = False
-        for key in chosen:
-            c = items[key]
+        for key, c in linked:
             for dep in (*c.refs, *c.owners):
-                if dep in waves and dep != key and waves[dep] >= waves[key]:
-                    waves[key] = waves[dep] + 1
+                if dep in chosen and dep != key and chosen[dep] >= chosen[key]:
+                    chosen[key] = chosen[dep] + 1
                     changed = True
         if not changed:
             break
-    return waves
