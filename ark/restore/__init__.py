@@ -15,7 +15,7 @@ from ark.restore.pointintime import (
     PointInTimeUnavailable,
     base_backup,
 )
-from ark.restore.results import ItemOutcome, RestoreProgress, RestoreResult
+from ark.restore.results import ItemOutcome, Outcomes, RestoreProgress, RestoreResult
 from ark.restore.source import BackupUnavailable
 from ark.restore.volume_import import ImportedVolume, import_volume
 from ark.restore.volumes import VolumeOptions
@@ -28,6 +28,7 @@ __all__ = [
     "ItemOutcome",
     "Modifiers",
     "Outcome",
+    "Outcomes",
     "Planned",
     "PointInTime",
     "PointInTimeUnavailable",

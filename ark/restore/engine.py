@@ -37,6 +37,7 @@ from ark.restore.plan import NAMESPACES, Planned, RestorePlan, plan_restore
 from ark.restore.refs import CRDS, ItemKey
 from ark.restore.results import (
     ItemOutcome,
+    Outcomes,
     ProgressCallback,
     RestoreProgress,
     RestoreResult,
@@ -65,6 +66,7 @@ class _Run:
         workers: int,
         modifiers: Modifiers | None = None,
         uid: str | None = None,
+        spool_dir: Path | None = None,
     ) -> None:
         self.client = client
         self.modifiers = modifiers
@@ -77,7 +79,9 @@ class _Run:
         self.issues = Issues()
         self.log = RunLog(f"restore {name}")
         self.progress = RestoreProgress()
-        self.outcomes: list[ItemOutcome] = []
+        self.outcomes = Outcomes(spool_dir=spool_dir)
+        """On disk, not in memory; in ``spool_dir`` itself, not the run's temporary directory
+        in it: the result keeps them after that is removed."""
         self.uids: dict[ItemKey, str] = {}
         """New uids of restored objects that other items name as owners (and only those)."""
         self.owner_keys: frozenset[ItemKey] = frozenset()
@@ -187,6 +191,7 @@ def run(
         workers=workers,
         modifiers=modifiers,
         uid=uid,
+        spool_dir=spool_dir,
     )
     failure: str | None = None
     restore_plan: RestorePlan | None = None
@@ -731,5 +736,4 @@ def _upload(store: persistence.BackupStore, state: _Run, result: RestoreResult) 
         "counts": result.counts,
         "waves": [len(w) for w in result.plan.waves] if result.plan else [],
     }
-    outcomes = (o.to_json() for o in result.outcomes)
-    store.put_restore(result.name, results=document, log=state.log, outcomes=outcomes)
+    store.put_restore(result.name, results=document, log=state.log, outcomes=result.outcomes.json())

@@ -138,7 +138,7 @@ def test_without_its_key_a_backup_restores_nothing_and_names_the_key(
     assert "key 'a'" in result.failure_reason
     assert "BackupStorageLocation vault" in result.failure_reason
     assert "nothing restored" in result.failure_reason
-    assert result.outcomes == []
+    assert list(result.outcomes) == []
     assert restores.get(kube, f"/api/v1/namespaces/{target}") is None
     checked = verify.run(only_b, name)
     assert checked.reason == "KeyUnavailable"

@@ -193,7 +193,7 @@ def test_a_hostile_backup_fails_and_writes_nothing(
     assert "nothing restored" in result.failure_reason
     assert crafted.entry in result.failure_reason
     assert crafted.cause in result.failure_reason
-    assert result.outcomes == []
+    assert list(result.outcomes) == []
     assert restores.get(kube, f"/api/v1/namespaces/{ns}") is None
     role = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/reader-{ns}"
     assert restores.get(kube, role) is None

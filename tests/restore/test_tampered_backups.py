@@ -58,7 +58,7 @@ def test_a_tampered_backup_fails_and_restores_nothing(
     assert result.failure_reason is not None
     assert "nothing restored" in result.failure_reason
     assert any(cause in result.failure_reason for cause in causes), result.failure_reason
-    assert result.outcomes == []
+    assert list(result.outcomes) == []
     assert restores.get(kube, f"/api/v1/namespaces/{target}") is None
 
 

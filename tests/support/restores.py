@@ -119,8 +119,9 @@ def run_restore(
 
 
 def outcome(result: restore.RestoreResult, resource: str, name: str) -> restore.ItemOutcome:
-    found = [o for o in result.outcomes if o.resource == resource and o.name == name]
-    assert len(found) == 1, (resource, name, result.outcomes)
+    outcomes = list(result.outcomes)
+    found = [o for o in outcomes if o.resource == resource and o.name == name]
+    assert len(found) == 1, (resource, name, outcomes)
     return found[0]
 
 

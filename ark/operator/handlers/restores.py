@@ -56,6 +56,7 @@ async def reconcile(body: kopf.Body, name: str, **_: Any) -> None:
         if result is None:
             return
         await _patch(name, restores.final_status(result))
+        result.outcomes.close()  # read for the last time: its file goes now
     metrics.restore_finished(
         phase=str(result.phase),
         seconds=time.monotonic() - began,
