@@ -249,34 +249,38 @@ def summary(result: RestoreResult) -> str:
     )
 
 
-def _noteworthy(result: RestoreResult) -> list[dict[str, Any]]:
-    """Failed items, items with a message, and items restored but different from the backup
-    (an error on an item that did not fail)."""
-    out = [
-        {
-            "resource": o.resource,
-            "namespace": o.namespace,
-            "name": o.name,
-            "outcome": "failed" if o.outcome == "failed" else "warning",
-            "message": o.message,
-        }
-        for o in result.outcomes
-        if str(o.outcome) not in _QUIET_OUTCOMES or o.message
-    ]
-    failed = {
-        (o.resource, o.target_namespace, o.name) for o in result.outcomes if o.outcome == "failed"
-    }
-    out += [
-        {
-            "resource": i.resource,
-            "namespace": i.namespace,
-            "name": i.name,
-            "outcome": "error",
-            "message": i.message,
-        }
-        for i in result.issues.errors
-        if i.resource and i.name and (i.resource, i.namespace, i.name) not in failed
-    ]
+def _noteworthy(result: RestoreResult, *, limit: int = MAX_RESULTS) -> list[dict[str, Any]]:
+    """The first ``limit`` of: failed items, items with a message, and items restored but
+    different from the backup (an error on an item that did not fail). One pass over the
+    outcomes (on disk), keeping no more than are shown."""
+    out: list[dict[str, Any]] = []
+    failed: set[tuple[str, str | None, str]] = set()
+    for o in result.outcomes:
+        if o.outcome == "failed":
+            failed.add((o.resource, o.target_namespace, o.name))
+        if len(out) < limit and (str(o.outcome) not in _QUIET_OUTCOMES or o.message):
+            out.append(
+                {
+                    "resource": o.resource,
+                    "namespace": o.namespace,
+                    "name": o.name,
+                    "outcome": "failed" if o.outcome == "failed" else "warning",
+                    "message": o.message,
+                }
+            )
+    for i in result.issues.errors:
+        if len(out) >= limit:
+            break
+        if i.resource and i.name and (i.resource, i.namespace, i.name) not in failed:
+            out.append(
+                {
+                    "resource": i.resource,
+                    "namespace": i.namespace,
+                    "name": i.name,
+                    "outcome": "error",
+                    "message": i.message,
+                }
+            )
     return out
 
 
@@ -289,7 +293,6 @@ def final_status(result: RestoreResult) -> dict[str, Any]:
         "warnings": len(result.issues.warnings),
         "errors": len(result.issues.errors),
         "failureReason": result.failure_reason,
-        "results": [{k: v for k, v in r.items() if v is not None} for r in noteworthy[:MAX_RESULTS]]
-        or None,
+        "results": [{k: v for k, v in r.items() if v is not None} for r in noteworthy] or None,
         "volumes": [v.status() for v in result.volumes[:MAX_VOLUMES]] or None,
     }
