@@ -675,7 +675,7 @@ def _owner_keys(state: _Run, opened: source.OpenBackup) -> frozenset[ItemKey]:
     """Every key ``_rewrite_owners`` may look an owner up by: only these objects' new uids are
     kept (a uid for each of 100,000 restored items would cost more than the plan)."""
     keys: set[ItemKey] = set()
-    for item in opened.index:
+    for item in opened.index.with_owners():
         for ref in item.owners:
             resource_dir = state.kind_dirs.get(ref.kind)
             if resource_dir is not None:

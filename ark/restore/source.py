@@ -98,14 +98,13 @@ def with_index(opened: OpenBackup, index: archive.ArchiveIndex) -> OpenBackup:
     read from it."""
     crd_kinds: dict[str, str] = {}
     crd_of: dict[str, str] = {}
-    for item in index:
-        if item.resource_dir == CRDS:
-            crd = index.load(item)
-            spec = crd.get("spec") or {}
-            names = spec.get("names") or {}
-            resource_dir = f"{names.get('plural')}.{spec.get('group')}"
-            crd_kinds[resource_dir] = str(names.get("kind"))
-            crd_of[resource_dir] = item.name
+    for item in index.of_resource(CRDS):
+        crd = index.load(item)
+        spec = crd.get("spec") or {}
+        names = spec.get("names") or {}
+        resource_dir = f"{names.get('plural')}.{spec.get('group')}"
+        crd_kinds[resource_dir] = str(names.get("kind"))
+        crd_of[resource_dir] = item.name
     return OpenBackup(
         name=opened.name,
         document=opened.document,
@@ -123,19 +122,19 @@ def check_kinds(opened: OpenBackup, discovery: Discovery) -> list[str]:
     (their items cannot be restored; the caller reports them)."""
     unknown: set[str] = set()
     expected: dict[str, str] = {}
-    for item in opened.index:
-        resource_dir = item.resource_dir
+    for resource_dir, kind in opened.index.kinds():
         if resource_dir not in expected:
             served = discovery.by_qualified(resource_dir)
-            kind = served.kind if served is not None else opened.crd_kinds.get(resource_dir)
-            if kind is None:
+            known = served.kind if served is not None else opened.crd_kinds.get(resource_dir)
+            if known is None:
                 unknown.add(resource_dir)
                 continue
-            expected[resource_dir] = kind
-        if resource_dir in expected and item.kind != expected[resource_dir]:
+            expected[resource_dir] = known
+        if kind != expected[resource_dir]:
+            item = next(i for i in opened.index.of_resource(resource_dir) if i.kind == kind)
             raise BackupUnavailable(
                 f"backup {opened.name} rejected, nothing restored: {item.path} holds a "
-                f"{item.kind}, but {resource_dir} holds {expected[resource_dir]} objects"
+                f"{kind}, but {resource_dir} holds {expected[resource_dir]} objects"
             )
     return sorted(unknown)
 
@@ -144,8 +143,8 @@ def candidates(opened: OpenBackup) -> Iterator[Candidate]:
     """One planning record per item; the bodies a kind's rules need are read from the spool
     and dropped (for the others the index's name, namespace and labels are the object)."""
     kind_dirs: dict[str, str] = {}
-    for item in opened.index:
-        kind_dirs.setdefault(item.kind, item.resource_dir)
+    for kind_dir, kind in opened.index.kinds():
+        kind_dirs.setdefault(kind, kind_dir)
     for item in opened.index:
         if reads_body(item.resource_dir):
             obj = opened.index.load(item)
@@ -179,6 +178,6 @@ def candidates(opened: OpenBackup) -> Iterator[Candidate]:
 
 def kinds_by_dir(opened: OpenBackup) -> Mapping[str, str]:
     out: dict[str, str] = {}
-    for item in opened.index:
-        out.setdefault(item.resource_dir, item.kind)
+    for resource_dir, kind in opened.index.kinds():
+        out.setdefault(resource_dir, kind)
     return out

@@ -111,6 +111,14 @@ def test_an_archive_out_of_order_is_indexed_in_order(spool_dir: Path) -> None:
         keys = [item.key for item in index]
     assert keys == sorted(keys)
     assert len(keys) == 2 * len(names)
+    # whole kinds one after another, the later kind first, one kind in order and one not
+    secrets = [e for e in entries[1:] if "/secrets/" in e[0]]
+    config_maps = [e for e in entries[1:] if "/configmaps/" in e[0]]
+    runs = tar_bytes([VERSION_ENTRY, *secrets, *config_maps])
+    with archive.spool(io.BytesIO(runs), spool_dir=spool_dir) as index:
+        assert [item.key for item in index] == keys
+        assert index.get("configmaps", "web", "a") is not None
+        assert index.get("configmaps", "web", "m") is None
     twice = tar_bytes([*entries, cm_entry("m", "api")])
     with pytest.raises(archive.HostileArchive, match="stored twice"):
         archive.spool(io.BytesIO(twice), spool_dir=spool_dir)
