@@ -319,13 +319,22 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
-        """Parse and check a manifest (it is untrusted input like the archive it describes).
+        """Parse and check a manifest (it is untrusted input like the archive it describes)."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _bad(f"not JSON ({exc})") from None
+        return cls.from_text(text)
+
+    @classmethod
+    def from_text(cls, text: str) -> Manifest:
+        """:meth:`from_json` of the document's text.
 
         Its item rows go into the compact table one by one as they are parsed, so the parse
         never holds every row as Python lists at once (a whole-document parser would, and
         that would set verify's and a restore's peak memory)."""
         try:
-            doc, items = _parse(data.decode("utf-8"))
+            doc, items = _parse(text)
         except (ValueError, RecursionError) as exc:
             raise _bad(f"not JSON ({exc})") from None
         if doc.get("formatVersion") != MANIFEST_FORMAT:

@@ -370,7 +370,7 @@ class BackupStore:
         digest = hashlib.sha256()
         sealed = self._sealed(name) if document is None else self._sealed_of(name, document)
         try:
-            data = reading.read(
+            text = reading.read_text(
                 self.objects,
                 key,
                 what=what,
@@ -382,7 +382,7 @@ class BackupStore:
         except ObjectNotFound:
             return None
         try:
-            return StoredManifest(archive.Manifest.from_json(data), digest.hexdigest())
+            return StoredManifest(archive.Manifest.from_text(text), digest.hexdigest())
         except archive.InvalidArchive as exc:
             raise StoredFileError(key, what, exc.cause) from None
 

@@ -10,6 +10,7 @@ import pytest
 from ark import archive
 from ark.api import LabelSelector, RestoreSpec
 from ark.restore import Candidate, plan_restore, source
+from ark.restore.plan import Wave
 from ark.restore.refs import CRDS, ItemKey, intrinsic_skip, references
 from tests.archive.crafting import VELERO_BACKUP
 
@@ -265,3 +266,33 @@ def test_planning_reads_a_body_only_where_the_rules_need_more_than_the_index(
     assert "configmaps" not in read_for_planning
     assert "configmaps" in read  # the second pass read every body
     assert any(c.refs for c in planned)
+
+
+def test_a_wave_gives_back_its_items_in_order_with_their_targets() -> None:
+    keys = [
+        ("configmaps", "a", "x"),
+        ("configmaps", "a", "y"),
+        ("configmaps", "b", "x"),
+        ("persistentvolumes", "", "pv"),
+        ("secrets", "a", "s"),
+    ]
+    wave = Wave(keys, 3, {"a": "a2"})
+    assert list(wave.item_keys()) == keys
+    assert [(p.key, p.target_namespace, p.wave) for p in wave] == [
+        (("configmaps", "a", "x"), "a2", 3),
+        (("configmaps", "a", "y"), "a2", 3),
+        (("configmaps", "b", "x"), "b", 3),
+        (("persistentvolumes", "", "pv"), None, 3),
+        (("secrets", "a", "s"), "a2", 3),
+    ]
+    assert len(wave) == 5
+    assert wave[2].key == ("configmaps", "b", "x")
+    assert wave[-1].key == ("secrets", "a", "s")
+    assert [p.key for p in wave[1:3]] == keys[1:3]
+    with pytest.raises(IndexError):
+        wave[5]
+    namespaced = wave.only(lambda k: bool(k[1]))
+    assert list(namespaced.item_keys()) == [k for k in keys if k[1]]
+    assert namespaced.number == 3
+    assert list(Wave([], 0, {})) == []
+    assert list(wave.only(lambda _k: False).item_keys()) == []
