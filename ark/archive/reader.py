@@ -187,6 +187,13 @@ class _Table(Sequence["IndexedItem"]):
             return iter(())
         return (self[at] for at, n in enumerate(self._meta_ids) if n in chosen)
 
+    def identities(self) -> Iterator[tuple[str, str, str | None, str]]:
+        """Each item's (apiVersion, kind, namespace, name), without making the items."""
+        metas, names = self._metas, self._names
+        for number, name in zip(self._meta_ids, names, strict=True):
+            meta = metas[number]
+            yield (meta[2], meta[3], meta[1], name)
+
     def sizes(self) -> Iterator[int]:
         return (int(v[1]) for v in _LOC.iter_unpack(self._locs))
 
@@ -437,7 +444,15 @@ class CheckedArchive:
 
     @property
     def total_bytes(self) -> int:
+        if isinstance(self.items, _Table):
+            return sum(self.items.sizes())
         return sum(item.size for item in self.items)
+
+    def identities(self) -> Iterator[tuple[str, str, str | None, str]]:
+        """Each item's (apiVersion, kind, namespace, name), in order."""
+        if isinstance(self.items, _Table):
+            return self.items.identities()
+        return ((i.api_version, i.kind, i.namespace, i.name) for i in self.items)
 
 
 def check(

@@ -232,9 +232,7 @@ def _check_resource_list(
     except StoreError as exc:
         result.add(UNREADABLE, str(exc))
         return
-    found = archive.build_resource_list(
-        (i.api_version, i.kind, i.namespace, i.name) for i in checked.items
-    )
+    found = archive.build_resource_list(checked.identities())
     if found == {k: sorted(v) for k, v in stored.items()}:
         return
     for line in _differences(stored, found):
