@@ -6,8 +6,9 @@ A gzip file is inflated while it streams in, never past its limit (``zlib`` with
 
 from __future__ import annotations
 
+import contextlib
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import orjson
@@ -43,10 +44,7 @@ def read(
 
     Raises ObjectNotFound for a missing file, StoredFileError for one over its limit or not
     gzip, any other StoreError for a store that cannot be read."""
-    with objects.open_read(key) as raw:
-        src: Readable = raw if on_stored is None else _Tap(raw, on_stored)
-        if decode is not None:
-            src = decode(src)
+    with _opened(objects, key, on_stored=on_stored, decode=decode) as src:
         if limit.decompressed is None:
             data = _read_stored(src, key, what=what, limit=limit.stored)
             _check_opening(data, key, what=what, opening=opening)
@@ -72,10 +70,7 @@ def read_text(
     as text, not twice inflated (a 100,000-item manifest is 13 MB). StoredFileError when it
     is not UTF-8."""
     assert limit.decompressed is not None, "read_text is for gzip'd files"
-    with objects.open_read(key) as raw:
-        src: Readable = raw if on_stored is None else _Tap(raw, on_stored)
-        if decode is not None:
-            src = decode(src)
+    with _opened(objects, key, on_stored=on_stored, decode=decode) as src:
         data = _inflate(
             src, key, what=what, limit=limit.stored, cap=limit.decompressed, opening=opening
         )
@@ -83,6 +78,20 @@ def read_text(
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise StoredFileError(key, what, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+@contextlib.contextmanager
+def _opened(
+    objects: ObjectStore,
+    key: str,
+    *,
+    on_stored: Callable[[bytes], object] | None,
+    decode: Callable[[Readable], Readable] | None,
+) -> Iterator[Readable]:
+    """The stored file as read: its stored chunks handed to ``on_stored``, then decoded."""
+    with objects.open_read(key) as raw:
+        src: Readable = raw if on_stored is None else _Tap(raw, on_stored)
+        yield src if decode is None else decode(src)
 
 
 def read_json(

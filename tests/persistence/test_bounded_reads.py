@@ -149,6 +149,11 @@ def test_garbage_in_any_file_names_the_file_and_the_cause(
     assert cause in _refused(store, key, read)
 
 
+def test_a_manifest_that_is_not_utf8_names_the_file_and_the_cause(store: ObjectStore) -> None:
+    store.put(BACKUP.manifest, gzip.compress(b'{"formatVersion": "\xff\xfe"}'))
+    assert "not UTF-8" in _refused(store, BACKUP.manifest, lambda s: s.manifest("b"))
+
+
 def test_an_unreadable_record_means_the_backup_is_not_complete(store: ObjectStore) -> None:
     store.put(BACKUP.metadata, b"\x00garbage")
     backups = BackupStore(store)
