@@ -150,12 +150,14 @@ def up(cluster_name: str, *, driver_of: str | None = None) -> procs.Instance:
     cluster.info["csi_driver_of"] = driver_of
     cluster.save()
     common = [f"--kubeconfig={kubeconfig}", "--leader-election=false", "--v=3"]
-    cluster.start("snapshot-controller", [str(_binary("snapshot-controller")), *common])
-    sidecar = [*common, f"--csi-address={socket}", "--timeout=30s"]
+    # A failed sync is retried after 1 s, doubling up to --retry-interval-max (5 minutes by
+    # default): on a busy machine a content waiting for its finalizer to go could then wait
+    # minutes. Here every controller retries within 5 s.
+    retry = "--retry-interval-max=5s"
+    cluster.start("snapshot-controller", [str(_binary("snapshot-controller")), *common, retry])
+    sidecar = [*common, f"--csi-address={socket}", "--timeout=30s", retry]
     cluster.start("csi-snapshotter", [str(_binary("csi-snapshotter")), *sidecar])
-    cluster.start(
-        "csi-provisioner", [str(_binary("csi-provisioner")), *sidecar, "--retry-interval-max=5s"]
-    )
+    cluster.start("csi-provisioner", [str(_binary("csi-provisioner")), *sidecar])
     time.sleep(1.0)  # a bad flag or an unreachable API server shows within a second
     for role in ROLES[1:] if driver_of else ROLES:
         if not procs.pid_alive(cluster.pids[role]):
