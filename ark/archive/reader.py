@@ -21,11 +21,11 @@ import os
 import struct
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, NamedTuple, TypeVar, cast, overload
+from typing import Any, BinaryIO, NamedTuple, cast, overload
 
 import orjson
 
@@ -36,7 +36,6 @@ from ark.archive.tarread import Entry, Limits, TarStream
 
 _LOC = struct.Struct("<QI32s")  # offset in the spool file, size, sha256 digest
 _MAX_VERSION_BYTES = 64
-_T = TypeVar("_T")
 
 
 class OwnerRef(NamedTuple):
@@ -138,13 +137,16 @@ class _Table(Sequence["IndexedItem"]):
         self._meta_ids = array.array("I")
         self._metas: list[_Meta] = []
         self._locs = bytearray()
-        self._numbering: dict[_Meta, int] | None = {}  # while items are added
+        self._numbering: dict[Hashable, int] | None = {}  # while items are added
 
-    def append(self, meta: _Meta, name: str, loc: bytes) -> None:
+    def append(self, meta: _Meta, name: str, loc: bytes, *, key: Hashable | None = None) -> None:
+        """Add an item; ``key`` (what identifies ``meta``, cheaper to hash than its nested
+        tuples) must be given for every item or none."""
         assert self._numbering is not None, "a sorted table is not added to"
-        number = self._numbering.get(meta)
+        key = meta if key is None else key
+        number = self._numbering.get(key)
         if number is None:
-            number = self._numbering[meta] = len(self._metas)
+            number = self._numbering[key] = len(self._metas)
             self._metas.append(meta)
         self._names.append(name)
         self._meta_ids.append(number)
@@ -436,23 +438,23 @@ def _version_text(entry: Entry) -> str:
 class CheckedArchive:
     """What :func:`check` found in an archive that passed every check."""
 
-    items: Sequence[IndexedItem]
-    """Sorted as an ``ArchiveIndex``'s; their bytes were not kept."""
+    _table: _Table
     verified: bool
     """True when every item matched ark's manifest."""
     format_version: str
 
     @property
+    def items(self) -> Sequence[IndexedItem]:
+        """Sorted as an ``ArchiveIndex``'s; their bytes were not kept."""
+        return self._table
+
+    @property
     def total_bytes(self) -> int:
-        if isinstance(self.items, _Table):
-            return sum(self.items.sizes())
-        return sum(item.size for item in self.items)
+        return sum(self._table.sizes())
 
     def identities(self) -> Iterator[tuple[str, str, str | None, str]]:
         """Each item's (apiVersion, kind, namespace, name), in order."""
-        if isinstance(self.items, _Table):
-            return self.items.identities()
-        return ((i.api_version, i.kind, i.namespace, i.name) for i in self.items)
+        return self._table.identities()
 
 
 def check(
@@ -465,7 +467,7 @@ def check(
     SHA-256 and the manifest's order and completeness), without keeping the objects' bytes:
     memory holds one object at a time and a small record per item."""
     items, format_version = _Spooler(None, manifest, limits).run(src)
-    return CheckedArchive(items=items, verified=manifest is not None, format_version=format_version)
+    return CheckedArchive(items, verified=manifest is not None, format_version=format_version)
 
 
 class _Spooler:
@@ -476,10 +478,13 @@ class _Spooler:
         self._next_expected = 0
         self._items = _Table()
         self._offset = 0
-        self._shared: dict[Any, Any] = {}
         self._label_sets: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
-        self._groups_match: set[tuple[str, str]] = set()
-        """(resource dir, apiVersion) pairs whose group was found to match."""
+        """Label pairs as an object lists them -> the checked, sorted pairs (one tuple each)."""
+        self._owner_sets: dict[tuple[tuple[str, str, bool], ...], tuple[OwnerRef, ...]] = {}
+        """(kind, name, controller) of an object's owner references -> the checked refs."""
+        self._kinds: dict[tuple[str, str, str], tuple[str, str]] = {}
+        """(resource dir, apiVersion, kind) whose group was found to match -> the interned
+        apiVersion and kind."""
 
     def run(self, src: BinaryIO) -> tuple[_Table, str]:
         version: str | None = None
@@ -516,9 +521,12 @@ class _Spooler:
     def sorted_items(self) -> _Table:
         items = self._items
         items.sort()
+        before = items.key(0) if items else None
         for at in range(1, len(items)):
-            if items.key(at - 1) == items.key(at):
+            key = items.key(at)
+            if key == before:
                 raise HostileArchive(items[at].path, "stored twice (which copy would be restored?)")
+            before = key
         return items
 
     def add(self, resource_dir: str, namespace: str | None, name: str, data: bytes) -> None:
@@ -545,25 +553,32 @@ class _Spooler:
         return None
 
     def _add(self, path: str, loc: layout.ItemLocation, data: bytes) -> None:
+        size = len(data)
         digest = hashlib.sha256(data).digest()
-        if self._expected is not None:
-            self._verify(path, len(data), digest)
+        expected = self._expected
+        if expected is not None:
+            at = self._next_expected
+            if (
+                at < len(expected)
+                and expected.path(at) == path
+                and expected.size(at) == size
+                and expected.digest(at) == digest
+            ):
+                self._next_expected = at + 1
+            else:
+                self._unexpected(path, size, digest)
         api, kind, labels, owners = self._describe(path, loc, data)
         if self._out is not None:
             self._out.write(data)
-        meta: _Meta = (
-            self._share(loc.resource_dir),
-            None if loc.namespace is None else self._share(loc.namespace),
-            api,
-            kind,
-            labels,
-            owners,
-        )
-        self._items.append(meta, loc.name, _LOC.pack(self._offset, len(data), digest))
-        self._offset += len(data)
+        resource_dir, namespace = loc.resource_dir, loc.namespace
+        meta: _Meta = (resource_dir, namespace, api, kind, labels, owners)
+        key = (resource_dir, namespace, api, kind, id(labels), id(owners))
+        self._items.append(meta, loc.name, _LOC.pack(self._offset, size, digest), key=key)
+        self._offset += size
 
-    def _verify(self, path: str, size: int, digest: bytes) -> None:
-        """Items arrive in the order the manifest lists them (both are written under one lock)."""
+    def _unexpected(self, path: str, size: int, digest: bytes) -> None:
+        """Raise what is wrong with an item that is not the manifest's next one. Items arrive
+        in the order the manifest lists them (both are written under one lock)."""
         expected = self._expected
         assert expected is not None
         at = self._next_expected
@@ -573,14 +588,12 @@ class _Spooler:
                     expected.path(at), "listed in the ark manifest but missing from the archive"
                 )
             raise HostileArchive(path, "not in the ark manifest (or stored twice)")
-        if expected.size(at) != size or expected.digest(at) != digest:
-            raise CorruptArchive(
-                path,
-                f"checksum mismatch: the manifest says {expected.size(at)} bytes with sha256 "
-                f"{expected.digest(at).hex()}, the archive has {size} bytes with sha256 "
-                f"{digest.hex()}",
-            )
-        self._next_expected = at + 1
+        raise CorruptArchive(
+            path,
+            f"checksum mismatch: the manifest says {expected.size(at)} bytes with sha256 "
+            f"{expected.digest(at).hex()}, the archive has {size} bytes with sha256 "
+            f"{digest.hex()}",
+        )
 
     def _describe(
         self, path: str, loc: layout.ItemLocation, data: bytes
@@ -603,36 +616,49 @@ class _Spooler:
         if namespace != loc.namespace:
             where = f"namespace {loc.namespace!r}" if loc.namespace else "cluster scope"
             raise HostileArchive(path, f"holds an object of namespace {namespace!r}, not {where}")
-        if (loc.resource_dir, api) not in self._groups_match:
+        interned = self._kinds.get((loc.resource_dir, api, kind))
+        if interned is None:
             group = layout.split_resource_dir(loc.resource_dir)[1]
             if layout.api_group(api) != group:
                 raise HostileArchive(
                     path, f"holds a {api} {kind}, not an object of group {group!r}"
                 )
-            self._groups_match.add((loc.resource_dir, api))
-        return sys.intern(api), sys.intern(kind), self._labels(path, meta), self._owners(path, meta)
+            interned = self._kinds[(loc.resource_dir, api, kind)] = (
+                sys.intern(api),
+                sys.intern(kind),
+            )
+        labels, refs = meta.get("labels"), meta.get("ownerReferences")
+        return (
+            interned[0],
+            interned[1],
+            self._labels(path, labels) if labels else (),
+            self._owners(path, refs) if refs else (),
+        )
 
-    def _labels(self, path: str, meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-        labels = meta.get("labels")
-        if not labels:
-            return ()
+    def _labels(self, path: str, labels: Any) -> tuple[tuple[str, str], ...]:
+        try:  # the pairs as listed: the objects of a kind list their labels in one order
+            shared = self._label_sets.get(tuple(labels.items()))
+        except (AttributeError, TypeError):  # not a map, or an unhashable value
+            shared = None
+        if shared is not None:  # equal to checked strings, so strings
+            return shared
         if not isinstance(labels, dict):
             raise CorruptArchive(path, "metadata.labels is not a map of strings")
-        key = tuple(sorted(labels.items()))
-        try:
-            shared = self._label_sets.get(key)
-        except TypeError:  # an unhashable value: not a string
-            shared = None
-        if shared is None:  # a label set not seen before
-            if not all(isinstance(value, str) for _, value in key):
-                raise CorruptArchive(path, "metadata.labels is not a map of strings")
-            shared = self._label_sets[key] = key
+        pairs = tuple(sorted(labels.items()))
+        if not all(isinstance(value, str) for _, value in pairs):
+            raise CorruptArchive(path, "metadata.labels is not a map of strings")
+        shared = self._label_sets.setdefault(pairs, pairs)
+        self._label_sets[tuple(labels.items())] = shared
         return shared
 
-    def _owners(self, path: str, meta: dict[str, Any]) -> tuple[OwnerRef, ...]:
-        refs = meta.get("ownerReferences")
-        if not refs:
-            return ()
+    def _owners(self, path: str, refs: Any) -> tuple[OwnerRef, ...]:
+        try:
+            key = tuple([(r["kind"], r["name"], r.get("controller") is True) for r in refs])
+            shared = self._owner_sets.get(key)
+        except (AttributeError, KeyError, TypeError):  # not a list of maps, or unhashable
+            shared = None
+        if shared is not None:  # equal to checked strings, so strings
+            return shared
         if not isinstance(refs, list):
             raise CorruptArchive(path, "metadata.ownerReferences is not a list")
         owners = []
@@ -644,8 +670,6 @@ class _Spooler:
             ):
                 raise CorruptArchive(path, f"ownerReference {ref!r} has no kind and name")
             owners.append(OwnerRef(ref["kind"], ref["name"], ref.get("controller") is True))
-        return self._share(tuple(owners))
-
-    def _share(self, value: _T) -> _T:
-        """One copy of each repeated string or tuple (resource dirs, namespaces, owners)."""
-        return cast(_T, self._shared.setdefault(value, value))
+        shared = tuple(owners)
+        self._owner_sets[tuple((o.kind, o.name, o.controller) for o in shared)] = shared
+        return shared

@@ -7,6 +7,7 @@ import gc
 import gzip
 import io
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -57,6 +58,31 @@ def _written(n: int = 5) -> tuple[bytes, archive.Manifest]:
 def test_bodies_that_are_not_kubernetes_objects(body: bytes, cause: str, spool_dir: Path) -> None:
     error = _refused(tar_bytes([VERSION_ENTRY, cm_entry("a", body=body)]), spool_dir)
     assert error.entry == CM
+    assert cause in str(error)
+
+
+@pytest.mark.parametrize(
+    ("fields", "cause"),
+    [
+        ({"labels": {"x": 1}}, "metadata.labels is not a map of strings"),
+        ({"labels": {"x": ["1"]}}, "metadata.labels is not a map of strings"),
+        ({"labels": ["x"]}, "metadata.labels is not a map of strings"),
+        ({"ownerReferences": [{"kind": "X", "name": "o"}, "o"]}, "has no kind and name"),
+        ({"ownerReferences": [{"kind": "X", "name": 1}]}, "has no kind and name"),
+        ({"ownerReferences": {"kind": "X", "name": "o"}}, "is not a list"),
+    ],
+)
+def test_a_damaged_label_or_owner_is_refused_after_good_ones_like_it(
+    fields: dict[str, Any], cause: str, spool_dir: Path
+) -> None:
+    """Label sets and owners already checked are remembered: a damaged one like them is not
+    taken for them."""
+    good: dict[str, Any] = {"labels": {"x": "1"}, "ownerReferences": [{"kind": "X", "name": "o"}]}
+    first = orjson.dumps(k8s_object("ConfigMap", "a", "web", **good))
+    damaged = orjson.dumps(k8s_object("ConfigMap", "b", "web", **fields))
+    data = tar_bytes([VERSION_ENTRY, cm_entry("a", body=first), cm_entry("b", body=damaged)])
+    error = _refused(data, spool_dir)
+    assert error.entry == "resources/configmaps/namespaces/web/b.json"
     assert cause in str(error)
 
 

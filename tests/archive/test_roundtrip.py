@@ -27,7 +27,12 @@ def _write(*, preferred: bool = False) -> tuple[bytes, archive.Manifest, dict[st
                     f"d{i}",
                     "web",
                     api_version="apps/v1",
-                    labels={"app": "front", "n": str(i % 2)},
+                    # one object in three lists its labels in another order
+                    labels=(
+                        {"n": str(i % 2), "app": "front"}
+                        if i % 3 == 0
+                        else {"app": "front", "n": str(i % 2)}
+                    ),
                     ownerReferences=[{"kind": "Owner", "name": "o", "controller": True}],
                 )
             )
@@ -81,6 +86,10 @@ def test_index_keeps_what_a_restore_plans_with(spool_dir: Path) -> None:
         )
         assert (item.api_version, item.kind) == ("apps/v1", "Deployment")
         assert item.labels == {"app": "front", "n": "1"}
+        assert item.label_pairs == (("app", "front"), ("n", "1"))
+        listed_otherwise = index.get("deployments.apps", "web", "d1")
+        assert listed_otherwise is not None
+        assert listed_otherwise.label_pairs is item.label_pairs  # one tuple for equal labels
         assert item.owners == (archive.OwnerRef("Owner", "o", controller=True),)
         ns = index.get("namespaces", None, "web")
         assert ns is not None
