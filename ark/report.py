@@ -11,7 +11,7 @@ import gzip
 import logging
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -122,15 +122,15 @@ class RunLog:
 
     def gzipped_chunks(self, chunk_size: int = 1 << 16) -> Iterator[bytes]:
         """The log so far, gzip-compressed, as chunks for a streaming upload."""
-        with self._lock, tempfile.SpooledTemporaryFile(max_size=1 << 20) as out:
+
+        def compress(gz: gzip.GzipFile) -> None:
             self._file.seek(0)
-            with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
-                while chunk := self._file.read(chunk_size):
-                    gz.write(chunk)
+            while chunk := self._file.read(chunk_size):
+                gz.write(chunk)
             self._file.seek(0, 2)
-            out.seek(0)
-            while chunk := out.read(chunk_size):
-                yield chunk
+
+        with self._lock:
+            yield from _gzipped(compress, chunk_size)
 
     def close(self) -> None:
         self._file.close()
@@ -152,25 +152,35 @@ def gzip_json_chunks(
     (100,000 restore outcomes as dicts are about 35 MB)."""
     if clash := document.keys() & arrays.keys():
         raise ValueError(f"keys both in the document and the arrays: {sorted(clash)}")
+
+    def compress(gz: gzip.GzipFile) -> None:
+        head = orjson.dumps(document)
+        buf = bytearray(head[:-1])  # without its closing brace
+        comma = head != b"{}"
+        for key, elements in arrays.items():
+            buf += (b"," if comma else b"") + orjson.dumps(key) + b":["
+            comma, first = True, True
+            for element in elements:
+                if not first:
+                    buf += b","
+                buf += orjson.dumps(element)
+                first = False
+                if len(buf) >= chunk_size:
+                    gz.write(buf)
+                    buf.clear()
+            buf += b"]"
+        buf += b"}"
+        gz.write(buf)
+
+    return _gzipped(compress, chunk_size)
+
+
+def _gzipped(compress: Callable[[gzip.GzipFile], None], chunk_size: int) -> Iterator[bytes]:
+    """What ``compress`` writes, gzip'd (no timestamp: the same bytes for the same input) into
+    a temp file that stays in memory up to 1 MiB, then read back in chunks."""
     with tempfile.SpooledTemporaryFile(max_size=1 << 20) as out:
         with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
-            head = orjson.dumps(document)
-            buf = bytearray(head[:-1])  # without its closing brace
-            comma = head != b"{}"
-            for key, elements in arrays.items():
-                buf += (b"," if comma else b"") + orjson.dumps(key) + b":["
-                comma, first = True, True
-                for element in elements:
-                    if not first:
-                        buf += b","
-                    buf += orjson.dumps(element)
-                    first = False
-                    if len(buf) >= chunk_size:
-                        gz.write(buf)
-                        buf.clear()
-                buf += b"]"
-            buf += b"}"
-            gz.write(buf)
+            compress(gz)
         out.seek(0)
         while chunk := out.read(chunk_size):
             yield chunk

@@ -161,16 +161,20 @@ def fields(rows: Sequence[tuple[str, Any]], *, indent: int = 0) -> None:
     width = max(len(k) for k, _ in shown) + 2
     pad = " " * indent
     for key, value in shown:
-        echo(f"{pad}{key + ':':<{width}}{_show(value)}")
+        echo(f"{pad}{key + ':':<{width}}{show(value)}")
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """A value as describe pages print it (the CLI's and the dashboard's): lists and maps on
+    one line."""
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+        return ", ".join(show(v) for v in value)
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
+        return ", ".join(f"{k}={show(v)}" for k, v in value.items())
     return str(value)
 
 

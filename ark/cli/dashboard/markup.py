@@ -11,6 +11,7 @@ from typing import Any, NewType
 from urllib.parse import quote
 
 from ark.cli import output
+from ark.cli.output import show
 
 Html = NewType("Html", str)
 """Markup that is safe to send: built here from escaped values."""
@@ -61,19 +62,6 @@ def href(*segments: str) -> str:
 
 def link(target: str, text: Any) -> Html:
     return Html(f'<a href="{e(target)}">{e(text)}</a>')
-
-
-def show(value: Any) -> str:
-    """A value as the CLI's describe pages print it: lists and maps on one line."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ", ".join(show(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={show(v)}" for k, v in value.items())
-    return str(value)
 
 
 def badge(value: Any, *, tone: str | None = None) -> Html:
