@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import array
 import gzip
+import itertools
 import json
 import os
 import re
@@ -38,6 +39,8 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _DIGEST_BYTES = 32
 _ROWS_PER_CHUNK = 4096
 _SPOOL_CHUNK = 256 * 1024
+_PARSE_CHARS = 128 * 1024
+"""Item rows are parsed together in runs of about this much text."""
 
 
 class ManifestItem(NamedTuple):
@@ -119,6 +122,23 @@ class ManifestItems(ItemTable):
         self._sizes.append(size)
         self._digests += digest
 
+    def extend_rows(self, rows: Any) -> bool:
+        """Append rows parsed from JSON if every one is a checked ``[path, size, sha256]``
+        row; else append nothing and return False (the caller names the bad row)."""
+        columns = _checked_columns(rows)
+        if columns is None:
+            return False
+        paths, sizes, digests, text = columns
+        ascii_only = len(text) == sum(map(len, paths))
+        lengths = map(len, paths) if ascii_only else (len(p.encode()) for p in paths)
+        ends = itertools.accumulate(lengths, initial=len(self._text))
+        next(ends)
+        self._ends.extend(ends)
+        self._text += text
+        self._sizes.extend(sizes)
+        self._digests += digests
+        return True
+
     def path(self, index: int) -> layout.TarPath:
         if index < 0:
             index += len(self._ends)
@@ -160,6 +180,36 @@ class ManifestItems(ItemTable):
             ]
             chunk = orjson.dumps(rows)[1:-1]
             yield b"," + chunk if start else chunk
+
+
+def _checked_columns(
+    rows: Any,
+) -> tuple[tuple[str, ...], tuple[int, ...], bytes, bytes] | None:
+    """Rows as columns (paths, sizes, the digests packed, the paths' UTF-8 end to end) if
+    every row is a ``[path, size, sha256]`` row as the row-by-row reader checks one."""
+    if not (
+        isinstance(rows, list)
+        and rows
+        and set(map(type, rows)) == {list}
+        and set(map(len, rows)) == {3}
+    ):
+        return None
+    paths, sizes, digests = zip(*rows, strict=True)
+    if not (
+        set(map(type, paths)) == {str}
+        and set(map(type, sizes)) == {int}  # not bool
+        and min(sizes) >= 0
+        and max(sizes) < 2**63
+        and set(map(type, digests)) == {str}
+        and set(map(len, digests)) == {64}
+    ):
+        return None
+    hex_digests = "".join(digests)
+    try:
+        packed, text = bytes.fromhex(hex_digests), "".join(paths).encode()
+    except ValueError:  # not hex; or a lone surrogate in a path (UnicodeEncodeError)
+        return None
+    return (paths, sizes, packed, text) if packed.hex() == hex_digests else None  # lowercase
 
 
 class SpooledItems(ItemTable):
@@ -408,17 +458,49 @@ def _parse(text: str) -> tuple[dict[str, Any], ManifestItems | None]:
 
 
 def _rows(text: str, at: int) -> tuple[ManifestItems, int]:
+    """The ``items`` array's rows from ``at`` (after its ``[``) and where the array ends.
+
+    Runs of rows as ark writes them (compact, about ``_PARSE_CHARS`` of text) are parsed and
+    checked together; a run that does not parse so, or holds a row that is not right, is
+    read again row by row, which names the row at fault. The text is read at most twice."""
     items = ManifestItems()
     at = _skip(text, at)
     if text.startswith("]", at):
         return items, at + 1
+    one_by_one_until = 0
     while True:
-        row, at = _DECODER.raw_decode(text, _skip(text, at))
-        items.append(*_item(row))
+        at = _skip(text, at)
+        cut = _run_end(text, at) if at >= one_by_one_until else None
+        if cut is not None and _parse_run(text, at, cut, items):
+            at = cut
+        else:
+            if cut is not None:
+                one_by_one_until = cut
+            row, at = _DECODER.raw_decode(text, at)
+            items.append(*_item(row))
         at = _skip(text, at)
         if text.startswith("]", at):
             return items, at + 1
         at = _expect(text, at, ",")
+
+
+def _run_end(text: str, at: int) -> int | None:
+    """Where a run of rows from ``at`` may end: after a row's ``"]`` followed by ``,[`` some
+    ``_PARSE_CHARS`` on, or by the array's ``]`` before that (a guess: inside a string these
+    are escaped, and the run then does not parse)."""
+    far = text.find('"],[', at + _PARSE_CHARS)
+    last = text.find('"]]', at, far + 4 if far >= 0 else len(text))
+    if last >= 0:
+        return last + 2
+    return far + 2 if far >= 0 else None
+
+
+def _parse_run(text: str, at: int, cut: int, items: ManifestItems) -> bool:
+    try:
+        rows = orjson.loads(f"[{text[at:cut]}]")
+    except orjson.JSONDecodeError:
+        return False
+    return items.extend_rows(rows)
 
 
 def _skip(text: str, at: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,69 @@ def test_the_manifest_reader_parses_any_json_object_as_json_does(
     assert parsed == json.loads(text) and items is None
     with pytest.raises(ValueError):
         manifest_module._parse(text + "x")
+
+
+def _rows_text(rows: list[list[Any]], *, indent: int | None = None) -> str:
+    body = json.dumps(rows, indent=indent, ensure_ascii=False)
+    if indent is None:
+        body = orjson.dumps(rows).decode()  # compact, as ark writes it
+    return '{"items": ' + body + "}"
+
+
+def _odd_rows(n: int) -> list[list[Any]]:
+    """Rows whose paths hold what a run's cut looks for, quotes, backslashes and non-ASCII."""
+    odd = ['a"],["b', 'c"]]', "d\\\\", "é€😀", '"],[', "x"]
+    return [
+        [
+            f"resources/configmaps/namespaces/web/{odd[i % len(odd)]}-{i}.json",
+            i * 7,
+            f"{i:064x}",
+        ]
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("run_chars", [64, 1000, manifest_module._PARSE_CHARS])
+@pytest.mark.parametrize("indent", [None, 1])
+def test_rows_parsed_in_runs_are_the_rows_one_by_one(
+    run_chars: int, indent: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs of rows are parsed together; whatever the text looks like where a run is cut (a
+    quote inside a name, ``"],["`` or ``"]]`` in one, spaces), the rows are the same."""
+    monkeypatch.setattr(manifest_module, "_PARSE_CHARS", run_chars)
+    rows = _odd_rows(3000)
+    _, items = manifest_module._parse(_rows_text(rows, indent=indent))
+    assert items is not None
+    assert [[i.path, i.size, i.sha256] for i in items] == rows
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda row: row.__setitem__(2, row[2].upper()), "is not a lowercase hex SHA-256"),
+        (lambda row: row.__setitem__(2, row[2][:-2] + " 0"), "is not a lowercase hex SHA-256"),
+        (lambda row: row.__setitem__(1, -1), "is not a [path, size, sha256] row"),
+        (lambda row: row.__setitem__(1, True), "is not a [path, size, sha256] row"),
+        (lambda row: row.append(1), "is not a [path, size, sha256] row"),
+    ],
+)
+def test_a_bad_row_among_many_is_named(damage: Any, message: str) -> None:
+    rows = _odd_rows(5000)
+    rows[4321][2] = "ab" * 32
+    damage(rows[4321])
+    with pytest.raises(archive.CorruptArchive, match=re.escape(message)) as info:
+        manifest_module._parse(_rows_text(rows))
+    assert "-4321.json" in str(info.value)
+
+
+def test_rows_as_ark_writes_them_are_parsed_in_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not one row at a time: the row-by-row path is not taken for ark's compact rows."""
+
+    def one_by_one(row: object) -> None:
+        raise AssertionError(f"row {row} parsed alone")
+
+    monkeypatch.setattr(manifest_module, "_item", one_by_one)
+    rows = [[f"resources/configmaps/namespaces/web/c{i}.json", i, f"{i:064x}"] for i in range(9000)]
+    _, items = manifest_module._parse(_rows_text(rows))
+    assert items is not None and len(items) == 9000
+    assert items[8999].sha256 == f"{8999:064x}"
