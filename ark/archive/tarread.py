@@ -31,6 +31,9 @@ MAX_EXTENDED_HEADER_BYTES = MiB
 ROOTS = ("resources", "metadata")
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
+_NOT_NAMES = ("", ".", "..")
+_SAFE_FOLDERS = 4096
+"""Folders remembered as checked (a bound: a hostile archive may have a folder per entry)."""
 _READ = 256 * 1024
 """Compressed bytes read from the source at a time."""
 _STEP = MiB
@@ -42,6 +45,7 @@ _REGULAR = (b"0", b"\x00")
 _DIRECTORY = b"5"
 _PAX, _LONG_NAME, _LONG_LINK = b"x", b"L", b"K"
 _EXTENDED = (_PAX, _LONG_NAME, _LONG_LINK)
+_LINKS = (b"1", b"2")
 _REFUSED = {
     b"1": "hardlink",
     b"2": "symlink",
@@ -182,7 +186,7 @@ def _entry_header(head: bytes, size: int, type_: bytes, extended: dict[bytes, by
     name = _text(head[:100])
     if head[257:263] == b"ustar\x00" and head[345] and type_ != b"S":
         name = _text(head[345:500]) + "/" + name
-    linkname = _text(head[157:257])
+    linkname = _text(head[157:257]) if type_ in _LINKS else ""  # only a refused link's error
     if _LONG_NAME in extended:
         name = _text(extended[_LONG_NAME])
     if _LONG_LINK in extended:
@@ -241,6 +245,7 @@ class TarStream:
         self._last: str | None = None  # the last entry's name, for errors after it
         self._current: Entry | None = None
         self._unread = 0  # bytes (data and padding) of the current entry not yet consumed
+        self._safe_folders: set[str] = set()  # folders of entries whose paths were safe
 
     # -- the decompressed stream ---------------------------------------------------------
     def _more(self) -> bytes:
@@ -354,8 +359,9 @@ class TarStream:
             entries += 1
             if entries > self._limits.max_entries:
                 raise HostileArchive(header.name, f"more than {self._limits.max_entries} entries")
-            path = safe_path(header.name)
-            _check_type(header)
+            path = self._safe_path(header.name)
+            if header.type not in _REGULAR and header.type != _DIRECTORY:
+                _check_type(header)
             if header.type == _DIRECTORY:
                 continue  # a directory has no data (tarfile and Go ignore its size too)
             entry = Entry(self, path, header.size)
@@ -365,6 +371,16 @@ class TarStream:
             if self._skip(self._unread) < self._unread:
                 raise CorruptArchive(header.name, "truncated: the entry's data ends early")
         self._finish()
+
+    def _safe_path(self, name: str) -> str:
+        """:func:`safe_path`, the folder of an archive's many entries in one checked once."""
+        folder, _, leaf = name.rpartition("/")
+        if folder in self._safe_folders and leaf not in _NOT_NAMES and "\x00" not in leaf:
+            return name
+        path = safe_path(name)
+        if path == name and folder and len(self._safe_folders) < _SAFE_FOLDERS:
+            self._safe_folders.add(folder)
+        return path
 
     def read_current(self, entry: Entry) -> bytes:
         if entry is not self._current or self._unread != entry.size + (-entry.size % BLOCK):

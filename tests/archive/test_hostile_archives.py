@@ -38,10 +38,20 @@ def _refused(data: bytes, spool_dir: Path, **kwargs: object) -> archive.HostileA
         ("resources/configmaps/a.json", "not a valid item path"),
         ("resources/configmaps/namespaces/web/a.yaml", "not a valid item path"),
         ("metadata/x/y", "files only"),
+        ("resources/configmaps/namespaces/web/..", "path traversal"),
+        ("resources/configmaps/namespaces/web/.", "non-canonical"),
     ],
 )
-def test_bad_paths(name: str, cause: str, spool_dir: Path) -> None:
-    error = _refused(tar_bytes([VERSION_ENTRY, (name, b"{}")]), spool_dir)
+@pytest.mark.parametrize("after_good", [False, True])
+def test_bad_paths(name: str, cause: str, after_good: bool, spool_dir: Path) -> None:
+    """Refused alone, and after good entries in the same folders (which are checked once)."""
+    good: list[Raw | tuple[str, bytes]] = [
+        Raw("resources", type=tarfile.DIRTYPE),
+        Raw("metadata/", type=tarfile.DIRTYPE),
+        cm_entry("a"),
+    ]
+    entries = [VERSION_ENTRY, *(good if after_good else []), (name, b"{}")]
+    error = _refused(tar_bytes(entries), spool_dir)
     assert error.entry == name
     assert cause in str(error)
     assert name in str(error)
