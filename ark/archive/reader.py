@@ -189,13 +189,6 @@ class _Table(Sequence["IndexedItem"]):
             return iter(())
         return (self[at] for at, n in enumerate(self._meta_ids) if n in chosen)
 
-    def identities(self) -> Iterator[tuple[str, str, str | None, str]]:
-        """Each item's (apiVersion, kind, namespace, name), without making the items."""
-        metas, names = self._metas, self._names
-        for number, name in zip(self._meta_ids, names, strict=True):
-            meta = metas[number]
-            yield (meta[2], meta[3], meta[1], name)
-
     def sizes(self) -> Iterator[int]:
         return (int(v[1]) for v in _LOC.iter_unpack(self._locs))
 
@@ -438,23 +431,14 @@ def _version_text(entry: Entry) -> str:
 class CheckedArchive:
     """What :func:`check` found in an archive that passed every check."""
 
-    _table: _Table
+    items: int
+    """Objects read (Velero's preferred-version copies aside)."""
+    total_bytes: int
+    resource_list: dict[str, list[str]]
+    """The objects as Velero's resource list names them (see :func:`build_resource_list`)."""
     verified: bool
     """True when every item matched ark's manifest."""
     format_version: str
-
-    @property
-    def items(self) -> Sequence[IndexedItem]:
-        """Sorted as an ``ArchiveIndex``'s; their bytes were not kept."""
-        return self._table
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(self._table.sizes())
-
-    def identities(self) -> Iterator[tuple[str, str, str | None, str]]:
-        """Each item's (apiVersion, kind, namespace, name), in order."""
-        return self._table.identities()
 
 
 def check(
@@ -465,9 +449,8 @@ def check(
 ) -> CheckedArchive:
     """:func:`spool`'s checks (every entry, every object parsed and, with ``manifest``, its
     SHA-256 and the manifest's order and completeness), without keeping the objects' bytes:
-    memory holds one object at a time and a small record per item."""
-    items, format_version = _Spooler(None, manifest, limits).run(src)
-    return CheckedArchive(items, verified=manifest is not None, format_version=format_version)
+    memory holds one object at a time and an entry of the resource list per item."""
+    return _Checker(manifest, limits).run(src)
 
 
 class _Spooler:
@@ -477,6 +460,7 @@ class _Spooler:
         self._expected: ItemTable | None = manifest.compact_items if manifest else None
         self._next_expected = 0
         self._items = _Table()
+        self._added = 0
         self._offset = 0
         self._label_sets: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
         """Label pairs as an object lists them -> the checked, sorted pairs (one tuple each)."""
@@ -487,6 +471,11 @@ class _Spooler:
         apiVersion and kind."""
 
     def run(self, src: BinaryIO) -> tuple[_Table, str]:
+        version = self._read(src)
+        return self.sorted_items(), version
+
+    def _read(self, src: BinaryIO) -> str:
+        """Every entry checked, every item added; the archive's format version."""
         version: str | None = None
         for entry in TarStream(src, limits=self._limits):
             if entry.path.startswith(layout.METADATA_ROOT + "/"):
@@ -502,7 +491,7 @@ class _Spooler:
                 )
             if loc.preferred_version is not None:
                 continue
-            if len(self._items) >= self._limits.max_items:
+            if self._added >= self._limits.max_items:
                 raise HostileArchive(entry.path, f"more than {self._limits.max_items} items")
             self._add(entry.path, loc, entry.read())
         if version is None:
@@ -516,7 +505,7 @@ class _Spooler:
         if self._expected is not None and self._next_expected < len(self._expected):
             missing = self._expected.path(self._next_expected)
             raise CorruptArchive(missing, "listed in the ark manifest but missing from the archive")
-        return self.sorted_items(), version
+        return version
 
     def sorted_items(self) -> _Table:
         items = self._items
@@ -538,7 +527,7 @@ class _Spooler:
             raise HostileArchive(path, f"not a valid item path ({exc.reason})") from None
         if len(data) > self._limits.max_item_bytes:
             raise HostileArchive(path, f"{len(data)} bytes (limit {self._limits.max_item_bytes})")
-        if len(self._items) >= self._limits.max_items:
+        if self._added >= self._limits.max_items:
             raise HostileArchive(path, f"more than {self._limits.max_items} items")
         self._add(path, loc, data)
 
@@ -568,13 +557,16 @@ class _Spooler:
             else:
                 self._unexpected(path, size, digest)
         api, kind, labels, owners = self._describe(path, loc, data)
+        self._added += 1
+        self._keep(loc, data, digest, (loc.resource_dir, loc.namespace, api, kind, labels, owners))
+
+    def _keep(self, loc: layout.ItemLocation, data: bytes, digest: bytes, meta: _Meta) -> None:
+        """A checked item into the spool and the index."""
         if self._out is not None:
             self._out.write(data)
-        resource_dir, namespace = loc.resource_dir, loc.namespace
-        meta: _Meta = (resource_dir, namespace, api, kind, labels, owners)
-        key = (resource_dir, namespace, api, kind, id(labels), id(owners))
-        self._items.append(meta, loc.name, _LOC.pack(self._offset, size, digest), key=key)
-        self._offset += size
+        key = (*meta[:4], id(meta[4]), id(meta[5]))  # the label and owner tuples are shared
+        self._items.append(meta, loc.name, _LOC.pack(self._offset, len(data), digest), key=key)
+        self._offset += len(data)
 
     def _unexpected(self, path: str, size: int, digest: bytes) -> None:
         """Raise what is wrong with an item that is not the manifest's next one. Items arrive
@@ -673,3 +665,46 @@ class _Spooler:
         shared = tuple(owners)
         self._owner_sets[tuple((o.kind, o.name, o.controller) for o in shared)] = shared
         return shared
+
+
+class _Checker(_Spooler):
+    """:func:`check`: the spooler's checks, keeping of an item only its resource-list entry."""
+
+    def __init__(self, manifest: Manifest | None, limits: Limits) -> None:
+        super().__init__(None, manifest, limits)
+        self._verified = manifest is not None
+        self._listed: dict[tuple[str, str, str], list[str]] = {}
+        """(resource dir, apiVersion, kind) -> "namespace/name" (or "name") of its items."""
+        self._bytes = 0
+
+    def run(self, src: BinaryIO) -> CheckedArchive:  # type: ignore[override]
+        version = self._read(src)
+        listing: dict[str, list[str]] = {}
+        by_dir: dict[str, list[str]] = {}
+        for (resource_dir, api, kind), names in self._listed.items():
+            listing.setdefault(f"{api}/{kind}", []).extend(names)
+            by_dir.setdefault(resource_dir, []).extend(names)
+        for resource_dir, names in sorted(by_dir.items()):
+            names.sort()
+            for at in range(1, len(names)):
+                if names[at] == names[at - 1]:
+                    namespace, _, name = names[at].rpartition("/")
+                    path = layout.item_path(
+                        layout.ResourceDir(resource_dir), namespace or None, name
+                    )
+                    raise HostileArchive(path, "stored twice (which copy would be restored?)")
+        return CheckedArchive(
+            items=self._added,
+            total_bytes=self._bytes,
+            resource_list={key: sorted(listing[key]) for key in sorted(listing)},
+            verified=self._verified,
+            format_version=version,
+        )
+
+    def _keep(self, loc: layout.ItemLocation, data: bytes, digest: bytes, meta: _Meta) -> None:
+        key = (loc.resource_dir, meta[2], meta[3])
+        names = self._listed.get(key)
+        if names is None:
+            names = self._listed[key] = []
+        names.append(loc.name if loc.namespace is None else f"{loc.namespace}/{loc.name}")
+        self._bytes += len(data)

@@ -212,9 +212,9 @@ def _check_archive(
     except StoreError as exc:
         result.add(UNREADABLE, f"the archive: {exc}")
         return None
-    result.items = len(checked.items)
+    result.items = checked.items
     result.bytes = checked.total_bytes
-    result.checksummed = len(checked.items) if checked.verified else 0
+    result.checksummed = checked.items if checked.verified else 0
     return checked
 
 
@@ -232,7 +232,7 @@ def _check_resource_list(
     except StoreError as exc:
         result.add(UNREADABLE, str(exc))
         return
-    found = archive.build_resource_list(checked.identities())
+    found = checked.resource_list
     if found == {k: sorted(v) for k, v in stored.items()}:
         return
     for line in _differences(stored, found):
@@ -265,11 +265,10 @@ def _check_counts(
         return
     progress = (document.get("status") or {}).get("progress") or {}
     backed_up = progress.get("itemsBackedUp")
-    if backed_up is not None and backed_up != len(checked.items):
+    if backed_up is not None and backed_up != checked.items:
         result.add(
             RECORD_MISMATCH,
-            f"the record says {backed_up} items were backed up, the archive holds "
-            f"{len(checked.items)}",
+            f"the record says {backed_up} items were backed up, the archive holds {checked.items}",
         )
     counted = sum(manifest.counts.values())
     if counted != manifest.total_items:

@@ -172,6 +172,34 @@ def test_the_same_object_twice(spool_dir: Path) -> None:
     assert "stored twice" in str(error)
 
 
+@pytest.mark.parametrize(
+    "twice",
+    [
+        cm_entry("a"),
+        cm_entry("x", namespace="other"),
+        ("resources/namespaces/cluster/web.json", orjson.dumps(k8s_object("Namespace", "web"))),
+    ],
+)
+def test_the_same_object_twice_fails_a_check(twice: tuple[str, bytes]) -> None:
+    """archive.check (verify) keeps no index, and still finds an object stored twice, among
+    others of its kind, also under another apiVersion."""
+    other_version = orjson.dumps(k8s_object("ConfigMap", "z", "web", api_version="v2"))
+    data = tar_bytes(
+        [
+            VERSION_ENTRY,
+            twice,
+            cm_entry("b"),
+            ("resources/configmaps/namespaces/web/z.json", other_version),
+            cm_entry("x", namespace="other"),
+            ("resources/namespaces/cluster/web.json", orjson.dumps(k8s_object("Namespace", "web"))),
+            twice,
+        ]
+    )
+    with pytest.raises(archive.HostileArchive, match="stored twice") as info:
+        archive.check(io.BytesIO(data))
+    assert info.value.entry == twice[0]
+
+
 def test_an_item_the_manifest_does_not_list(spool_dir: Path) -> None:
     manifest = archive.Manifest(backup_name="b", items=())
     data = tar_bytes([VERSION_ENTRY, cm_entry("a")])

@@ -227,3 +227,18 @@ def test_long_names_survive_the_round_trip(spool_dir: Path) -> None:
         io.BytesIO(sink.getvalue()), spool_dir=spool_dir, manifest=writer.manifest
     ) as index:
         assert [item.name for item in index] == [name]
+
+
+@pytest.mark.parametrize("preferred", [False, True])
+def test_a_check_finds_what_a_spool_indexes(preferred: bool, spool_dir: Path) -> None:
+    """archive.check (verify) keeps only counts and the resource list, the same as the index's."""
+    data, manifest, bodies = _write(preferred=preferred)
+    checked = archive.check(io.BytesIO(data), manifest=manifest)
+    with archive.spool(io.BytesIO(data), spool_dir=spool_dir, manifest=manifest) as index:
+        assert checked.items == len(index) == len(bodies)
+        assert checked.total_bytes == index.total_bytes == sum(map(len, bodies.values()))
+        assert checked.resource_list == archive.build_resource_list(
+            (i.api_version, i.kind, i.namespace, i.name) for i in index
+        )
+    assert checked.verified and checked.format_version == "1.1.0"
+    assert checked.resource_list["apps/v1/Deployment"][:2] == ["web/d0", "web/d1"]
