@@ -36,6 +36,11 @@ from ark.archive.tarread import Entry, Limits, TarStream
 
 _LOC = struct.Struct("<QI32s")  # offset in the spool file, size, sha256 digest
 _MAX_VERSION_BYTES = 64
+_CHECKED_MAX = 1024
+"""Label sets and owner lists a check (verify) remembers as checked, at most: objects whose
+labels all differ (a StatefulSet's pods) would otherwise keep about 1 KiB each in memory, where
+a check keeps nothing else of an item but its resource-list entry. A spool keeps them all (its
+index holds each item's labels and owners anyway)."""
 
 
 class OwnerRef(NamedTuple):
@@ -466,6 +471,8 @@ class _Spooler:
         """Label pairs as an object lists them -> the checked, sorted pairs (one tuple each)."""
         self._owner_sets: dict[tuple[tuple[str, str, bool], ...], tuple[OwnerRef, ...]] = {}
         """(kind, name, controller) of an object's owner references -> the checked refs."""
+        self._remember = sys.maxsize
+        """Label sets and owner lists kept as checked, at most."""
         self._kinds: dict[tuple[str, str, str], tuple[str, str]] = {}
         """(resource dir, apiVersion, kind) whose group was found to match -> the interned
         apiVersion and kind."""
@@ -636,11 +643,14 @@ class _Spooler:
             return shared
         if not isinstance(labels, dict):
             raise CorruptArchive(path, "metadata.labels is not a map of strings")
-        pairs = tuple(sorted(labels.items()))
+        listed = tuple(labels.items())
+        pairs = tuple(sorted(listed))  # the same (key, value) tuples as ``listed``
         if not all(isinstance(value, str) for _, value in pairs):
             raise CorruptArchive(path, "metadata.labels is not a map of strings")
+        if len(self._label_sets) >= self._remember:
+            return self._label_sets.get(pairs, pairs)
         shared = self._label_sets.setdefault(pairs, pairs)
-        self._label_sets[tuple(labels.items())] = shared
+        self._label_sets[listed] = shared
         return shared
 
     def _owners(self, path: str, refs: Any) -> tuple[OwnerRef, ...]:
@@ -663,7 +673,8 @@ class _Spooler:
                 raise CorruptArchive(path, f"ownerReference {ref!r} has no kind and name")
             owners.append(OwnerRef(ref["kind"], ref["name"], ref.get("controller") is True))
         shared = tuple(owners)
-        self._owner_sets[tuple((o.kind, o.name, o.controller) for o in shared)] = shared
+        if len(self._owner_sets) < self._remember:
+            self._owner_sets[tuple((o.kind, o.name, o.controller) for o in shared)] = shared
         return shared
 
 
@@ -672,6 +683,7 @@ class _Checker(_Spooler):
 
     def __init__(self, manifest: Manifest | None, limits: Limits) -> None:
         super().__init__(None, manifest, limits)
+        self._remember = _CHECKED_MAX
         self._verified = manifest is not None
         self._listed: dict[tuple[str, str, str], list[str]] = {}
         """(resource dir, apiVersion, kind) -> "namespace/name" (or "name") of its items."""

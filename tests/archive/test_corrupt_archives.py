@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from ark import archive
+from ark.archive import reader
 from tests.archive.crafting import VERSION_ENTRY, add_config_map, cm_entry, k8s_object, tar_bytes
 
 CM = "resources/configmaps/namespaces/web/a.json"
@@ -72,16 +73,24 @@ def test_bodies_that_are_not_kubernetes_objects(body: bytes, cause: str, spool_d
         ({"ownerReferences": {"kind": "X", "name": "o"}}, "is not a list"),
     ],
 )
+@pytest.mark.parametrize("how", ["spool", "check", "check remembering none"])
 def test_a_damaged_label_or_owner_is_refused_after_good_ones_like_it(
-    fields: dict[str, Any], cause: str, spool_dir: Path
+    fields: dict[str, Any], cause: str, how: str, spool_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Label sets and owners already checked are remembered: a damaged one like them is not
-    taken for them."""
+    """Label sets and owners already checked are remembered (by a check, up to a bound): a
+    damaged one like them is not taken for them."""
     good: dict[str, Any] = {"labels": {"x": "1"}, "ownerReferences": [{"kind": "X", "name": "o"}]}
     first = orjson.dumps(k8s_object("ConfigMap", "a", "web", **good))
     damaged = orjson.dumps(k8s_object("ConfigMap", "b", "web", **fields))
     data = tar_bytes([VERSION_ENTRY, cm_entry("a", body=first), cm_entry("b", body=damaged)])
-    error = _refused(data, spool_dir)
+    if how == "spool":
+        error = _refused(data, spool_dir)
+    else:
+        if how == "check remembering none":
+            monkeypatch.setattr(reader, "_CHECKED_MAX", 0)
+        with pytest.raises(archive.CorruptArchive) as info:
+            archive.check(io.BytesIO(data))
+        error = info.value
     assert error.entry == "resources/configmaps/namespaces/web/b.json"
     assert cause in str(error)
 

@@ -3,6 +3,7 @@ a row offset per item; the manifest rows are spooled to disk), the restore spool
 
 from __future__ import annotations
 
+import io
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,3 +90,39 @@ def test_parsing_a_100k_item_manifest_holds_little_more_than_its_text() -> None:
     # The text (one byte a character) and the table take 2.2 times the document; parsing it
     # whole first would take over 3.5 times (orjson's reader 14).
     assert peak < 2.6 * len(data), (peak, len(data))
+
+
+def test_a_check_of_objects_whose_labels_all_differ_keeps_little_of_each() -> None:
+    """Verify remembers a bounded number of checked label sets and owners: pods whose labels
+    all differ (a StatefulSet's) do not each leave theirs in memory (about 1.3 KB an item did)."""
+    pods = 20_000
+    sink = io.BytesIO()
+    with archive.ArchiveWriter(sink, backup_name="pods") as writer:
+        for i in range(pods):
+            meta = {
+                "name": f"db-{i}",
+                "namespace": "web",
+                "labels": {"app": "db", "statefulset.kubernetes.io/pod-name": f"db-{i}"},
+                "ownerReferences": [{"kind": "StatefulSet", "name": f"db{i}", "controller": True}],
+            }
+            body = orjson.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": meta})
+            writer.add_item(
+                resource="pods",
+                group="",
+                version="v1",
+                kind="Pod",
+                namespace="web",
+                name=f"db-{i}",
+                data=body,
+            )
+    data = sink.getvalue()
+    tracemalloc.start()
+    try:
+        checked = archive.check(io.BytesIO(data), manifest=writer.manifest)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert checked.items == pods and len(checked.resource_list["v1/Pod"]) == pods
+    # 25 MB when every one was kept; now about 5: the 1,024 remembered, the resource list,
+    # the stream's buffers
+    assert peak < 8_000_000, f"check peak {peak / 1e6:.1f} MB"
