@@ -650,7 +650,8 @@ class _Spooler:
         if len(self._label_sets) >= self._remember:
             return self._label_sets.get(pairs, pairs)
         shared = self._label_sets.setdefault(pairs, pairs)
-        self._label_sets[listed] = shared
+        if listed != pairs:  # an API server lists them sorted
+            self._label_sets[listed] = shared
         return shared
 
     def _owners(self, path: str, refs: Any) -> tuple[OwnerRef, ...]:
@@ -674,7 +675,7 @@ class _Spooler:
             owners.append(OwnerRef(ref["kind"], ref["name"], ref.get("controller") is True))
         shared = tuple(owners)
         if len(self._owner_sets) < self._remember:
-            self._owner_sets[tuple((o.kind, o.name, o.controller) for o in shared)] = shared
+            self._owner_sets[shared] = shared  # an OwnerRef equals its (kind, name, controller)
         return shared
 
 
