@@ -144,11 +144,10 @@ class _Table(Sequence["IndexedItem"]):
         self._locs = bytearray()
         self._numbering: dict[Hashable, int] | None = {}  # while items are added
 
-    def append(self, meta: _Meta, name: str, loc: bytes, *, key: Hashable | None = None) -> None:
-        """Add an item; ``key`` (what identifies ``meta``, cheaper to hash than its nested
-        tuples) must be given for every item or none."""
+    def append(self, meta: _Meta, name: str, loc: bytes, key: Hashable) -> None:
+        """Add an item; ``key`` identifies ``meta`` (and is cheaper to hash than its nested
+        tuples)."""
         assert self._numbering is not None, "a sorted table is not added to"
-        key = meta if key is None else key
         number = self._numbering.get(key)
         if number is None:
             number = self._numbering[key] = len(self._metas)
@@ -459,6 +458,9 @@ def check(
 
 
 class _Spooler:
+    _remember = sys.maxsize
+    """Label sets and owner lists kept as checked, at most."""
+
     def __init__(self, out: BinaryIO | None, manifest: Manifest | None, limits: Limits) -> None:
         self._out = out
         self._limits = limits
@@ -471,8 +473,6 @@ class _Spooler:
         """Label pairs as an object lists them -> the checked, sorted pairs (one tuple each)."""
         self._owner_sets: dict[tuple[tuple[str, str, bool], ...], tuple[OwnerRef, ...]] = {}
         """(kind, name, controller) of an object's owner references -> the checked refs."""
-        self._remember = sys.maxsize
-        """Label sets and owner lists kept as checked, at most."""
         self._kinds: dict[tuple[str, str, str], tuple[str, str]] = {}
         """(resource dir, apiVersion, kind) whose group was found to match -> the interned
         apiVersion and kind."""
@@ -572,7 +572,7 @@ class _Spooler:
         if self._out is not None:
             self._out.write(data)
         key = (*meta[:4], id(meta[4]), id(meta[5]))  # the label and owner tuples are shared
-        self._items.append(meta, loc.name, _LOC.pack(self._offset, len(data), digest), key=key)
+        self._items.append(meta, loc.name, _LOC.pack(self._offset, len(data), digest), key)
         self._offset += len(data)
 
     def _unexpected(self, path: str, size: int, digest: bytes) -> None:
@@ -635,15 +635,15 @@ class _Spooler:
         )
 
     def _labels(self, path: str, labels: Any) -> tuple[tuple[str, str], ...]:
-        try:  # the pairs as listed: the objects of a kind list their labels in one order
-            shared = self._label_sets.get(tuple(labels.items()))
-        except (AttributeError, TypeError):  # not a map, or an unhashable value
+        if not isinstance(labels, dict):
+            raise CorruptArchive(path, "metadata.labels is not a map of strings")
+        listed = tuple(labels.items())  # the objects of a kind list their labels in one order
+        try:
+            shared = self._label_sets.get(listed)
+        except TypeError:  # an unhashable value: not a string
             shared = None
         if shared is not None:  # equal to checked strings, so strings
             return shared
-        if not isinstance(labels, dict):
-            raise CorruptArchive(path, "metadata.labels is not a map of strings")
-        listed = tuple(labels.items())
         pairs = tuple(sorted(listed))  # the same (key, value) tuples as ``listed``
         if not all(isinstance(value, str) for _, value in pairs):
             raise CorruptArchive(path, "metadata.labels is not a map of strings")
@@ -682,23 +682,24 @@ class _Spooler:
 class _Checker(_Spooler):
     """:func:`check`: the spooler's checks, keeping of an item only its resource-list entry."""
 
+    _remember = _CHECKED_MAX
+
     def __init__(self, manifest: Manifest | None, limits: Limits) -> None:
         super().__init__(None, manifest, limits)
-        self._remember = _CHECKED_MAX
-        self._verified = manifest is not None
         self._listed: dict[tuple[str, str, str], list[str]] = {}
         """(resource dir, apiVersion, kind) -> "namespace/name" (or "name") of its items."""
         self._bytes = 0
 
     def run(self, src: BinaryIO) -> CheckedArchive:  # type: ignore[override]
         version = self._read(src)
-        listing: dict[str, list[str]] = {}
-        by_dir: dict[str, list[str]] = {}
+        by_key: dict[str, list[list[str]]] = {}
+        by_dir: dict[str, list[list[str]]] = {}
         for (resource_dir, api, kind), names in self._listed.items():
-            listing.setdefault(f"{api}/{kind}", []).extend(names)
-            by_dir.setdefault(resource_dir, []).extend(names)
-        for resource_dir, names in sorted(by_dir.items()):
             names.sort()
+            by_key.setdefault(f"{api}/{kind}", []).append(names)
+            by_dir.setdefault(resource_dir, []).append(names)
+        for resource_dir, lists in sorted(by_dir.items()):
+            names = _sorted_together(lists)
             for at in range(1, len(names)):
                 if names[at] == names[at - 1]:
                     namespace, _, name = names[at].rpartition("/")
@@ -709,8 +710,8 @@ class _Checker(_Spooler):
         return CheckedArchive(
             items=self._added,
             total_bytes=self._bytes,
-            resource_list={key: sorted(listing[key]) for key in sorted(listing)},
-            verified=self._verified,
+            resource_list={key: _sorted_together(by_key[key]) for key in sorted(by_key)},
+            verified=self._expected is not None,
             format_version=version,
         )
 
@@ -721,3 +722,8 @@ class _Checker(_Spooler):
             names = self._listed[key] = []
         names.append(loc.name if loc.namespace is None else f"{loc.namespace}/{loc.name}")
         self._bytes += len(data)
+
+
+def _sorted_together(lists: list[list[str]]) -> list[str]:
+    """Sorted lists as one sorted list (most often there is one: it is that list)."""
+    return lists[0] if len(lists) == 1 else sorted(itertools.chain.from_iterable(lists))

@@ -11,7 +11,6 @@ from typing import Any, NewType
 from urllib.parse import quote
 
 from ark.cli import output
-from ark.cli.output import show
 
 Html = NewType("Html", str)
 """Markup that is safe to send: built here from escaped values."""
@@ -43,7 +42,7 @@ class Frame:
 
 def e(value: Any) -> Html:
     """A value as text in HTML (tags, quotes and ampersands escaped)."""
-    return Html(html.escape(show(value), quote=True))
+    return Html(html.escape(output.show(value), quote=True))
 
 
 def join(parts: Iterable[Html], sep: str = "") -> Html:
@@ -67,7 +66,7 @@ def link(target: str, text: Any) -> Html:
 def badge(value: Any, *, tone: str | None = None) -> Html:
     """A phase or condition status, coloured by what it means (``good``, ``bad``, ``busy``:
     under way); ``tone`` says it when the text does not."""
-    text = show(value) or "New"
+    text = output.show(value) or "New"
     tone = tone or ("good" if text in GOOD else "bad" if text in BAD else "busy")
     return tag("span", e(text), cls=f"badge {tone}")
 
