@@ -16,6 +16,9 @@ class InvalidName(ArchiveError, ValueError):
         self.value = value
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[InvalidName], tuple[str, str, str]]:
+        return (type(self), (self.what, self.value, self.reason))
+
 
 class DuplicateItem(ArchiveError):
     """The same object was added to one archive twice."""
@@ -23,6 +26,9 @@ class DuplicateItem(ArchiveError):
     def __init__(self, path: str) -> None:
         super().__init__(f"backup archive entry {path!r}: added twice")
         self.path = path
+
+    def __reduce__(self) -> tuple[type[DuplicateItem], tuple[str]]:
+        return (type(self), (self.path,))
 
 
 class WriterClosed(ArchiveError):
@@ -38,6 +44,10 @@ class InvalidArchive(ArchiveError):
         super().__init__(f"{where}: {cause}")
         self.entry = entry
         self.cause = cause
+
+    def __reduce__(self) -> tuple[type[InvalidArchive], tuple[str | None, str]]:
+        """Raised in a worker process of a parallel check, and pickled back."""
+        return (type(self), (self.entry, self.cause))
 
 
 class HostileArchive(InvalidArchive):

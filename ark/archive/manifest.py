@@ -39,6 +39,7 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _DIGEST_BYTES = 32
 _ROWS_PER_CHUNK = 4096
 _SPOOL_CHUNK = 256 * 1024
+_SEGMENTS_MAX = 1_000_000
 _PARSE_CHARS = 128 * 1024
 """Item rows are parsed together in runs of about this much text."""
 
@@ -48,6 +49,21 @@ class ManifestItem(NamedTuple):
     size: int
     sha256: str
     """Lowercase hex digest of the item's bytes."""
+
+
+class Segment(NamedTuple):
+    """Where one gzip member of the archive starts: a place a reader can start from.
+
+    ark's writer ends a gzip member (and starts the next) at an entry boundary every
+    ``SEGMENT_BYTES`` of tar, so a verify can check the members in parallel; any gzip reader
+    (Velero's, ``tar xz``) reads the members one after another as one stream."""
+
+    archive_offset: int
+    """Bytes of the ``.tar.gz`` before the member."""
+    tar_offset: int
+    """Bytes of the tar stream before it (an entry's header starts there)."""
+    first_item: int
+    """The index of the first manifest row at or after it."""
 
 
 class ItemTable(Sequence[ManifestItem]):
@@ -76,6 +92,13 @@ class ItemTable(Sequence[ManifestItem]):
     def paths(self) -> Iterator[layout.TarPath]:
         """Every item's path, in order."""
         return (self.path(i) for i in range(len(self)))
+
+    def rows(self, start: int, stop: int) -> ManifestItems:
+        """Items ``start`` to ``stop`` (0 <= start <= stop <= len) as a table of their own."""
+        rows = ManifestItems()
+        for index in range(start, stop):
+            rows.append(self.path(index), self.size(index), self.digest(index))
+        return rows
 
     @overload
     def __getitem__(self, index: int) -> ManifestItem: ...
@@ -138,6 +161,17 @@ class ManifestItems(ItemTable):
         self._sizes.extend(sizes)
         self._digests += digests
         return True
+
+    def rows(self, start: int, stop: int) -> ManifestItems:
+        if not 0 <= start <= stop <= len(self):
+            raise IndexError(f"rows {start}:{stop} of {len(self)}")
+        rows = ManifestItems()
+        first = self._ends[start - 1] if start else 0
+        rows._text += self._text[first : self._ends[stop - 1] if stop else 0]
+        rows._ends.extend(end - first for end in self._ends[start:stop])
+        rows._sizes = self._sizes[start:stop]
+        rows._digests += self._digests[start * _DIGEST_BYTES : stop * _DIGEST_BYTES]
+        return rows
 
     def path(self, index: int) -> layout.TarPath:
         if index < 0:
@@ -326,6 +360,8 @@ class Manifest:
     """Resource dir -> number of items."""
     cluster_version: str | None = None
     format_version: int = MANIFEST_FORMAT
+    segments: Sequence[Segment] = ()
+    """Where the archive's gzip members start (none for an archive of one member)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.items, ItemTable):
@@ -360,6 +396,7 @@ class Manifest:
                 "totalItems": self.total_items,
                 "totalBytes": self.total_bytes,
                 "itemFields": _ITEM_FIELDS,
+                **({"segments": [list(s) for s in self.segments]} if self.segments else {}),
                 "items": None,
             }
         )
@@ -404,6 +441,7 @@ class Manifest:
             kinds=_str_map(doc, "kinds", str),
             counts=_str_map(doc, "counts", int),
             cluster_version=cluster_version,
+            segments=_segments(doc.get("segments", []), len(items)),
         )
         if doc.get("totalItems") != manifest.total_items:
             raise _bad(f"totalItems {doc.get('totalItems')!r} but {len(items)} items listed")
@@ -528,6 +566,35 @@ def _item(row: object) -> tuple[layout.TarPath, int, bytes]:
     if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest):
         raise _bad(f"item {path!r}: sha256 {digest!r} is not a lowercase hex SHA-256")
     return layout.TarPath(path), size, bytes.fromhex(digest)
+
+
+def _segments(value: Any, items: int) -> tuple[Segment, ...]:
+    """The ``segments`` rows, checked: the first at the start, each after the one before, tar
+    offsets on block boundaries, item indices within the manifest's."""
+    if not isinstance(value, list) or len(value) > _SEGMENTS_MAX:
+        raise _bad(f"segments must be a list of at most {_SEGMENTS_MAX} rows")
+    segments: list[Segment] = []
+    for row in value:
+        if not (
+            isinstance(row, list)
+            and len(row) == 3
+            and all(type(n) is int and 0 <= n < 2**63 for n in row)
+        ):
+            raise _bad(f"segment {str(row)[:100]} is not an [archiveOffset, tarOffset, item] row")
+        segment = Segment(*row)
+        if not segments:
+            if segment != (0, 0, 0):
+                raise _bad(f"the first segment is {row}, not [0, 0, 0]")
+        elif not (
+            segment.archive_offset > segments[-1].archive_offset
+            and segment.tar_offset > segments[-1].tar_offset
+            and segment.first_item >= segments[-1].first_item
+            and segment.tar_offset % tarwrite.BLOCK == 0
+            and segment.first_item <= items
+        ):
+            raise _bad(f"segment {row} does not follow {list(segments[-1])}")
+        segments.append(segment)
+    return tuple(segments)
 
 
 def _str_map(doc: dict[str, Any], key: str, value_type: type) -> dict[str, Any]:

@@ -443,6 +443,10 @@ class CheckedArchive:
     verified: bool
     """True when every item matched ark's manifest."""
     format_version: str
+    workers: int = 0
+    """Worker processes that checked segments of the archive (see ``checkpool``)."""
+    workers_peak_rss: int = 0
+    """The sum of their peak resident set sizes, in bytes."""
 
 
 def check(
@@ -483,8 +487,19 @@ class _Spooler:
 
     def _read(self, src: BinaryIO) -> str:
         """Every entry checked, every item added; the archive's format version."""
+        version = self._walk(src)
+        if version is None:
+            raise CorruptArchive(
+                layout.METADATA_VERSION_PATH, "missing: not a Velero or ark backup"
+            )
+        return version
+
+    def _walk(self, src: BinaryIO, segment: tuple[int, int] | None = None) -> str | None:
+        """Every entry of ``src`` (the archive, or a segment of it: see ``TarStream``)
+        checked, every item added, every manifest row expected found; the format version if
+        ``metadata/version`` was there (checked)."""
         version: str | None = None
-        for entry in TarStream(src, limits=self._limits):
+        for entry in TarStream(src, limits=self._limits, segment=segment):
             if entry.path.startswith(layout.METADATA_ROOT + "/"):
                 version = self._metadata(entry) or version
                 continue
@@ -501,11 +516,7 @@ class _Spooler:
             if self._added >= self._limits.max_items:
                 raise HostileArchive(entry.path, f"more than {self._limits.max_items} items")
             self._add(entry.path, loc, entry.read())
-        if version is None:
-            raise CorruptArchive(
-                layout.METADATA_VERSION_PATH, "missing: not a Velero or ark backup"
-            )
-        if version.split(".")[0] != layout.FORMAT_VERSION.split(".")[0]:
+        if version is not None and version.split(".")[0] != layout.FORMAT_VERSION.split(".")[0]:
             raise CorruptArchive(
                 layout.METADATA_VERSION_PATH, f"unsupported format version {version!r}"
             )
@@ -691,7 +702,26 @@ class _Checker(_Spooler):
         self._bytes = 0
 
     def run(self, src: BinaryIO) -> CheckedArchive:  # type: ignore[override]
-        version = self._read(src)
+        return self.result(self._read(src))
+
+    def run_segment(self, src: BinaryIO, segment: tuple[int, int] | None) -> CheckedSegment:
+        """Check one segment of an archive (``segment`` is its tar offset and size; None for
+        the last, which runs to the archive's end), this checker's manifest being that
+        segment's rows."""
+        version = self._walk(src, segment)
+        return CheckedSegment(self._added, self._bytes, self._listed, version)
+
+    def merge(self, part: CheckedSegment) -> None:
+        """Add what a segment's check found (segments merged in the archive's order)."""
+        self._added += part.items
+        self._bytes += part.total_bytes
+        for key, names in part.listed.items():
+            self._listed.setdefault(key, []).extend(names)
+        if self._added > self._limits.max_items:
+            raise HostileArchive(None, f"more than {self._limits.max_items} items")
+
+    def result(self, version: str) -> CheckedArchive:
+        """The whole archive's result, once every item is in."""
         by_key: dict[str, list[list[str]]] = {}
         by_dir: dict[str, list[list[str]]] = {}
         for (resource_dir, api, kind), names in self._listed.items():
@@ -722,6 +752,30 @@ class _Checker(_Spooler):
             names = self._listed[key] = []
         names.append(loc.name if loc.namespace is None else f"{loc.namespace}/{loc.name}")
         self._bytes += len(data)
+
+
+class CheckedSegment(NamedTuple):
+    """What checking one segment found (sent back from a worker process)."""
+
+    items: int
+    total_bytes: int
+    listed: dict[tuple[str, str, str], list[str]]
+    """(resource dir, apiVersion, kind) -> "namespace/name" (or "name") of its items."""
+    version: str | None
+    """``metadata/version``, when the segment holds it."""
+
+
+def check_segment(
+    src: BinaryIO,
+    *,
+    rows: ItemTable,
+    segment: tuple[int, int] | None,
+    limits: Limits,
+) -> CheckedSegment:
+    """Check one segment of an ark archive as :func:`check` checks a whole one: ``rows`` are
+    the manifest's rows for the segment's items, ``segment`` its tar offset and size as the
+    manifest lists them (None for the last, which ends with the archive)."""
+    return _Checker(Manifest(backup_name="", items=rows), limits).run_segment(src, segment)
 
 
 def _sorted_together(lists: list[list[str]]) -> list[str]:

@@ -234,9 +234,16 @@ class Entry:
 class TarStream:
     """Iterate with ``for entry in TarStream(src, limits=...)``; directories are skipped."""
 
-    def __init__(self, src: BinaryIO, *, limits: Limits) -> None:
+    def __init__(
+        self, src: BinaryIO, *, limits: Limits, segment: tuple[int, int] | None = None
+    ) -> None:
+        """``segment`` is (tar offset, tar bytes) when ``src`` is one segment of an archive
+        (its gzip members from one entry's header to another's, as ark's manifest lists
+        them): exactly that much tar, ending at an entry boundary with no end-of-archive
+        marker. Errors name where in the tar stream the segment starts."""
         self._src = src
         self._limits = limits
+        self._segment = segment
         self._zlib: zlib._Decompress | None = zlib.decompressobj(_GZIP_WBITS)
         self._input = b""  # compressed bytes read but not yet given to the decompressor
         self._total = 0  # decompressed bytes so far
@@ -259,16 +266,27 @@ class TarStream:
             data = z.unconsumed_tail or self._input or self._src.read(_READ)
             self._input = b""
             if not data:
-                raise CorruptArchive(self._last, "truncated: the gzip stream ends early")
-            with _gzip_damage(self._last):
+                raise CorruptArchive(self._where(), "truncated: the gzip stream ends early")
+            with _gzip_damage(self._where()):
                 out = z.decompress(data, _STEP)
             if out:
                 self._total += len(out)
                 if self._total > self._limits.max_total_bytes:
                     limit = self._limits.max_total_bytes
                     raise HostileArchive(None, f"decompresses to more than {limit} bytes")
+                if self._segment is not None and self._total > self._segment[1]:
+                    raise CorruptArchive(
+                        self._where(), f"holds more than the manifest's {self._segment[1]} bytes"
+                    )
                 return out
         return b""
+
+    def _where(self) -> str | None:
+        """The last entry's name, for errors after it; in a segment before its first entry,
+        where the segment starts."""
+        if self._last is None and self._segment is not None and self._segment[0]:
+            return f"(the segment at tar offset {self._segment[0]})"
+        return self._last
 
     def _next_member(self, rest: bytes) -> None:
         rest = rest.lstrip(b"\x00")
@@ -316,6 +334,8 @@ class TarStream:
             if pos + BLOCK <= len(buf):  # _take's fast path, inline: once per entry
                 head = buf[pos : pos + BLOCK]
                 self._pos = pos + BLOCK
+            elif self._segment is not None and not extended and self._at_end():
+                return None
             else:
                 head = self._take(BLOCK)
             if len(head) < BLOCK:
@@ -335,6 +355,19 @@ class TarStream:
                 raise _Damaged("two extended headers of one kind for one entry")
             extended[type_] = self._extended(_text(head[:100]), size)
 
+    def _at_end(self) -> bool:
+        """Whether a segment's tar ends here: every byte of it read, at an entry boundary."""
+        if self._pos < len(self._buf):
+            return False
+        more = self._more()
+        self._buf, self._pos = more, 0
+        if more:
+            return False
+        expected = self._segment[1] if self._segment is not None else self._total
+        if self._total != expected:
+            raise _Truncated(f"{self._total} of the manifest's {expected} bytes")
+        return True
+
     def _extended(self, name: str, size: int) -> bytes:
         if size > MAX_EXTENDED_HEADER_BYTES:
             raise HostileArchive(
@@ -352,7 +385,7 @@ class TarStream:
             try:
                 header = self._header()
             except _Damaged as exc:
-                raise CorruptArchive(self._last, f"tar stream ends badly: {exc}") from None
+                raise CorruptArchive(self._where(), f"tar stream ends badly: {exc}") from None
             if header is None:
                 break
             self._last = header.name
@@ -393,6 +426,8 @@ class TarStream:
 
     def _finish(self) -> None:
         """After the end-of-archive block only zero padding may follow; then the gzip trailer."""
+        if self._segment is not None:
+            return  # _at_end found the end
         chunk = self._buf[self._pos :]
         self._buf, self._pos = b"", 0
         while chunk:

@@ -75,9 +75,35 @@ class TarGzStream:
 
     def __init__(self, sink: RawSink, *, compress_level: int) -> None:
         self._sink = sink
+        self._level = compress_level
         self._zlib = zlib.compressobj(compress_level, zlib.DEFLATED, GZIP_WBITS)
         self._pending = bytearray()
         self._offset = 0  # uncompressed bytes so far
+        self._written = 0  # compressed bytes given to the sink
+        self._member_start = 0  # the tar offset where the current gzip member started
+
+    @property
+    def tar_offset(self) -> int:
+        """Bytes of tar written so far (where the next entry's header goes)."""
+        return self._offset
+
+    @property
+    def member_bytes(self) -> int:
+        """Bytes of tar in the current gzip member."""
+        return self._offset - self._member_start
+
+    def cut(self) -> int:
+        """End the current gzip member (its trailer written) and start another; returns the
+        compressed bytes written before the new one. Call only between entries."""
+        self._compress()
+        self._write(self._zlib.flush())
+        self._zlib = zlib.compressobj(self._level, zlib.DEFLATED, GZIP_WBITS)
+        self._member_start = self._offset
+        return self._written
+
+    def _write(self, data: bytes) -> None:
+        self._written += len(data)
+        self._sink.write(data)
 
     def add(self, head: bytes, parts: Iterable[bytes]) -> None:
         """One member: ``head`` from :func:`header`, then its data (the ``parts`` in order,
@@ -108,7 +134,7 @@ class TarGzStream:
         self._offset += len(data)
         if len(data) >= _COMPRESS_CHUNK:  # big data goes straight in, without a copy
             self._compress()
-            self._sink.write(self._zlib.compress(data))
+            self._write(self._zlib.compress(data))
             return
         self._pending += data
         if len(self._pending) >= _COMPRESS_CHUNK:
@@ -119,9 +145,9 @@ class TarGzStream:
         end = self._offset + 2 * BLOCK
         self._append(bytes(2 * BLOCK + (-end % RECORD)))
         self._compress()
-        self._sink.write(self._zlib.flush())
+        self._write(self._zlib.flush())
 
     def _compress(self) -> None:
         if self._pending:
-            self._sink.write(self._zlib.compress(self._pending))
+            self._write(self._zlib.compress(self._pending))
             self._pending.clear()

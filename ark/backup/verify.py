@@ -82,6 +82,10 @@ class Verification:
     volume_snapshots: int = 0
     """Snapshot records read; with ``deep``, those found complete at their provider."""
     problems: list[Problem] = field(default_factory=list)
+    workers: int = 0
+    """Worker processes that checked segments of the archive beside this one."""
+    workers_peak_rss: int = 0
+    """The sum of their peak resident set sizes, in bytes."""
 
     @property
     def ok(self) -> bool:
@@ -214,6 +218,7 @@ def _check_archive(
         return None
     result.items = checked.items
     result.bytes = checked.total_bytes
+    result.workers, result.workers_peak_rss = checked.workers, checked.workers_peak_rss
     result.checksummed = checked.items if checked.verified else 0
     return checked
 

@@ -130,6 +130,7 @@ def test_the_writers_manifest_keeps_its_rows_on_disk_and_reads_them_back(tmp_pat
         api_versions=manifest.api_versions,
         kinds=manifest.kinds,
         counts=manifest.counts,
+        segments=manifest.segments,
     )
     assert manifest.to_json() == same.to_json()
     assert archive.Manifest.from_json(manifest.to_json()).items == in_memory

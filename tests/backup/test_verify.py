@@ -6,16 +6,19 @@ for; the record keeps the manifest's digest."""
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from ark import archive, persistence
+from ark import archive, crypto, persistence
+from ark.archive import checkpool
 from ark.backup import verify
 from ark.kube import KubeClient
 from ark.storage import ObjectStore
 from tests.archive.crafting import VELERO_BACKUP
-from tests.support import restores, tampering
+from tests.support import restores, segments, tampering
 
 
 @pytest.fixture
@@ -120,3 +123,68 @@ def test_a_velero_backup_verifies_without_checksums(fs_store: ObjectStore) -> No
     assert result.items > 0
     assert result.checksummed == 0
     assert "no ark manifest" in result.summary()
+
+
+# -- a backup in segments, checked in worker processes ---------------------------------------
+
+
+@pytest.fixture
+def in_segments(
+    kube: KubeClient, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[ObjectStore | persistence.BackupStore], str]:
+    """Backs ``namespace`` (40 ConfigMaps of 1 KB) up in segments of 8 KiB of tar, verified
+    as on a machine of 3 CPUs whatever this one has."""
+    segments.small_segments(monkeypatch, 8 * 1024)
+    segments.slower_here(monkeypatch, 0.05)
+    monkeypatch.setattr(checkpool, "usable_cpus", lambda: 3)
+    for i in range(40):
+        data = {"v": f"{i}" * 1000}
+        restores.create(kube, restores.config_map(f"cm-{i}", data), namespace=namespace)
+    return lambda store: restores.back_up(kube, store, namespace)
+
+
+def test_a_backup_in_segments_verifies_in_worker_processes(
+    in_segments: Callable[[ObjectStore | persistence.BackupStore], str], store: ObjectStore
+) -> None:
+    name = in_segments(store)
+    backups = persistence.BackupStore(store)
+    manifest = backups.manifest(name)
+    assert manifest is not None and len(manifest.segments) > 3
+
+    result = verify.run(backups, name)
+
+    assert result.ok, result.problems
+    assert result.checksummed == result.items >= 41
+    assert result.workers >= 1 and result.workers_peak_rss > 0
+
+
+def test_an_encrypted_backup_in_segments_verifies_in_worker_processes(
+    in_segments: Callable[[ObjectStore | persistence.BackupStore], str], s3_store: ObjectStore
+) -> None:
+    """The segments' offsets are the plaintext archive's: the stream is decrypted on the way."""
+    key = crypto.SecretKey("k1", os.urandom(32))
+    backups = persistence.BackupStore(
+        s3_store, keyring=crypto.Keyring({"k1": key}, current="k1", where="test location")
+    )
+    name = in_segments(backups)
+
+    result = verify.run(backups, name)
+
+    assert result.ok, result.problems
+    assert result.checksummed == result.items >= 41 and result.workers >= 1
+
+
+def test_a_changed_item_in_a_middle_segment_fails_with_its_path(
+    in_segments: Callable[[ObjectStore | persistence.BackupStore], str], fs_store: ObjectStore
+) -> None:
+    name = in_segments(fs_store)
+    backups = persistence.BackupStore(fs_store)
+    manifest = backups.manifest(name)
+    assert manifest is not None
+    tampering.change_item_in_segment(fs_store, name, 2)
+
+    result = verify.run(backups, name)
+
+    assert result.reason == "ChecksumMismatch"
+    path = manifest.compact_items.path(manifest.segments[2].first_item)
+    assert path in str(result.problems[0])

@@ -4,6 +4,7 @@ a flipped byte in the archive, another backup's manifest, no manifest, an altere
 from __future__ import annotations
 
 import dataclasses
+import zlib
 
 from ark import archive, persistence
 from ark.storage import ObjectStore
@@ -45,3 +46,29 @@ def alter_manifest(store: ObjectStore, name: str) -> None:
         keys(name).manifest,
         archive.encode_manifest(dataclasses.replace(manifest, items=tuple(items))),
     )
+
+
+def change_in_segment(
+    data: bytes, manifest: archive.Manifest, segment: int, change: bytes
+) -> bytes:
+    """The archive with the first ``"v":"`` value of ``segment`` overwritten by ``change``
+    (same length) and the segment's gzip member compressed again, padded with zeros to its
+    old size (gzip readers skip zeros between members): the gzip stream stays whole and the
+    segments where they were, only that item's checksum tells."""
+    start = manifest.segments[segment].archive_offset
+    end = manifest.segments[segment + 1].archive_offset
+    tar = zlib.decompress(data[start:end], zlib.MAX_WBITS | 16)
+    at = tar.index(b'"v":"') + 5
+    tar = tar[:at] + change + tar[at + len(change) :]
+    z = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    member = z.compress(tar) + z.flush()
+    assert len(member) <= end - start, "the change made the member larger"
+    return data[:start] + member.ljust(end - start, b"\x00") + data[end:]
+
+
+def change_item_in_segment(store: ObjectStore, name: str, segment: int) -> None:
+    """:func:`change_in_segment` on a stored (unencrypted) backup."""
+    manifest = persistence.BackupStore(store).manifest(name)
+    assert manifest is not None
+    key = keys(name).contents
+    store.put(key, change_in_segment(read(store, key), manifest, segment, b"x" * 20))
