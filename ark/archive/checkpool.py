@@ -43,6 +43,10 @@ MAX_WORKERS = 3
 WORKER_COMMAND = [sys.executable, "-P", "-c", "from ark.archive.checkworker import main; main()"]
 """How a worker starts: this Python (``-P``: not from the working directory), ark's own
 module."""
+_SEGMENTS_PER_WORKER = 8
+"""A worker is started for every this many segments at most: one takes about as long to start
+as this process takes to check 2 or 3, so an archive of a few segments is checked here alone
+(without paying a worker's memory for nothing)."""
 _IN_FLIGHT = 2
 """Segments given to a worker at once: the one it checks and the next."""
 _MAX_SENT_BYTES = 64 * 1024 * 1024
@@ -76,7 +80,8 @@ def check(
     if manifest is None or not segments:
         return _Checker(manifest, limits).run(src)
     wanted = (usable_cpus() if processes is None else processes) - 1
-    with _workers(min(wanted, MAX_WORKERS, len(segments) - 1)) as started:
+    count = min(wanted, MAX_WORKERS, len(segments) // _SEGMENTS_PER_WORKER)
+    with _workers(count) as started:
         check = _Parallel(src, manifest, segments, limits, started)
         check.run()
     return check.merged()  # the workers have ended: their memory is free for the merge

@@ -19,8 +19,9 @@ second, empty cluster ("bench-N-target": a restore into another cluster):
   inflate floor  the same download with the gzip'd files (the archive) also inflated by zlib, in
                  one stream, and thrown away: what a check of the items in one process must do
                  before it sees one
-  verify         ark.backup.verify.run of the backup (download, checksums, parse; the archive's
-                 segments checked in worker processes too, one per usable CPU)
+  verify-one     ark.backup.verify.run of the backup (download, checksums, parse) in one process
+  verify         the same with the archive's segments checked in worker processes too, one per
+                 usable CPU
   backup-enc     (``--encrypt``) the backup again, through a location with ``spec.encryption``
                  (a 256-bit key in a Secret, read through control.bsl_keyring as the operator
                  does): every file AES-256-GCM encrypted on the way to the store
@@ -65,6 +66,7 @@ import orjson
 from ark import backup, control, crypto, persistence, restore
 from ark.api import BackupSpec, RestoreSpec
 from ark.api.locations import BackupStorageLocationSpec
+from ark.archive import checkpool
 from ark.backup import verify
 from ark.kube import KubeApiError, KubeClient, discover
 from ark.storage import ObjectStore, StoreLocation, open_store
@@ -394,6 +396,16 @@ def phase_verify(
     }
 
 
+def phase_verify_one(
+    kube: KubeClient,
+    store: ObjectStore,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """verify as on a machine of one CPU: every segment checked in this process."""
+    checkpool.usable_cpus = lambda: 1
+    return phase_verify(kube, store, args)
+
+
 PHASES = {
     "backup-floor": phase_backup_floor,
     "backup": phase_backup,
@@ -402,6 +414,7 @@ PHASES = {
     "verify-floor": phase_verify_floor,
     "inflate-floor": phase_inflate_floor,
     "verify": phase_verify,
+    "verify-one": phase_verify_one,
     "backup-enc": phase_backup_enc,
     "restore-enc": phase_restore_enc,
 }
@@ -583,7 +596,7 @@ def _measure(
             "backup-enc", kubeconfig, store, args, servers=servers["source"]
         )
     if "verify" in engines:
-        for p in ("verify-floor", "inflate-floor", "verify"):
+        for p in ("verify-floor", "inflate-floor", "verify-one", "verify"):
             time.sleep(SETTLE_SECONDS)
             results[p] = run_phase(p, kubeconfig, store, args, servers=servers["source"])
     if "restore" in engines:
@@ -618,6 +631,8 @@ def _report(rounds: list[dict[str, dict[str, Any]]], results: dict[str, dict[str
         r = seconds / results["verify-floor"]["seconds"]
         ri = seconds / results["inflate-floor"]["seconds"]
         rss, workers = results["verify"]["peak_rss_mib"], results["verify"]["workers"]
+        one = results["verify-one"]["seconds"] / seconds
+        print(f"verify-one/verify = {one:.2f} (the speed-up of {workers} worker processes)")
         print(
             f"verify/download floor = {r:.2f}; verify/inflate floor = {ri:.2f}; "
             f"verify peak RSS {rss:.0f} MiB, its process's and its {workers} workers' together "

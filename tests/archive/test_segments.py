@@ -154,13 +154,20 @@ def test_a_check_in_processes_finds_what_a_check_in_one_finds(processes: int) ->
     assert together.workers_peak_rss > 0
 
 
-def test_one_process_or_no_segments_checks_here() -> None:
+def test_one_process_few_segments_or_none_are_checked_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """(This process 0.1 s slower a segment: a worker started would take some.)"""
+    segments.slower_here(monkeypatch, 0.1)
     data, manifest = _write()
     alone = checkpool.check(io.BytesIO(data), manifest=manifest, processes=1)
     assert alone.workers == 0
     assert _summary(alone) == _summary(reader.check(io.BytesIO(data), manifest=manifest))
     velero = archive.check(io.BytesIO(data), processes=3)  # no manifest: Velero's
     assert velero.workers == 0 and velero.items == 600 and not velero.verified
+    few, manifest = _write(count=200)  # a worker would take as long to start as they to check
+    assert 1 < len(manifest.segments) < 8
+    assert checkpool.check(io.BytesIO(few), manifest=manifest, processes=3).workers == 0
 
 
 @pytest.mark.usefixtures("slow_here")

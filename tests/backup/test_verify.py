@@ -132,9 +132,9 @@ def test_a_velero_backup_verifies_without_checksums(fs_store: ObjectStore) -> No
 def in_segments(
     kube: KubeClient, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[[ObjectStore | persistence.BackupStore], str]:
-    """Backs ``namespace`` (40 ConfigMaps of 1 KB) up in segments of 8 KiB of tar, verified
+    """Backs ``namespace`` (40 ConfigMaps of 1 KB) up in segments of 4 KiB of tar, verified
     as on a machine of 3 CPUs whatever this one has."""
-    segments.small_segments(monkeypatch, 8 * 1024)
+    segments.small_segments(monkeypatch, 4 * 1024)
     segments.slower_here(monkeypatch, 0.05)
     monkeypatch.setattr(checkpool, "usable_cpus", lambda: 3)
     for i in range(40):
