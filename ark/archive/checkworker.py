@@ -14,6 +14,7 @@ import contextlib
 import io
 import os
 import pickle
+import signal
 import struct
 import sys
 from pathlib import Path
@@ -89,6 +90,9 @@ def serve(tasks: IO[bytes], answers: IO[bytes]) -> None:
 
 
 def main() -> None:
+    # Ctrl-C reaches the whole process group: the check's own process ends the check (and so
+    # this worker's input), where a traceback here would only add noise.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not break a frame
     with contextlib.suppress(BrokenPipeError):  # the check ended without this answer
