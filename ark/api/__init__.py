@@ -9,8 +9,9 @@ fraction of the time and memory.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ark import _lazy
 
 if TYPE_CHECKING:
     from ark.api.backup import BackupPhase, BackupSpec, BackupStatus, ResourceFilter
@@ -116,10 +117,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy.exports(__name__, _EXPORTS)

@@ -13,8 +13,9 @@ only the modules it runs (each module less is memory less in every worker).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ark import _lazy
 
 if TYPE_CHECKING:
     from ark.archive.checkpool import check
@@ -147,10 +148,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy.exports(__name__, _EXPORTS)

@@ -41,16 +41,8 @@ def _objects(count: int) -> Iterator[tuple[str, str, bytes]]:
 def _write(count: int = 600) -> tuple[bytes, archive.Manifest]:
     sink = io.BytesIO()
     with archive.ArchiveWriter(sink, backup_name="b") as w:
-        for namespace, name, body in _objects(count):
-            w.add_item(
-                resource="configmaps",
-                group="",
-                version="v1",
-                kind="ConfigMap",
-                namespace=namespace,
-                name=name,
-                data=body,
-            )
+        items = list(_objects(count))
+        w.add_items(resource="configmaps", group="", version="v1", kind="ConfigMap", items=items)
     # as verify has it: decoded from the stored JSON
     return sink.getvalue(), archive.Manifest.from_json(w.manifest.to_json())
 
