@@ -23,6 +23,11 @@ def run(name: str, *, deep: bool) -> None:
     for problem in result.problems:
         output.echo(f"  {problem}")
     output.echo(result.summary(), style="green" if result.ok else "red")
+    if result.workers:
+        output.err_console().print(
+            f"(the archive's segments were checked in {result.workers + 1} processes)",
+            markup=False,
+        )
     try:
         verify.write_status(s.client(), s.namespace, result)
     except KubeError as exc:
