@@ -38,8 +38,11 @@ from ark.archive.manifest import ItemTable, Manifest, Segment
 from ark.archive.reader import CheckedArchive, CheckedSegment, _Checker, check_segment
 from ark.archive.tarread import Limits
 
-MAX_WORKERS = 3
-"""Worker processes at most (each about 20 MiB): with this process, 4 checking at once."""
+MAX_PROCESSES = 4
+"""Processes checking one archive at most: this one and 3 workers (each 20-27 MiB)."""
+DEFAULT_PROCESSES = 2
+"""Processes by default (fewer on a machine of one usable CPU): with one worker, verify stays
+within 150 MiB at 100,000 items; more are asked for (``processes``) where memory allows."""
 WORKER_COMMAND = [sys.executable, "-P", "-c", "from ark.archive.checkworker import main; main()"]
 """How a worker starts: this Python (``-P``: not from the working directory), ark's own
 module."""
@@ -73,14 +76,15 @@ def check(
     processes: int | None = None,
 ) -> CheckedArchive:
     """:func:`ark.archive.reader.check`, in up to ``processes`` processes (this one and its
-    workers; default: one per usable CPU, at most ``MAX_WORKERS`` + 1) when the manifest lists
-    segments, every segment where the manifest says it is. The result says how many workers
-    took part and their peak memory."""
+    workers; default ``DEFAULT_PROCESSES``; never more than the usable CPUs or
+    ``MAX_PROCESSES``) when the manifest lists segments, every segment where the manifest says
+    it is. The result says how many workers took part and their peak memory."""
     segments = tuple(manifest.segments) if manifest is not None else ()
     if manifest is None or not segments:
         return _Checker(manifest, limits).run(src)
-    wanted = (usable_cpus() if processes is None else processes) - 1
-    count = min(wanted, MAX_WORKERS, len(segments) // _SEGMENTS_PER_WORKER)
+    wanted = DEFAULT_PROCESSES if processes is None else processes
+    count = min(wanted, usable_cpus(), MAX_PROCESSES) - 1
+    count = min(count, len(segments) // _SEGMENTS_PER_WORKER)
     with _workers(count) as started:
         check = _Parallel(src, manifest, segments, limits, started)
         check.run()

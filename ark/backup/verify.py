@@ -135,8 +135,10 @@ def run(
     *,
     snapshotter_for: SnapshotterFor | None = None,
     limits: archive.Limits | None = None,
+    processes: int | None = None,
 ) -> Verification:
-    """Verify backup ``name`` in ``store``; ``snapshotter_for`` makes it deep. Never raises
+    """Verify backup ``name`` in ``store``; ``snapshotter_for`` makes it deep; ``processes``:
+    how many may check the archive's segments (see ``ark.archive.checkpool``). Never raises
     for what it finds (problems in the result); a name that cannot be a backup's raises
     InvalidName."""
     archive.backup_name(name)
@@ -144,7 +146,14 @@ def run(
         name=name, started=dt.datetime.now(dt.UTC), deep=snapshotter_for is not None
     )
     try:
-        _verify(store, name, result, snapshotter_for, limits or archive.Limits())
+        _verify(
+            store,
+            name,
+            result,
+            snapshotter_for,
+            limits=limits or archive.Limits(),
+            processes=processes,
+        )
     finally:
         result.completed = dt.datetime.now(dt.UTC)
     return result
@@ -155,7 +164,9 @@ def _verify(
     name: str,
     result: Verification,
     snapshotter_for: SnapshotterFor | None,
+    *,
     limits: archive.Limits,
+    processes: int | None,
 ) -> None:
     try:
         document = store.record(name)
@@ -174,7 +185,7 @@ def _verify(
         result.add(exc.reason, str(exc))
     except StoreError as exc:
         result.add(UNREADABLE, str(exc))
-    checked = _check_archive(store, name, manifest, result, limits)
+    checked = _check_archive(store, name, manifest, result, limits=limits, processes=processes)
     if checked is not None:
         _check_resource_list(store, name, checked, result)
         _check_counts(document, manifest, checked, result)
@@ -195,11 +206,13 @@ def _check_archive(
     name: str,
     manifest: archive.Manifest | None,
     result: Verification,
+    *,
     limits: archive.Limits,
+    processes: int | None,
 ) -> archive.CheckedArchive | None:
     try:
         with store.open_archive(name) as src:
-            checked = archive.check(src, manifest=manifest, limits=limits)
+            checked = archive.check(src, manifest=manifest, limits=limits, processes=processes)
     except ObjectNotFound as exc:
         result.add(ARCHIVE_MISSING, f"no {exc.key}")
         return None

@@ -277,8 +277,16 @@ def download(*, name: str, target: Path | None, force: bool) -> None:
     help="Also ask each volume snapshot's provider (cloud, or the CSI objects) whether it "
     "exists and is complete (needs the VolumeSnapshotLocations' credentials).",
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 4),
+    default=2,
+    show_default=True,
+    help="Processes that check the archive's parts at once (never more than this machine's "
+    "CPUs); each one more is about 25 MiB of memory.",
+)
 @context.connection_options
-def verify(*, name: str, deep: bool) -> None:
+def verify(*, name: str, deep: bool, processes: int) -> None:
     """Check the stored backup without restoring it.
 
     \b
@@ -294,7 +302,7 @@ def verify(*, name: str, deep: bool) -> None:
     you may patch it. Exit status: 0 verified; 1 otherwise, each problem printed with its
     reason (ChecksumMismatch, ManifestAltered, ...).
     """
-    verifying.run(name, deep=deep)
+    verifying.run(name, deep=deep, processes=processes)
 
 
 @group.command("export-volumes")

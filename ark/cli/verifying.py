@@ -12,14 +12,14 @@ from ark.kube import KubeError
 _BACKUP = kinds.BACKUP
 
 
-def run(name: str, *, deep: bool) -> None:
+def run(name: str, *, deep: bool, processes: int) -> None:
     """Verify backup ``name``; exit 1 when anything failed (each problem printed)."""
     s = context.settings()
     obj = common.get(_BACKUP, name)
     store = bucket.open_for(bucket.location_name(obj))
     snapshotter_for = verify.snapshotters(s.client(), s.namespace) if deep else None
     output.err_console().print(f"Verifying backup {name}...", markup=False)
-    result = verify.run(store, name, snapshotter_for=snapshotter_for)
+    result = verify.run(store, name, snapshotter_for=snapshotter_for, processes=processes)
     for problem in result.problems:
         output.echo(f"  {problem}")
     output.echo(result.summary(), style="green" if result.ok else "red")

@@ -20,8 +20,8 @@ second, empty cluster ("bench-N-target": a restore into another cluster):
                  one stream, and thrown away: what a check of the items in one process must do
                  before it sees one
   verify-one     ark.backup.verify.run of the backup (download, checksums, parse) in one process
-  verify         the same with the archive's segments checked in worker processes too, one per
-                 usable CPU
+  verify         the same with the archive's segments checked in a worker process too (ark's
+                 default: 2 processes)
   backup-enc     (``--encrypt``) the backup again, through a location with ``spec.encryption``
                  (a 256-bit key in a Secret, read through control.bsl_keyring as the operator
                  does): every file AES-256-GCM encrypted on the way to the store

@@ -260,6 +260,19 @@ def test_a_worker_answers_a_damaged_segment_with_the_error_that_names_the_item()
     assert isinstance(good, reader.CheckedSegment) and good.items == len(rows)
 
 
+@pytest.mark.usefixtures("slow_here")
+def test_two_processes_by_default_more_when_asked_never_more_than_the_cpus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data, manifest = _write(count=2000)
+    assert len(manifest.segments) >= 3 * 8  # room for 3 workers
+    monkeypatch.setattr(checkpool, "usable_cpus", lambda: 8)
+    assert checkpool.check(io.BytesIO(data), manifest=manifest).workers == 1
+    assert checkpool.check(io.BytesIO(data), manifest=manifest, processes=4).workers >= 2
+    monkeypatch.setattr(checkpool, "usable_cpus", lambda: 2)
+    assert checkpool.check(io.BytesIO(data), manifest=manifest, processes=4).workers == 1
+
+
 def test_a_worker_that_cannot_start_leaves_the_check_here(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

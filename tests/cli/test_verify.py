@@ -29,7 +29,7 @@ def test_verify_passes_then_names_an_altered_manifest(
 ) -> None:
     ark.ok("backup", "create", "v1", "--include-namespaces", app_namespace, "--wait")
 
-    passed = ark("backup", "verify", "v1")
+    passed = ark("backup", "verify", "v1", "--processes", "4")
 
     assert passed.code == 0, passed.out + passed.err
     assert "backup v1 verified" in passed.out
@@ -41,6 +41,9 @@ def test_verify_passes_then_names_an_altered_manifest(
     assert verification["verified"] is True
     assert verification["items"] == verification["checksummed"] >= 9
     assert len(backup["status"]["manifestDigest"]) == 64
+
+    too_many = ark("backup", "verify", "v1", "--processes", "5")
+    assert too_many.code == 2 and "--processes" in too_many.err
 
     assert s3_store.location.prefix == PREFIX  # the bucket and prefix the location writes to
     tampering.alter_manifest(s3_store, "v1")
