@@ -32,10 +32,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from ark.archive import checkworker
+from ark._streams import read_up_to
+from ark.archive import checkworker, reader
 from ark.archive.errors import ArchiveError, CorruptArchive, HostileArchive
 from ark.archive.manifest import ItemTable, Manifest, Segment
-from ark.archive.reader import CheckedArchive, CheckedSegment, _Checker, check_segment
+from ark.archive.reader import CheckedArchive, CheckedSegment, check_segment
 from ark.archive.tarread import Limits
 
 MAX_PROCESSES = 4
@@ -81,7 +82,7 @@ def check(
     it is. The result says how many workers took part and their peak memory."""
     segments = tuple(manifest.segments) if manifest is not None else ()
     if manifest is None or not segments:
-        return _Checker(manifest, limits).run(src)
+        return reader.check(src, manifest=manifest, limits=limits)
     wanted = DEFAULT_PROCESSES if processes is None else processes
     count = min(wanted, usable_cpus(), MAX_PROCESSES) - 1
     count = min(count, len(segments) // _SEGMENTS_PER_WORKER)
@@ -172,13 +173,12 @@ class _Parallel:
         workers: list[_Worker],
     ) -> None:
         self._src = src
+        self._manifest = manifest
         self._rows: ItemTable = manifest.compact_items
         self._segments = segments
         self._limits = limits
         self._workers = workers
         self._results: dict[int, CheckedSegment | ArchiveError] = {}
-        self._merger = _Checker(manifest, limits)
-        self._used: list[_Worker] = []
 
     def run(self) -> None:
         """Every segment checked, here or by a worker, up to the first that fails."""
@@ -199,7 +199,7 @@ class _Parallel:
                 bounded = cast("BinaryIO", _Bounded(self._src, size))
                 self._results[index] = self._here(index, bounded)
                 continue
-            data = _read(self._src, size)
+            data = read_up_to(self._src, size)
             if len(data) < size:
                 self._results[index] = CorruptArchive(
                     None, f"truncated: the archive ends inside its segment {index}"
@@ -209,23 +209,19 @@ class _Parallel:
             worker.give(index, data, checkworker.frame(task))
         while any(w.given for w in self._workers):
             self._collect(wait=True)
-        self._used = [w for w in self._workers if w.used]
 
     def merged(self) -> CheckedArchive:
         """The whole archive's result from its segments' (after :meth:`run`)."""
-        version: str | None = None
+        parts: list[CheckedSegment] = []
         for index in range(len(self._segments)):
             result = self._results[index]  # every segment before the first error is there
             if isinstance(result, ArchiveError):
                 raise result
-            self._merger.merge(result)
-            version = result.version or version
-        if version is None:
-            raise CorruptArchive("metadata/version", "missing: not a Velero or ark backup")
+            parts.append(result)
+        checked = reader.merged(parts, manifest=self._manifest, limits=self._limits)
+        used = [w for w in self._workers if w.used]  # (a worker that ended is not listed)
         return dataclasses.replace(
-            self._merger.result(version),
-            workers=len(self._used),
-            workers_peak_rss=sum(w.peak_rss for w in self._used),
+            checked, workers=len(used), workers_peak_rss=sum(w.peak_rss for w in used)
         )
 
     def _compressed_size(self, index: int) -> int | None:
@@ -283,16 +279,6 @@ class _Parallel:
         while worker.given:
             index, data = worker.given.popleft()
             self._results[index] = self._here(index, io.BytesIO(data))
-
-
-def _read(src: BinaryIO, size: int) -> bytes:
-    """``size`` bytes of ``src`` (fewer only at its end: a stream may return less a read)."""
-    parts: list[bytes] = []
-    have = 0
-    while have < size and (part := src.read(size - have)):
-        parts.append(part)
-        have += len(part)
-    return b"".join(parts)
 
 
 class _Bounded:

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from ark._streams import read_up_to
 from ark.archive.errors import ArchiveError
 from ark.archive.reader import check_segment
 
@@ -29,29 +30,16 @@ READY = "ready"
 
 def read_frame(pipe: IO[bytes]) -> Any:
     """The next frame's object; None when the pipe closed before a frame."""
-    head = read_exactly(pipe, FRAME.size)
-    if head is None:
+    head = read_up_to(pipe, FRAME.size)
+    if not head:
         return None
+    if len(head) < FRAME.size:
+        raise EOFError(f"a frame's length ended after {len(head)} bytes")
     (size,) = FRAME.unpack(head)
-    body = read_exactly(pipe, size)
-    if body is None:
-        raise EOFError(f"a frame of {size} bytes ended early")
+    body = read_up_to(pipe, size)
+    if len(body) < size:
+        raise EOFError(f"a frame of {size} bytes ended after {len(body)}")
     return pickle.loads(body)  # noqa: S301 - from the same program, over a private pipe
-
-
-def read_exactly(pipe: IO[bytes], size: int) -> bytes | None:
-    """``size`` bytes; None at the end of the pipe before any."""
-    parts: list[bytes] = []
-    have = 0
-    while have < size:
-        part = pipe.read(size - have)
-        if not part:
-            if have:
-                raise EOFError(f"{have} of {size} bytes, then the end of the pipe")
-            return None
-        parts.append(part)
-        have += len(part)
-    return b"".join(parts)
 
 
 def frame(value: object) -> bytes:

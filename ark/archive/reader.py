@@ -487,12 +487,7 @@ class _Spooler:
 
     def _read(self, src: BinaryIO) -> str:
         """Every entry checked, every item added; the archive's format version."""
-        version = self._walk(src)
-        if version is None:
-            raise CorruptArchive(
-                layout.METADATA_VERSION_PATH, "missing: not a Velero or ark backup"
-            )
-        return version
+        return _found_version(self._walk(src))
 
     def _walk(self, src: BinaryIO, segment: tuple[int, int] | None = None) -> str | None:
         """Every entry of ``src`` (the archive, or a segment of it: see ``TarStream``)
@@ -763,6 +758,25 @@ class CheckedSegment(NamedTuple):
     """(resource dir, apiVersion, kind) -> "namespace/name" (or "name") of its items."""
     version: str | None
     """``metadata/version``, when the segment holds it."""
+
+
+def merged(
+    parts: Iterable[CheckedSegment], *, manifest: Manifest, limits: Limits
+) -> CheckedArchive:
+    """The whole archive's check from its segments' (:func:`check_segment`, in the
+    archive's order): counts and resource list added up, duplicates found across segments."""
+    merger = _Checker(manifest, limits)
+    version: str | None = None
+    for part in parts:
+        merger.merge(part)
+        version = part.version or version
+    return merger.result(_found_version(version))
+
+
+def _found_version(version: str | None) -> str:
+    if version is None:
+        raise CorruptArchive(layout.METADATA_VERSION_PATH, "missing: not a Velero or ark backup")
+    return version
 
 
 def check_segment(

@@ -363,7 +363,8 @@ class TarStream:
         self._buf, self._pos = more, 0
         if more:
             return False
-        expected = self._segment[1] if self._segment is not None else self._total
+        assert self._segment is not None, "only a segment ends without a marker"
+        expected = self._segment[1]
         if self._total != expected:
             raise _Truncated(f"{self._total} of the manifest's {expected} bytes")
         return True

@@ -13,6 +13,7 @@ import click
 from ark import archive, control
 from ark.api import kinds
 from ark.api.backup import TERMINAL_BACKUP_PHASES, BackupSpec
+from ark.archive import checkpool
 from ark.cli import bucket, common, context, describing, exporting, output, progress, verifying
 from ark.cli.context import CliError
 from ark.cli.filters import FILTER_FLAGS, filter_options, filter_values
@@ -279,8 +280,8 @@ def download(*, name: str, target: Path | None, force: bool) -> None:
 )
 @click.option(
     "--processes",
-    type=click.IntRange(1, 4),
-    default=2,
+    type=click.IntRange(1, checkpool.MAX_PROCESSES),
+    default=checkpool.DEFAULT_PROCESSES,
     show_default=True,
     help="Processes that check the archive's parts at once (never more than this machine's "
     "CPUs); each one more is about 25 MiB of memory.",

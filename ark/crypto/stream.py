@@ -28,6 +28,8 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ark._streams import read_up_to
+
 MAGIC = b"ARKENC"
 VERSION = 1
 CHUNK_SIZE = 256 * 1024
@@ -88,25 +90,13 @@ class Header:
         )
 
 
-def _exactly(src: Readable, n: int) -> bytes:
-    pieces: list[bytes] = []
-    size = 0
-    while size < n:
-        piece = src.read(n - size)
-        if not piece:
-            break
-        pieces.append(piece)
-        size += len(piece)
-    return b"".join(pieces)
-
-
 def is_encrypted(start: bytes) -> bool:
     """Whether bytes (an object's first ones) start ark's encrypted format."""
     return start.startswith(MAGIC)
 
 
 def read_header(src: Readable) -> Header:
-    fixed = _exactly(src, _FIXED.size)
+    fixed = read_up_to(src, _FIXED.size)
     if not fixed.startswith(MAGIC[: len(fixed)]) or len(fixed) < len(MAGIC):
         raise DecryptError("not encrypted by ark (no ARKENC header)")
     if len(fixed) < _FIXED.size:
@@ -116,13 +106,13 @@ def read_header(src: Readable) -> Header:
         raise DecryptError(f"encryption format version {version}, this ark reads {VERSION}")
     if not 0 < chunk_size <= MAX_CHUNK_SIZE:
         raise DecryptError(f"chunk size {chunk_size} out of range")
-    length = _exactly(src, 1)
-    key_id_bytes = _exactly(src, length[0]) if length else b""
-    wrapped_length = _exactly(src, 2)
+    length = read_up_to(src, 1)
+    key_id_bytes = read_up_to(src, length[0]) if length else b""
+    wrapped_length = read_up_to(src, 2)
     if not length or len(key_id_bytes) < length[0] or len(wrapped_length) < 2:
         raise DecryptError("truncated header")
     key_id = key_id_bytes.decode("utf-8", "replace")
-    wrapped = _exactly(src, struct.unpack(">H", wrapped_length)[0])
+    wrapped = read_up_to(src, struct.unpack(">H", wrapped_length)[0])
     if len(wrapped) < struct.unpack(">H", wrapped_length)[0]:
         raise DecryptError("truncated header", key_id=key_id)
     return Header(chunk_size=chunk_size, prefix=prefix, key_id=key_id, wrapped=wrapped)
@@ -224,7 +214,7 @@ class DecryptingReader(io.RawIOBase):
         self._context = _context(self.header, name)
         self._block = self.header.chunk_size + TAG
         self._index = 0
-        self._next = _exactly(src, self._block)
+        self._next = read_up_to(src, self._block)
         self._plain = b""
         self._offset = 0
         self._done = False
@@ -241,7 +231,7 @@ class DecryptingReader(io.RawIOBase):
             raise self._fail(f"truncated: chunk {self._index} is missing or cut")
         final = len(sealed) < self._block
         if not final:
-            self._next = _exactly(self._src, self._block)
+            self._next = read_up_to(self._src, self._block)
             final = not self._next
         nonce = _nonce(self.header.prefix, self._index)
         try:
